@@ -1,0 +1,67 @@
+// numpy <-> Eigen glue for the bindings: 2-D float32 C-contiguous arrays map onto RowMatrix
+// without a copy (other dtypes and layouts are converted once by pybind11's forcecast), and
+// parameters are handed to numpy as views that keep their owner alive.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+#include "densekit/types.hpp"
+
+namespace densekit::bindings {
+
+namespace py = pybind11;
+
+using FloatArray = py::array_t<Scalar, py::array::c_style | py::array::forcecast>;
+using MatrixMap = Eigen::Map<RowMatrix>;
+using ConstMatrixMap = Eigen::Map<const RowMatrix>;
+
+// A 2-D view of `a`; ValueError "<where>: <name> must be a 2-D array; got N-D" otherwise.
+inline ConstMatrixMap matrix_in(const FloatArray& a, const char* where, const char* name) {
+  if (a.ndim() != 2)
+    throw py::value_error(std::string(where) + ": " + name + " must be a 2-D array of shape " +
+                          "(batch, features); got " + std::to_string(a.ndim()) + "-D");
+  return ConstMatrixMap(a.data(), a.shape(0), a.shape(1));
+}
+
+inline MatrixMap matrix_out(FloatArray& a) {
+  return MatrixMap(a.mutable_data(), a.shape(0), a.shape(1));
+}
+
+// A (1, n) vector argument given as a 1-D array.
+inline Eigen::Map<const RowVector> vector_in(const FloatArray& a, const char* where, const char* name) {
+  if (a.ndim() != 1)
+    throw py::value_error(std::string(where) + ": " + name + " must be a 1-D array; got " +
+                          std::to_string(a.ndim()) + "-D");
+  return Eigen::Map<const RowVector>(a.data(), a.shape(0));
+}
+
+inline FloatArray new_matrix(Index rows, Index cols) { return FloatArray({rows, cols}); }
+
+// A numpy view of a matrix owned by `owner` (1-D when as_vector); writes go through.
+inline py::array view_of(RowMatrix& m, bool as_vector, py::handle owner) {
+  if (as_vector) return py::array_t<Scalar>({m.size()}, {sizeof(Scalar)}, m.data(), owner);
+  return py::array_t<Scalar>({m.rows(), m.cols()},
+                             {static_cast<Index>(m.cols() * sizeof(Scalar)), static_cast<Index>(sizeof(Scalar))},
+                             m.data(), owner);
+}
+
+}  // namespace densekit::bindings
+
+namespace densekit::bindings {
+
+// An array updated in place (clipping, optimizer steps): must already be float32 and
+// C-contiguous, 1-D (taken as one row) or 2-D; ValueError otherwise.
+inline MatrixMap matrix_inplace(py::array& a, const char* where, const char* name) {
+  if (!py::isinstance<py::array_t<Scalar>>(a) || !(a.flags() & py::array::c_style) || !a.writeable())
+    throw py::value_error(std::string(where) + ": " + name +
+                          " must be a writable C-contiguous float32 array (it is updated in place)");
+  if (a.ndim() == 1) return MatrixMap(static_cast<Scalar*>(a.mutable_data()), 1, a.shape(0));
+  if (a.ndim() == 2) return MatrixMap(static_cast<Scalar*>(a.mutable_data()), a.shape(0), a.shape(1));
+  throw py::value_error(std::string(where) + ": " + name + " must be 1-D or 2-D; got " +
+                        std::to_string(a.ndim()) + "-D");
+}
+
+}  // namespace densekit::bindings

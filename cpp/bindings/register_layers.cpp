@@ -1,0 +1,55 @@
+// C++ layers as Python objects. Parameters reach numpy as views of the C++ memory.
+#include <pybind11/stl.h>
+
+#include "arrays.hpp"
+#include "densekit/layers/activation.hpp"
+#include "densekit/layers/batch_norm.hpp"
+#include "densekit/layers/dense.hpp"
+
+namespace densekit::bindings {
+
+void register_layers(py::module_& m) {
+  py::class_<Parameter, std::shared_ptr<Parameter>>(m, "Parameter")
+      .def_readonly("name", &Parameter::name)
+      .def_readonly("trainable", &Parameter::trainable)
+      .def_readonly("is_vector", &Parameter::is_vector)
+      .def_property_readonly("value", [](py::object self) {
+        return view_of(self.cast<Parameter&>().value, self.cast<Parameter&>().is_vector, self);
+      }, "A numpy view of the value: writes change the model.")
+      .def_property_readonly("grad", [](py::object self) {
+        return view_of(self.cast<Parameter&>().grad, self.cast<Parameter&>().is_vector, self);
+      }, "A numpy view of the last gradient (empty for non-trainable variables).");
+
+  py::class_<Layer, std::shared_ptr<Layer>>(m, "Layer")
+      .def_property_readonly("kind", &Layer::kind)
+      .def_property_readonly("input_units", &Layer::input_units)
+      .def_property_readonly("output_units", &Layer::output_units)
+      .def_readwrite("trainable", &Layer::trainable)
+      .def_property_readonly("parameters", [](Layer& l) { return l.parameters(); })
+      .def("forward", [](Layer& layer, const FloatArray& x, bool training) {
+        auto xm = matrix_in(x, "Layer.forward", "x");
+        FloatArray y = new_matrix(xm.rows(), layer.output_units());
+        auto ym = matrix_out(y);
+        py::gil_scoped_release release;
+        layer.reserve(xm.rows());
+        layer.forward(xm, ym, training);
+        return y;
+      }, py::arg("x"), py::arg("training") = false);
+
+  py::class_<DenseLayer, Layer, std::shared_ptr<DenseLayer>>(m, "Dense")
+      .def(py::init<Index, Index, const ActivationSpec&, bool>(), py::arg("input_units"),
+           py::arg("units"), py::arg("activation"), py::arg("use_bias"));
+  py::class_<ActivationLayer, Layer, std::shared_ptr<ActivationLayer>>(m, "Activation")
+      .def(py::init<Index, const ActivationSpec&, std::string>(), py::arg("units"),
+           py::arg("activation"), py::arg("kind_name"));
+  py::class_<PReLULayer, Layer, std::shared_ptr<PReLULayer>>(m, "PReLU")
+      .def(py::init<Index>(), py::arg("units"));
+  py::class_<RReLULayer, Layer, std::shared_ptr<RReLULayer>>(m, "RReLU")
+      .def(py::init<Index, Scalar, Scalar, std::uint64_t>(), py::arg("units"), py::arg("lower"),
+           py::arg("upper"), py::arg("seed"));
+  py::class_<BatchNormLayer, Layer, std::shared_ptr<BatchNormLayer>>(m, "BatchNormalization")
+      .def(py::init<Index, Scalar, Scalar, bool, bool>(), py::arg("features"), py::arg("momentum"),
+           py::arg("epsilon"), py::arg("center"), py::arg("scale"));
+}
+
+}  // namespace densekit::bindings

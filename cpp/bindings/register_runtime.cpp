@@ -1,0 +1,25 @@
+// Build facts and the thread knob.
+#include <pybind11/stl.h>
+
+#include "arrays.hpp"
+#include "densekit/parallel.hpp"
+
+namespace densekit::bindings {
+
+void register_runtime(py::module_& m) {
+  m.def("set_num_threads", &set_num_threads, py::arg("n"),
+        "Threads for the matrix products and element-wise loops (process-wide).");
+  m.def("get_num_threads", &get_num_threads);
+  m.def("build_info", [] {
+    py::dict info;
+    info["version"] = DENSEKIT_VERSION;
+    info["eigen_version"] = std::to_string(EIGEN_WORLD_VERSION) + "." +
+                            std::to_string(EIGEN_MAJOR_VERSION) + "." + std::to_string(EIGEN_MINOR_VERSION);
+    info["openmp"] = openmp_enabled();
+    info["simd"] = std::string(Eigen::SimdInstructionSetsInUse());
+    info["num_threads"] = get_num_threads();
+    return info;
+  });
+}
+
+}  // namespace densekit::bindings

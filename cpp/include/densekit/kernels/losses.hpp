@@ -1,0 +1,54 @@
+// Loss kernels with their gradients, Keras 3 definitions, averaged over the batch
+// ("sum_over_batch_size"). Each returns the mean loss and writes dpred = ∂loss/∂pred.
+//
+// Targets are float32 matrices: (n, 1) class indices for the sparse loss, (n, classes) otherwise.
+#pragma once
+
+#include <string>
+
+#include "densekit/types.hpp"
+
+namespace densekit {
+
+enum class LossKind {
+  sparse_categorical_crossentropy,
+  categorical_crossentropy,
+  binary_crossentropy,
+  mean_squared_error,
+};
+
+struct LossSpec {
+  LossKind kind = LossKind::mean_squared_error;
+  bool from_logits = false;
+};
+
+LossKind loss_kind_from_name(const std::string& name);
+
+// Keras's epsilon: probabilities are clipped to [eps, 1 - eps] before the log.
+constexpr Scalar kLossEpsilon = 1e-7f;
+
+// Mean loss only (evaluate).
+Scalar loss_value(const LossSpec& spec, MatrixIn pred, MatrixIn target);
+
+// Mean loss and dpred (may be only partially written for rows the loss ignores: none do today).
+Scalar loss_value_and_gradient(const LossSpec& spec, MatrixIn pred, MatrixIn target,
+                               MatrixOut dpred);
+
+// The fused gradient through the output activation for a probability loss:
+// softmax + (sparse) categorical cross-entropy, and sigmoid + binary cross-entropy, both give
+//   dz = (p - t) / n   (binary: / (n · classes), the mean over the last axis).
+// It is exact where no clipping is active and stable where the unfused chain would divide by ~0.
+// Returns the mean loss computed from the probabilities `prob` (clipped as Keras does).
+Scalar fused_probability_loss_gradient(const LossSpec& spec, MatrixIn prob, MatrixIn target,
+                                       MatrixOut dz);
+
+// Counts of correct predictions for the accuracy metric that fits the loss, as Keras chooses it:
+// sparse categorical (argmax == label), categorical (argmax == argmax target), binary
+// (pred > 0.5 == target, averaged over the last axis; Keras thresholds at 0.5 even for logits).
+// Returns the sum over rows of the per-row accuracy.
+double accuracy_sum(const LossSpec& spec, MatrixIn pred, MatrixIn target);
+
+// Throws ValueError naming the first row whose sparse label is not an integer in [0, classes).
+void check_sparse_labels(MatrixIn target, Index classes);
+
+}  // namespace densekit

@@ -1,0 +1,34 @@
+// Dense(units, activation, use_bias): y = f(x w + b), with the activation fused into the layer
+// so that the pre-activation z is kept for the backward pass without another layer's buffer.
+#pragma once
+
+#include "densekit/kernels/activations.hpp"
+#include "densekit/layers/layer.hpp"
+
+namespace densekit {
+
+class DenseLayer : public Layer {
+ public:
+  DenseLayer(Index input_units, Index units, const ActivationSpec& activation, bool use_bias);
+
+  std::string kind() const override { return "Dense"; }
+  void reserve(Index max_batch) override;
+  void forward(MatrixIn x, MatrixOut y, bool training) override;
+  void backward(MatrixIn x, MatrixIn y, MatrixIn dy, MatrixOut dx, bool update_weights,
+                bool dy_is_preactivation) override;
+  bool ends_in_softmax() const override { return activation_.kind == ActivationKind::softmax; }
+  bool ends_in_sigmoid() const override { return activation_.kind == ActivationKind::sigmoid; }
+
+  Parameter& kernel() { return *kernel_; }
+  Parameter* bias() { return bias_.get(); }
+  const ActivationSpec& activation() const { return activation_; }
+
+ private:
+  ActivationSpec activation_;
+  std::shared_ptr<Parameter> kernel_;
+  std::shared_ptr<Parameter> bias_;  // null without bias
+  RowMatrix z_;   // pre-activation, (max_batch, units); unused for a linear activation
+  RowMatrix dz_;  // gradient w.r.t. the pre-activation
+};
+
+}  // namespace densekit

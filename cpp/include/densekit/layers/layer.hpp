@@ -1,0 +1,70 @@
+// The C++ layer interface. A layer owns its parameters, their gradients and its scratch buffers;
+// the network hands it views of the activations between layers, sized to the current batch.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "densekit/types.hpp"
+
+namespace densekit {
+
+// A variable of a layer. Vectors (bias, gamma, ...) are stored as (1, n) and exposed as 1-D.
+struct Parameter {
+  std::string name;      // Keras's variable name: "kernel", "bias", "gamma", "moving_mean", ...
+  RowMatrix value;
+  RowMatrix grad;        // empty for non-trainable variables (moving statistics)
+  bool trainable = true; // false for variables no gradient reaches (moving statistics)
+  bool is_vector = false;
+
+  Parameter(std::string name, Index rows, Index cols, bool trainable, bool is_vector);
+};
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+
+  // Keras's class name ("Dense", "ReLU", ...), for messages.
+  virtual std::string kind() const = 0;
+
+  Index input_units() const { return input_units_; }
+  Index output_units() const { return output_units_; }
+
+  // Sizes the scratch buffers for batches of up to max_batch rows. Called by the network before
+  // the first step and whenever a larger batch arrives; never on the hot path otherwise.
+  virtual void reserve(Index max_batch) { (void)max_batch; }
+
+  // y = layer(x). training selects batch statistics (BatchNormalization) and random slopes (RReLU).
+  virtual void forward(MatrixIn x, MatrixOut y, bool training) = 0;
+
+  // Given x and y of the last forward and dy = ∂loss/∂y, writes dx = ∂loss/∂x when dx has rows
+  // (the network passes an empty dx for the first layer) and, when update_weights is set, the
+  // gradients of the trainable parameters. When dy_is_preactivation is set, dy is already the
+  // gradient with respect to the layer's pre-activation (the fused softmax/sigmoid + loss path).
+  virtual void backward(MatrixIn x, MatrixIn y, MatrixIn dy, MatrixOut dx, bool update_weights,
+                        bool dy_is_preactivation) = 0;
+
+  // The output activation's kind, when the layer ends in one that the loss can fuse with.
+  virtual bool ends_in_softmax() const { return false; }
+  virtual bool ends_in_sigmoid() const { return false; }
+
+  // Runs in inference mode even when training (a frozen BatchNormalization, Keras 3 behaviour).
+  virtual bool inference_when_frozen() const { return false; }
+
+  std::vector<std::shared_ptr<Parameter>>& parameters() { return parameters_; }
+
+  // Keras's layer.trainable; a frozen layer gets no gradient and no update.
+  bool trainable = true;
+
+ protected:
+  Layer(Index input_units, Index output_units);
+  std::shared_ptr<Parameter> add_parameter(std::string name, Index rows, Index cols,
+                                           bool trainable, bool is_vector);
+
+  Index input_units_;
+  Index output_units_;
+  std::vector<std::shared_ptr<Parameter>> parameters_;
+};
+
+}  // namespace densekit

@@ -1,0 +1,79 @@
+// A sequential network that runs a whole training step — forward, loss, backward, clipping,
+// update — in one call, on activation buffers sized once for the largest batch seen.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "densekit/kernels/losses.hpp"
+#include "densekit/layers/layer.hpp"
+#include "densekit/optimizer.hpp"
+
+namespace densekit {
+
+// Sums over the samples of a step or an epoch; divide by `samples` for Keras's averages.
+struct StepTotals {
+  double loss_sum = 0;      // Σ over samples of the per-sample loss
+  double correct_sum = 0;   // Σ over samples of the accuracy
+  Index samples = 0;
+  Index steps = 0;
+  bool finite = true;       // false: a step produced a non-finite loss or gradient; not applied
+};
+
+// Called during train_epoch with the totals so far; returns false to stop the epoch.
+using ProgressFn = std::function<bool(const StepTotals&)>;
+
+class Network {
+ public:
+  Network(std::vector<std::shared_ptr<Layer>> layers, Index input_units);
+
+  // Sets the loss and optimizer and sizes the optimizer's slots for the trainable parameters.
+  // track_accuracy: also count the accuracy metric that fits the loss.
+  void compile(const LossSpec& loss, std::shared_ptr<SGD> optimizer, bool track_accuracy);
+
+  // One step on a batch; the update is skipped when the loss or a gradient is not finite.
+  StepTotals train_step(MatrixIn x, MatrixIn y);
+
+  // Shuffled epoch: batch i takes rows order[i*batch_size : ...] of x and y (gathered, no copy
+  // of the data set). progress is called about every progress_seconds and at the end.
+  StepTotals train_epoch(MatrixIn x, MatrixIn y, const std::vector<std::int64_t>& order,
+                         Index batch_size, const ProgressFn& progress, double progress_seconds);
+
+  // Loss and accuracy totals in inference mode, in batches.
+  StepTotals evaluate(MatrixIn x, MatrixIn y, Index batch_size);
+
+  // out = network(x) in batches; training selects batch statistics and random slopes.
+  void predict(MatrixIn x, MatrixOut out, Index batch_size, bool training);
+
+  Index input_units() const { return input_units_; }
+  Index output_units() const { return layers_.empty() ? input_units_ : layers_.back()->output_units(); }
+  const std::vector<std::shared_ptr<Layer>>& layers() const { return layers_; }
+  std::shared_ptr<SGD> optimizer() const { return optimizer_; }
+
+ private:
+  void reserve(Index batch);
+  void forward(Index n, bool training);  // on acts_[0].topRows(n)
+  // The backward pass and the update, for the batch in acts_[0].topRows(n) and target y.
+  StepTotals step_on_buffers(MatrixIn y, Index n);
+  void collect_trainable();
+  bool gradients_finite() const;
+  void require_compiled(const char* where) const;
+
+  std::vector<std::shared_ptr<Layer>> layers_;
+  Index input_units_;
+  LossSpec loss_;
+  std::shared_ptr<SGD> optimizer_;
+  bool track_accuracy_ = false;
+
+  Index capacity_ = 0;              // rows the buffers hold
+  std::vector<RowMatrix> acts_;     // acts_[0]: input batch; acts_[i + 1]: output of layer i
+  std::vector<RowMatrix> grads_;    // grads_[i]: ∂loss/∂acts_[i]
+  RowMatrix target_;                // gathered targets of the batch
+  std::vector<Parameter*> trainable_;  // parameters the optimizer updates
+  Index lowest_trained_layer_ = 0;  // layers below it need no backward at all
+  std::mutex mutex_;                // one computation at a time on the shared buffers
+};
+
+}  // namespace densekit

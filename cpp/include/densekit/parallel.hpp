@@ -1,0 +1,20 @@
+// The one threading knob. Eigen threads the matrix products; our own element-wise and reduction
+// loops use OpenMP with `num_threads(loop_threads(n))`, so small arrays stay on one thread.
+#pragma once
+
+#include "densekit/types.hpp"
+
+namespace densekit {
+
+// Sets the threads used by Eigen's products and our loops (n >= 1); process-wide.
+void set_num_threads(int n);
+int get_num_threads();
+
+// Threads for an element-wise loop over `work` elements: 1 below the threshold where forking
+// costs more than it saves, get_num_threads() above it.
+int loop_threads(Index work);
+
+// Whether the library was built with OpenMP.
+bool openmp_enabled();
+
+}  // namespace densekit

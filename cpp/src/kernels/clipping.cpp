@@ -1,0 +1,41 @@
+#include "densekit/kernels/clipping.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "densekit/error.hpp"
+#include "densekit/parallel.hpp"
+
+namespace densekit {
+
+void clip_by_value(MatrixOut g, Scalar clip_value) {
+  if (!(clip_value >= 0)) throw ValueError("clip_by_value: clip_value must be >= 0");
+  g = g.cwiseMax(-clip_value).cwiseMin(clip_value);
+}
+
+double squared_norm(MatrixIn g) {
+  const Index rows = g.rows();
+  double total = 0;
+#pragma omp parallel for num_threads(loop_threads(g.size())) reduction(+ : total) schedule(static)
+  for (Index r = 0; r < rows; ++r) total += g.row(r).cast<double>().squaredNorm();
+  return total;
+}
+
+// g ← g · c / max(‖g‖, c): unchanged when the norm is within c, rescaled to norm c otherwise.
+void clip_by_norm(MatrixOut g, Scalar clip_norm) {
+  if (!(clip_norm > 0)) throw ValueError("clip_by_norm: clip_norm must be > 0");
+  const double norm = std::sqrt(squared_norm(g));
+  if (norm > clip_norm) g *= static_cast<Scalar>(clip_norm / norm);
+}
+
+void clip_by_global_norm(const std::vector<MatrixOut>& grads, Scalar clip_norm) {
+  if (!(clip_norm > 0)) throw ValueError("clip_by_global_norm: clip_norm must be > 0");
+  double total = 0;
+  for (const auto& g : grads) total += squared_norm(g);
+  const double norm = std::sqrt(total);
+  if (!(norm > clip_norm)) return;  // also leaves NaN gradients as they are, for the caller to see
+  const auto scale = static_cast<Scalar>(clip_norm / norm);
+  for (auto g : grads) g *= scale;
+}
+
+}  // namespace densekit

@@ -1,0 +1,225 @@
+#include "densekit/kernels/losses.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "densekit/error.hpp"
+#include "densekit/parallel.hpp"
+
+namespace densekit {
+namespace {
+
+constexpr Scalar kEps = kLossEpsilon;
+
+bool is_sparse(const LossSpec& spec) { return spec.kind == LossKind::sparse_categorical_crossentropy; }
+
+void check_target(const char* where, const LossSpec& spec, MatrixIn pred, MatrixIn target) {
+  require_shape(where, "target", target.rows(), target.cols(), pred.rows(),
+                is_sparse(spec) ? 1 : pred.cols());
+  if (pred.rows() == 0) throw ShapeError(std::string(where) + ": the batch is empty");
+}
+
+Index label_of(MatrixIn target, Index row) { return static_cast<Index>(target(row, 0)); }
+
+// The target weight of class j in row r: one-hot for the sparse loss.
+Scalar target_at(const LossSpec& spec, MatrixIn target, Index r, Index j) {
+  if (is_sparse(spec)) return label_of(target, r) == j ? Scalar(1) : Scalar(0);
+  return target(r, j);
+}
+
+// Keras's cross-entropy from probabilities, one row:
+//   q = p / Σp,  c = clip(q, ε, 1-ε),  loss = -Σ_j t_j log c_j.
+// Gradient (g_j = ∂loss/∂q_j = -t_j / c_j where q_j is inside the clip range, else 0):
+//   ∂loss/∂p_k = (g_k - Σ_j g_j q_j) / Σp.
+double crossentropy_row(const LossSpec& spec, MatrixIn pred, MatrixIn target, Index r,
+                        MatrixOut* dpred, Scalar scale) {
+  const Index classes = pred.cols();
+  const double total = pred.row(r).cast<double>().sum();
+  double loss = 0, g_dot_q = 0;
+  for (Index j = 0; j < classes; ++j) {
+    const Scalar t = target_at(spec, target, r, j);
+    const double q = pred(r, j) / total;
+    const double c = std::clamp(q, double(kEps), 1.0 - kEps);
+    loss -= t * std::log(c);
+    if (dpred) {
+      const double g = (q > kEps && q < 1 - kEps) ? -t / c : 0.0;
+      (*dpred)(r, j) = static_cast<Scalar>(g);
+      g_dot_q += g * q;
+    }
+  }
+  if (dpred) {
+    for (Index j = 0; j < classes; ++j)
+      (*dpred)(r, j) = static_cast<Scalar>(((*dpred)(r, j) - g_dot_q) / total * scale);
+  }
+  return loss;
+}
+
+// From logits: loss = logsumexp(z) Σt - Σ t_j z_j;  ∂loss/∂z = softmax(z) Σt - t.
+double crossentropy_logits_row(const LossSpec& spec, MatrixIn z, MatrixIn target, Index r,
+                               MatrixOut* dz, Scalar scale) {
+  const Index classes = z.cols();
+  const double zmax = z.row(r).maxCoeff();
+  double sum_exp = 0, t_sum = 0, t_dot_z = 0;
+  for (Index j = 0; j < classes; ++j) {
+    const Scalar t = target_at(spec, target, r, j);
+    sum_exp += std::exp(z(r, j) - zmax);
+    t_sum += t;
+    t_dot_z += t * z(r, j);
+  }
+  const double log_sum = zmax + std::log(sum_exp);
+  if (dz) {
+    for (Index j = 0; j < classes; ++j) {
+      const double softmax = std::exp(z(r, j) - log_sum);
+      (*dz)(r, j) = static_cast<Scalar>((softmax * t_sum - target_at(spec, target, r, j)) * scale);
+    }
+  }
+  return log_sum * t_sum - t_dot_z;
+}
+
+// Binary cross-entropy, mean over the last axis.
+//   probabilities: c = clip(p, ε, 1-ε), l = -(t log c + (1-t) log(1-c)), ∂l/∂p = (c-t)/(c(1-c)) inside the clip range
+//   logits (stable form): l = max(z,0) - z t + log(1 + e^{-|z|}), ∂l/∂z = σ(z) - t
+double binary_crossentropy_row(const LossSpec& spec, MatrixIn pred, MatrixIn target, Index r,
+                               MatrixOut* dpred, Scalar scale) {
+  const Index classes = pred.cols();
+  double loss = 0;
+  for (Index j = 0; j < classes; ++j) {
+    const double t = target(r, j), p = pred(r, j);
+    double g;
+    if (spec.from_logits) {
+      loss += std::max(p, 0.0) - p * t + std::log1p(std::exp(-std::abs(p)));
+      g = 1.0 / (1.0 + std::exp(-p)) - t;
+    } else {
+      const double c = std::clamp(p, double(kEps), 1.0 - kEps);
+      loss -= t * std::log(c) + (1 - t) * std::log(1 - c);
+      g = (p > kEps && p < 1 - kEps) ? (c - t) / (c * (1 - c)) : 0.0;
+    }
+    if (dpred) (*dpred)(r, j) = static_cast<Scalar>(g * scale / classes);
+  }
+  return loss / classes;
+}
+
+// Mean squared error, mean over the last axis: l = Σ_j (p_j - t_j)² / C, ∂l/∂p = 2(p - t)/C.
+double mean_squared_error_row(MatrixIn pred, MatrixIn target, Index r, MatrixOut* dpred, Scalar scale) {
+  const Index classes = pred.cols();
+  double loss = 0;
+  for (Index j = 0; j < classes; ++j) {
+    const double d = double(pred(r, j)) - target(r, j);
+    loss += d * d;
+    if (dpred) (*dpred)(r, j) = static_cast<Scalar>(2 * d * scale / classes);
+  }
+  return loss / classes;
+}
+
+double loss_row(const LossSpec& spec, MatrixIn pred, MatrixIn target, Index r, MatrixOut* dpred,
+                Scalar scale) {
+  switch (spec.kind) {
+    case LossKind::sparse_categorical_crossentropy:
+    case LossKind::categorical_crossentropy:
+      return spec.from_logits ? crossentropy_logits_row(spec, pred, target, r, dpred, scale)
+                              : crossentropy_row(spec, pred, target, r, dpred, scale);
+    case LossKind::binary_crossentropy:
+      return binary_crossentropy_row(spec, pred, target, r, dpred, scale);
+    case LossKind::mean_squared_error:
+      return mean_squared_error_row(pred, target, r, dpred, scale);
+  }
+  return 0;
+}
+
+double mean_loss(const LossSpec& spec, MatrixIn pred, MatrixIn target, MatrixOut* dpred) {
+  const Index rows = pred.rows();
+  const Scalar scale = Scalar(1) / static_cast<Scalar>(rows);
+  double total = 0;
+#pragma omp parallel for num_threads(loop_threads(pred.size())) reduction(+ : total) schedule(static)
+  for (Index r = 0; r < rows; ++r) total += loss_row(spec, pred, target, r, dpred, scale);
+  return total / static_cast<double>(rows);
+}
+
+Index argmax_row(MatrixIn m, Index r) {
+  Index best;
+  m.row(r).maxCoeff(&best);
+  return best;
+}
+
+}  // namespace
+
+LossKind loss_kind_from_name(const std::string& name) {
+  if (name == "sparse_categorical_crossentropy") return LossKind::sparse_categorical_crossentropy;
+  if (name == "categorical_crossentropy") return LossKind::categorical_crossentropy;
+  if (name == "binary_crossentropy") return LossKind::binary_crossentropy;
+  if (name == "mean_squared_error" || name == "mse") return LossKind::mean_squared_error;
+  throw ValueError("Unknown loss: '" + name +
+                   "'. Valid names: sparse_categorical_crossentropy, categorical_crossentropy, "
+                   "binary_crossentropy, mean_squared_error");
+}
+
+Scalar loss_value(const LossSpec& spec, MatrixIn pred, MatrixIn target) {
+  check_target("loss_value", spec, pred, target);
+  return static_cast<Scalar>(mean_loss(spec, pred, target, nullptr));
+}
+
+Scalar loss_value_and_gradient(const LossSpec& spec, MatrixIn pred, MatrixIn target,
+                               MatrixOut dpred) {
+  check_target("loss_value_and_gradient", spec, pred, target);
+  require_shape("loss_value_and_gradient", "dpred", dpred.rows(), dpred.cols(), pred.rows(), pred.cols());
+  return static_cast<Scalar>(mean_loss(spec, pred, target, &dpred));
+}
+
+// softmax/sigmoid then the loss on probabilities: ∂loss/∂z = (p Σt - t) / n for categorical
+// (Σt = 1 for one-hot targets), and (p - t) / (n C) for binary.
+Scalar fused_probability_loss_gradient(const LossSpec& spec, MatrixIn prob, MatrixIn target,
+                                       MatrixOut dz) {
+  const char* where = "fused_probability_loss_gradient";
+  check_target(where, spec, prob, target);
+  require_shape(where, "dz", dz.rows(), dz.cols(), prob.rows(), prob.cols());
+  if (spec.from_logits || spec.kind == LossKind::mean_squared_error)
+    throw ValueError(std::string(where) + ": needs a probability cross-entropy loss");
+  const Index rows = prob.rows(), classes = prob.cols();
+  const bool binary = spec.kind == LossKind::binary_crossentropy;
+  const Scalar scale = Scalar(1) / static_cast<Scalar>(binary ? rows * classes : rows);
+#pragma omp parallel for num_threads(loop_threads(prob.size())) schedule(static)
+  for (Index r = 0; r < rows; ++r) {
+    Scalar t_sum = 1;
+    if (!binary && !is_sparse(spec)) t_sum = target.row(r).sum();
+    for (Index j = 0; j < classes; ++j) {
+      const Scalar t = binary ? target(r, j) : target_at(spec, target, r, j);
+      dz(r, j) = (binary ? prob(r, j) - t : prob(r, j) * t_sum - t) * scale;
+    }
+  }
+  return static_cast<Scalar>(mean_loss(spec, prob, target, nullptr));
+}
+
+double accuracy_sum(const LossSpec& spec, MatrixIn pred, MatrixIn target) {
+  check_target("accuracy_sum", spec, pred, target);
+  const Index rows = pred.rows(), classes = pred.cols();
+  double correct = 0;
+  for (Index r = 0; r < rows; ++r) {
+    switch (spec.kind) {
+      case LossKind::sparse_categorical_crossentropy:
+        correct += argmax_row(pred, r) == label_of(target, r);
+        break;
+      case LossKind::categorical_crossentropy:
+        correct += argmax_row(pred, r) == argmax_row(target, r);
+        break;
+      case LossKind::binary_crossentropy:
+      case LossKind::mean_squared_error: {
+        Index hits = 0;
+        for (Index j = 0; j < classes; ++j) hits += Scalar(pred(r, j) > 0.5f) == target(r, j);
+        correct += double(hits) / double(classes);
+        break;
+      }
+    }
+  }
+  return correct;
+}
+
+void check_sparse_labels(MatrixIn target, Index classes) {
+  for (Index r = 0; r < target.rows(); ++r) {
+    const Scalar label = target(r, 0);
+    if (!(label >= 0 && label < classes && label == std::floor(label)))
+      throw ValueError("sparse labels must be integers in [0, " + std::to_string(classes) +
+                       "); row " + std::to_string(r) + " has " + std::to_string(label));
+  }
+}
+
+}  // namespace densekit

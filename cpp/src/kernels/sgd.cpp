@@ -1,0 +1,28 @@
+#include "densekit/kernels/sgd.hpp"
+
+#include "densekit/error.hpp"
+#include "densekit/parallel.hpp"
+
+namespace densekit {
+
+void sgd_update(MatrixOut w, MatrixIn g, MatrixOut m, Scalar learning_rate, Scalar momentum,
+                bool nesterov) {
+  require_shape("sgd_update", "g", g.rows(), g.cols(), w.rows(), w.cols());
+  if (momentum == 0) {
+    w.noalias() -= learning_rate * g;
+    return;
+  }
+  require_shape("sgd_update", "m", m.rows(), m.cols(), w.rows(), w.cols());
+  const Index rows = w.rows();
+#pragma omp parallel for num_threads(loop_threads(w.size())) schedule(static)
+  for (Index r = 0; r < rows; ++r) {
+    m.row(r) = momentum * m.row(r) - learning_rate * g.row(r);
+    if (nesterov) {
+      w.row(r) += momentum * m.row(r) - learning_rate * g.row(r);
+    } else {
+      w.row(r) += m.row(r);
+    }
+  }
+}
+
+}  // namespace densekit

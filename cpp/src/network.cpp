@@ -1,0 +1,208 @@
+#include "densekit/network.hpp"
+
+#include <chrono>
+#include <cmath>
+
+#include "densekit/error.hpp"
+#include "densekit/kernels/clipping.hpp"
+
+namespace densekit {
+
+Network::Network(std::vector<std::shared_ptr<Layer>> layers, Index input_units)
+    : layers_(std::move(layers)), input_units_(input_units) {
+  Index units = input_units;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    if (!layers_[i]) throw ValueError("Network: layer " + std::to_string(i) + " is null");
+    if (layers_[i]->input_units() != units)
+      throw ShapeError("Network: layer " + std::to_string(i) + " (" + layers_[i]->kind() +
+                       ") expects " + std::to_string(layers_[i]->input_units()) +
+                       " input units but receives " + std::to_string(units));
+    units = layers_[i]->output_units();
+  }
+  acts_.resize(layers_.size() + 1);
+  grads_.resize(layers_.size() + 1);
+}
+
+void Network::compile(const LossSpec& loss, std::shared_ptr<SGD> optimizer, bool track_accuracy) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!optimizer) throw ValueError("Network.compile: optimizer is null");
+  loss_ = loss;
+  optimizer_ = std::move(optimizer);
+  track_accuracy_ = track_accuracy;
+  size_t count = 0;
+  for (auto& layer : layers_) {
+    optimizer_->build(layer->parameters());
+    count += layer->parameters().size();
+  }
+  trainable_.reserve(count);
+}
+
+void Network::require_compiled(const char* where) const {
+  if (!optimizer_) throw ValueError(std::string(where) + ": the model must be compiled first");
+}
+
+void Network::reserve(Index batch) {
+  if (batch <= capacity_) return;
+  acts_[0].resize(batch, input_units_);
+  grads_[0].resize(0, input_units_);  // the input gradient is never needed
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    acts_[i + 1].resize(batch, layers_[i]->output_units());
+    grads_[i + 1].resize(batch, layers_[i]->output_units());
+    layers_[i]->reserve(batch);
+  }
+  target_.resize(batch, std::max<Index>(1, output_units()));
+  capacity_ = batch;
+}
+
+void Network::forward(Index n, bool training) {
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    Layer& layer = *layers_[i];
+    const bool layer_training = training && !(layer.inference_when_frozen() && !layer.trainable);
+    layer.forward(acts_[i].topRows(n), acts_[i + 1].topRows(n), layer_training);
+  }
+}
+
+// The layers whose parameters train this step, and how far down the backward pass must go.
+void Network::collect_trainable() {
+  trainable_.clear();
+  lowest_trained_layer_ = static_cast<Index>(layers_.size());
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    if (!layers_[i]->trainable) continue;
+    bool any = false;
+    for (auto& p : layers_[i]->parameters()) {
+      if (!p->trainable) continue;
+      trainable_.push_back(p.get());
+      any = true;
+    }
+    if (any && static_cast<Index>(i) < lowest_trained_layer_) lowest_trained_layer_ = static_cast<Index>(i);
+  }
+}
+
+bool Network::gradients_finite() const {
+  double total = 0;
+  for (const Parameter* p : trainable_) total += squared_norm(p->grad);
+  return std::isfinite(total);
+}
+
+StepTotals Network::step_on_buffers(MatrixIn y, Index n) {
+  StepTotals totals;
+  totals.samples = n;
+  totals.steps = 1;
+  forward(n, true);
+  const size_t last = layers_.size();
+  auto pred = acts_[last].topRows(n);
+  auto dpred = grads_[last].topRows(n);
+  const bool probability_loss = !loss_.from_logits && loss_.kind != LossKind::mean_squared_error;
+  const bool fused = !layers_.empty() && probability_loss &&
+                     (loss_.kind == LossKind::binary_crossentropy ? layers_.back()->ends_in_sigmoid()
+                                                                  : layers_.back()->ends_in_softmax());
+  const Scalar loss = fused ? fused_probability_loss_gradient(loss_, pred, y, dpred)
+                            : loss_value_and_gradient(loss_, pred, y, dpred);
+  totals.loss_sum = double(loss) * n;
+  if (track_accuracy_) totals.correct_sum = accuracy_sum(loss_, pred, y);
+
+  collect_trainable();
+  for (Index i = static_cast<Index>(last) - 1; i >= lowest_trained_layer_; --i) {
+    Layer& layer = *layers_[i];
+    const bool need_dx = i > lowest_trained_layer_;
+    auto dx = need_dx ? grads_[i].topRows(n) : grads_[i].topRows(0);
+    layer.backward(acts_[i].topRows(n), acts_[i + 1].topRows(n), grads_[i + 1].topRows(n), dx,
+                   layer.trainable, fused && static_cast<size_t>(i) == last - 1);
+  }
+  if (!std::isfinite(loss) || !gradients_finite()) {
+    totals.finite = false;
+    return totals;
+  }
+  optimizer_->apply(trainable_);
+  return totals;
+}
+
+StepTotals Network::train_step(MatrixIn x, MatrixIn y) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  require_compiled("train_step");
+  require_shape("train_step", "x", x.rows(), x.cols(), -1, input_units_);
+  require_shape("train_step", "y", y.rows(), y.cols(), x.rows(), -1);
+  const Index n = x.rows();
+  reserve(n);
+  acts_[0].topRows(n) = x;
+  return step_on_buffers(y, n);
+}
+
+StepTotals Network::train_epoch(MatrixIn x, MatrixIn y, const std::vector<std::int64_t>& order,
+                                Index batch_size, const ProgressFn& progress,
+                                double progress_seconds) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  require_compiled("train_epoch");
+  require_shape("train_epoch", "x", x.rows(), x.cols(), -1, input_units_);
+  require_shape("train_epoch", "y", y.rows(), y.cols(), x.rows(), -1);
+  if (batch_size < 1) throw ValueError("train_epoch: batch_size must be >= 1");
+  const Index total = static_cast<Index>(order.size());
+  for (std::int64_t row : order)
+    if (row < 0 || row >= x.rows()) throw ValueError("train_epoch: order has a row index out of range");
+  reserve(std::min(batch_size, std::max<Index>(total, 1)));
+  using Clock = std::chrono::steady_clock;
+  auto last_report = Clock::now();
+  StepTotals epoch;
+  const Index target_cols = y.cols();
+  for (Index start = 0; start < total; start += batch_size) {
+    const Index n = std::min(batch_size, total - start);
+    for (Index r = 0; r < n; ++r) {
+      acts_[0].row(r) = x.row(order[start + r]);
+      target_.row(r).head(target_cols) = y.row(order[start + r]);
+    }
+    StepTotals step = step_on_buffers(target_.topRows(n).leftCols(target_cols), n);
+    epoch.finite = step.finite;
+    if (!step.finite) break;
+    epoch.loss_sum += step.loss_sum;
+    epoch.correct_sum += step.correct_sum;
+    epoch.samples += n;
+    epoch.steps += 1;
+    const bool done = start + n >= total;
+    if (progress && !done &&
+        std::chrono::duration<double>(Clock::now() - last_report).count() >= progress_seconds) {
+      last_report = Clock::now();
+      if (!progress(epoch)) break;
+    }
+  }
+  return epoch;
+}
+
+StepTotals Network::evaluate(MatrixIn x, MatrixIn y, Index batch_size) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  require_compiled("evaluate");
+  require_shape("evaluate", "x", x.rows(), x.cols(), -1, input_units_);
+  require_shape("evaluate", "y", y.rows(), y.cols(), x.rows(), -1);
+  if (batch_size < 1) throw ValueError("evaluate: batch_size must be >= 1");
+  reserve(std::min(batch_size, std::max<Index>(x.rows(), 1)));
+  StepTotals totals;
+  const size_t last = layers_.size();
+  for (Index start = 0; start < x.rows(); start += batch_size) {
+    const Index n = std::min(batch_size, x.rows() - start);
+    acts_[0].topRows(n) = x.middleRows(start, n);
+    forward(n, false);
+    auto pred = acts_[last].topRows(n);
+    auto target = y.middleRows(start, n);
+    totals.loss_sum += double(loss_value(loss_, pred, target)) * n;
+    if (track_accuracy_) totals.correct_sum += accuracy_sum(loss_, pred, target);
+    totals.samples += n;
+    totals.steps += 1;
+  }
+  return totals;
+}
+
+void Network::predict(MatrixIn x, MatrixOut out, Index batch_size, bool training) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  require_shape("predict", "x", x.rows(), x.cols(), -1, input_units_);
+  require_shape("predict", "out", out.rows(), out.cols(), x.rows(), output_units());
+  if (batch_size < 1) throw ValueError("predict: batch_size must be >= 1");
+  reserve(std::min(batch_size, std::max<Index>(x.rows(), 1)));
+  const size_t last = layers_.size();
+  for (Index start = 0; start < x.rows(); start += batch_size) {
+    const Index n = std::min(batch_size, x.rows() - start);
+    acts_[0].topRows(n) = x.middleRows(start, n);
+    forward(n, training);
+    out.middleRows(start, n) = acts_[last].topRows(n);
+  }
+}
+
+}  // namespace densekit

@@ -1,0 +1,547 @@
+// Activation kernels and layers against independent double-precision oracles written from the
+// Keras 3 definitions, backward passes against central finite differences of those oracles.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "densekit/error.hpp"
+#include "densekit/kernels/activations.hpp"
+#include "densekit/layers/activation.hpp"
+#include "densekit/parallel.hpp"
+
+namespace densekit {
+namespace {
+
+constexpr double kSeluAlpha = 1.67326324235437728481704299167171;
+constexpr double kSeluScale = 1.05070098735548049341933498529460;
+
+ActivationSpec spec_of(ActivationKind kind) {
+  ActivationSpec s;
+  s.kind = kind;
+  return s;
+}
+ActivationSpec relu_spec(float slope, float max_value, float threshold) {
+  ActivationSpec s = spec_of(ActivationKind::relu);
+  s.negative_slope = slope;
+  s.max_value = max_value;
+  s.threshold = threshold;
+  return s;
+}
+
+struct Case {
+  std::string label;
+  ActivationSpec spec;
+};
+
+// Every element-wise kind, and the relu variants that take different paths in Keras's ReLU.
+std::vector<Case> elementwise_cases() {
+  using K = ActivationKind;
+  ActivationSpec leaky = spec_of(K::leaky_relu), elu_half = spec_of(K::elu);
+  ActivationSpec gelu_tanh = spec_of(K::gelu), thresholded = spec_of(K::thresholded_relu);
+  leaky.negative_slope = 0.3f;
+  elu_half.alpha = 0.5f;
+  gelu_tanh.approximate = true;
+  thresholded.threshold = 1.0f;
+  return {{"linear", spec_of(K::linear)},
+          {"sigmoid", spec_of(K::sigmoid)},
+          {"tanh", spec_of(K::tanh)},
+          {"relu", spec_of(K::relu)},
+          {"relu_slope", relu_spec(0.1f, -1, 0)},
+          {"relu6", relu_spec(0, 6, 0)},
+          {"relu_max5", relu_spec(0, 5, 0)},
+          {"relu_slope_max6", relu_spec(0.2f, 6, 0)},
+          {"relu_threshold", relu_spec(0, -1, 1)},
+          {"relu_all", relu_spec(0.1f, 5, 1)},
+          {"relu_negative_threshold_max", relu_spec(0, 4, -1)},
+          {"leaky_relu", leaky},
+          {"elu", spec_of(K::elu)},
+          {"elu_half", elu_half},
+          {"selu", spec_of(K::selu)},
+          {"gelu", spec_of(K::gelu)},
+          {"gelu_tanh", gelu_tanh},
+          {"swish", spec_of(K::swish)},
+          {"softplus", spec_of(K::softplus)},
+          {"softsign", spec_of(K::softsign)},
+          {"hard_sigmoid", spec_of(K::hard_sigmoid)},
+          {"exponential", spec_of(K::exponential)},
+          {"thresholded_relu", thresholded}};
+}
+
+// Keras 3 ReLU.static_call transcribed to double.
+double reference_relu(const ActivationSpec& s, double x) {
+  const double slope = s.negative_slope, max_value = s.max_value, t = s.threshold;
+  if (slope != 0 && max_value < 0 && t == 0) return std::max(x, slope * x);  // numpy leaky_relu
+  const double negative_part = slope != 0 ? std::max(t - x, 0.0) : 0.0;
+  double pos = t != 0 ? (x > t ? x : 0.0) : std::max(x, 0.0);
+  if (max_value >= 0) pos = std::clamp(pos, 0.0, max_value);
+  return pos - slope * negative_part;
+}
+
+// The oracle, from keras/src/backend/numpy/nn.py, in double.
+double reference(const ActivationSpec& s, double x) {
+  switch (s.kind) {
+    case ActivationKind::linear: return x;
+    case ActivationKind::sigmoid: return 1 / (1 + std::exp(-x));
+    case ActivationKind::tanh: return std::tanh(x);
+    case ActivationKind::relu: return reference_relu(s, x);
+    case ActivationKind::leaky_relu: return std::max(x, s.negative_slope * x);
+    case ActivationKind::elu: return x >= 0 ? x : s.alpha * std::expm1(x);
+    case ActivationKind::selu: return kSeluScale * (x >= 0 ? x : kSeluAlpha * std::expm1(x));
+    case ActivationKind::gelu:
+      if (s.approximate) {
+        // ½x(1 + tanh u) written as x·σ(2u): in double too, 1 + tanh u cancels to 0 for x < -9
+        const double u = std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x);
+        return x / (1 + std::exp(-2 * u));
+      }
+      return 0.5 * x * std::erfc(-x / std::sqrt(2.0));  // ½x(1 + erf(x/√2))
+    case ActivationKind::swish: return x / (1 + std::exp(-x));
+    case ActivationKind::softplus: return std::log1p(std::exp(x));
+    case ActivationKind::softsign: return x / (1 + std::abs(x));
+    case ActivationKind::hard_sigmoid: return std::clamp(x / 6 + 0.5, 0.0, 1.0);
+    case ActivationKind::exponential: return std::exp(x);
+    case ActivationKind::thresholded_relu: return x > s.threshold ? x : 0.0;
+    case ActivationKind::softmax: break;
+  }
+  ADD_FAILURE() << "no scalar reference for this kind";
+  return 0;
+}
+
+std::vector<double> reference_softmax(const std::vector<double>& x) {
+  const double top = *std::max_element(x.begin(), x.end());
+  std::vector<double> y(x.size());
+  double total = 0;
+  for (size_t j = 0; j < x.size(); ++j) total += y[j] = std::exp(x[j] - top);
+  for (double& v : y) v /= total;
+  return y;
+}
+
+RowMatrix random_matrix(Index rows, Index cols, float lo, float hi, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  RowMatrix m(rows, cols);
+  for (Index i = 0; i < m.size(); ++i) m.data()[i] = dist(gen);
+  return m;
+}
+
+// Points away from every kink an activation of the list can have, so that x ± h stays on one side.
+RowMatrix smooth_points(const ActivationSpec& s, Index rows, Index cols, unsigned seed) {
+  RowMatrix x = random_matrix(rows, cols, -4, 4, seed);
+  const float kinks[] = {0, -3, 3, 6, s.threshold, s.max_value};
+  for (Index i = 0; i < x.size(); ++i)
+    for (float k : kinks)
+      if (std::abs(x.data()[i] - k) < 1e-2f) x.data()[i] += 0.05f;
+  return x;
+}
+
+double central_difference(const ActivationSpec& s, double x) {
+  const double h = 1e-5;
+  return (reference(s, x + h) - reference(s, x - h)) / (2 * h);
+}
+
+bool close(double got, double want, double rel, double abs) {
+  return std::abs(got - want) <= rel * std::abs(want) + abs;
+}
+
+class ThreadGuard {
+ public:
+  ThreadGuard() : saved_(get_num_threads()) {}
+  ~ThreadGuard() { set_num_threads(saved_); }
+
+ private:
+  int saved_;
+};
+
+// 0, ±tiny, the kinks, and ±50 where a naive softplus, sigmoid or softmax would overflow.
+const std::vector<float> kGrid = {0,    1e-30f, -1e-30f, 1e-7f, -1e-7f, 0.5f, -0.5f, 1,   -1,  2.9f,
+                                  -2.9f, 3,     -3,     5,     -5,     6,    -6,    10,  -10, 50, -50};
+
+TEST(ActivationKernels, ForwardMatchesDoubleReferenceOnGrid) {
+  RowMatrix x(1, static_cast<Index>(kGrid.size()));
+  for (size_t j = 0; j < kGrid.size(); ++j) x(0, j) = kGrid[j];
+  for (const Case& c : elementwise_cases()) {
+    RowMatrix y(x.rows(), x.cols());
+    activation_forward(c.spec, x, y);
+    for (Index j = 0; j < x.cols(); ++j) {
+      const double want = reference(c.spec, x(0, j));
+      EXPECT_TRUE(std::isfinite(y(0, j))) << c.label << " at x=" << x(0, j);
+      EXPECT_TRUE(close(y(0, j), want, 4e-6, 1e-38))
+          << c.label << " at x=" << x(0, j) << ": got " << y(0, j) << ", want " << want;
+    }
+  }
+}
+
+TEST(ActivationKernels, BackwardMatchesFiniteDifferences) {
+  for (const Case& c : elementwise_cases()) {
+    const RowMatrix x = smooth_points(c.spec, 6, 11, 1);
+    const RowMatrix dy = random_matrix(6, 11, -1, 1, 2);
+    RowMatrix y(6, 11), dx(6, 11);
+    activation_forward(c.spec, x, y);
+    activation_backward(c.spec, x, y, dy, dx);
+    for (Index i = 0; i < x.size(); ++i) {
+      const double want = dy.data()[i] * central_difference(c.spec, x.data()[i]);
+      EXPECT_TRUE(close(dx.data()[i], want, 2e-5, 1e-6))
+          << c.label << " at x=" << x.data()[i] << ": got " << dx.data()[i] << ", want " << want;
+    }
+  }
+}
+
+// f' at the points where f has a kink: the values TF's gradient ops give, so Keras agrees.
+TEST(ActivationKernels, DerivativeAtKinksFollowsTensorFlow) {
+  struct Kink {
+    ActivationSpec spec;
+    float x, want;
+  };
+  ActivationSpec leaky = spec_of(ActivationKind::leaky_relu), elu_half = spec_of(ActivationKind::elu);
+  ActivationSpec thresholded = spec_of(ActivationKind::thresholded_relu);
+  leaky.negative_slope = 0.3f;
+  elu_half.alpha = 0.5f;
+  thresholded.threshold = 1;
+  const float sixth = 1.0f / 6;
+  const Kink kinks[] = {
+      {spec_of(ActivationKind::relu), 0, 0},                    // relu'(0) = 0
+      {leaky, 0, 0.3f},                                         // LeakyReluGrad: x > 0 ? 1 : slope
+      {relu_spec(0.1f, -1, 0), 0, 0.1f},                        // the same via relu(negative_slope)
+      {spec_of(ActivationKind::elu), 0, 1},                     // EluGrad: y < 0 ? y + 1 : 1
+      {elu_half, 0, 0.5f},                                      // tf.where(x > 0, ·, α·elu): α·1
+      {spec_of(ActivationKind::selu), 0, float(kSeluScale)},    // SeluGrad: y < 0 ? … : scale
+      {spec_of(ActivationKind::hard_sigmoid), 3, 0},            // Relu6Grad on x + 3: 0 < x+3 < 6
+      {spec_of(ActivationKind::hard_sigmoid), -3, 0},
+      {spec_of(ActivationKind::hard_sigmoid), 0, sixth},
+      {thresholded, 1, 0},                                      // where(x > θ, x, 0)
+      {relu_spec(0, 6, 0), 6, 0},                               // relu6 path: 0 < x < 6
+      {relu_spec(0, 6, 0), 0, 0},
+      {relu_spec(0, 5, 0), 5, 1},                               // clip_by_value passes at the bound
+      {relu_spec(0.1f, 5, 1), 1, 0},                            // where() 0 and relu(t - x)'(0) = 0
+      {relu_spec(0.1f, 5, 1), 0.5f, 0.1f},
+  };
+  for (const Kink& k : kinks) {
+    RowMatrix x = RowMatrix::Constant(1, 1, k.x), y(1, 1), dy = RowMatrix::Ones(1, 1), dx(1, 1);
+    activation_forward(k.spec, x, y);
+    activation_backward(k.spec, x, y, dy, dx);
+    EXPECT_FLOAT_EQ(dx(0, 0), k.want) << activation_name(k.spec.kind) << " at x=" << k.x;
+  }
+}
+
+// The examples of keras.activations.relu's docstring.
+TEST(ActivationKernels, ReluMatchesKerasDocstringExamples) {
+  RowMatrix x(1, 5), y(1, 5);
+  x << -10, -5, 0, 5, 10;
+  auto run = [&](const ActivationSpec& s) {
+    activation_forward(s, x, y);
+    return std::vector<float>(y.data(), y.data() + 5);
+  };
+  EXPECT_EQ(run(relu_spec(0, -1, 0)), (std::vector<float>{0, 0, 0, 5, 10}));
+  EXPECT_EQ(run(relu_spec(0.5f, -1, 0)), (std::vector<float>{-5, -2.5f, 0, 5, 10}));
+  EXPECT_EQ(run(relu_spec(0, 5, 0)), (std::vector<float>{0, 0, 0, 5, 5}));
+  EXPECT_EQ(run(relu_spec(0, -1, 5)), (std::vector<float>{0, 0, 0, 0, 10}));
+}
+
+TEST(ActivationKernels, SoftmaxRowsSumToOneAndMatchReference) {
+  RowMatrix x(4, 6);
+  x << 0, 1e-30f, -1e-30f, 1, -1, 2,     //
+      50, -50, 0, 49, 48, -49,            // a naive exp would overflow
+      -50, -50, -50, -50, -50, -50,       // uniform: 1/6 each
+      1000, 0, -1000, 3, 2, 1;
+  RowMatrix y(4, 6);
+  activation_forward(spec_of(ActivationKind::softmax), x, y);
+  for (Index r = 0; r < x.rows(); ++r) {
+    std::vector<double> row(x.row(r).data(), x.row(r).data() + x.cols());
+    const std::vector<double> want = reference_softmax(row);
+    EXPECT_NEAR(y.row(r).cast<double>().sum(), 1.0, 1e-6);
+    for (Index j = 0; j < x.cols(); ++j) {
+      EXPECT_TRUE(std::isfinite(y(r, j)));
+      EXPECT_TRUE(close(y(r, j), want[j], 4e-6, 1e-38)) << "row " << r << " col " << j;
+    }
+  }
+}
+
+// dx_j = Σ_i dy_i ∂y_i/∂x_j, by central differences of L(x) = Σ dy ⊙ softmax(x) in double.
+TEST(ActivationKernels, SoftmaxBackwardMatchesFiniteDifferences) {
+  const ActivationSpec s = spec_of(ActivationKind::softmax);
+  const RowMatrix x = random_matrix(5, 7, -3, 3, 3), dy = random_matrix(5, 7, -1, 1, 4);
+  RowMatrix y(5, 7), dx(5, 7);
+  activation_forward(s, x, y);
+  activation_backward(s, x, y, dy, dx);
+  const double h = 1e-6;
+  for (Index r = 0; r < x.rows(); ++r) {
+    for (Index j = 0; j < x.cols(); ++j) {
+      auto loss = [&](double shift) {
+        std::vector<double> row(x.row(r).data(), x.row(r).data() + x.cols());
+        row[j] += shift;
+        const std::vector<double> p = reference_softmax(row);
+        double l = 0;
+        for (Index k = 0; k < x.cols(); ++k) l += dy(r, k) * p[k];
+        return l;
+      };
+      const double want = (loss(h) - loss(-h)) / (2 * h);
+      EXPECT_NEAR(dx(r, j), want, 2e-6) << "row " << r << " col " << j;
+    }
+  }
+}
+
+std::vector<Case> all_cases() {
+  std::vector<Case> cases = elementwise_cases();
+  cases.push_back({"softmax", spec_of(ActivationKind::softmax)});
+  return cases;
+}
+
+TEST(ActivationKernels, InPlaceMatchesOutOfPlace) {
+  for (const Case& c : all_cases()) {
+    const RowMatrix x = random_matrix(9, 37, -5, 5, 5), dy = random_matrix(9, 37, -1, 1, 6);
+    RowMatrix y(9, 37), dx(9, 37);
+    activation_forward(c.spec, x, y);
+    activation_backward(c.spec, x, y, dy, dx);
+    RowMatrix inplace = x;
+    activation_forward(c.spec, inplace, inplace);
+    EXPECT_EQ(inplace, y) << c.label;
+    RowMatrix grad = dy;
+    activation_backward(c.spec, x, y, grad, grad);
+    EXPECT_EQ(grad, dx) << c.label;
+  }
+}
+
+double max_relative_difference(const RowMatrix& a, const RowMatrix& b) {
+  return ((a - b).array().abs() / (b.array().abs() + 1e-30f)).cast<double>().maxCoeff();
+}
+
+// 512 × 1024 is above the threshold where the loops fork.
+TEST(ActivationKernels, MultiThreadedMatchesSingleThreaded) {
+  ThreadGuard guard;
+  const RowMatrix x = random_matrix(512, 1024, -6, 6, 7), dy = random_matrix(512, 1024, -1, 1, 8);
+  RowMatrix y1(512, 1024), dx1(512, 1024), y2(512, 1024), dx2(512, 1024);
+  for (const Case& c : all_cases()) {
+    set_num_threads(1);
+    activation_forward(c.spec, x, y1);
+    activation_backward(c.spec, x, y1, dy, dx1);
+    set_num_threads(2);
+    activation_forward(c.spec, x, y2);
+    activation_backward(c.spec, x, y2, dy, dx2);
+    EXPECT_LE(max_relative_difference(y2, y1), 1e-6) << c.label;
+    EXPECT_LE(max_relative_difference(dx2, dx1), 1e-6) << c.label;
+  }
+}
+
+TEST(ActivationKernels, BadShapesThrowShapeError) {
+  const ActivationSpec s = spec_of(ActivationKind::relu);
+  RowMatrix x(3, 4), y(3, 4), wrong(3, 5);
+  x.setZero();
+  EXPECT_THROW(activation_forward(s, x, wrong), ShapeError);
+  EXPECT_THROW(activation_backward(s, x, wrong, y, y), ShapeError);
+  EXPECT_THROW(activation_backward(s, x, y, wrong, y), ShapeError);
+  EXPECT_THROW(activation_backward(s, x, y, y, wrong), ShapeError);
+  try {
+    activation_forward(s, x, wrong);
+  } catch (const ShapeError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("activation_forward: y must have shape (3, 4)", 0), 0u)
+        << e.what();
+  }
+}
+
+TEST(ActivationKernels, NamesRoundTripAndUnknownNamesThrowValueError) {
+  const char* names[] = {"linear",   "sigmoid",  "tanh",         "relu",        "leaky_relu",
+                         "elu",      "selu",     "gelu",         "silu",        "softplus",
+                         "softsign", "hard_sigmoid", "exponential", "thresholded_relu", "softmax"};
+  for (const char* name : names) EXPECT_EQ(activation_name(activation_kind_from_name(name)), name);
+  EXPECT_EQ(activation_kind_from_name("swish"), ActivationKind::swish);
+  EXPECT_EQ(activation_kind_from_name("silu"), ActivationKind::swish);
+  EXPECT_THROW(activation_kind_from_name("relu7"), ValueError);
+  EXPECT_THROW(activation_kind_from_name("ReLU"), ValueError);
+  try {
+    activation_kind_from_name("relu7");
+  } catch (const ValueError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("hard_sigmoid"), std::string::npos) << message;
+    EXPECT_NE(message.find("Received: name=relu7"), std::string::npos) << message;
+  }
+}
+
+// ---- layers ----------------------------------------------------------------------------------
+
+TEST(ActivationLayer, ForwardBackwardCallTheKernels) {
+  const ActivationSpec s = spec_of(ActivationKind::tanh);
+  ActivationLayer layer(5, s, "Activation");
+  EXPECT_EQ(layer.kind(), "Activation");
+  EXPECT_FALSE(layer.ends_in_softmax());
+  EXPECT_TRUE(layer.parameters().empty());
+  const RowMatrix x = random_matrix(4, 5, -2, 2, 9), dy = random_matrix(4, 5, -1, 1, 10);
+  RowMatrix y(4, 5), dx(4, 5), want_y(4, 5), want_dx(4, 5);
+  layer.forward(x, y, true);
+  layer.backward(x, y, dy, dx, true, false);
+  activation_forward(s, x, want_y);
+  activation_backward(s, x, want_y, dy, want_dx);
+  EXPECT_EQ(y, want_y);
+  EXPECT_EQ(dx, want_dx);
+  RowMatrix wrong(4, 6);
+  EXPECT_THROW(layer.forward(wrong, wrong, false), ShapeError);
+}
+
+TEST(ActivationLayer, FusedSoftmaxPassesDyThroughAndEmptyDxIsSkipped) {
+  ActivationLayer layer(3, spec_of(ActivationKind::softmax), "Softmax");
+  EXPECT_TRUE(layer.ends_in_softmax());
+  EXPECT_TRUE(ActivationLayer(3, spec_of(ActivationKind::sigmoid), "Activation").ends_in_sigmoid());
+  const RowMatrix x = random_matrix(2, 3, -1, 1, 11), dy = random_matrix(2, 3, -1, 1, 12);
+  RowMatrix y(2, 3), dx(2, 3);
+  layer.forward(x, y, true);
+  layer.backward(x, y, dy, dx, true, /*dy_is_preactivation=*/true);
+  EXPECT_EQ(dx, dy);
+  RowMatrix none(0, 3);
+  EXPECT_NO_THROW(layer.backward(x, y, dy, none, true, false));
+}
+
+// PReLU in double: y = x if x > 0 else α·x, L = Σ dy ⊙ y.
+double prelu_loss(const RowMatrix& x, const std::vector<double>& alpha, const RowMatrix& dy,
+                  Index shift_r, Index shift_c, double shift_x, Index shift_alpha, double shift_a) {
+  double loss = 0;
+  for (Index r = 0; r < x.rows(); ++r)
+    for (Index c = 0; c < x.cols(); ++c) {
+      const double v = x(r, c) + (r == shift_r && c == shift_c ? shift_x : 0.0);
+      const double a = alpha[c] + (c == shift_alpha ? shift_a : 0.0);
+      loss += dy(r, c) * (v > 0 ? v : a * v);
+    }
+  return loss;
+}
+
+TEST(PReLU, ForwardAndBackwardMatchFiniteDifferences) {
+  PReLULayer layer(6);
+  ASSERT_EQ(layer.parameters().size(), 1u);
+  Parameter& alpha = *layer.parameters()[0];
+  EXPECT_EQ(alpha.name, "alpha");
+  EXPECT_EQ(alpha.value.rows(), 1);
+  EXPECT_EQ(alpha.value.cols(), 6);
+  EXPECT_TRUE(alpha.trainable && alpha.is_vector);
+  EXPECT_TRUE(alpha.value.isZero());  // Keras's alpha_initializer="Zeros"
+  alpha.value << 0.1f, -0.2f, 0.3f, 0.25f, 1.5f, 0;
+  const std::vector<double> a(alpha.value.data(), alpha.value.data() + 6);
+
+  RowMatrix x = random_matrix(5, 6, -2, 2, 13);
+  for (Index i = 0; i < x.size(); ++i)
+    if (std::abs(x.data()[i]) < 1e-2f) x.data()[i] = 0.5f;
+  const RowMatrix dy = random_matrix(5, 6, -1, 1, 14);
+  RowMatrix y(5, 6), dx(5, 6);
+  layer.forward(x, y, true);
+  for (Index r = 0; r < 5; ++r)
+    for (Index c = 0; c < 6; ++c)
+      EXPECT_FLOAT_EQ(y(r, c), x(r, c) > 0 ? x(r, c) : float(a[c] * x(r, c)));
+
+  layer.backward(x, y, dy, dx, /*update_weights=*/true, false);
+  const double h = 1e-5;
+  for (Index r = 0; r < 5; ++r)
+    for (Index c = 0; c < 6; ++c) {
+      const double fd = (prelu_loss(x, a, dy, r, c, h, -1, 0) - prelu_loss(x, a, dy, r, c, -h, -1, 0)) / (2 * h);
+      EXPECT_NEAR(dx(r, c), fd, 1e-5);
+    }
+  for (Index c = 0; c < 6; ++c) {
+    const double fd = (prelu_loss(x, a, dy, -1, -1, 0, c, h) - prelu_loss(x, a, dy, -1, -1, 0, c, -h)) / (2 * h);
+    EXPECT_NEAR(alpha.grad(0, c), fd, 1e-5);
+  }
+}
+
+TEST(PReLU, GradientOnlyWhenUpdatingWeightsAndDxOnlyWhenAsked) {
+  PReLULayer layer(3);
+  Parameter& alpha = *layer.parameters()[0];
+  const RowMatrix x = random_matrix(4, 3, -1, 1, 15), dy = random_matrix(4, 3, -1, 1, 16);
+  RowMatrix y(4, 3), dx = RowMatrix::Constant(4, 3, 7), none(0, 3);
+  layer.forward(x, y, true);
+  alpha.grad.setConstant(42);
+  layer.backward(x, y, dy, dx, /*update_weights=*/false, false);
+  EXPECT_TRUE((alpha.grad.array() == 42).all());
+  EXPECT_FALSE((dx.array() == 7).all());
+  layer.backward(x, y, dy, none, /*update_weights=*/true, false);
+  EXPECT_FALSE((alpha.grad.array() == 42).all());
+}
+
+TEST(PReLU, BadShapesThrowShapeError) {
+  RowMatrix x(2, 3), y(2, 3), dx(2, 3);
+  x.setZero();
+  RowVector alpha = RowVector::Zero(4), dalpha(4), good_alpha = RowVector::Zero(3);
+  EXPECT_THROW(prelu_forward(x, alpha, y), ShapeError);
+  EXPECT_THROW(prelu_backward(x, good_alpha, y, dx, dalpha), ShapeError);
+  RowMatrix wrong(2, 4);
+  EXPECT_THROW(prelu_forward(x, good_alpha, wrong), ShapeError);
+}
+
+// ---- RReLU -----------------------------------------------------------------------------------
+
+TEST(RReLU, SlopesLieInRangeAndDependOnSeedAndStep) {
+  const float lower = 0.125f, upper = 1.0f / 3;
+  const RowMatrix x = random_matrix(64, 50, -1, 1, 17);
+  RowMatrix s1(64, 50), s2(64, 50), s3(64, 50), s4(64, 50), y(64, 50);
+  rrelu_forward_training(x, lower, upper, 7, 0, s1, y);
+  rrelu_forward_training(x, lower, upper, 7, 0, s2, y);
+  rrelu_forward_training(x, lower, upper, 7, 1, s3, y);
+  rrelu_forward_training(x, lower, upper, 8, 0, s4, y);
+  EXPECT_GE(s1.minCoeff(), lower);
+  EXPECT_LE(s1.maxCoeff(), upper);
+  EXPECT_NEAR(s1.cast<double>().mean(), (lower + upper) / 2, 0.01);  // 3200 uniform draws
+  EXPECT_EQ(s1, s2);
+  EXPECT_GT((s1.array() != s3.array()).count(), 3100);
+  EXPECT_GT((s1.array() != s4.array()).count(), 3100);
+  for (Index i = 0; i < x.size(); ++i) {
+    const float v = x.data()[i];
+    EXPECT_EQ(y.data()[i], v >= 0 ? v : s4.data()[i] * v);
+  }
+}
+
+TEST(RReLU, InferenceUsesMeanSlopeAndBackwardUsesSlopes) {
+  RowMatrix x(1, 4), y(1, 4), slopes(1, 4), dy = RowMatrix::Ones(1, 4), dx(1, 4);
+  x << -2, -1, 0, 3;
+  rrelu_forward_inference(x, 0.1f, 0.3f, y);
+  EXPECT_FLOAT_EQ(y(0, 0), -0.4f);  // -2 · (0.1 + 0.3)/2
+  EXPECT_FLOAT_EQ(y(0, 1), -0.2f);
+  EXPECT_EQ(y(0, 2), 0);
+  EXPECT_EQ(y(0, 3), 3);
+  slopes << 0.5f, 0.25f, 0.75f, 0.125f;
+  rrelu_backward(x, slopes, dy, dx);
+  EXPECT_EQ(dx, (RowMatrix(1, 4) << 0.5f, 0.25f, 1, 1).finished());  // dy where x >= 0
+  EXPECT_THROW(rrelu_forward_inference(x, 0.5f, 0.1f, y), ValueError);
+  RowMatrix wrong(1, 5);
+  EXPECT_THROW(rrelu_forward_training(x, 0.1f, 0.3f, 0, 0, wrong, y), ShapeError);
+  EXPECT_THROW(rrelu_backward(x, slopes, wrong, dx), ShapeError);
+}
+
+// 256 × 256 is above the threshold where the loop forks.
+TEST(RReLU, OneThreadAndTwoThreadsAreBitIdentical) {
+  ThreadGuard guard;
+  const RowMatrix x = random_matrix(256, 256, -1, 1, 18);
+  RowMatrix s1(256, 256), y1(256, 256), s2(256, 256), y2(256, 256);
+  set_num_threads(1);
+  rrelu_forward_training(x, 0.1f, 0.4f, 99, 3, s1, y1);
+  set_num_threads(2);
+  rrelu_forward_training(x, 0.1f, 0.4f, 99, 3, s2, y2);
+  EXPECT_EQ(std::memcmp(s1.data(), s2.data(), sizeof(float) * s1.size()), 0);
+  EXPECT_EQ(std::memcmp(y1.data(), y2.data(), sizeof(float) * y1.size()), 0);
+}
+
+TEST(RReLU, LayerDrawsNewSlopesEachStepAndBackpropagatesThroughThem) {
+  RReLULayer layer(8, 0.1f, 0.3f, 5);
+  EXPECT_EQ(layer.kind(), "RReLU");
+  layer.reserve(6);
+  const RowMatrix x = random_matrix(6, 8, -2, -0.1f, 19);  // all negative: y = slope·x
+  const RowMatrix dy = random_matrix(6, 8, -1, 1, 20);
+  RowMatrix y1(6, 8), y2(6, 8), dx(6, 8);
+  layer.forward(x, y1, true);
+  layer.forward(x, y2, true);
+  EXPECT_NE(y1, y2);  // the step advanced
+  layer.backward(x, y2, dy, dx, true, false);
+  for (Index i = 0; i < x.size(); ++i) {
+    const float slope = y2.data()[i] / x.data()[i];
+    EXPECT_GE(slope, 0.1f - 1e-6f);
+    EXPECT_LE(slope, 0.3f + 1e-6f);
+    EXPECT_NEAR(dx.data()[i], slope * dy.data()[i], 1e-6f);
+  }
+  layer.forward(x, y1, false);
+  layer.backward(x, y1, dy, dx, true, false);
+  EXPECT_TRUE(y1.isApprox(0.2f * x));
+  EXPECT_TRUE(dx.isApprox(0.2f * dy));
+  RowMatrix none(0, 8);
+  EXPECT_NO_THROW(layer.backward(x, y1, dy, none, true, false));
+  EXPECT_THROW(RReLULayer(8, 0.5f, 0.1f, 0), ValueError);
+}
+
+}  // namespace
+}  // namespace densekit

@@ -1,0 +1,26 @@
+"""densekit: train deep dense networks fast on the CPU, with the Keras API.
+
+`import densekit as keras` runs tf.keras code for what densekit covers: Sequential models of
+Dense, activation and BatchNormalization layers, the Keras initializers and activations, SGD
+with gradient clipping, callbacks and a progress bar. The math runs in C++ (Eigen + OpenMP).
+"""
+
+from densekit._core import build_info as _build_info
+from densekit._core import get_num_threads, set_num_threads
+from densekit import (activations, callbacks, datasets, initializers, layers, losses, metrics,
+                      models, optimizers)
+from densekit.layers import Input
+from densekit.models import Model, Sequential
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Input", "Model", "Sequential", "activations", "build_info", "callbacks", "datasets",
+    "get_num_threads", "initializers", "layers", "losses", "metrics", "models", "optimizers",
+    "set_num_threads",
+]
+
+
+def build_info():
+    """Version, Eigen version, OpenMP, the SIMD instruction sets Eigen uses and the threads."""
+    return dict(_build_info())

@@ -1,0 +1,216 @@
+"""The Layer base class and Variable, the Python face of a C++ parameter."""
+
+import numpy as np
+
+from densekit import _naming
+
+__all__ = ["Layer", "Variable"]
+
+
+class Variable:
+    """A layer's variable: a numpy view of the C++ memory plus Keras's name and flags.
+
+    `numpy()` returns the view itself (writes change the model); `assign(value)` copies into it.
+    """
+
+    def __init__(self, layer, parameter):
+        self._layer = layer
+        self._parameter = parameter
+
+    @property
+    def name(self):
+        return f"{self._layer.name}/{self._parameter.name}:0"
+
+    @property
+    def path(self):
+        return f"{self._layer.name}/{self._parameter.name}"
+
+    @property
+    def trainable(self):
+        return self._parameter.trainable and self._layer.trainable
+
+    @property
+    def shape(self):
+        return tuple(self._parameter.value.shape)
+
+    @property
+    def dtype(self):
+        return "float32"
+
+    def numpy(self):
+        return self._parameter.value
+
+    @property
+    def value(self):
+        return self._parameter.value
+
+    def assign(self, value):
+        value = np.asarray(value, dtype=np.float32)
+        if value.shape != self.shape:
+            raise ValueError(f"Variable {self.path}: cannot assign a value of shape {value.shape}; "
+                             f"expected {self.shape}")
+        if not np.isfinite(value).all():
+            raise ValueError(f"Variable {self.path}: the value contains NaN or Inf")
+        self._parameter.value[...] = value
+
+    def __array__(self, dtype=None, copy=None):
+        return np.array(self._parameter.value, dtype=dtype, copy=True)
+
+    def __repr__(self):
+        return f"<Variable path={self.path}, shape={self.shape}, dtype=float32>"
+
+
+class Layer:
+    """Base class of the layers: configuration and names in Python, math in a C++ twin.
+
+    Subclasses set `_core` in `build(input_shape)` (None for layers without computation, such as
+    Flatten) and implement `compute_output_shape` and `get_config`.
+
+    Args:
+        name: unique name; automatic (snake_case class name, then _1, _2, ...) when None.
+        trainable: whether the layer's weights are updated by `fit`.
+        input_shape: the shape of one sample, without the batch axis (first layer only).
+    """
+
+    def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
+                 batch_input_shape=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unexpected keyword arguments {sorted(kwargs)}")
+        if dtype not in (None, "float32", np.float32):
+            raise ValueError(f"{type(self).__name__}: only dtype='float32' is supported. "
+                             f"Received: dtype={dtype!r}")
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ValueError(f"{type(self).__name__}: name must be a non-empty string. Received: name={name!r}")
+        self.name = name or _naming.unique_name(_naming.to_snake_case(type(self).__name__))
+        self._trainable = bool(trainable)
+        if input_dim is not None:
+            input_shape = (input_dim,)
+        if batch_input_shape is not None:
+            input_shape = tuple(batch_input_shape)[1:]
+        self._input_shape_arg = None if input_shape is None else _shape_tuple(input_shape, self.name)
+        self._core = None
+        self.built = False
+        self.input_shape = None
+
+    # -- building ---------------------------------------------------------------------------
+    def build(self, input_shape):
+        """Creates the C++ twin and the weights for inputs of shape (None, ...)."""
+        self.input_shape = tuple(input_shape)
+        self.built = True
+
+    def _ensure_built(self, input_shape):
+        if not self.built:
+            self.build(input_shape)
+        elif tuple(input_shape)[1:] != tuple(self.input_shape)[1:]:
+            raise ValueError(f"Layer '{self.name}' was built for inputs of shape {self.input_shape}; "
+                             f"received {tuple(input_shape)}")
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    @property
+    def output_shape(self):
+        if not self.built:
+            raise AttributeError(f"Layer '{self.name}' is not built yet: it has no output shape")
+        return self.compute_output_shape(self.input_shape)
+
+    # -- running ----------------------------------------------------------------------------
+    def __call__(self, inputs, training=None):
+        """Runs the layer on a numpy array (inference mode unless training=True)."""
+        from densekit._arrays import as_float_matrix
+
+        array = np.asarray(inputs)
+        if array.ndim < 2:
+            raise ValueError(f"Layer '{self.name}': inputs need a batch axis; got shape {array.shape}")
+        self._ensure_built((None,) + array.shape[1:])
+        matrix = as_float_matrix(array, f"Layer '{self.name}'", "inputs")
+        out = matrix if self._core is None else self._core.forward(matrix, bool(training))
+        return out.reshape((array.shape[0],) + tuple(self.compute_output_shape((None,) + array.shape[1:]))[1:])
+
+    # -- variables --------------------------------------------------------------------------
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = bool(value)
+        if self._core is not None:
+            self._core.trainable = self._trainable
+
+    @property
+    def variables(self):
+        if self._core is None:
+            return []
+        return [Variable(self, p) for p in self._core.parameters]
+
+    weights = variables
+
+    @property
+    def trainable_variables(self):
+        return [v for v in self.variables if v.trainable]
+
+    trainable_weights = trainable_variables
+
+    @property
+    def non_trainable_variables(self):
+        return [v for v in self.variables if not v.trainable]
+
+    non_trainable_weights = non_trainable_variables
+
+    def count_params(self):
+        if not self.built:
+            raise ValueError(f"You tried to call `count_params` on layer '{self.name}', but the "
+                             f"layer isn't built.")
+        return int(sum(np.prod(v.shape) for v in self.variables))
+
+    def get_weights(self):
+        """Copies of the variables' values, in Keras's order."""
+        return [np.array(v.numpy()) for v in self.variables]
+
+    def set_weights(self, weights):
+        """Copies `weights` into the variables; the layer is unchanged if any shape is wrong."""
+        variables = self.variables
+        if len(weights) != len(variables):
+            raise ValueError(f"Layer '{self.name}' expects {len(variables)} weights; received "
+                             f"{len(weights)}")
+        arrays = [np.asarray(w, dtype=np.float32) for w in weights]
+        for v, w in zip(variables, arrays):
+            if w.shape != v.shape:
+                raise ValueError(f"Layer '{self.name}': weight {v.path} has shape {v.shape}; "
+                                 f"received {w.shape}")
+        for v, w in zip(variables, arrays):
+            v.numpy()[...] = w
+
+    # -- configuration ----------------------------------------------------------------------
+    def get_config(self):
+        config = {"name": self.name, "trainable": self.trainable, "dtype": "float32"}
+        if self._input_shape_arg is not None:
+            config["batch_input_shape"] = (None,) + self._input_shape_arg
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("dtype"), dict):  # Keras 3 writes a DTypePolicy config
+            config["dtype"] = config["dtype"].get("config", {}).get("name", "float32")
+        if "batch_shape" in config:
+            config["batch_input_shape"] = config.pop("batch_shape")
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _shape_tuple(shape, name):
+    if isinstance(shape, int):
+        shape = (shape,)
+    try:
+        shape = tuple(shape)
+    except TypeError:
+        raise ValueError(f"Layer '{name}': input_shape must be a tuple of ints. "
+                         f"Received: input_shape={shape!r}") from None
+    if not all(isinstance(d, (int, np.integer)) and d > 0 for d in shape) or not shape:
+        raise ValueError(f"Layer '{name}': input_shape must be a non-empty tuple of positive ints. "
+                         f"Received: input_shape={shape!r}")
+    return tuple(int(d) for d in shape)

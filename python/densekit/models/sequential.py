@@ -1,0 +1,210 @@
+"""Sequential: a stack of layers run by one C++ network."""
+
+import numpy as np
+
+from densekit import _core, _naming
+from densekit.layers import InputLayer, Layer
+from densekit.models.summary import print_summary
+from densekit.models.training import Trainer
+
+__all__ = ["Sequential"]
+
+
+class Sequential(Trainer):
+    """A linear stack of layers, as Keras's `Sequential`.
+
+    Args:
+        layers: the layers, bottom first (an InputLayer first declares the input shape).
+        name: the model's name; automatic ("sequential", "sequential_1", ...) when None.
+
+    Example:
+        >>> model = densekit.Sequential([
+        ...     densekit.layers.Flatten(input_shape=[8, 8]),
+        ...     densekit.layers.Dense(100, activation="relu"),
+        ...     densekit.layers.Dense(10, activation="softmax")])
+    """
+
+    def __init__(self, layers=None, name=None, trainable=True):
+        self.name = name or _naming.unique_name("sequential")
+        self._layers = []
+        self._input_shape = None
+        self._network = None
+        self.built = False
+        self.stop_training = False
+        self.history = None
+        self._compiled = None
+        for layer in layers or []:
+            self.add(layer)
+        if not trainable:
+            self.trainable = False
+
+    # -- structure --------------------------------------------------------------------------
+    def add(self, layer):
+        """Appends a layer (an InputLayer only as the first)."""
+        if not isinstance(layer, Layer):
+            raise ValueError(f"Sequential '{self.name}': only densekit layers can be added. "
+                             f"Received: {layer!r} of type {type(layer).__name__}")
+        if isinstance(layer, InputLayer):
+            if self._layers or self._input_shape is not None:
+                raise ValueError(f"Sequential '{self.name}': an InputLayer must come first")
+            self._input_shape = (None,) + layer._input_shape_arg
+            return
+        if any(existing.name == layer.name for existing in self._layers):
+            raise ValueError(f"Sequential '{self.name}': all layers must have unique names; "
+                             f"'{layer.name}' appears twice")
+        if not self._layers and self._input_shape is None and layer._input_shape_arg is not None:
+            self._input_shape = (None,) + layer._input_shape_arg
+        self._layers.append(layer)
+        self._invalidate()
+        if self._input_shape is not None:
+            self.build(self._input_shape)
+
+    def pop(self):
+        """Removes and returns the top layer."""
+        if not self._layers:
+            raise IndexError(f"Sequential '{self.name}' has no layers to pop")
+        layer = self._layers.pop()
+        self._invalidate()
+        if self._layers and self._input_shape is not None:
+            self.build(self._input_shape)
+        return layer
+
+    def _invalidate(self):
+        self._network = None
+        self.built = False
+
+    @property
+    def layers(self):
+        return list(self._layers)
+
+    def build(self, input_shape=None):
+        """Builds every layer for inputs of `input_shape` (with the batch axis) and the C++ network."""
+        if input_shape is None:
+            input_shape = self._input_shape
+        if input_shape is None:
+            raise ValueError(f"Sequential '{self.name}': give build() an input shape such as (None, 784)")
+        shape = tuple(input_shape)
+        self._input_shape = (None,) + shape[1:]
+        if not self._layers:
+            raise ValueError(f"Sequential '{self.name}' has no layers")
+        shape = self._input_shape
+        for layer in self._layers:
+            layer._ensure_built(shape)
+            shape = layer.compute_output_shape(shape)
+        twins = [layer._core for layer in self._layers if layer._core is not None]
+        self._network = _core.Network(twins, int(np.prod(self._input_shape[1:])))
+        self.built = True
+        if self._compiled is not None:
+            self._compile_network()
+
+    def _require_built(self, what):
+        if not self.built:
+            raise ValueError(f"Sequential '{self.name}': {what} needs a built model; give the first "
+                             f"layer an input_shape, call build(), or fit() on data first")
+
+    @property
+    def input_shape(self):
+        self._require_built("input_shape")
+        return self._input_shape
+
+    @property
+    def output_shape(self):
+        self._require_built("output_shape")
+        return self._layers[-1].output_shape
+
+    def __call__(self, inputs, training=False):
+        """Runs the model on a numpy array; training=True uses batch statistics."""
+        return self._run(inputs, batch_size=None, training=bool(training))
+
+    # -- variables --------------------------------------------------------------------------
+    @property
+    def trainable(self):
+        return all(layer.trainable for layer in self._layers) if self._layers else True
+
+    @trainable.setter
+    def trainable(self, value):
+        for layer in self._layers:
+            layer.trainable = value
+
+    @property
+    def variables(self):
+        return [v for layer in self._layers for v in layer.variables]
+
+    weights = variables
+
+    @property
+    def trainable_variables(self):
+        return [v for v in self.variables if v.trainable]
+
+    trainable_weights = trainable_variables
+
+    @property
+    def non_trainable_variables(self):
+        return [v for v in self.variables if not v.trainable]
+
+    non_trainable_weights = non_trainable_variables
+
+    def count_params(self):
+        self._require_built("count_params")
+        return int(sum(layer.count_params() for layer in self._layers))
+
+    def get_weights(self):
+        return [w for layer in self._layers for w in layer.get_weights()]
+
+    def set_weights(self, weights):
+        """Copies all weights in; the model is unchanged if any count or shape is wrong."""
+        self._require_built("set_weights")
+        weights = list(weights)
+        expected = [v.shape for v in self.variables]
+        if len(weights) != len(expected):
+            raise ValueError(f"Sequential '{self.name}' expects {len(expected)} weight arrays; "
+                             f"received {len(weights)}")
+        for i, (w, shape) in enumerate(zip(weights, expected)):
+            if np.shape(w) != shape:
+                raise ValueError(f"Sequential '{self.name}': weight {i} ({self.variables[i].path}) has "
+                                 f"shape {shape}; received {np.shape(w)}")
+        start = 0
+        for layer in self._layers:
+            count = len(layer.variables)
+            layer.set_weights(weights[start:start + count])
+            start += count
+
+    def get_layer(self, name=None, index=None):
+        if index is not None:
+            return self._layers[index]
+        for layer in self._layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name}. Existing layers are: {[l.name for l in self._layers]}")
+
+    def summary(self, line_length=None, positions=None, print_fn=None):
+        """Prints the layers with their output shapes and parameter counts."""
+        print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn)
+
+    # -- configuration ----------------------------------------------------------------------
+    def get_config(self):
+        from densekit.layers import serialize
+
+        layers = []
+        if self._input_shape is not None:
+            layers.append({"module": "keras.layers", "class_name": "InputLayer",
+                           "config": {"batch_shape": self._input_shape, "dtype": "float32",
+                                      "sparse": False, "name": "input_layer"},
+                           "registered_name": None})
+        layers += [serialize(layer) for layer in self._layers]
+        return {"name": self.name, "trainable": self.trainable, "dtype": "float32", "layers": layers}
+
+    @classmethod
+    def from_config(cls, config):
+        from densekit.layers import deserialize
+
+        model = cls(name=config.get("name"))
+        for layer_config in config.get("layers", []):
+            if layer_config.get("class_name") == "InputLayer":
+                model.add(InputLayer.from_config(layer_config.get("config", {})))
+            else:
+                model.add(deserialize(layer_config))
+        return model
+
+    def __repr__(self):
+        return f"<Sequential name={self.name}, built={self.built}>"

@@ -37,6 +37,17 @@ void register_network(py::module_& m) {
       .def_readonly("steps", &StepTotals::steps)
       .def_readonly("finite", &StepTotals::finite);
 
+  py::class_<LayerStats>(m, "LayerStats")
+      .def_readonly("weight_grad_norm", &LayerStats::weight_grad_norm)
+      .def_readonly("input_grad_norm", &LayerStats::input_grad_norm)
+      .def_readonly("output_mean", &LayerStats::output_mean)
+      .def_readonly("output_std", &LayerStats::output_std)
+      .def_readonly("saturated_fraction", &LayerStats::saturated_fraction)
+      .def_readonly("dead_fraction", &LayerStats::dead_fraction);
+  py::class_<MonitorRecord>(m, "MonitorRecord")
+      .def_readonly("step", &MonitorRecord::step)
+      .def_readonly("layers", &MonitorRecord::layers);
+
   py::class_<Network, std::shared_ptr<Network>>(m, "Network")
       .def(py::init<std::vector<std::shared_ptr<Layer>>, Index>(), py::arg("layers"),
            py::arg("input_units"))
@@ -52,14 +63,24 @@ void register_network(py::module_& m) {
         return net.train_step(xm, ym);
       }, py::arg("x"), py::arg("y"))
       .def("train_epoch", [](Network& net, const FloatArray& x, const FloatArray& y,
-                             const std::vector<std::int64_t>& order, Index batch_size,
-                             const ProgressFn& progress, double progress_seconds) {
+                             const py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>& order,
+                             Index batch_size, const ProgressFn& progress, double progress_seconds) {
         auto xm = matrix_in(x, "train_epoch", "x");
         auto ym = matrix_in(y, "train_epoch", "y");
+        std::vector<std::int64_t> rows(order.data(), order.data() + order.size());
         py::gil_scoped_release release;
-        return net.train_epoch(xm, ym, order, batch_size, progress, progress_seconds);
+        return net.train_epoch(xm, ym, rows, batch_size, progress, progress_seconds);
       }, py::arg("x"), py::arg("y"), py::arg("order"), py::arg("batch_size"),
          py::arg("progress") = nullptr, py::arg("progress_seconds") = 0.2)
+      .def("set_monitor_every", &Network::set_monitor_every, py::arg("every"))
+      .def("take_monitor_records", &Network::take_monitor_records)
+      .def_property_readonly("steps_done", &Network::steps_done)
+      .def("gradient_flow", [](Network& net, const FloatArray& x, const FloatArray& y) {
+        auto xm = matrix_in(x, "gradient_flow", "x");
+        auto ym = matrix_in(y, "gradient_flow", "y");
+        py::gil_scoped_release release;
+        return net.gradient_flow(xm, ym);
+      }, py::arg("x"), py::arg("y"))
       .def("evaluate", [](Network& net, const FloatArray& x, const FloatArray& y, Index batch_size) {
         auto xm = matrix_in(x, "evaluate", "x");
         auto ym = matrix_in(y, "evaluate", "y");

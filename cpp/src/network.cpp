@@ -44,7 +44,7 @@ void Network::require_compiled(const char* where) const {
 void Network::reserve(Index batch) {
   if (batch <= capacity_) return;
   acts_[0].resize(batch, input_units_);
-  grads_[0].resize(0, input_units_);  // the input gradient is never needed
+  grads_[0].resize(batch, input_units_);  // only the diagnostics ask for the input gradient
   for (size_t i = 0; i < layers_.size(); ++i) {
     acts_[i + 1].resize(batch, layers_[i]->output_units());
     grads_[i + 1].resize(batch, layers_[i]->output_units());
@@ -84,37 +84,92 @@ bool Network::gradients_finite() const {
   return std::isfinite(total);
 }
 
-StepTotals Network::step_on_buffers(MatrixIn y, Index n) {
-  StepTotals totals;
-  totals.samples = n;
-  totals.steps = 1;
+Scalar Network::forward_backward(MatrixIn y, Index n, Index lowest, bool all_input_grads,
+                                 bool& fused) {
   forward(n, true);
   const size_t last = layers_.size();
   auto pred = acts_[last].topRows(n);
   auto dpred = grads_[last].topRows(n);
   const bool probability_loss = !loss_.from_logits && loss_.kind != LossKind::mean_squared_error;
-  const bool fused = !layers_.empty() && probability_loss &&
-                     (loss_.kind == LossKind::binary_crossentropy ? layers_.back()->ends_in_sigmoid()
-                                                                  : layers_.back()->ends_in_softmax());
+  fused = !layers_.empty() && probability_loss &&
+          layers_.back()->ends_in(loss_.kind == LossKind::binary_crossentropy ? ActivationKind::sigmoid
+                                                                          : ActivationKind::softmax);
   const Scalar loss = fused ? fused_probability_loss_gradient(loss_, pred, y, dpred)
                             : loss_value_and_gradient(loss_, pred, y, dpred);
-  totals.loss_sum = double(loss) * n;
-  if (track_accuracy_) totals.correct_sum = accuracy_sum(loss_, pred, y);
-
-  collect_trainable();
-  for (Index i = static_cast<Index>(last) - 1; i >= lowest_trained_layer_; --i) {
+  for (Index i = static_cast<Index>(last) - 1; i >= lowest; --i) {
     Layer& layer = *layers_[i];
-    const bool need_dx = i > lowest_trained_layer_;
+    // The lowest layer's input gradient feeds nothing, unless the diagnostics want it.
+    const bool need_dx = i > lowest || all_input_grads;
     auto dx = need_dx ? grads_[i].topRows(n) : grads_[i].topRows(0);
     layer.backward(acts_[i].topRows(n), acts_[i + 1].topRows(n), grads_[i + 1].topRows(n), dx,
                    layer.trainable, fused && static_cast<size_t>(i) == last - 1);
   }
+  return loss;
+}
+
+std::vector<LayerStats> Network::collect_stats(Index n) {
+  std::vector<LayerStats> stats;
+  stats.reserve(layers_.size());
+  for (size_t i = 0; i < layers_.size(); ++i)
+    stats.push_back(layer_stats(*layers_[i], acts_[i + 1].topRows(n), grads_[i].topRows(n)));
+  return stats;
+}
+
+StepTotals Network::step_on_buffers(MatrixIn y, Index n) {
+  StepTotals totals;
+  totals.samples = n;
+  totals.steps = 1;
+  collect_trainable();
+  const bool monitor = monitor_every_ > 0 && steps_done_ % monitor_every_ == 0;
+  bool fused = false;
+  const Scalar loss = forward_backward(y, n, monitor ? 0 : lowest_trained_layer_, monitor, fused);
+  totals.loss_sum = double(loss) * n;
+  if (track_accuracy_) totals.correct_sum = accuracy_sum(loss_, acts_.back().topRows(n), y);
+  if (monitor) records_.push_back(MonitorRecord{steps_done_, collect_stats(n)});
+  ++steps_done_;
   if (!std::isfinite(loss) || !gradients_finite()) {
     totals.finite = false;
     return totals;
   }
   optimizer_->apply(trainable_);
   return totals;
+}
+
+void Network::set_monitor_every(Index every) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (every < 0) throw ValueError("set_monitor_every: every must be >= 0");
+  monitor_every_ = every;
+}
+
+std::vector<MonitorRecord> Network::take_monitor_records() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<MonitorRecord> taken;
+  taken.swap(records_);
+  return taken;
+}
+
+std::vector<LayerStats> Network::gradient_flow(MatrixIn x, MatrixIn y) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  require_compiled("gradient_flow");
+  require_shape("gradient_flow", "x", x.rows(), x.cols(), -1, input_units_);
+  require_shape("gradient_flow", "y", y.rows(), y.cols(), x.rows(), -1);
+  const Index n = x.rows();
+  reserve(n);
+  acts_[0].topRows(n) = x;
+  // A training-mode forward moves the moving statistics: keep them as they were.
+  std::vector<RowMatrix> saved;
+  for (auto& layer : layers_)
+    for (auto& p : layer->parameters())
+      if (!p->trainable) saved.push_back(p->value);
+  bool fused = false;
+  collect_trainable();
+  forward_backward(y, n, 0, true, fused);
+  auto stats = collect_stats(n);
+  size_t k = 0;
+  for (auto& layer : layers_)
+    for (auto& p : layer->parameters())
+      if (!p->trainable) p->value = saved[k++];
+  return stats;
 }
 
 StepTotals Network::train_step(MatrixIn x, MatrixIn y) {

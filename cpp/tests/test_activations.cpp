@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -100,7 +102,8 @@ double reference(const ActivationSpec& s, double x) {
       }
       return 0.5 * x * std::erfc(-x / std::sqrt(2.0));  // ½x(1 + erf(x/√2))
     case ActivationKind::swish: return x / (1 + std::exp(-x));
-    case ActivationKind::softplus: return std::log1p(std::exp(x));
+    case ActivationKind::softplus:  // np.logaddexp(x, 0)
+      return std::max(x, 0.0) + std::log1p(std::exp(-std::abs(x)));
     case ActivationKind::softsign: return x / (1 + std::abs(x));
     case ActivationKind::hard_sigmoid: return std::clamp(x / 6 + 0.5, 0.0, 1.0);
     case ActivationKind::exponential: return std::exp(x);
@@ -128,13 +131,17 @@ RowMatrix random_matrix(Index rows, Index cols, float lo, float hi, unsigned see
   return m;
 }
 
+bool near_kink(const ActivationSpec& s, float x) {
+  const float kinks[] = {0, -3, 3, 6, s.threshold, s.max_value};
+  return std::any_of(std::begin(kinks), std::end(kinks),
+                     [x](float k) { return std::abs(x - k) < 1e-2f; });
+}
+
 // Points away from every kink an activation of the list can have, so that x ± h stays on one side.
 RowMatrix smooth_points(const ActivationSpec& s, Index rows, Index cols, unsigned seed) {
   RowMatrix x = random_matrix(rows, cols, -4, 4, seed);
-  const float kinks[] = {0, -3, 3, 6, s.threshold, s.max_value};
   for (Index i = 0; i < x.size(); ++i)
-    for (float k : kinks)
-      if (std::abs(x.data()[i] - k) < 1e-2f) x.data()[i] += 0.05f;
+    while (near_kink(s, x.data()[i])) x.data()[i] += 0.05f;
   return x;
 }
 
@@ -156,9 +163,16 @@ class ThreadGuard {
   int saved_;
 };
 
-// 0, ±tiny, the kinks, and ±50 where a naive softplus, sigmoid or softmax would overflow.
-const std::vector<float> kGrid = {0,    1e-30f, -1e-30f, 1e-7f, -1e-7f, 0.5f, -0.5f, 1,   -1,  2.9f,
-                                  -2.9f, 3,     -3,     5,     -5,     6,    -6,    10,  -10, 50, -50};
+// 0, ±tiny, the kinks, ±50, and ±100, ±1000 where e^|x| overflows float: a naive softplus,
+// sigmoid, swish or gelu would give inf or NaN there.
+const std::vector<float> kGrid = {0,  1e-30f, -1e-30f, 1e-7f, -1e-7f, 0.5f, -0.5f, 1,   -1,
+                                  2.9f, -2.9f, 3,     -3,    5,      -5,   6,     -6,  10,
+                                  -10, 50,     -50,   100,   -100,   1000, -1000};
+
+// exponential overflows float like Keras's does; every other kind stays finite.
+bool overflows(const ActivationSpec& s, double x) {
+  return s.kind == ActivationKind::exponential && std::exp(x) > 3.4e38;
+}
 
 TEST(ActivationKernels, ForwardMatchesDoubleReferenceOnGrid) {
   RowMatrix x(1, static_cast<Index>(kGrid.size()));
@@ -168,6 +182,10 @@ TEST(ActivationKernels, ForwardMatchesDoubleReferenceOnGrid) {
     activation_forward(c.spec, x, y);
     for (Index j = 0; j < x.cols(); ++j) {
       const double want = reference(c.spec, x(0, j));
+      if (overflows(c.spec, x(0, j))) {
+        EXPECT_EQ(y(0, j), INFINITY);
+        continue;
+      }
       EXPECT_TRUE(std::isfinite(y(0, j))) << c.label << " at x=" << x(0, j);
       EXPECT_TRUE(close(y(0, j), want, 4e-6, 1e-38))
           << c.label << " at x=" << x(0, j) << ": got " << y(0, j) << ", want " << want;
@@ -190,13 +208,35 @@ TEST(ActivationKernels, BackwardMatchesFiniteDifferences) {
   }
 }
 
+// The grid again, now through backward: finite everywhere (no 0·∞ in gelu or swish), and equal
+// to the finite difference of the reference away from the kinks.
+TEST(ActivationKernels, BackwardOnGridIsFiniteAndMatchesFiniteDifferences) {
+  RowMatrix x(1, static_cast<Index>(kGrid.size()));
+  for (size_t j = 0; j < kGrid.size(); ++j) x(0, j) = kGrid[j];
+  const RowMatrix dy = RowMatrix::Ones(x.rows(), x.cols());
+  for (const Case& c : elementwise_cases()) {
+    RowMatrix y(x.rows(), x.cols()), dx(x.rows(), x.cols());
+    activation_forward(c.spec, x, y);
+    activation_backward(c.spec, x, y, dy, dx);
+    for (Index j = 0; j < x.cols(); ++j) {
+      if (overflows(c.spec, x(0, j))) continue;
+      EXPECT_TRUE(std::isfinite(dx(0, j))) << c.label << " at x=" << x(0, j);
+      if (near_kink(c.spec, x(0, j))) continue;
+      const double want = central_difference(c.spec, x(0, j));
+      EXPECT_TRUE(close(dx(0, j), want, 2e-5, 1e-6))
+          << c.label << " at x=" << x(0, j) << ": got " << dx(0, j) << ", want " << want;
+    }
+  }
+}
+
 // f' at the points where f has a kink: the values TF's gradient ops give, so Keras agrees.
 TEST(ActivationKernels, DerivativeAtKinksFollowsTensorFlow) {
   struct Kink {
     ActivationSpec spec;
     float x, want;
   };
-  ActivationSpec leaky = spec_of(ActivationKind::leaky_relu), elu_half = spec_of(ActivationKind::elu);
+  ActivationSpec leaky = spec_of(ActivationKind::leaky_relu);
+  ActivationSpec elu_half = spec_of(ActivationKind::elu);
   ActivationSpec thresholded = spec_of(ActivationKind::thresholded_relu);
   leaky.negative_slope = 0.3f;
   elu_half.alpha = 0.5f;
@@ -309,11 +349,13 @@ double max_relative_difference(const RowMatrix& a, const RowMatrix& b) {
   return ((a - b).array().abs() / (b.array().abs() + 1e-30f)).cast<double>().maxCoeff();
 }
 
-// 512 × 1024 is above the threshold where the loops fork.
+// 256 × 512 is four times the size above which the loops fork (and small enough to keep every
+// kind of the list under a second on two busy cores).
 TEST(ActivationKernels, MultiThreadedMatchesSingleThreaded) {
   ThreadGuard guard;
-  const RowMatrix x = random_matrix(512, 1024, -6, 6, 7), dy = random_matrix(512, 1024, -1, 1, 8);
-  RowMatrix y1(512, 1024), dx1(512, 1024), y2(512, 1024), dx2(512, 1024);
+  const Index n = 256, units = 512;
+  const RowMatrix x = random_matrix(n, units, -6, 6, 7), dy = random_matrix(n, units, -1, 1, 8);
+  RowMatrix y1(n, units), dx1(n, units), y2(n, units), dx2(n, units);
   for (const Case& c : all_cases()) {
     set_num_threads(1);
     activation_forward(c.spec, x, y1);
@@ -366,7 +408,9 @@ TEST(ActivationLayer, ForwardBackwardCallTheKernels) {
   const ActivationSpec s = spec_of(ActivationKind::tanh);
   ActivationLayer layer(5, s, "Activation");
   EXPECT_EQ(layer.kind(), "Activation");
-  EXPECT_FALSE(layer.ends_in_softmax());
+  ASSERT_NE(layer.output_activation(), nullptr);
+  EXPECT_EQ(layer.output_activation()->kind, ActivationKind::tanh);
+  EXPECT_FALSE(layer.ends_in(ActivationKind::softmax));
   EXPECT_TRUE(layer.parameters().empty());
   const RowMatrix x = random_matrix(4, 5, -2, 2, 9), dy = random_matrix(4, 5, -1, 1, 10);
   RowMatrix y(4, 5), dx(4, 5), want_y(4, 5), want_dx(4, 5);
@@ -382,8 +426,9 @@ TEST(ActivationLayer, ForwardBackwardCallTheKernels) {
 
 TEST(ActivationLayer, FusedSoftmaxPassesDyThroughAndEmptyDxIsSkipped) {
   ActivationLayer layer(3, spec_of(ActivationKind::softmax), "Softmax");
-  EXPECT_TRUE(layer.ends_in_softmax());
-  EXPECT_TRUE(ActivationLayer(3, spec_of(ActivationKind::sigmoid), "Activation").ends_in_sigmoid());
+  EXPECT_TRUE(layer.ends_in(ActivationKind::softmax));
+  EXPECT_TRUE(ActivationLayer(3, spec_of(ActivationKind::sigmoid), "Activation")
+                  .ends_in(ActivationKind::sigmoid));
   const RowMatrix x = random_matrix(2, 3, -1, 1, 11), dy = random_matrix(2, 3, -1, 1, 12);
   RowMatrix y(2, 3), dx(2, 3);
   layer.forward(x, y, true);
@@ -415,6 +460,7 @@ TEST(PReLU, ForwardAndBackwardMatchFiniteDifferences) {
   EXPECT_EQ(alpha.value.cols(), 6);
   EXPECT_TRUE(alpha.trainable && alpha.is_vector);
   EXPECT_TRUE(alpha.value.isZero());  // Keras's alpha_initializer="Zeros"
+  EXPECT_EQ(layer.output_activation(), nullptr);
   alpha.value << 0.1f, -0.2f, 0.3f, 0.25f, 1.5f, 0;
   const std::vector<double> a(alpha.value.data(), alpha.value.data() + 6);
 
@@ -432,11 +478,13 @@ TEST(PReLU, ForwardAndBackwardMatchFiniteDifferences) {
   const double h = 1e-5;
   for (Index r = 0; r < 5; ++r)
     for (Index c = 0; c < 6; ++c) {
-      const double fd = (prelu_loss(x, a, dy, r, c, h, -1, 0) - prelu_loss(x, a, dy, r, c, -h, -1, 0)) / (2 * h);
+      const double fd =
+          (prelu_loss(x, a, dy, r, c, h, -1, 0) - prelu_loss(x, a, dy, r, c, -h, -1, 0)) / (2 * h);
       EXPECT_NEAR(dx(r, c), fd, 1e-5);
     }
   for (Index c = 0; c < 6; ++c) {
-    const double fd = (prelu_loss(x, a, dy, -1, -1, 0, c, h) - prelu_loss(x, a, dy, -1, -1, 0, c, -h)) / (2 * h);
+    const double fd =
+        (prelu_loss(x, a, dy, -1, -1, 0, c, h) - prelu_loss(x, a, dy, -1, -1, 0, c, -h)) / (2 * h);
     EXPECT_NEAR(alpha.grad(0, c), fd, 1e-5);
   }
 }
@@ -479,6 +527,8 @@ TEST(RReLU, SlopesLieInRangeAndDependOnSeedAndStep) {
   EXPECT_LE(s1.maxCoeff(), upper);
   EXPECT_NEAR(s1.cast<double>().mean(), (lower + upper) / 2, 0.01);  // 3200 uniform draws
   EXPECT_EQ(s1, s2);
+  // one draw per element, not one per column or per row
+  EXPECT_GT(std::set<float>(s1.data(), s1.data() + s1.size()).size(), 3100u);
   EXPECT_GT((s1.array() != s3.array()).count(), 3100);
   EXPECT_GT((s1.array() != s4.array()).count(), 3100);
   for (Index i = 0; i < x.size(); ++i) {

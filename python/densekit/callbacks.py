@@ -595,3 +595,7 @@ class LambdaCallback(Callback):
         for name, function in hooks.items():
             if function is not None:
                 setattr(self, name, function)
+
+
+def __dir__():
+    return __all__

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <vector>
 
+#include "densekit/diagnostics.hpp"
 #include "densekit/kernels/losses.hpp"
 #include "densekit/layers/layer.hpp"
 #include "densekit/optimizer.hpp"
@@ -47,6 +48,16 @@ class Network {
   // out = network(x) in batches; training selects batch statistics and random slopes.
   void predict(MatrixIn x, MatrixOut out, Index batch_size, bool training);
 
+  // Gradient monitoring: every `every` training steps (0: off), the step records per-layer
+  // figures before its update. take_monitor_records hands them over and clears them.
+  void set_monitor_every(Index every);
+  std::vector<MonitorRecord> take_monitor_records();
+
+  // The per-layer figures of one batch in training mode, without any update (moving statistics
+  // are restored): for inspecting a model at initialization.
+  std::vector<LayerStats> gradient_flow(MatrixIn x, MatrixIn y);
+
+  std::int64_t steps_done() const { return steps_done_; }
   Index input_units() const { return input_units_; }
   Index output_units() const { return layers_.empty() ? input_units_ : layers_.back()->output_units(); }
   const std::vector<std::shared_ptr<Layer>>& layers() const { return layers_; }
@@ -57,6 +68,10 @@ class Network {
   void forward(Index n, bool training);  // on acts_[0].topRows(n)
   // The backward pass and the update, for the batch in acts_[0].topRows(n) and target y.
   StepTotals step_on_buffers(MatrixIn y, Index n);
+  // Forward, loss and backward down to layer `lowest`, without the update; every input gradient
+  // (the lowest layer's too) when `all_input_grads`, for the diagnostics.
+  Scalar forward_backward(MatrixIn y, Index n, Index lowest, bool all_input_grads, bool& fused);
+  std::vector<LayerStats> collect_stats(Index n);
   void collect_trainable();
   bool gradients_finite() const;
   void require_compiled(const char* where) const;
@@ -73,6 +88,9 @@ class Network {
   RowMatrix target_;                // gathered targets of the batch
   std::vector<Parameter*> trainable_;  // parameters the optimizer updates
   Index lowest_trained_layer_ = 0;  // layers below it need no backward at all
+  Index monitor_every_ = 0;
+  std::int64_t steps_done_ = 0;
+  std::vector<MonitorRecord> records_;
   std::mutex mutex_;                // one computation at a time on the shared buffers
 };
 

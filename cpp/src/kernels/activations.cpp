@@ -118,7 +118,9 @@ struct Relu {
   }
 };
 
-Relu relu_of(const ActivationSpec& spec) { return {spec.negative_slope, spec.max_value, spec.threshold}; }
+Relu relu_of(const ActivationSpec& spec) {
+  return {spec.negative_slope, spec.max_value, spec.threshold};
+}
 bool plain_relu(const ActivationSpec& spec) {
   return spec.negative_slope == 0 && spec.max_value < 0 && spec.threshold == 0;
 }
@@ -135,7 +137,8 @@ Scalar gelu_value(Scalar x, bool approximate) {
 }
 Scalar gelu_derivative(Scalar x, bool approximate) {
   if (!approximate)
-    return Scalar(0.5) * std::erfc(-x * kInvSqrt2) + x * kInvSqrt2Pi * std::exp(Scalar(-0.5) * x * x);
+    return Scalar(0.5) * std::erfc(-x * kInvSqrt2) +
+           x * kInvSqrt2Pi * std::exp(Scalar(-0.5) * x * x);
   const Scalar u = kSqrt2OverPi * (x + kGeluCubic * x * x * x);
   const Scalar sg = 1 / (1 + std::exp(-2 * u));
   if (sg == 0) return 0;  // x ≪ 0: avoids 0·∞ once x³ overflows
@@ -175,8 +178,9 @@ Scalar uniform01(std::uint64_t key, std::uint64_t element) {
 
 void check_rrelu_bounds(const char* where, Scalar lower, Scalar upper) {
   if (!(lower <= upper) || !std::isfinite(lower) || !std::isfinite(upper))
-    throw ValueError(std::string(where) + ": lower and upper must be finite with lower <= upper. "
-                     "Received: lower=" + std::to_string(lower) + ", upper=" + std::to_string(upper));
+    throw ValueError(std::string(where) +
+                     ": lower and upper must be finite with lower <= upper. Received: lower=" +
+                     std::to_string(lower) + ", upper=" + std::to_string(upper));
 }
 
 }  // namespace
@@ -205,7 +209,7 @@ void activation_forward(const ActivationSpec& spec, MatrixIn x, MatrixOut y) {
     case ActivationKind::linear:
       if (x.data() != y.data()) map_rows(x, y, [](const auto& a) { return a; });
       return;
-    case ActivationKind::sigmoid:  // 1/(1 + e^-x): e^-x overflows to a huge value, y to 0, no NaN
+    case ActivationKind::sigmoid:  // 1/(1 + e^-x): for x < -88, e^-x = inf and y = 0, never NaN
       return map_rows(x, y, [](const auto& a) { return (1 + (-a).exp()).inverse(); });
     case ActivationKind::tanh:
       return map_rows(x, y, [](const auto& a) { return a.tanh(); });
@@ -214,11 +218,15 @@ void activation_forward(const ActivationSpec& spec, MatrixIn x, MatrixOut y) {
       return map_elements(x, y, [r = relu_of(spec)](Scalar v) { return r.value(v); });
     case ActivationKind::leaky_relu:  // TF's kernel; equals Keras-numpy's max(x, s·x) for s <= 1
       return map_rows(x, y, [slope](const auto& a) { return (a > 0).select(a, slope * a); });
-    case ActivationKind::elu:  // x if x > 0 else α(e^x - 1)
-      return map_rows(x, y, [alpha](const auto& a) { return (a > 0).select(a, alpha * a.expm1()); });
+    // elu: x if x > 0 else α(e^x - 1), written max(x, 0) + α·expm1(min(x, 0)) (one of the two terms
+    // is exactly 0) because Eigen 3.4 evaluates select() one scalar at a time, expm1 included.
+    case ActivationKind::elu:
+      return map_rows(x, y, [alpha](const auto& a) {
+        return a.max(Scalar(0)) + alpha * a.min(Scalar(0)).expm1();
+      });
     case ActivationKind::selu:  // scale·elu(x, α)
       return map_rows(x, y, [](const auto& a) {
-        return (a > 0).select(kScale * a, kScaleAlpha * a.expm1());
+        return kScale * a.max(Scalar(0)) + kScaleAlpha * a.min(Scalar(0)).expm1();
       });
     case ActivationKind::gelu:
       return map_elements(x, y, [ap = spec.approximate](Scalar v) { return gelu_value(v, ap); });
@@ -247,8 +255,8 @@ void activation_forward(const ActivationSpec& spec, MatrixIn x, MatrixOut y) {
 // dx = dy ⊙ f'(x). Derivatives, with TF's value at the kinks:
 //   sigmoid σ(1-σ) = y(1-y);  tanh 1-y²;  exponential y;  swish σ + xσ(1-σ) = y + σ(1-y);
 //   softplus σ(x);  softsign 1/(1+|x|)²;  leaky_relu 1 if x > 0 else s (s at 0);
-//   elu 1 if x > 0 else αe^x (α at 0: tf.where(x > 0, elu, α·elu));
-//   selu scale if x >= 0 else scale·α·e^x (scale at 0: SeluGrad tests y < 0);
+//   elu 1 if x > 0 else αe^x = y + α (α at 0: tf.where(x > 0, elu, α·elu));
+//   selu scale if x >= 0 else scale·α·e^x = y + scale·α (scale at 0: SeluGrad tests y < 0);
 //   hard_sigmoid 1/6 on -3 < x < 3 (0 at ±3: Relu6Grad on x + 3);  thresholded_relu 1 if x > θ.
 void activation_backward(const ActivationSpec& spec, MatrixIn x, MatrixIn y, MatrixIn dy,
                          MatrixOut dx) {
@@ -279,13 +287,15 @@ void activation_backward(const ActivationSpec& spec, MatrixIn x, MatrixIn y, Mat
       return map_rows(x, y, dy, dx, [slope](const auto& a, const auto&, const auto& g) {
         return (a > 0).select(g, slope * g);
       });
-    case ActivationKind::elu:  // αe^x rather than y + α: exact for x ≪ 0
-      return map_rows(x, y, dy, dx, [alpha](const auto& a, const auto&, const auto& g) {
-        return (a > 0).select(g, g * (alpha * a.exp()));
+    // elu and selu from y, as TF's EluGrad and SeluGrad do: no exp, and the select stays cheap
+    // enough to vectorize. For x ≪ 0 the absolute error is an ulp of α, not of αe^x.
+    case ActivationKind::elu:
+      return map_rows(x, y, dy, dx, [alpha](const auto& a, const auto& o, const auto& g) {
+        return (a > 0).select(g, g * (o + alpha));
       });
     case ActivationKind::selu:
-      return map_rows(x, y, dy, dx, [](const auto& a, const auto&, const auto& g) {
-        return (a < 0).select(g * (kScaleAlpha * a.exp()), kScale * g);
+      return map_rows(x, y, dy, dx, [](const auto& a, const auto& o, const auto& g) {
+        return (a < 0).select(g * (o + kScaleAlpha), kScale * g);
       });
     case ActivationKind::gelu:
       return map_derivative(x, dy, dx, [ap = spec.approximate](Scalar v) {
@@ -305,10 +315,13 @@ void activation_backward(const ActivationSpec& spec, MatrixIn x, MatrixIn y, Mat
       });
     case ActivationKind::hard_sigmoid:  // TF divides dy by 6 first, then masks
       return map_rows(x, y, dy, dx, [](const auto& a, const auto&, const auto& g) {
-        return ((a + Scalar(3) > Scalar(0)) && (a + Scalar(3) < Scalar(6))).select(g / Scalar(6), Scalar(0));
+        return ((a + Scalar(3) > Scalar(0)) && (a + Scalar(3) < Scalar(6)))
+            .select(g / Scalar(6), Scalar(0));
       });
     case ActivationKind::exponential:
-      return map_rows(x, y, dy, dx, [](const auto&, const auto& o, const auto& g) { return g * o; });
+      return map_rows(x, y, dy, dx, [](const auto&, const auto& o, const auto& g) {
+        return g * o;
+      });
     case ActivationKind::thresholded_relu:
       return map_rows(x, y, dy, dx, [theta](const auto& a, const auto&, const auto& g) {
         return (a > theta).select(g, Scalar(0));
@@ -343,7 +356,8 @@ void prelu_backward(MatrixIn x, VectorIn alpha, MatrixIn dy, MatrixOut dx, Vecto
   if (dx.rows() != 0) {
     require_shape(where, "dx", dx.rows(), dx.cols(), n, units);
     for_each_row(n, units, [&](Index r) {
-      dx.row(r).array() = (x.row(r).array() > 0).select(dy.row(r).array(), alpha.array() * dy.row(r).array());
+      const auto g = dy.row(r).array();
+      dx.row(r).array() = (x.row(r).array() > 0).select(g, alpha.array() * g);
     });
   }
   if (dalpha.cols() == 0) return;
@@ -356,7 +370,8 @@ void prelu_backward(MatrixIn x, VectorIn alpha, MatrixIn dy, MatrixOut dx, Vecto
     auto acc = dalpha.segment(c0, width).array();
     acc.setZero();
     for (Index r = 0; r < n; ++r)
-      acc += dy.row(r).segment(c0, width).array() * x.row(r).segment(c0, width).array().min(Scalar(0));
+      acc += dy.row(r).segment(c0, width).array() *
+             x.row(r).segment(c0, width).array().min(Scalar(0));
   }
 }
 

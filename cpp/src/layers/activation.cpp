@@ -6,7 +6,8 @@
 
 namespace densekit {
 
-ActivationLayer::ActivationLayer(Index units, const ActivationSpec& activation, std::string kind_name)
+ActivationLayer::ActivationLayer(Index units, const ActivationSpec& activation,
+                                 std::string kind_name)
     : Layer(units, units), activation_(activation), kind_name_(std::move(kind_name)) {}
 
 void ActivationLayer::forward(MatrixIn x, MatrixOut y, bool /*training*/) {

@@ -34,7 +34,9 @@ class InputLayer(Layer):
     def from_config(cls, config):
         config = dict(config)
         batch_shape = config.pop("batch_shape", None) or config.pop("batch_input_shape", None)
-        for key in ("dtype", "sparse", "ragged", "trainable"):
+        if batch_shape is None:
+            raise ValueError(f"InputLayer: the config has no batch_shape. Received: config={config!r}")
+        for key in ("dtype", "sparse", "ragged", "trainable", "optional"):  # Keras 3 writes these
             config.pop(key, None)
         return cls(shape=tuple(batch_shape)[1:], **config)
 

@@ -183,6 +183,8 @@ class Sequential(Trainer):
 
     # -- configuration ----------------------------------------------------------------------
     def get_config(self):
+        """Keras 3's Sequential config: an InputLayer entry carries the input shape, so the
+        layers' own configs leave out `batch_input_shape` (Keras 3 layers reject it)."""
         from densekit.layers import serialize
 
         layers = []
@@ -191,20 +193,63 @@ class Sequential(Trainer):
                            "config": {"batch_shape": self._input_shape, "dtype": "float32",
                                       "sparse": False, "name": "input_layer"},
                            "registered_name": None})
-        layers += [serialize(layer) for layer in self._layers]
-        return {"name": self.name, "trainable": self.trainable, "dtype": "float32", "layers": layers}
+        for layer in self._layers:
+            entry = serialize(layer)
+            entry["config"].pop("batch_input_shape", None)
+            layers.append(entry)
+        config = {"name": self.name, "trainable": self.trainable, "dtype": "float32", "layers": layers}
+        if self._input_shape is not None:
+            config["build_input_shape"] = self._input_shape
+        return config
 
     @classmethod
     def from_config(cls, config):
+        """A new Sequential from `get_config`'s dict or Keras 3's. Errors name the layer."""
         from densekit.layers import deserialize
 
         model = cls(name=config.get("name"))
-        for layer_config in config.get("layers", []):
-            if layer_config.get("class_name") == "InputLayer":
-                model.add(InputLayer.from_config(layer_config.get("config", {})))
-            else:
-                model.add(deserialize(layer_config))
+        for i, layer_config in enumerate(config.get("layers", [])):
+            entry = layer_config if isinstance(layer_config, dict) else {}
+            class_name = entry.get("class_name")
+            name = (entry.get("config") or {}).get("name") if isinstance(entry.get("config"), dict) else None
+            try:
+                if not isinstance(layer_config, dict):
+                    raise ValueError(f"expected a dict; got {type(layer_config).__name__}")
+                if class_name == "InputLayer":
+                    model.add(InputLayer.from_config(entry.get("config", {})))
+                else:
+                    model.add(deserialize(entry))
+            except (TypeError, ValueError, KeyError) as e:
+                raise ValueError(f"layer {i} ({class_name} {name!r}): {e}") from e
+        shape = config.get("build_input_shape")
+        if not model.built and model._layers and isinstance(shape, (list, tuple)):
+            model.build(tuple(shape))
         return model
+
+    # -- saving (delegates to densekit.models.saving) -----------------------------------------
+    def save(self, filepath, overwrite=True, **kwargs):
+        """Saves the model as a Keras 3 `.keras` file (atomically; see densekit.models.saving)."""
+        from densekit.models import saving
+
+        saving.save_model(self, filepath, overwrite=overwrite, **kwargs)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Saves the weights and optimizer state as a Keras 3 `.weights.h5` file."""
+        from densekit.models import saving
+
+        saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath):
+        """Loads weights from a `.weights.h5` or `.keras` file; the model is unchanged on error."""
+        from densekit.models import saving
+
+        saving.load_weights(self, filepath)
+
+    def to_json(self, **kwargs):
+        """The model config as JSON, readable by `densekit.models.model_from_json` and Keras 3."""
+        from densekit.models import saving
+
+        return saving.model_to_json(self, **kwargs)
 
     def __repr__(self):
         return f"<Sequential name={self.name}, built={self.built}>"

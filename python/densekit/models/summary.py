@@ -9,15 +9,18 @@ def _wrap(text, width):
 
 
 def _row(cells, positions):
-    """Lines of one table row: each cell starts with a space and wraps inside its column."""
+    """Lines of one table row, laid out as tf.keras does: the first cell after one space and
+    wrapped at its column's width less two, the others flush with their column and wrapped at
+    its width less one."""
     widths = [end - start for start, end in zip([0] + positions[:-1], positions)]
-    pieces = [_wrap(str(cell), width - 2) for cell, width in zip(cells, widths)]
+    pieces = [_wrap(str(cell), width - (2 if i == 0 else 1))
+              for i, (cell, width) in enumerate(zip(cells, widths))]
     lines = []
-    for i in range(max(len(p) for p in pieces)):
+    for row in range(max(len(p) for p in pieces)):
         line = ""
-        for piece, width in zip(pieces, widths):
-            text = " " + piece[i] if i < len(piece) else ""
-            line += text.ljust(width)
+        for i, (piece, width) in enumerate(zip(pieces, widths)):
+            text = piece[row] if row < len(piece) else ""
+            line += ((" " if i == 0 else "") + text).ljust(width)
         lines.append(line)
     return lines
 

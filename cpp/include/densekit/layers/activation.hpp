@@ -17,8 +17,7 @@ class ActivationLayer : public Layer {
   void forward(MatrixIn x, MatrixOut y, bool training) override;
   void backward(MatrixIn x, MatrixIn y, MatrixIn dy, MatrixOut dx, bool update_weights,
                 bool dy_is_preactivation) override;
-  bool ends_in_softmax() const override { return activation_.kind == ActivationKind::softmax; }
-  bool ends_in_sigmoid() const override { return activation_.kind == ActivationKind::sigmoid; }
+  const ActivationSpec* output_activation() const override { return &activation_; }
 
  private:
   ActivationSpec activation_;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "densekit/kernels/activations.hpp"
 #include "densekit/types.hpp"
 
 namespace densekit {
@@ -45,9 +46,13 @@ class Layer {
   virtual void backward(MatrixIn x, MatrixIn y, MatrixIn dy, MatrixOut dx, bool update_weights,
                         bool dy_is_preactivation) = 0;
 
-  // The output activation's kind, when the layer ends in one that the loss can fuse with.
-  virtual bool ends_in_softmax() const { return false; }
-  virtual bool ends_in_sigmoid() const { return false; }
+  // The activation applied last by the layer (Dense's or an activation layer's), or null. The
+  // network fuses a softmax/sigmoid output with the loss, and the diagnostics read saturation.
+  virtual const ActivationSpec* output_activation() const { return nullptr; }
+  bool ends_in(ActivationKind kind) const {
+    const ActivationSpec* spec = output_activation();
+    return spec != nullptr && spec->kind == kind;
+  }
 
   // Runs in inference mode even when training (a frozen BatchNormalization, Keras 3 behaviour).
   virtual bool inference_when_frozen() const { return false; }

@@ -1,0 +1,182 @@
+// The SGD update of Keras 3 (keras/src/optimizers/sgd.py) on hand-computed two-step sequences,
+// and the SGD optimizer's clipping and slots.
+//   m ← momentum·m − lr·g;  plain w ← w + m;  nesterov w ← w + momentum·m − lr·g;  no momentum w ← w − lr·g
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "densekit/error.hpp"
+#include "densekit/kernels/sgd.hpp"
+#include "densekit/optimizer.hpp"
+#include "densekit/parallel.hpp"
+#include "test_util.hpp"
+
+namespace densekit {
+namespace {
+
+using test::expect_close;
+using test::MatD;
+
+RowMatrix row(std::initializer_list<float> values) {
+  RowMatrix m(1, static_cast<Index>(values.size()));
+  Index i = 0;
+  for (float v : values) m(0, i++) = v;
+  return m;
+}
+
+// lr 0.1, w = [1, 2], g1 = [0.5, -1], g2 = [1, 1].
+constexpr float kLr = 0.1f, kMomentum = 0.9f;
+
+// No momentum: w1 = [1 - 0.05, 2 + 0.1] = [0.95, 2.1]; w2 = [0.95 - 0.1, 2.1 - 0.1] = [0.85, 2.0].
+TEST(SgdKernel, PlainTwoSteps) {
+  RowMatrix w = row({1, 2}), none;
+  sgd_update(w, row({0.5f, -1}), none, kLr, 0, false);
+  expect_close(w, row({0.95f, 2.1f}), 1e-7, "w1");
+  sgd_update(w, row({1, 1}), none, kLr, 0, false);
+  expect_close(w, row({0.85f, 2.0f}), 1e-7, "w2");
+}
+
+// Momentum 0.9:
+//   step 1: m = 0.9·0 - 0.1·[0.5, -1] = [-0.05, 0.1];  w = [1, 2] + m = [0.95, 2.1]
+//   step 2: m = 0.9·[-0.05, 0.1] - 0.1·[1, 1] = [-0.145, -0.01];  w = [0.805, 2.09]
+TEST(SgdKernel, MomentumTwoSteps) {
+  RowMatrix w = row({1, 2}), m = RowMatrix::Zero(1, 2);
+  sgd_update(w, row({0.5f, -1}), m, kLr, kMomentum, false);
+  expect_close(m, row({-0.05f, 0.1f}), 1e-7, "m1");
+  expect_close(w, row({0.95f, 2.1f}), 1e-7, "w1");
+  sgd_update(w, row({1, 1}), m, kLr, kMomentum, false);
+  expect_close(m, row({-0.145f, -0.01f}), 1e-7, "m2");
+  expect_close(w, row({0.805f, 2.09f}), 1e-7, "w2");
+}
+
+// Nesterov, momentum 0.9:
+//   step 1: m = [-0.05, 0.1];  w = [1, 2] + 0.9·m - 0.1·g1 = [1 - 0.045 - 0.05, 2 + 0.09 + 0.1] = [0.905, 2.19]
+//   step 2: m = [-0.145, -0.01];  w = [0.905 - 0.1305 - 0.1, 2.19 - 0.009 - 0.1] = [0.6745, 2.081]
+TEST(SgdKernel, NesterovTwoSteps) {
+  RowMatrix w = row({1, 2}), m = RowMatrix::Zero(1, 2);
+  sgd_update(w, row({0.5f, -1}), m, kLr, kMomentum, true);
+  expect_close(m, row({-0.05f, 0.1f}), 1e-7, "m1");
+  expect_close(w, row({0.905f, 2.19f}), 1e-7, "w1");
+  sgd_update(w, row({1, 1}), m, kLr, kMomentum, true);
+  expect_close(m, row({-0.145f, -0.01f}), 1e-7, "m2");
+  expect_close(w, row({0.6745f, 2.081f}), 1e-7, "w2");
+}
+
+// Above the OpenMP threshold, rows split among threads: the same result on 1 and 2 threads, and
+// the same as the double-precision rule.
+TEST(SgdKernel, LargeMatrixMatchesDoubleRuleOnAnyThreadCount) {
+  test::ThreadsGuard guard;
+  std::mt19937 rng(1);
+  const RowMatrix w0 = test::random_matrix(784, 300, rng, -1, 1), m0 = test::random_matrix(784, 300, rng, -1, 1);
+  const RowMatrix g = test::random_matrix(784, 300, rng, -1, 1);
+  for (bool nesterov : {false, true}) {
+    MatD m_ref = double(kMomentum) * test::to_double(m0) - double(kLr) * test::to_double(g);
+    MatD w_ref = test::to_double(w0) + (nesterov ? MatD(double(kMomentum) * m_ref - double(kLr) * test::to_double(g)) : m_ref);
+    RowMatrix w1 = w0, m1 = m0, w2 = w0, m2 = m0;
+    set_num_threads(1);
+    sgd_update(w1, g, m1, kLr, kMomentum, nesterov);
+    set_num_threads(2);
+    sgd_update(w2, g, m2, kLr, kMomentum, nesterov);
+    EXPECT_EQ(w1, w2);
+    EXPECT_EQ(m1, m2);
+    expect_close(w1, w_ref, 1e-6, "w");
+    expect_close(m1, m_ref, 1e-6, "m");
+  }
+}
+
+TEST(SgdKernel, BadShapesThrowShapeError) {
+  RowMatrix w = RowMatrix::Zero(2, 3), m = RowMatrix::Zero(2, 3), none;
+  EXPECT_THROW(sgd_update(w, RowMatrix::Zero(3, 2), m, kLr, kMomentum, false), ShapeError);
+  EXPECT_THROW(sgd_update(w, RowMatrix::Zero(2, 3), none, kLr, kMomentum, false), ShapeError);
+  EXPECT_NO_THROW(sgd_update(w, RowMatrix::Zero(2, 3), none, kLr, 0, false));  // m unused
+}
+
+ClipSpec clip_spec(float clipvalue, float clipnorm, float global_clipnorm) {
+  ClipSpec c;
+  c.clipvalue = clipvalue;
+  c.clipnorm = clipnorm;
+  c.global_clipnorm = global_clipnorm;
+  return c;
+}
+
+std::shared_ptr<Parameter> parameter(const RowMatrix& value, const RowMatrix& grad) {
+  auto p = std::make_shared<Parameter>("kernel", value.rows(), value.cols(), true, false);
+  p->value = value;
+  p->grad = grad;
+  return p;
+}
+
+TEST(SgdOptimizer, ConstructorRejectsTwoClipsAndBadMomentum) {
+  EXPECT_THROW(SGD(kLr, 0, false, clip_spec(1, 1, 0)), ValueError);
+  EXPECT_THROW(SGD(kLr, 0, false, clip_spec(1, 0, 1)), ValueError);
+  EXPECT_THROW(SGD(kLr, 0, false, clip_spec(0, 1, 1)), ValueError);
+  EXPECT_THROW(SGD(kLr, 0, false, clip_spec(1, 1, 1)), ValueError);
+  EXPECT_NO_THROW(SGD(kLr, 0, false, clip_spec(0, 0, 1)));
+  EXPECT_THROW(SGD(kLr, -0.1f, false, ClipSpec{}), ValueError);
+  EXPECT_THROW(SGD(kLr, 1.5f, false, ClipSpec{}), ValueError);
+}
+
+// clipnorm 1, grad [3, 4] → [0.6, 0.8] (norm 5), momentum 0.9, lr 0.1, w = [1, 2]:
+//   step 1: m = -0.1·[0.6, 0.8] = [-0.06, -0.08];  w = [0.94, 1.92]
+//   step 2: m = 0.9·[-0.06, -0.08] - [0.06, 0.08] = [-0.114, -0.152];  w = [0.826, 1.768]
+TEST(SgdOptimizer, ApplyClipsByNormThenUpdatesWithMomentum) {
+  SGD opt(kLr, kMomentum, false, clip_spec(0, 1, 0));
+  auto p = parameter(row({1, 2}), row({3, 4}));
+  opt.build({p});
+  opt.apply({p.get()});
+  expect_close(p->grad, row({0.6f, 0.8f}), 1e-7, "clipped grad");
+  expect_close(p->value, row({0.94f, 1.92f}), 1e-7, "w1");
+  p->grad = row({3, 4});
+  opt.apply({p.get()});
+  ASSERT_NE(opt.momentum_slot(p.get()), nullptr);
+  expect_close(*opt.momentum_slot(p.get()), row({-0.114f, -0.152f}), 1e-7, "m2");
+  expect_close(p->value, row({0.826f, 1.768f}), 1e-7, "w2");
+  EXPECT_EQ(opt.iterations, 2);
+}
+
+// clipvalue 1: [-3, 0.5] → [-1, 0.5]; lr 0.1, no momentum: w = [1, 2] - [-0.1, 0.05] = [1.1, 1.95].
+TEST(SgdOptimizer, ApplyClipsByValue) {
+  SGD opt(kLr, 0, false, clip_spec(1, 0, 0));
+  auto p = parameter(row({1, 2}), row({-3, 0.5f}));
+  opt.build({p});
+  opt.apply({p.get()});
+  expect_close(p->value, row({1.1f, 1.95f}), 1e-7, "w");
+}
+
+// global_clipnorm 6.5 over g1 = [3, 4], g2 = [12]: joint norm 13, both halved → [1.5, 2], [6];
+// lr 1 from w = 0: w1 = [-1.5, -2], w2 = [-6]. clipnorm 6.5 instead clips each alone:
+// g1 unchanged (5 ≤ 6.5), g2 → [6.5]: w1 = [-3, -4], w2 = [-6.5].
+TEST(SgdOptimizer, ApplyClipsByGlobalNormAcrossParameters) {
+  for (bool global : {true, false}) {
+    SGD opt(1, 0, false, global ? clip_spec(0, 0, 6.5f) : clip_spec(0, 6.5f, 0));
+    auto p1 = parameter(RowMatrix::Zero(1, 2), row({3, 4})), p2 = parameter(RowMatrix::Zero(1, 1), row({12}));
+    opt.build({p1, p2});
+    opt.apply({p1.get(), p2.get()});
+    expect_close(p1->value, global ? row({-1.5f, -2}) : row({-3, -4}), 1e-6, "w1");
+    expect_close(p2->value, global ? row({-6}) : row({-6.5f}), 1e-6, "w2");
+  }
+}
+
+TEST(SgdOptimizer, ApplyWithMomentumNeedsBuild) {
+  SGD opt(kLr, kMomentum, false, ClipSpec{});
+  auto p = parameter(row({1, 2}), row({3, 4}));
+  EXPECT_THROW(opt.apply({p.get()}), ValueError);
+  EXPECT_EQ(p->value, row({1, 2}));  // nothing half-applied
+}
+
+// optimizer.hpp: momentum_slot is "null when momentum is 0 or the slot does not exist".
+TEST(SgdOptimizer, MomentumSlotIsNullWithoutMomentum) {
+  SGD with(kLr, kMomentum, false, ClipSpec{}), without(kLr, 0, false, ClipSpec{});
+  auto p = parameter(row({1, 2}), row({3, 4})), unseen = parameter(row({1}), row({1}));
+  with.build({p});
+  without.build({p});
+  ASSERT_NE(with.momentum_slot(p.get()), nullptr);
+  EXPECT_EQ(*with.momentum_slot(p.get()), RowMatrix::Zero(1, 2));
+  EXPECT_EQ(with.momentum_slot(unseen.get()), nullptr);
+  EXPECT_EQ(without.momentum_slot(p.get()), nullptr);
+}
+
+}  // namespace
+}  // namespace densekit

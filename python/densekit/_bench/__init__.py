@@ -1,0 +1,4 @@
+"""The implementation of `densekit bench` (see densekit.bench): workloads, peers, workers,
+the round-robin runner and the markdown report."""
+
+__all__ = []

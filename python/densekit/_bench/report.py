@@ -1,0 +1,191 @@
+"""From raw repetitions to medians, ratios, the sgemm bound and issue 5's targets, as markdown.
+
+Every figure is a ratio of medians over the repetitions; "densekit speedup" on a peer's row is
+that peer's median time divided by densekit's, so > 1 means densekit is faster.
+"""
+
+import statistics
+
+from densekit._bench.workloads import ITEMS, forward_flops
+
+__all__ = ["TARGETS", "markdown", "summarize"]
+
+_ITEMS = {item.name: item for item in ITEMS}
+
+# (item, measure, goal, wording): every goal is "measured >= goal".
+TARGETS = (
+    ("seed-b32", "torch", 3.0, "seed b32: densekit speedup over PyTorch"),
+    ("seed-b32", "bound", 0.50, "seed b32: fraction of the sgemm bound"),
+    ("seed-b256", "torch", 1.5, "seed b256: densekit speedup over PyTorch"),
+    ("seed-b256", "bound", 0.75, "seed b256: fraction of the sgemm bound"),
+    ("deep-b32", "torch", 4.0, "deep b32: densekit speedup over PyTorch"),
+    ("deep-b256", "torch", 2.0, "deep b256: densekit speedup over PyTorch"),
+    ("predict", "torch", 1.5, "predict 10k: speedup over PyTorch (inference_mode)"),
+    ("latency", "torch", 5.0, "1-sample latency: PyTorch's / densekit's (densekit ≤ 1/5)"),
+    ("threads", "scaling", 1.7, "seed b256: 2 threads / 1 thread throughput"),
+)
+
+
+def _median(results, key="seconds"):
+    values = [r[key] for r in results if key in r]
+    return statistics.median(values) if values else None
+
+
+def summarize(raw):
+    """Medians, rates, speedups, bound fractions and target verdicts of a `runner.run` result."""
+    options = raw["meta"]["options"]
+    samples = options["samples"]
+    sgemm = statistics.median(raw["sgemm"]) if raw["sgemm"] else None
+    summary = {"sgemm_flops_per_s": sgemm, "items": {}, "targets": []}
+    for name, peers in raw["results"].items():
+        item = _ITEMS[name]
+        rows = {}
+        for peer, results in peers.items():
+            if not results:
+                continue
+            if item.kind in ("frozen", "threads"):
+                variants = {key: _median([r[key] for r in results]) for key in results[0]}
+                first, second = ("full", "frozen") if item.kind == "frozen" else ("1", "2")
+                rows[peer] = {**{f"{key}_seconds": value for key, value in variants.items()},
+                              "speedup": variants[first] / variants[second]}
+                continue
+            row = {"seconds": _median(results)}
+            count = {"train": samples, "predict": options["predict_samples"], "latency": 1}[item.kind]
+            row["samples_per_s"] = count / row["seconds"]
+            if item.kind == "train":
+                row["loss"] = results[-1]["loss"]
+                if sgemm:
+                    row["bound_seconds"] = 3 * forward_flops(item.model) * samples / sgemm
+                    row["bound_fraction"] = row["bound_seconds"] / row["seconds"]
+            rows[peer] = row
+        if "densekit" in rows and "seconds" in rows["densekit"]:
+            for peer, row in rows.items():
+                if peer != "densekit":
+                    row["densekit_speedup"] = row["seconds"] / rows["densekit"]["seconds"]
+        summary["items"][name] = rows
+    for name, measure, goal, wording in TARGETS:
+        rows = summary["items"].get(name, {})
+        value = None
+        if measure == "torch":
+            value = rows.get("torch", {}).get("densekit_speedup")
+        elif measure == "bound":
+            value = rows.get("densekit", {}).get("bound_fraction")
+        else:
+            value = rows.get("densekit", {}).get("speedup")
+        if name in summary["items"]:
+            verdict = "n/a" if value is None else ("PASS" if value >= goal else "MISS")
+            summary["targets"].append({"item": name, "target": wording, "goal": goal,
+                                       "measured": value, "result": verdict})
+    return summary
+
+
+# -- markdown ---------------------------------------------------------------------------------
+def _time(seconds):
+    if seconds is None:
+        return "—"
+    if seconds >= 1:
+        return f"{seconds:.3f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e6:.1f} µs"
+
+
+def _rate(value):
+    return "—" if value is None else f"{value:,.0f}"
+
+
+def _times(value):
+    return "—" if value is None else f"{value:.2f}×"
+
+
+def _percent(value):
+    return "—" if value is None else f"{value:.0%}"
+
+
+def _table(header, rows, left=2):
+    """A markdown table; the first `left` columns are text, the others numbers (right-aligned)."""
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---" if i < left else "---:" for i in range(len(header))) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return lines
+
+
+def markdown(raw, summary):
+    """The report: a header, then tables for training, inference, extras and targets."""
+    meta, options = raw["meta"], raw["meta"]["options"]
+    versions = ", ".join(f"{peer} {version}" for peer, version in raw["versions"].items())
+    sgemm = summary["sgemm_flops_per_s"]
+    lines = [f"## densekit bench: {options['samples']:,} samples, {options['repeats']} "
+             f"repetition{'s' * (options['repeats'] != 1)}, {options['threads']} thread"
+             f"{'s' * (options['threads'] != 1)}, medians", "",
+             f"{meta['machine']['cpu']} ({meta['machine']['cpus']} CPUs), Python "
+             f"{meta['machine']['python']}; {versions}. Load average (1 min) "
+             f"{meta['load_before'][0]:.2f} before, {meta['load_after'][0]:.2f} after."]
+    if sgemm:
+        lines.append(f"sgemm rate (NumPy float32 matmul 1024², {options['threads']} thread"
+                     f"{'s' * (options['threads'] != 1)}): {sgemm / 1e9:.1f} GFLOP/s; the sgemm bound "
+                     f"of an epoch is 3 × its forward FLOPs / that rate.")
+    if options.get("quick"):
+        lines.append("Quick run: indicative only; the targets are meant for full runs.")
+    items = summary["items"]
+    train = [(name, peer, row) for name, rows in items.items() if _ITEMS[name].kind == "train"
+             for peer, row in rows.items()]
+    if train:
+        lines += ["", "### Training, one epoch", ""]
+        lines += _table(["workload", "peer", "s/epoch", "samples/s", "densekit speedup",
+                         "of sgemm bound", "loss"],
+                        [[_ITEMS[name].label, peer, f"{row['seconds']:.3f}", _rate(row["samples_per_s"]),
+                          _times(row.get("densekit_speedup")), _percent(row.get("bound_fraction")),
+                          f"{row['loss']:.3f}"] for name, peer, row in train])
+    inference = [(name, peer, row) for name, rows in items.items()
+                 if _ITEMS[name].kind in ("predict", "latency") for peer, row in rows.items()]
+    if inference:
+        what = {"predict": f"predict {options['predict_samples']:,} (batch {options['predict_batch']})",
+                "latency": f"1 sample, median of {options['latency_calls']:,} calls"}
+        lines += ["", "### Inference, seed model", ""]
+        lines += _table(["measure", "peer", "median", "samples/s", "densekit speedup"],
+                        [[what[name], peer, _time(row["seconds"]), _rate(row["samples_per_s"]),
+                          _times(row.get("densekit_speedup"))] for name, peer, row in inference])
+    lines += _extras(raw, items)
+    if summary["targets"]:
+        lines += ["", "### Targets (issue 5)", ""]
+        lines += _table(["target", "measured", "goal", "result"],
+                        [[t["target"], _percent(t["measured"]) if "fraction" in t["target"]
+                          else _times(t["measured"]),
+                          f"≥ {t['goal']:.0%}" if "fraction" in t["target"] else f"≥ {t['goal']:g}×",
+                          t["result"]] for t in summary["targets"]], left=1)
+    if raw["notes"]:
+        lines += ["", "### Notes", ""] + [f"- {note.splitlines()[0]}" for note in raw["notes"]]
+    return "\n".join(lines) + "\n"
+
+
+def _extras(raw, items):
+    rows = []
+    for name, peers in items.items():
+        row = peers.get("densekit")
+        item = _ITEMS[name]
+        if item.kind == "frozen" and row:
+            rows.append([f"deep b{item.batch}: all but the top frozen vs all trained",
+                         f"full {_time(row['full_seconds'])}, frozen {_time(row['frozen_seconds'])}",
+                         _times(row["speedup"])])
+        elif item.kind == "threads" and row:
+            rows.append([f"seed b{item.batch}: 2 threads vs 1",
+                         f"1 thread {_time(row['1_seconds'])}, 2 threads {_time(row['2_seconds'])}",
+                         _times(row["speedup"])])
+    lines = []
+    if rows:
+        lines += ["", "### densekit only", ""] + _table(["measure", "epoch medians", "speedup"], rows, left=1)
+    if raw["rss"]:
+        lines += ["", "### Peak RSS during one epoch of fit (fresh process per peer)", ""]
+        lines += _table(["peer", "workload", "RSS before fit", "peak during fit", "fit adds"],
+                        [[peer, r["item"], _mib(r["rss_before_kib"]), _mib(r["peak_kib"]),
+                          _mib(r["peak_kib"] - r["rss_before_kib"]
+                               if r["peak_kib"] and r["rss_before_kib"] else None)]
+                         for peer, r in raw["rss"].items()])
+        if not all(r["peak_reset"] for r in raw["rss"].values()):
+            lines.append("(VmHWM could not be reset before the fit: the peak may predate it.)")
+    return lines
+
+
+def _mib(kib):
+    return "—" if kib is None else f"{kib / 1024:,.0f} MiB"

@@ -1,0 +1,187 @@
+"""Runs the benchmark: one worker process per peer, repetitions interleaved round-robin.
+
+Each repetition measures the machine's sgemm rate, then every item on every peer, the peers'
+order rotating from one repetition to the next, so a burst of machine noise lands on all peers
+(and on the sgemm bound) alike instead of on whoever ran during it. Peak RSS is measured last, in
+a fresh process per peer.
+"""
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+import densekit
+from densekit._bench import workloads
+
+__all__ = ["PEERS", "run"]
+
+PEERS = ("densekit", "torch", "numpy")
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+class WorkerError(RuntimeError):
+    pass
+
+
+class _Process:
+    """The runner's end of one worker: a request in, a reply out."""
+
+    def __init__(self, peer, threads):
+        env = dict(os.environ)
+        package_root = os.path.dirname(os.path.dirname(os.path.abspath(densekit.__file__)))
+        env["PYTHONPATH"] = os.pathsep.join([package_root] + [p for p in [env.get("PYTHONPATH")] if p])
+        env.update({name: str(threads) for name in _THREAD_VARIABLES})
+        self.peer = peer
+        self.process = subprocess.Popen([sys.executable, "-m", "densekit._bench.worker", peer],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+                                        text=True, bufsize=1)
+
+    def ask(self, op, **request):
+        self.process.stdin.write(json.dumps({"op": op, **request}) + "\n")
+        line = self.process.stdout.readline()
+        if not line:
+            raise WorkerError(f"the {self.peer} worker exited (code {self.process.wait()})")
+        reply = json.loads(line)
+        if not reply.pop("ok"):
+            raise WorkerError(reply["error"])
+        return reply
+
+    def close(self):
+        try:
+            self.process.stdin.write(json.dumps({"op": "quit"}) + "\n")
+            self.process.stdin.close()
+        except OSError:
+            pass
+        self.process.wait()
+
+
+def _start(peer, options, notes):
+    """A worker for `peer` with its data set up, or None (with a note) if it is unavailable."""
+    process = _Process(peer, options["threads"])
+    try:
+        hello = process.ask("hello", threads=options["threads"])
+        if not hello["available"]:
+            notes.append(f"{peer}: not installed ({hello['reason']}); skipped")
+            process.close()
+            return None, None
+        process.ask("setup", samples=options["samples"], predict_samples=options["predict_samples"],
+                    seed=options["seed"])
+    except WorkerError as error:
+        notes.append(f"{peer}: failed to start; skipped\n{error}")
+        process.close()
+        return None, None
+    return process, hello["version"]
+
+
+def _machine():
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            model = next(line.split(":", 1)[1].strip() for line in cpuinfo
+                         if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": model, "cpus": os.cpu_count(), "python": platform.python_version(),
+            "platform": platform.platform()}
+
+
+def run(options):
+    """Runs the selected items on the selected peers; returns the raw results (JSON-ready).
+
+    options: samples, repeats, threads, seed, peers (list), items (list of Item), predict_samples,
+    predict_batch, latency_calls, quick.
+    """
+    items = options["items"]
+    notes, versions, workers = [], {}, {}
+    raw = {"meta": {"options": {k: v for k, v in options.items() if k != "items"},
+                    "items": [item.name for item in items], "machine": _machine(),
+                    "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "load_before": os.getloadavg()},
+           "notes": notes, "versions": versions, "sgemm": [], "results": {}, "rss": {}}
+    timed = [item for item in items if item.kind != "rss"]
+    try:
+        for peer in options["peers"]:
+            process, version = _start(peer, options, notes) if timed else (None, None)
+            if process is not None:
+                workers[peer], versions[peer] = process, version
+        _prepare(workers, timed, raw, notes)
+        for rep in range(options["repeats"]):
+            _repetition(rep, workers, timed, options, raw, notes)
+    finally:
+        for worker in workers.values():
+            worker.close()
+    for item in items:
+        if item.kind == "rss":
+            _measure_rss(item, options, raw, notes)
+    raw["meta"]["load_after"] = os.getloadavg()
+    return raw
+
+
+def _peers_of(item, workers):
+    return [peer for peer in workers if peer == "densekit" or not item.densekit_only]
+
+
+def _prepare(workers, items, raw, notes):
+    for item in items:
+        for peer in _peers_of(item, workers):
+            _log(f"warm-up   {item.name:<12} {peer}")
+            try:
+                workers[peer].ask("prepare", item=item.name)
+            except WorkerError as error:
+                notes.append(f"{item.name} on {peer}: failed in warm-up; skipped\n{error}")
+                continue
+            raw["results"].setdefault(item.name, {})[peer] = []
+
+
+def _repetition(rep, workers, items, options, raw, notes):
+    label = f"rep {rep + 1}/{options['repeats']}"
+    if items and workers:
+        server = workers.get("numpy") or next(iter(workers.values()))
+        rate = server.ask("sgemm")["flops_per_s"]
+        raw["sgemm"].append(rate)
+        _log(f"{label}  sgemm        {rate / 1e9:.1f} GFLOP/s")
+    for item in items:
+        peers = list(raw["results"].get(item.name, {}))
+        shift = rep % len(peers) if peers else 0
+        for peer in peers[shift:] + peers[:shift]:
+            try:
+                result = workers[peer].ask("run", item=item.name, rep=rep,
+                                           predict_batch=options["predict_batch"],
+                                           latency_calls=options["latency_calls"])
+            except WorkerError as error:
+                notes.append(f"{item.name} on {peer}: failed in repetition {rep + 1}\n{error}")
+                continue
+            raw["results"][item.name][peer].append(result)
+            _log(f"{label}  {item.name:<12} {peer:<9} {_brief(result)}")
+
+
+def _brief(result):
+    if "seconds" in result:
+        return f"{result['seconds']:.4g} s"
+    return ", ".join(f"{key}: {value['seconds']:.4g} s" for key, value in result.items())
+
+
+def _measure_rss(item, options, raw, notes):
+    for peer in options["peers"]:
+        if item.densekit_only and peer != "densekit":
+            continue
+        scratch = []
+        worker, version = _start(peer, options, scratch)
+        if worker is None:
+            if not any(note.startswith(peer + ":") for note in notes):
+                notes.extend(scratch)  # not noted yet: the run measured nothing else
+            continue
+        raw["versions"].setdefault(peer, version)
+        try:
+            _log(f"rss       {item.name:<12} {peer}")
+            raw["rss"][peer] = {"item": f"{item.model} b{item.batch}", **worker.ask("rss", item=item.name)}
+        except WorkerError as error:
+            notes.append(f"rss on {peer}: failed\n{error}")
+        finally:
+            worker.close()

@@ -1,0 +1,186 @@
+"""One peer in its own process, driven by the runner: a JSON request per line on stdin, a JSON
+reply per line on stdout (`python -m densekit._bench.worker PEER`).
+
+Why a process per peer: each framework's thread pools (OpenMP, OpenBLAS) and memory stay its own,
+the BLAS thread count can be set before NumPy loads, and an idle peer waits on a pipe instead of
+spinning. Timing happens here, around the peer's call, the same way for every peer.
+"""
+
+import importlib
+import json
+import os
+import statistics
+import sys
+import time
+import traceback
+
+import numpy as np
+
+from densekit._bench import workloads
+
+__all__ = ["main"]
+
+
+def _warmup_rows(batch, samples):
+    """Enough batches for the allocations and thread pools to settle, at most one epoch."""
+    return min(samples, max(2048, 8 * batch))
+
+
+def _memory_kib(key):
+    """VmRSS or VmHWM (the peak) of this process, from /proc/self/status; None elsewhere."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak():
+    """Resets VmHWM to the current RSS (Linux's clear_refs "5"); False where not allowed."""
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class Worker:
+    def __init__(self, peer):
+        self.name = peer
+        self.peer = None
+        self.trainers, self.predictors = {}, {}
+
+    # -- requests ----------------------------------------------------------------------------
+    def hello(self, threads):
+        try:
+            self.peer = importlib.import_module(f"densekit._bench.peer_{self.name}")
+        except ImportError as error:  # the peer's framework is not installed
+            return {"available": False, "reason": str(error)}
+        self.threads = threads
+        return {"available": True, "version": self.peer.load(threads)}
+
+    def setup(self, samples, predict_samples, seed):
+        self.x, self.y = workloads.make_data(samples, seed)
+        self.x_test, _ = workloads.make_data(predict_samples, seed + 1)
+        return {}
+
+    def prepare(self, item):
+        """Builds what `item` needs and runs its warm-up, which is not timed."""
+        rows = _warmup_rows(item.batch, len(self.x))
+        if item.kind == "train":
+            self._trainer(item.model, item.batch).epoch(self.x[:rows], self.y[:rows], seed=0)
+        elif item.kind == "threads":
+            trainer = self._trainer(item.model, item.batch)
+            for threads in (1, 2):
+                self.peer.set_threads(threads)
+                trainer.epoch(self.x[:rows], self.y[:rows], seed=0)
+            self.peer.set_threads(self.threads)
+        elif item.kind == "frozen":
+            for frozen in (False, True):
+                self._trainer(item.model, item.batch, frozen).epoch(self.x[:rows], self.y[:rows], 0)
+        else:
+            predictor = self._predictor(item.model)
+            predictor.predict(self.x_test[:1000], 32)
+            for i in range(50):
+                predictor.one(self.x_test[i:i + 1])
+        return {}
+
+    def run(self, item, rep, predict_batch=32, latency_calls=1000):
+        """One timed repetition of `item`; variants of a pair alternate which runs first."""
+        seed = 1000 + rep
+        if item.kind == "train":
+            return self._epoch(self._trainer(item.model, item.batch), seed)
+        if item.kind == "frozen":
+            order = (False, True) if rep % 2 == 0 else (True, False)
+            return {("frozen" if frozen else "full"): self._epoch(
+                self._trainer(item.model, item.batch, frozen), seed) for frozen in order}
+        if item.kind == "threads":
+            trainer, result = self._trainer(item.model, item.batch), {}
+            for threads in ((1, 2) if rep % 2 == 0 else (2, 1)):
+                self.peer.set_threads(threads)
+                result[str(threads)] = self._epoch(trainer, seed)
+            self.peer.set_threads(self.threads)
+            return result
+        predictor = self._predictor(item.model)
+        if item.kind == "predict":
+            start = time.perf_counter()
+            predictor.predict(self.x_test, predict_batch)
+            return {"seconds": time.perf_counter() - start}
+        if item.kind == "latency":
+            times = []
+            for i in range(latency_calls):
+                sample = self.x_test[i % len(self.x_test)][None, :]
+                start = time.perf_counter()
+                predictor.one(sample)
+                times.append(time.perf_counter() - start)
+            times.sort()
+            return {"seconds": statistics.median(times), "p10": times[len(times) // 10],
+                    "p90": times[len(times) * 9 // 10]}
+        raise ValueError(f"worker: cannot run item kind {item.kind!r}")
+
+    def rss(self, item):
+        """Peak RSS while fitting one epoch of `item` in this (fresh) process."""
+        before = _memory_kib("VmRSS")
+        reset = _reset_peak()
+        seconds = self._epoch(self._trainer(item.model, item.batch), seed=1)["seconds"]
+        return {"rss_before_kib": before, "peak_kib": _memory_kib("VmHWM"), "peak_reset": reset,
+                "seconds": seconds}
+
+    @staticmethod
+    def sgemm(size=1024, calls=10):
+        """NumPy float32 matmul of two size x size matrices: median FLOP/s of `calls` products."""
+        rng = np.random.default_rng(0)
+        a, b = (rng.random((size, size), dtype=np.float32) for _ in range(2))
+        out = np.empty_like(a)
+        np.matmul(a, b, out=out)
+        times = []
+        for _ in range(calls):
+            start = time.perf_counter()
+            np.matmul(a, b, out=out)
+            times.append(time.perf_counter() - start)
+        return {"flops_per_s": 2.0 * size ** 3 / statistics.median(times)}
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _trainer(self, model, batch, frozen=False):
+        key = (model, batch, frozen)
+        if key not in self.trainers:
+            self.trainers[key] = self.peer.Trainer(model, batch, frozen=frozen)
+        return self.trainers[key]
+
+    def _predictor(self, model):
+        if model not in self.predictors:
+            self.predictors[model] = self.peer.Predictor(model)
+        return self.predictors[model]
+
+    def _epoch(self, trainer, seed):
+        start = time.perf_counter()
+        loss = trainer.epoch(self.x, self.y, seed)
+        return {"seconds": time.perf_counter() - start, "loss": float(loss)}
+
+
+def main(peer):
+    replies = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # whatever the peer prints, even from C, goes to stderr, not into the replies
+    sys.stdout = sys.stderr
+    items = {item.name: item for item in workloads.ITEMS}
+    worker = Worker(peer)
+    for line in sys.stdin:
+        request = json.loads(line)
+        op = request.pop("op")
+        if op == "quit":
+            break
+        if "item" in request:
+            request["item"] = items[request["item"]]
+        try:
+            reply = {"ok": True, **getattr(worker, op)(**request)}
+        except Exception:  # reported to the runner, which notes it and goes on without this peer
+            reply = {"ok": False, "error": traceback.format_exc()}
+        replies.write(json.dumps(reply) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,266 @@
+"""Keras 3's formats for a Sequential, both ways (private; used by densekit.models.saving).
+
+Two parts: the model config (config.json, `to_json`) and the weights HDF5 layout
+(model.weights.h5, `.weights.h5`). Writing follows what Keras 3.15 writes, so Keras loads our
+files; reading is lenient about what Keras adds (`build_config`, DTypePolicy dicts,
+`quantization_config`, loss keys at their defaults) and strict about anything densekit cannot
+reproduce, which raises ValueError naming the part that is wrong. Nothing in a file is imported
+or executed: class names are looked up in densekit's registries, datasets must be numeric.
+"""
+
+import io
+import warnings
+
+import h5py
+import numpy as np
+
+from densekit import _naming, losses, optimizers
+
+__all__ = []
+
+# Keras-only loss arguments that we accept at their default value.
+_LOSS_DEFAULTS = {"label_smoothing": 0.0, "axis": -1, "ignore_class": None, "dtype": None}
+
+
+def model_config(model, include_compile=True):
+    """The dict Keras 3 writes for a Sequential: class, config, build and compile configs."""
+    data = {"module": "keras", "class_name": "Sequential", "config": model.get_config(),
+            "registered_name": None}
+    if model.built:
+        data["build_config"] = {"input_shape": list(model.input_shape)}
+    if include_compile and model._compiled is not None:
+        data["compile_config"] = compile_config(model)
+    return data
+
+
+def model_from_config(data, compile=True, where="config"):
+    """A new Sequential from `model_config`'s dict (densekit's or Keras's), compiled when the
+    dict has a compile config and `compile` is true."""
+    from densekit.models.sequential import Sequential
+
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a JSON object describing a model; got {type(data).__name__}")
+    class_name = data.get("class_name")
+    if class_name != "Sequential":
+        raise ValueError(f"{where}: densekit loads Sequential models only; this model is a "
+                         f"{class_name!r}")
+    config = data.get("config")
+    if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+        raise ValueError(f"{where}: the model config has no 'layers' list")
+    try:
+        model = Sequential.from_config(config)
+        if not model.built:
+            shape = (data.get("build_config") or {}).get("input_shape")
+            if shape:
+                model.build(tuple(shape))
+    except (TypeError, ValueError, KeyError) as e:
+        raise ValueError(f"{where}: {e}") from e
+    if compile and data.get("compile_config"):
+        compile_from_config(model, data["compile_config"], f"{where}: compile_config")
+    return model
+
+
+# -- compile ---------------------------------------------------------------------------------------
+def compile_config(model):
+    """Keras 3's compile_config of a compiled model."""
+    compiled = model._compiled
+    loss = compiled["loss_arg"]
+    metrics = compiled["metrics_arg"]
+    if metrics is not None:
+        metrics = [metrics] if isinstance(metrics, str) or callable(metrics) else list(metrics)
+        metrics = [m if isinstance(m, str) else m.__name__ for m in metrics]
+    return {
+        "optimizer": optimizers.serialize(compiled["optimizer"]),
+        "loss": loss if isinstance(loss, str) else losses.serialize(compiled["loss"]),
+        "loss_weights": None, "metrics": metrics, "weighted_metrics": None, "run_eagerly": False,
+        "steps_per_execution": 1, "jit_compile": False,
+    }
+
+
+def compile_from_config(model, config, where):
+    """Compiles `model` as `compile_config` says; ValueError for what densekit lacks."""
+    try:
+        if not isinstance(config, dict):
+            raise ValueError(f"expected a dict; got {type(config).__name__}")
+        for key in ("loss_weights", "weighted_metrics"):
+            if config.get(key) is not None:
+                raise ValueError(f"{key} is not supported")
+        model.compile(optimizer=_optimizer(config.get("optimizer", "sgd")),
+                      loss=_loss(config.get("loss")), metrics=_metrics(config.get("metrics")))
+    except (TypeError, ValueError, KeyError) as e:
+        raise ValueError(f"{where}: {e}. Load with compile=False to get the model uncompiled") from e
+
+
+def _optimizer(spec):
+    if isinstance(spec, str):
+        return optimizers.get(spec)
+    if not isinstance(spec, dict):
+        raise ValueError(f"optimizer: cannot interpret {spec!r}")
+    name = spec.get("class_name")
+    if name not in ("SGD", "sgd"):
+        raise ValueError(f"optimizer {name!r} is not in densekit (it has SGD)")
+    config = dict(spec.get("config") or {})
+    if isinstance(config.get("learning_rate"), dict):
+        raise ValueError("learning-rate schedules are not supported; the optimizer has "
+                         f"learning_rate={config['learning_rate'].get('class_name')!r}")
+    return optimizers.SGD.from_config(config)
+
+
+def _loss(spec):
+    if isinstance(spec, str) or spec is None:
+        return spec
+    if not isinstance(spec, dict):
+        raise ValueError(f"loss: cannot interpret {spec!r} (densekit models have one output)")
+    if spec.get("class_name") == "function":  # Keras's form of a loss function
+        return spec.get("config")
+    config = dict(spec.get("config") or {})
+    for key, default in _LOSS_DEFAULTS.items():
+        value = config.pop(key, default)
+        if value != default:
+            raise ValueError(f"loss {spec.get('class_name')!r}: {key}={value!r} is not supported")
+    return losses.deserialize({"class_name": spec.get("class_name"), "config": config})
+
+
+def _metrics(spec):
+    if spec is None:
+        return None
+    if isinstance(spec, (str, dict)):
+        spec = [spec]
+    names = []
+    for metric in spec:
+        if isinstance(metric, dict):
+            metric = (metric.get("config") if metric.get("class_name") == "function"
+                      else _naming.to_snake_case(str(metric.get("class_name"))))
+        if not isinstance(metric, str):
+            raise ValueError(f"metrics: cannot interpret {metric!r}")
+        names.append(metric)
+    return names
+
+
+# -- model.weights.h5 / .weights.h5 --------------------------------------------------------------------------------
+def _layer_paths(model):
+    """Keras's HDF5 group of each layer: snake-case class name, then _1, _2 ... per class."""
+    used, paths = {}, []
+    for layer in model.layers:
+        base = _naming.to_snake_case(type(layer).__name__)
+        used[base] = used.get(base, -1) + 1
+        paths.append((layer, f"layers/{base}" + (f"_{used[base]}" if used[base] else "")))
+    return paths
+
+
+def weights_bytes(model, include_optimizer):
+    """The HDF5 file of the weights (and optimizer state), in Keras 3's layout, as bytes."""
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as h5:
+        h5.create_group("layers")
+        for layer, path in _layer_paths(model):
+            group = h5.create_group(path).create_group("vars")
+            group.attrs["name"] = layer.name
+            for i, variable in enumerate(layer.variables):
+                group.create_dataset(str(i), data=np.array(variable.numpy()))
+        h5.create_group("vars").attrs["name"] = model.name
+        optimizer = model.optimizer
+        if include_optimizer and optimizer is not None:
+            group = h5.create_group("optimizer").create_group("vars")
+            group.attrs["name"] = optimizer.name
+            group.create_dataset("0", data=np.int64(optimizer.iterations))
+            group.create_dataset("1", data=np.float32(optimizer.learning_rate))
+            if optimizer.momentum != 0:
+                for i, variable in enumerate(model.trainable_variables if model.built else []):
+                    slot = optimizer._sgd.momentum_slot(variable._parameter)
+                    group.create_dataset(str(i + 2), data=np.zeros(variable.shape, np.float32)
+                                         if slot is None else np.array(slot))
+    return buffer.getvalue()
+
+
+def load_h5(model, source, where, load_optimizer):
+    """Reads and checks every array of the HDF5 `source`, then assigns them all (or raises)."""
+    try:
+        h5 = h5py.File(source, "r")
+    except OSError as e:
+        raise ValueError(f"{where}: not a readable HDF5 file; it may be truncated or corrupt ({e})") from e
+    with h5:
+        assignments = _layer_plan(model, h5, where)
+        optimizer_update = _optimizer_plan(model, h5, where) if load_optimizer else None
+    for variable, value in assignments:  # everything was read and checked: now apply
+        variable.numpy()[...] = value
+    if optimizer_update is not None:
+        optimizer_update()
+
+
+def _vars(h5, path, where):
+    """The datasets of the group `path/vars` as {index: array}, or None when there is none."""
+    try:
+        group = h5.get(f"{path}/vars") if path in h5 else None
+        if group is None:
+            return None
+        values = {}
+        for key, dataset in group.items():
+            if not key.isdigit() or not isinstance(dataset, h5py.Dataset):
+                raise ValueError(f"unexpected entry {key!r}")
+            values[int(key)] = np.asarray(dataset[()])
+    except (OSError, KeyError, RuntimeError, ValueError, TypeError) as e:
+        raise ValueError(f"{where}: cannot read {path}/vars; the file may be corrupt ({e})") from e
+    if sorted(values) != list(range(len(values))):
+        raise ValueError(f"{where}: {path}/vars holds datasets {sorted(values)}; expected 0, 1, ...")
+    for key, value in values.items():
+        if not np.issubdtype(value.dtype, np.number):
+            raise ValueError(f"{where}: {path}/vars/{key} is not numeric (dtype {value.dtype})")
+    return values
+
+
+def _layer_plan(model, h5, where):
+    plan, read = [], set()
+    for layer, path in _layer_paths(model):
+        variables = layer.variables
+        values = _vars(h5, path, where)
+        read.add(path.split("/", 1)[1])
+        if values is None and variables:
+            raise ValueError(f"{where}: no weights for layer '{layer.name}' ({type(layer).__name__}); "
+                             f"the file has no group {path}")
+        values = values or {}
+        if len(values) != len(variables):
+            raise ValueError(f"{where}: layer '{layer.name}' ({type(layer).__name__}) has "
+                             f"{len(variables)} weights but {path}/vars holds {len(values)}")
+        for i, variable in enumerate(variables):
+            if values[i].shape != variable.shape:
+                raise ValueError(f"{where}: layer '{layer.name}': weight {variable.path} has shape "
+                                 f"{variable.shape} in the model but {values[i].shape} in {path}/vars/{i}")
+            plan.append((variable, values[i].astype(np.float32)))
+    extra = sorted(key for key in (h5.get("layers") or {}) if key not in read
+                   and _vars(h5, f"layers/{key}", where))
+    if extra:
+        raise ValueError(f"{where}: the file holds weights for layers the model does not have: "
+                         f"{', '.join('layers/' + key for key in extra)}")
+    return plan
+
+
+def _optimizer_plan(model, h5, where):
+    """Checks the stored optimizer state; returns a function that restores it, or None."""
+    optimizer = model.optimizer
+    values = _vars(h5, "optimizer", where) if optimizer is not None else None
+    if not values:
+        return None
+    slots = [v._parameter for v in model.trainable_variables] if optimizer.momentum != 0 else []
+    if len(values) != 2 + len(slots):  # as Keras: a different optimizer's state is skipped
+        warnings.warn(f"{where}: skipping the optimizer state: it has {len(values)} variables, the "
+                      f"model's optimizer {2 + len(slots)}", stacklevel=3)
+        return None
+    iterations, learning_rate = values[0], values[1]
+    if iterations.shape != () or learning_rate.shape != () or not iterations >= 0 \
+            or not (np.isfinite(learning_rate) and learning_rate > 0):
+        raise ValueError(f"{where}: optimizer/vars/0-1 must hold iterations >= 0 and a positive "
+                         f"learning rate; found {iterations!r} and {learning_rate!r}")
+    for i, parameter in enumerate(slots):
+        if values[i + 2].shape != parameter.value.shape:
+            raise ValueError(f"{where}: optimizer/vars/{i + 2} (momentum of {parameter.name}) has shape "
+                             f"{values[i + 2].shape}; the model's is {parameter.value.shape}")
+
+    def restore():
+        optimizer._sgd.iterations = int(iterations)
+        optimizer.learning_rate = float(learning_rate)
+        for i, parameter in enumerate(slots):
+            slot = optimizer._sgd.momentum_slot(parameter)
+            if slot is not None:
+                slot[...] = values[i + 2]
+    return restore

@@ -1,0 +1,188 @@
+"""Saving and loading in Keras 3's formats: whole models as `.keras`, weights as `.weights.h5`.
+
+A `.keras` file is a zip of `metadata.json`, `config.json` (the model config, as `to_json`) and
+`model.weights.h5`. The HDF5 layout is Keras 3's: each layer's variables in
+`layers/<snake_case class name, _1, _2 ... per class>/vars/<0, 1, ...>` (Keras addresses layers
+by class and position, not by name), the optimizer's in `optimizer/vars` as iterations,
+learning_rate, then one momentum per trainable variable (when momentum is not 0). So a file
+written here loads in Keras 3 (`keras.saving.load_model`) and a Keras 3 file of a Sequential of
+densekit's layers loads here, optimizer state included.
+
+Not every densekit model loads in Keras: RReLU and ThresholdedReLU are not Keras 3 layers, so
+Keras refuses files that hold them; they round-trip through densekit itself. Keras models that
+densekit lacks (functional models, other layers or optimizers) raise ValueError here.
+
+Guarantees:
+    * Errors: a missing file raises FileNotFoundError; everything else wrong with a file (not
+      a zip, truncated, bad CRC, a missing member, bad JSON, an unknown layer, a weights shape
+      that does not fit) raises ValueError naming the file, the member and the layer. A failed
+      load leaves the model in memory unchanged: every array is read and checked first.
+    * Saving is atomic: the file is written under a temporary name in the same directory,
+      synced, then renamed over the target, so a crash or a kill mid-save leaves the previous
+      file whole.
+    * Loading runs no code from the file: JSON and numeric HDF5 datasets only, every class
+      name looked up in densekit's registries.
+"""
+
+import contextlib
+import datetime
+import io
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from densekit.models import keras_format
+
+__all__ = ["load_model", "load_weights", "model_from_json", "model_to_json", "save_model",
+           "save_weights"]
+
+# The Keras release whose format we write; Keras does not read it back, it is informational.
+_KERAS_FORMAT_VERSION = "3.15.1"
+_MEMBERS = ("config.json", "model.weights.h5")
+
+
+def save_model(model, filepath, overwrite=True, include_optimizer=True):
+    """Saves architecture, weights and (when compiled) optimizer state as a `.keras` file."""
+    path = os.fspath(filepath)
+    if not path.endswith(".keras"):
+        raise ValueError("Invalid filepath extension for saving. Please add a `.keras` extension "
+                         f"(densekit writes the Keras 3 format only). Received: filepath={path}")
+    config = json.dumps(keras_format.model_config(model, include_optimizer), default=_json_default)
+    metadata = json.dumps({"keras_version": _KERAS_FORMAT_VERSION, "densekit_version": _version(),
+                           "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")})
+    weights = keras_format.weights_bytes(model, include_optimizer)
+
+    def write(file):
+        with zipfile.ZipFile(file, "w") as archive:
+            archive.writestr("metadata.json", metadata)
+            archive.writestr("config.json", config)
+            archive.writestr("model.weights.h5", weights)
+
+    _atomic_write(path, write, overwrite)
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """Loads a `.keras` file written by densekit or Keras 3; compiled if it was compiled.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: a corrupt or truncated file, an unknown layer or optimizer, or weights that
+            do not fit the config; the message names the file part and the layer.
+    """
+    if custom_objects:
+        raise ValueError("load_model: densekit has no custom objects; it loads its own layers only")
+    path = os.fspath(filepath)
+    members = _read_archive(path, _MEMBERS)
+    try:
+        data = json.loads(members["config.json"].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: config.json is not valid JSON ({e})") from e
+    model = keras_format.model_from_config(data, compile=compile, where=f"{path}: config.json")
+    keras_format.load_h5(model, io.BytesIO(members["model.weights.h5"]), f"{path}: model.weights.h5", compile)
+    return model
+
+
+def save_weights(model, filepath, overwrite=True):
+    """Saves the weights (and optimizer state) as a Keras 3 `.weights.h5` file."""
+    path = os.fspath(filepath)
+    if not path.endswith(".weights.h5"):
+        raise ValueError(f"The filename must end in `.weights.h5`. Received: filepath={path}")
+    data = keras_format.weights_bytes(model, True)
+    _atomic_write(path, lambda file: file.write(data), overwrite)
+
+
+def load_weights(model, filepath):
+    """Loads weights from a `.weights.h5` or `.keras` file into a built model; all or nothing."""
+    path = os.fspath(filepath)
+    if not model.built:
+        raise ValueError(f"Sequential '{model.name}': load_weights needs a built model; build it "
+                         f"or give the first layer an input shape")
+    if zipfile.is_zipfile(path):
+        source, where = io.BytesIO(_read_archive(path, _MEMBERS[1:])["model.weights.h5"]), \
+            f"{path}: model.weights.h5"
+    else:
+        with open(path, "rb") as f:
+            source, where = io.BytesIO(f.read()), path
+    keras_format.load_h5(model, source, where, True)
+
+
+def model_to_json(model, **kwargs):
+    """The model config as a JSON string (Keras 3's `to_json`)."""
+    return json.dumps(keras_format.model_config(model), default=_json_default, **kwargs)
+
+
+def model_from_json(json_string, custom_objects=None):
+    """A new model from `to_json`'s string (densekit's or Keras 3's), with fresh weights."""
+    if custom_objects:
+        raise ValueError("model_from_json: densekit has no custom objects")
+    try:
+        data = json.loads(json_string)
+    except (TypeError, json.JSONDecodeError) as e:
+        raise ValueError(f"model_from_json: not valid JSON ({e})") from e
+    return keras_format.model_from_config(data, where="model_from_json")
+
+
+# -- files -------------------------------------------------------------------------------------
+def _read_archive(path, members):
+    try:
+        with zipfile.ZipFile(path) as archive:
+            missing = [m for m in members if m not in archive.namelist()]
+            if missing:
+                raise ValueError(f"{path}: not a Keras model archive: it has no {', '.join(missing)}")
+            return {m: archive.read(m) for m in members}  # read() checks each member's CRC
+    except (zipfile.BadZipFile, EOFError, OSError, RuntimeError) as e:
+        if isinstance(e, FileNotFoundError):
+            raise
+        raise ValueError(f"{path}: not a valid .keras file; the zip archive is truncated or "
+                         f"corrupt ({type(e).__name__}: {e})") from e
+
+
+def _atomic_write(path, write, overwrite):
+    if not overwrite and os.path.exists(path):
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, _file_mode(path))
+        os.replace(temporary, path)  # atomic on POSIX and Windows
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    with contextlib.suppress(OSError):  # make the rename itself durable
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def _file_mode(path):
+    """The mode a plain open() would give: the old file's, else 0o666 minus the umask (mkstemp
+    makes 0o600 files)."""
+    with contextlib.suppress(OSError):
+        return os.stat(path).st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"Cannot serialize {value!r} ({type(value).__name__}) to JSON")
+
+
+def _version():
+    import densekit
+
+    return getattr(densekit, "__version__", "unknown")

@@ -1,0 +1,387 @@
+"""Float64 NumPy oracles for densekit's kernels and training step.
+
+Written from the Keras 3 definitions (keras/src/activations/activations.py, the torch backend's
+nn.py, keras/src/optimizers/{sgd,base_optimizer}.py), not from the C++ sources, so a test that
+compares the two checks the C++ against an independent implementation. Everything here takes and
+returns float64 arrays; inputs are cast with `np.asarray(..., dtype=np.float64)`.
+
+Conventions:
+  * activations take the parameters of `_core.kernels.ActivationSpec` by keyword; `max_value`
+    None or < 0 means "no upper bound" (the C++ spelling of Keras's None).
+  * `activation_backward(name, x, dy, ...)` returns dx = dy ⊙ f'(x) (softmax: the row-wise
+    Jacobian product), the same contract as the kernel.
+  * losses return the batch mean ("sum_over_batch_size") and their gradient w.r.t. `pred`.
+"""
+
+import math
+
+import numpy as np
+
+EPSILON = 1e-7  # keras.backend.epsilon()
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_CUBIC = 0.044715
+
+ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu", "swish",
+               "softplus", "softsign", "hard_sigmoid", "exponential", "thresholded_relu", "softmax")
+
+
+def _f64(a):
+    return np.asarray(a, dtype=np.float64)
+
+
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+# -- activations ------------------------------------------------------------------------------
+def sigmoid(x):
+    x = _f64(x)
+    e = np.exp(-np.abs(x))  # never overflows
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def softplus(x):
+    # log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|))
+    x = _f64(x)
+    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def softmax(x):
+    x = _f64(x)
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _no_max(max_value):
+    return max_value is None or max_value < 0
+
+
+def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
+    """keras.activations.relu (ReLU.static_call), step by step."""
+    x = _f64(x)
+    if negative_slope != 0 and _no_max(max_value) and threshold == 0:
+        return np.where(x >= 0, x, negative_slope * x)  # backend leaky_relu
+    negative_part = np.maximum(threshold - x, 0.0) if negative_slope != 0 else 0.0
+    if threshold != 0:
+        positive = np.where(x > threshold, x, 0.0)
+    else:
+        positive = np.maximum(x, 0.0)
+    if not _no_max(max_value):
+        positive = np.clip(positive, 0.0, max_value)
+    return positive - negative_slope * negative_part
+
+
+def relu_derivative(x, negative_slope=0.0, max_value=None, threshold=0.0):
+    """f'(x) of `relu` away from its kinks (x = threshold, 0 and max_value)."""
+    x = _f64(x)
+    if threshold != 0:
+        passes = x > threshold
+    else:
+        passes = x > 0
+    if not _no_max(max_value):
+        passes = passes & (x > 0) & (x < max_value)  # the clip to [0, max_value]
+    slope = np.where(x < threshold, negative_slope, 0.0) if negative_slope != 0 else 0.0
+    return passes.astype(np.float64) + slope
+
+
+def gelu(x, approximate=False):
+    x = _f64(x)
+    if approximate:
+        return 0.5 * x * (1.0 + np.tanh(_SQRT_2_OVER_PI * (x + _GELU_CUBIC * x ** 3)))
+    return 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)))
+
+
+def gelu_derivative(x, approximate=False):
+    x = _f64(x)
+    if approximate:
+        t = np.tanh(_SQRT_2_OVER_PI * (x + _GELU_CUBIC * x ** 3))
+        return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _SQRT_2_OVER_PI * (
+            1.0 + 3.0 * _GELU_CUBIC * x * x)
+    # d/dx x·Φ(x) = Φ(x) + x·φ(x)
+    cdf = 0.5 * (1.0 + _erf(x / math.sqrt(2.0)))
+    pdf = np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+    return cdf + x * pdf
+
+
+def activation(name, x, negative_slope=0.0, max_value=None, threshold=0.0, alpha=1.0,
+               approximate=False):
+    """y = f(x) for one of ACTIVATIONS, Keras 3 definitions."""
+    x = _f64(x)
+    if name == "linear":
+        return x.copy()
+    if name == "sigmoid":
+        return sigmoid(x)
+    if name == "tanh":
+        return np.tanh(x)
+    if name == "relu":
+        return relu(x, negative_slope, max_value, threshold)
+    if name == "leaky_relu":
+        return np.where(x >= 0, x, negative_slope * x)
+    if name == "elu":
+        return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0)))
+    if name == "selu":
+        return SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0.0)))
+    if name == "gelu":
+        return gelu(x, approximate)
+    if name == "swish":
+        return x * sigmoid(x)
+    if name == "softplus":
+        return softplus(x)
+    if name == "softsign":
+        return x / (1.0 + np.abs(x))
+    if name == "hard_sigmoid":
+        return np.clip(x + 3.0, 0.0, 6.0) / 6.0  # relu6(x + 3) / 6
+    if name == "exponential":
+        return np.exp(x)
+    if name == "thresholded_relu":
+        return np.where(x > threshold, x, 0.0)
+    if name == "softmax":
+        return softmax(x)
+    raise ValueError(f"unknown activation {name!r}")
+
+
+def activation_derivative(name, x, negative_slope=0.0, max_value=None, threshold=0.0, alpha=1.0,
+                          approximate=False):
+    """f'(x) element-wise (not for softmax), away from kinks."""
+    x = _f64(x)
+    if name == "linear":
+        return np.ones_like(x)
+    if name == "sigmoid":
+        s = sigmoid(x)
+        return s * (1.0 - s)
+    if name == "tanh":
+        return 1.0 - np.tanh(x) ** 2
+    if name == "relu":
+        return relu_derivative(x, negative_slope, max_value, threshold)
+    if name == "leaky_relu":
+        return np.where(x > 0, 1.0, negative_slope)
+    if name == "elu":
+        return np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0.0)))
+    if name == "selu":
+        return SELU_SCALE * np.where(x > 0, 1.0, SELU_ALPHA * np.exp(np.minimum(x, 0.0)))
+    if name == "gelu":
+        return gelu_derivative(x, approximate)
+    if name == "swish":
+        s = sigmoid(x)
+        return s * (1.0 + x * (1.0 - s))
+    if name == "softplus":
+        return sigmoid(x)
+    if name == "softsign":
+        return 1.0 / (1.0 + np.abs(x)) ** 2
+    if name == "hard_sigmoid":
+        return np.where((x > -3.0) & (x < 3.0), 1.0 / 6.0, 0.0)
+    if name == "exponential":
+        return np.exp(x)
+    if name == "thresholded_relu":
+        return np.where(x > threshold, 1.0, 0.0)
+    raise ValueError(f"no element-wise derivative for {name!r}")
+
+
+def activation_backward(name, x, dy, **params):
+    """dx = dy ⊙ f'(x); softmax: dx = y ⊙ (dy - Σ_j dy_j y_j) per row."""
+    dy = _f64(dy)
+    if name == "softmax":
+        y = softmax(x)
+        return y * (dy - (dy * y).sum(axis=-1, keepdims=True))
+    return dy * activation_derivative(name, x, **params)
+
+
+def prelu(x, alpha):
+    x, alpha = _f64(x), _f64(alpha)
+    return np.maximum(x, 0.0) + alpha * np.minimum(x, 0.0)
+
+
+def prelu_backward(x, alpha, dy):
+    """(dx, dalpha): dx = dy where x > 0 else alpha·dy; dalpha = Σ_rows dy ⊙ min(0, x)."""
+    x, alpha, dy = _f64(x), _f64(alpha), _f64(dy)
+    dx = np.where(x > 0, dy, alpha * dy)
+    return dx, (dy * np.minimum(x, 0.0)).sum(axis=0)
+
+
+def rrelu(x, slopes):
+    """Leaky ReLU with one given slope per element: x where x >= 0 else slope·x."""
+    x = _f64(x)
+    return np.where(x >= 0, x, _f64(slopes) * x)
+
+
+def rrelu_backward(x, slopes, dy):
+    x, dy = _f64(x), _f64(dy)
+    return np.where(x >= 0, dy, _f64(slopes) * dy)
+
+
+# -- dense ------------------------------------------------------------------------------------
+def dense_forward(x, w, b=None):
+    y = _f64(x) @ _f64(w)
+    return y if b is None or np.size(b) == 0 else y + _f64(b)
+
+
+def dense_backward(x, w, dy):
+    """(dx, dw, db) of y = x w + b."""
+    x, w, dy = _f64(x), _f64(w), _f64(dy)
+    return dy @ w.T, x.T @ dy, dy.sum(axis=0)
+
+
+# -- losses -----------------------------------------------------------------------------------
+LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy",
+          "mean_squared_error")
+
+
+def one_hot(labels, classes):
+    labels = np.asarray(labels).reshape(-1).astype(np.int64)
+    return np.eye(classes)[labels]
+
+
+def log_softmax(z):
+    z = _f64(z)
+    shifted = z - z.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def loss_and_gradient(name, pred, target, from_logits=False):
+    """(mean loss, ∂loss/∂pred), Keras 3 definitions, averaged over the batch.
+
+    sparse targets are (n, 1) (or (n,)) class indices; the others have pred's shape.
+    """
+    pred = _f64(pred)
+    n, classes = pred.shape
+    if name == "sparse_categorical_crossentropy":
+        name, target = "categorical_crossentropy", one_hot(target, classes)
+    t = _f64(target)
+    if name == "categorical_crossentropy":
+        if from_logits:
+            loss = -(t * log_softmax(pred)).sum(axis=-1)
+            # ∂/∂z_j of -Σ t_i log softmax_i(z) = softmax_j(z) Σ_i t_i - t_j
+            grad = softmax(pred) * t.sum(axis=-1, keepdims=True) - t
+        else:
+            # Keras normalizes, then clips:  q = clip(p / S, eps, 1 - eps), S = Σ_j p_j.
+            s = pred.sum(axis=-1, keepdims=True)
+            q_raw = pred / s
+            q = np.clip(q_raw, EPSILON, 1.0 - EPSILON)
+            active = (q_raw >= EPSILON) & (q_raw <= 1.0 - EPSILON)  # clip passes the gradient
+            loss = -(t * np.log(q)).sum(axis=-1)
+            # ∂q_i/∂p_j = (δ_ij - q_i) / S, so with u_i = t_i·active_i / q_i:
+            #   ∂loss/∂p_j = (-u_j + Σ_i u_i q_i) / S = (-u_j + Σ_i t_i active_i) / S
+            u = t * active / q
+            grad = (-u + (t * active).sum(axis=-1, keepdims=True)) / s
+        return loss.mean(), grad / n
+    if name == "binary_crossentropy":
+        if from_logits:
+            # max(z, 0) - z t + log(1 + exp(-|z|)), mean over the last axis
+            values = np.maximum(pred, 0.0) - pred * t + np.log1p(np.exp(-np.abs(pred)))
+            grad = sigmoid(pred) - t
+        else:
+            p = np.clip(pred, EPSILON, 1.0 - EPSILON)
+            active = (pred >= EPSILON) & (pred <= 1.0 - EPSILON)
+            values = -(t * np.log(p) + (1.0 - t) * np.log(1.0 - p))
+            grad = active * (-(t / p) + (1.0 - t) / (1.0 - p))
+        return values.mean(axis=-1).mean(), grad / (n * classes)
+    if name == "mean_squared_error":
+        diff = pred - t
+        return (diff ** 2).mean(axis=-1).mean(), 2.0 * diff / (n * classes)
+    raise ValueError(f"unknown loss {name!r}")
+
+
+def loss(name, pred, target, from_logits=False):
+    return loss_and_gradient(name, pred, target, from_logits)[0]
+
+
+def accuracy_sum(name, pred, target):
+    """Σ over rows of the accuracy Keras picks for the loss (ties excluded by the caller)."""
+    pred = _f64(pred)
+    if name == "sparse_categorical_crossentropy":
+        return float((pred.argmax(axis=-1) == np.asarray(target).reshape(-1)).sum())
+    if name == "categorical_crossentropy":
+        return float((pred.argmax(axis=-1) == _f64(target).argmax(axis=-1)).sum())
+    if name == "binary_crossentropy":
+        return float(((pred > 0.5) == (_f64(target) > 0.5)).mean(axis=-1).sum())
+    raise ValueError(f"no accuracy for {name!r}")
+
+
+# -- optimizer --------------------------------------------------------------------------------
+def global_norm(grads):
+    return math.sqrt(sum(float((_f64(g) ** 2).sum()) for g in grads))
+
+
+def clip_gradients(grads, clipvalue=None, clipnorm=None, global_clipnorm=None):
+    """Keras 3 BaseOptimizer._clip_gradients: at most one of the three is set."""
+    grads = [_f64(g).copy() for g in grads]
+    if clipnorm:
+        # g · c / max(‖g‖, c), each variable by its own norm
+        return [g * clipnorm / max(math.sqrt(float((g ** 2).sum())), clipnorm) for g in grads]
+    if global_clipnorm:
+        # c · min(1 / ‖G‖, 1 / c), all variables by their joint norm
+        scale = global_clipnorm * min(1.0 / global_norm(grads), 1.0 / global_clipnorm)
+        return [g * scale for g in grads]
+    if clipvalue:
+        return [np.clip(g, -clipvalue, clipvalue) for g in grads]
+    return grads
+
+
+def sgd_update(w, g, m, learning_rate, momentum=0.0, nesterov=False):
+    """One Keras 3 SGD.update_step; returns (new w, new m) (m is None when momentum == 0)."""
+    w, g = _f64(w), _f64(g)
+    if momentum == 0:
+        return w - learning_rate * g, None
+    m = momentum * _f64(m) - learning_rate * g
+    if nesterov:
+        return w + momentum * m - learning_rate * g, m
+    return w + m, m
+
+
+# -- a sequential stack of dense layers -------------------------------------------------------
+def mlp_loss_and_gradients(weights, activations, x, y, loss_name, from_logits=False):
+    """Forward and backward of Dense layers (kernel, bias pairs in `weights`, one activation name
+    per layer), then the loss. Returns (loss, output, grads in the order of `weights`).
+
+    The backward is the plain chain rule through the loss and the output activation; where no
+    probability is clipped it equals the fused softmax/sigmoid gradient (p - t) / n.
+    """
+    h = _f64(x)
+    saved = []
+    for layer, name in enumerate(activations):
+        w, b = weights[2 * layer], weights[2 * layer + 1]
+        z = dense_forward(h, w, b)
+        saved.append((h, z))
+        h = activation(name, z)
+    value, dh = loss_and_gradient(loss_name, h, y, from_logits)
+    grads = [None] * len(weights)
+    for layer in reversed(range(len(activations))):
+        h_in, z = saved[layer]
+        dz = activation_backward(activations[layer], z, dh)
+        dh, grads[2 * layer], grads[2 * layer + 1] = dense_backward(h_in, weights[2 * layer], dz)
+    return value, h, grads
+
+
+def training_step(weights, slots, activations, x, y, loss_name, from_logits=False,
+                  learning_rate=0.01, momentum=0.0, nesterov=False, clipvalue=None, clipnorm=None,
+                  global_clipnorm=None):
+    """One train_on_batch: gradients, Keras clipping, SGD. Returns (loss, new weights, new slots).
+
+    `slots` is the list of momentum slots (zeros at the first step), ignored when momentum == 0.
+    """
+    value, _, grads = mlp_loss_and_gradients(weights, activations, x, y, loss_name, from_logits)
+    grads = clip_gradients(grads, clipvalue, clipnorm, global_clipnorm)
+    new_weights, new_slots = [], []
+    for w, g, m in zip(weights, grads, slots):
+        w, m = sgd_update(w, g, m, learning_rate, momentum, nesterov)
+        new_weights.append(w)
+        new_slots.append(m)
+    return value, new_weights, new_slots
+
+
+def numerical_gradient(f, x, h=1e-6):
+    """Central differences of the scalar f at x (float64), one element at a time."""
+    x = _f64(x).copy()
+    grad = np.zeros_like(x)
+    flat, gflat = x.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + h
+        up = f(x)
+        flat[i] = old - h
+        down = f(x)
+        flat[i] = old
+        gflat[i] = (up - down) / (2 * h)
+    return grad

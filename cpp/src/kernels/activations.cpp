@@ -57,17 +57,54 @@ void for_each_row(Index rows, Index cols, Body body) {
   for (Index r = 0; r < rows; ++r) body(r);
 }
 
-// y.row(r) = f(x.row(r)) with f an Eigen array expression (vectorized).
-template <class F>
-void map_rows(MatrixIn x, MatrixOut y, F f) {
-  for_each_row(x.rows(), x.cols(), [&](Index r) { y.row(r).array() = f(x.row(r).array()); });
+// Element-wise work runs through chunks of kChunk coefficients mapped as fixed-size Eigen arrays,
+// the last one zero-padded on the stack. Eigen evaluates a fixed-size map without peeling off an
+// unaligned head, so every coefficient goes through the same vectorized instructions wherever it
+// lies: a value depends on its inputs only, not on its row, column offset, batch size or thread.
+// (A dynamic-size expression computes the head before the first aligned address with scalar code,
+// whose exp differs from the vectorized one by an ulp.)
+constexpr Index kChunk = 16;
+using Chunk = Eigen::Array<Scalar, 1, kChunk>;
+
+Chunk padded(const Scalar* p, Index from, Index to) {
+  Chunk v = Chunk::Zero();
+  std::copy(p + from, p + to, v.data());
+  return v;
 }
 
-// dx.row(r) = g(x.row(r), y.row(r), dy.row(r)) with g an Eigen array expression.
+// out[0, n) = f(in[0, n), ...) with f an Eigen array expression; out may be one of the inputs.
+template <class F, class... In>
+void map_chunks(Index n, Scalar* out, F f, In... in) {
+  Index c = 0;
+  for (; c + kChunk <= n; c += kChunk) Eigen::Map<Chunk>(out + c) = f(Eigen::Map<const Chunk>(in + c)...);
+  if (c == n) return;
+  const Chunk last = f(padded(in, c, n)...);
+  std::copy(last.data(), last.data() + (n - c), out + c);
+}
+
+// Σ f(in[0, n), ...) in one fixed order; f of zeros must be zero (the padding).
+template <class F, class... In>
+Scalar sum_chunks(Index n, F f, In... in) {
+  Chunk acc = Chunk::Zero();
+  Index c = 0;
+  for (; c + kChunk <= n; c += kChunk) acc += f(Eigen::Map<const Chunk>(in + c)...);
+  if (c < n) acc += f(padded(in, c, n)...);
+  return acc.sum();
+}
+
+// y.row(r) = f(x.row(r)) for every row.
+template <class F>
+void map_rows(MatrixIn x, MatrixOut y, F f) {
+  for_each_row(x.rows(), x.cols(), [&](Index r) {
+    map_chunks(x.cols(), y.row(r).data(), f, x.row(r).data());
+  });
+}
+
+// dx.row(r) = g(x.row(r), y.row(r), dy.row(r)) for every row.
 template <class G>
 void map_rows(MatrixIn x, MatrixIn y, MatrixIn dy, MatrixOut dx, G g) {
   for_each_row(x.rows(), x.cols(), [&](Index r) {
-    dx.row(r).array() = g(x.row(r).array(), y.row(r).array(), dy.row(r).array());
+    map_chunks(x.cols(), dx.row(r).data(), g, x.row(r).data(), y.row(r).data(), dy.row(r).data());
   });
 }
 
@@ -149,17 +186,24 @@ Scalar gelu_derivative(Scalar x, bool approximate) {
 // Softmax of one row, stable: y = e^(x - max x) / Σ e^(x - max x).
 // Backward (J = diag(y) - y yᵀ is symmetric): dx = J dy = y ⊙ (dy - Σ dy ⊙ y).
 void softmax_forward(MatrixIn x, MatrixOut y) {
-  if (x.cols() == 0) return;
-  for_each_row(x.rows(), x.cols(), [&](Index r) {
-    const Scalar top = x.row(r).maxCoeff();
-    y.row(r).array() = (x.row(r).array() - top).exp();
-    y.row(r) /= y.row(r).sum();
+  const Index n = x.cols();
+  if (n == 0) return;
+  for_each_row(x.rows(), n, [&](Index r) {
+    const Scalar top = x.row(r).maxCoeff();  // exact in any order
+    Scalar* out = y.row(r).data();
+    map_chunks(n, out, [top](const auto& a) { return (a - top).exp(); }, x.row(r).data());
+    const Scalar total = sum_chunks(n, [](const auto& e) { return e; }, out);
+    map_chunks(n, out, [total](const auto& e) { return e / total; }, out);
   });
 }
 void softmax_backward(MatrixIn y, MatrixIn dy, MatrixOut dx) {
-  for_each_row(y.rows(), y.cols(), [&](Index r) {
-    const Scalar dot = y.row(r).dot(dy.row(r));
-    dx.row(r).array() = y.row(r).array() * (dy.row(r).array() - dot);
+  const Index n = y.cols();
+  for_each_row(y.rows(), n, [&](Index r) {
+    const Scalar* yr = y.row(r).data();
+    const Scalar* dyr = dy.row(r).data();
+    const Scalar dot = sum_chunks(n, [](const auto& a, const auto& g) { return a * g; }, yr, dyr);
+    map_chunks(n, dx.row(r).data(), [dot](const auto& a, const auto& g) { return a * (g - dot); },
+               yr, dyr);
   });
 }
 

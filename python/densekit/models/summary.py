@@ -3,24 +3,22 @@
 __all__ = ["print_summary"]
 
 
-def _wrap(text, width):
-    """Splits `text` into pieces of `width` characters, as tf.keras wraps long cells."""
-    return [text[i:i + width] for i in range(0, len(text), width)] or [""]
-
-
 def _row(cells, positions):
-    """Lines of one table row, laid out as tf.keras does: the first cell after one space and
-    wrapped at its column's width less two, the others flush with their column and wrapped at
-    its width less one."""
-    widths = [end - start for start, end in zip([0] + positions[:-1], positions)]
-    pieces = [_wrap(str(cell), width - (2 if i == 0 else 1))
-              for i, (cell, width) in enumerate(zip(cells, widths))]
+    """Lines of one table row, laid out exactly as tf.keras's print_row: each cell takes its
+    column's width less two (the last column: its full width), a long cell continues on the
+    next line, and the first cell starts after one space."""
+    left = [str(cell) for cell in cells]
     lines = []
-    for row in range(max(len(p) for p in pieces)):
+    while any(left):
         line = ""
-        for i, (piece, width) in enumerate(zip(pieces, widths)):
-            text = piece[row] if row < len(piece) else ""
-            line += ((" " if i == 0 else "") + text).ljust(width)
+        for col, text in enumerate(left):
+            start = positions[col - 1] if col > 0 else 0
+            space = 2 if col != len(positions) - 1 else 0
+            cutoff = positions[col] - start - space
+            piece = text[:cutoff]
+            line += (" " if col == 0 else "") + piece + " " * space
+            left[col] = text[cutoff:]
+            line += " " * (positions[col] - len(line))
         lines.append(line)
     return lines
 

@@ -1,0 +1,94 @@
+"""`densekit bench`: densekit against PyTorch and a NumPy baseline on issue 5's workloads.
+
+Trains the seed and deep models for one epoch at batch 32 and 256, predicts 10,000 samples,
+times single-sample calls, and measures densekit's frozen-vs-full and 1-vs-2-thread speedups and
+each peer's peak RSS during fit. Peers run in their own processes, repetitions interleaved
+round-robin; the report is a markdown table on stdout with the targets' PASS/MISS, the raw numbers
+go to a JSON file, progress goes to stderr.
+
+Example:
+    $ densekit bench --quick --threads 1          # 4,000 samples, 1 repetition
+    $ python -m densekit.bench --only seed,predict --peers densekit,torch --json seed.json
+"""
+
+import argparse
+import json
+import sys
+
+from densekit._bench import report, runner, workloads
+
+__all__ = ["add_arguments", "main", "run"]
+
+_QUICK = {"samples": 4000, "repeats": 1}
+_FULL = {"samples": 60000, "repeats": 5}
+
+
+def add_arguments(parser):
+    """Adds the bench options to `parser` (also used by `densekit bench`)."""
+    names = ", ".join(item.name for item in workloads.ITEMS)
+    parser.add_argument("--quick", action="store_true",
+                        help=f"a fast check: {_QUICK['samples']:,} samples, {_QUICK['repeats']} repetition")
+    parser.add_argument("--samples", type=_positive, help=f"samples per epoch (default {_FULL['samples']:,})")
+    parser.add_argument("--repeats", type=_positive, help=f"timed repetitions (default {_FULL['repeats']})")
+    parser.add_argument("--only", default="", help=f"comma-separated workloads, matched as substrings "
+                                                   f"of: {names} (default: all)")
+    parser.add_argument("--peers", default=",".join(runner.PEERS),
+                        help="comma-separated peers among densekit, torch, numpy (default: all)")
+    parser.add_argument("--threads", type=_positive, default=2, help="threads per peer (default 2)")
+    parser.add_argument("--json", default="densekit-bench.json", metavar="PATH",
+                        help="where to write the raw numbers ('' for nowhere; default %(default)s)")
+    parser.add_argument("--predict-batch", type=_positive, default=32,
+                        help="batch size of the predict workload (default 32, Keras's default)")
+    parser.add_argument("--latency-calls", type=_positive, default=1000,
+                        help="single-sample calls per repetition (default 1000)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (default 0)")
+    return parser
+
+
+def _positive(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer. Received: {text}")
+    return value
+
+
+def run(samples=60000, repeats=5, only="", peers=runner.PEERS, threads=2, predict_batch=32,
+        latency_calls=1000, seed=0, quick=False, predict_samples=10000):
+    """Runs the benchmark; returns (raw results, summary, markdown report)."""
+    peers = [p.strip() for p in (peers.split(",") if isinstance(peers, str) else peers) if p.strip()]
+    unknown = sorted(set(peers) - set(runner.PEERS))
+    if unknown:
+        raise ValueError(f"bench: unknown peers {unknown}; the peers are {', '.join(runner.PEERS)}. "
+                         f"Received: peers={','.join(peers)}")
+    options = {"samples": samples, "repeats": repeats, "threads": threads, "seed": seed,
+               "peers": peers, "items": workloads.select_items(only), "quick": quick,
+               "predict_samples": predict_samples, "predict_batch": predict_batch,
+               "latency_calls": latency_calls}
+    raw = runner.run(options)
+    summary = report.summarize(raw)
+    return raw, summary, report.markdown(raw, summary)
+
+
+def main(argv=None):
+    parser = add_arguments(argparse.ArgumentParser(prog="densekit bench", description=__doc__,
+                                                   formatter_class=argparse.RawDescriptionHelpFormatter))
+    args = parser.parse_args(argv)
+    defaults = _QUICK if args.quick else _FULL
+    try:
+        raw, summary, text = run(samples=args.samples or defaults["samples"],
+                                 repeats=args.repeats or defaults["repeats"], only=args.only,
+                                 peers=args.peers, threads=args.threads,
+                                 predict_batch=args.predict_batch, latency_calls=args.latency_calls,
+                                 seed=args.seed, quick=args.quick)
+    except ValueError as error:
+        parser.error(str(error))
+    print(text)
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump({**raw, "summary": summary}, out, indent=1)
+        print(f"raw numbers: {args.json}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

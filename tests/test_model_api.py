@@ -232,6 +232,69 @@ def test_sequential_config_round_trip():
     assert_allclose(clone.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
 
 
+# The config Keras 3.15 writes for Sequential([Input((4,)), Dense(3, "relu", he_normal, name="d1"),
+# BatchNormalization(name="bn"), LeakyReLU(name="lr"), Dense(2, "softmax", name="d2")], name="k3"),
+# from `json.dumps(model.get_config())` with KERAS_BACKEND=torch.
+KERAS3_CONFIG = (
+    "{\"name\": \"k3\", \"trainable\": true, \"dtype\": {\"module\": \"keras\", \"class_name\": \"DT"
+    "ypePolicy\", \"config\": {\"name\": \"float32\"}, \"registered_name\": null}, \"layers\": ["
+    "{\"module\": \"keras.layers\", \"class_name\": \"InputLayer\", \"config\": {\"batch_shape\":"
+    " [null, 4], \"dtype\": \"float32\", \"sparse\": false, \"ragged\": false, \"name\": \"input"
+    "_layer\", \"optional\": false}, \"registered_name\": null}, {\"module\": \"keras.layers\""
+    ", \"class_name\": \"Dense\", \"config\": {\"name\": \"d1\", \"trainable\": true, \"dtype\": {\""
+    "module\": \"keras\", \"class_name\": \"DTypePolicy\", \"config\": {\"name\": \"float32\"}, \"r"
+    "egistered_name\": null}, \"units\": 3, \"activation\": \"relu\", \"use_bias\": true, \"ker"
+    "nel_initializer\": {\"module\": \"keras.initializers\", \"class_name\": \"HeNormal\", \"co"
+    "nfig\": {\"seed\": null, \"input_axes\": null, \"output_axes\": null}, \"registered_name"
+    "\": null}, \"bias_initializer\": {\"module\": \"keras.initializers\", \"class_name\": \"Ze"
+    "ros\", \"config\": {}, \"registered_name\": null}, \"kernel_regularizer\": null, \"bias_"
+    "regularizer\": null, \"kernel_constraint\": null, \"bias_constraint\": null, \"quantiz"
+    "ation_config\": null}, \"registered_name\": null, \"build_config\": {\"input_shape\": ["
+    "null, 4]}}, {\"module\": \"keras.layers\", \"class_name\": \"BatchNormalization\", \"conf"
+    "ig\": {\"name\": \"bn\", \"trainable\": true, \"dtype\": {\"module\": \"keras\", \"class_name\""
+    ": \"DTypePolicy\", \"config\": {\"name\": \"float32\"}, \"registered_name\": null}, \"axis\""
+    ": -1, \"momentum\": 0.99, \"epsilon\": 0.001, \"center\": true, \"scale\": true, \"beta_i"
+    "nitializer\": {\"module\": \"keras.initializers\", \"class_name\": \"Zeros\", \"config\": {"
+    "}, \"registered_name\": null}, \"gamma_initializer\": {\"module\": \"keras.initializers"
+    "\", \"class_name\": \"Ones\", \"config\": {}, \"registered_name\": null}, \"moving_mean_in"
+    "itializer\": {\"module\": \"keras.initializers\", \"class_name\": \"Zeros\", \"config\": {}"
+    ", \"registered_name\": null}, \"moving_variance_initializer\": {\"module\": \"keras.ini"
+    "tializers\", \"class_name\": \"Ones\", \"config\": {}, \"registered_name\": null}, \"beta_"
+    "regularizer\": null, \"gamma_regularizer\": null, \"beta_constraint\": null, \"gamma_c"
+    "onstraint\": null, \"synchronized\": false, \"renorm\": false, \"renorm_clipping\": nul"
+    "l, \"renorm_momentum\": 0.99}, \"registered_name\": null, \"build_config\": {\"input_sh"
+    "ape\": [null, 3]}}, {\"module\": \"keras.layers\", \"class_name\": \"LeakyReLU\", \"config"
+    "\": {\"name\": \"lr\", \"trainable\": true, \"dtype\": {\"module\": \"keras\", \"class_name\": "
+    "\"DTypePolicy\", \"config\": {\"name\": \"float32\"}, \"registered_name\": null}, \"negativ"
+    "e_slope\": 0.3}, \"registered_name\": null}, {\"module\": \"keras.layers\", \"class_name"
+    "\": \"Dense\", \"config\": {\"name\": \"d2\", \"trainable\": true, \"dtype\": {\"module\": \"ker"
+    "as\", \"class_name\": \"DTypePolicy\", \"config\": {\"name\": \"float32\"}, \"registered_nam"
+    "e\": null}, \"units\": 2, \"activation\": \"softmax\", \"use_bias\": true, \"kernel_initia"
+    "lizer\": {\"module\": \"keras.initializers\", \"class_name\": \"GlorotUniform\", \"config\""
+    ": {\"seed\": null, \"input_axes\": null, \"output_axes\": null}, \"registered_name\": nu"
+    "ll}, \"bias_initializer\": {\"module\": \"keras.initializers\", \"class_name\": \"Zeros\","
+    " \"config\": {}, \"registered_name\": null}, \"kernel_regularizer\": null, \"bias_regul"
+    "arizer\": null, \"kernel_constraint\": null, \"bias_constraint\": null, \"quantization"
+    "_config\": null}, \"registered_name\": null, \"build_config\": {\"input_shape\": [null,"
+    " 3]}}], \"build_input_shape\": [null, 4]}"
+)
+
+
+def test_sequential_from_a_keras3_config():
+    import json
+
+    model = keras.Sequential.from_config(json.loads(KERAS3_CONFIG))
+    assert model.name == "k3" and model.built and model.input_shape == (None, 4)
+    assert [layer.name for layer in model.layers] == ["d1", "bn", "lr", "d2"]
+    assert [type(layer).__name__ for layer in model.layers] == [
+        "Dense", "BatchNormalization", "LeakyReLU", "Dense"]
+    assert isinstance(model.layers[0].kernel_initializer, keras.initializers.HeNormal)
+    assert model.layers[0].activation is keras.activations.relu
+    assert model.layers[2].negative_slope == pytest.approx(0.3)
+    assert model.output_shape == (None, 2)
+    assert model.count_params() == (4 * 3 + 3) + 4 * 3 + (3 * 2 + 2)
+
+
 # -- variables ----------------------------------------------------------------------------------------
 
 

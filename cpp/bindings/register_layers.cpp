@@ -31,8 +31,7 @@ void register_layers(py::module_& m) {
         FloatArray y = new_matrix(xm.rows(), layer.output_units());
         auto ym = matrix_out(y);
         py::gil_scoped_release release;
-        layer.reserve(xm.rows());
-        layer.forward(xm, ym, training);
+        layer.run(xm, ym, training);
         return y;
       }, py::arg("x"), py::arg("training") = false);
 

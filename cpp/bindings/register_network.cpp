@@ -7,6 +7,10 @@
 
 namespace densekit::bindings {
 
+// Every method that takes the compute lock releases the GIL first, so a thread waiting for the
+// lock never blocks the thread that holds it from running Python (its progress callback).
+using Release = py::call_guard<py::gil_scoped_release>;
+
 void register_network(py::module_& m) {
   py::class_<ClipSpec>(m, "ClipSpec")
       .def(py::init([](Scalar clipvalue, Scalar clipnorm, Scalar global_clipnorm) {
@@ -55,7 +59,7 @@ void register_network(py::module_& m) {
       .def_property_readonly("output_units", &Network::output_units)
       .def_property_readonly("optimizer", &Network::optimizer)
       .def("compile", &Network::compile, py::arg("loss"), py::arg("optimizer"),
-           py::arg("track_accuracy"))
+           py::arg("track_accuracy"), Release())
       .def("train_step", [](Network& net, const FloatArray& x, const FloatArray& y) {
         auto xm = matrix_in(x, "train_step", "x");
         auto ym = matrix_in(y, "train_step", "y");
@@ -72,8 +76,8 @@ void register_network(py::module_& m) {
         return net.train_epoch(xm, ym, rows, batch_size, progress, progress_seconds);
       }, py::arg("x"), py::arg("y"), py::arg("order"), py::arg("batch_size"),
          py::arg("progress") = nullptr, py::arg("progress_seconds") = 0.2)
-      .def("set_monitor_every", &Network::set_monitor_every, py::arg("every"))
-      .def("take_monitor_records", &Network::take_monitor_records)
+      .def("set_monitor_every", &Network::set_monitor_every, py::arg("every"), Release())
+      .def("take_monitor_records", &Network::take_monitor_records, Release())
       .def_property_readonly("steps_done", &Network::steps_done)
       .def("gradient_flow", [](Network& net, const FloatArray& x, const FloatArray& y) {
         auto xm = matrix_in(x, "gradient_flow", "x");

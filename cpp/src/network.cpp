@@ -5,6 +5,7 @@
 
 #include "densekit/error.hpp"
 #include "densekit/kernels/clipping.hpp"
+#include "densekit/parallel.hpp"
 
 namespace densekit {
 
@@ -24,7 +25,7 @@ Network::Network(std::vector<std::shared_ptr<Layer>> layers, Index input_units)
 }
 
 void Network::compile(const LossSpec& loss, std::shared_ptr<SGD> optimizer, bool track_accuracy) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  ComputeLock lock(compute_mutex());
   if (!optimizer) throw ValueError("Network.compile: optimizer is null");
   loss_ = loss;
   optimizer_ = std::move(optimizer);
@@ -136,20 +137,20 @@ StepTotals Network::step_on_buffers(MatrixIn y, Index n) {
 }
 
 void Network::set_monitor_every(Index every) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  ComputeLock lock(compute_mutex());
   if (every < 0) throw ValueError("set_monitor_every: every must be >= 0");
   monitor_every_ = every;
 }
 
 std::vector<MonitorRecord> Network::take_monitor_records() {
-  std::lock_guard<std::mutex> lock(mutex_);
+  ComputeLock lock(compute_mutex());
   std::vector<MonitorRecord> taken;
   taken.swap(records_);
   return taken;
 }
 
 std::vector<LayerStats> Network::gradient_flow(MatrixIn x, MatrixIn y) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  ComputeLock lock(compute_mutex());
   require_compiled("gradient_flow");
   require_shape("gradient_flow", "x", x.rows(), x.cols(), -1, input_units_);
   require_shape("gradient_flow", "y", y.rows(), y.cols(), x.rows(), -1);
@@ -173,7 +174,7 @@ std::vector<LayerStats> Network::gradient_flow(MatrixIn x, MatrixIn y) {
 }
 
 StepTotals Network::train_step(MatrixIn x, MatrixIn y) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  ComputeLock lock(compute_mutex());
   require_compiled("train_step");
   require_shape("train_step", "x", x.rows(), x.cols(), -1, input_units_);
   require_shape("train_step", "y", y.rows(), y.cols(), x.rows(), -1);
@@ -186,7 +187,7 @@ StepTotals Network::train_step(MatrixIn x, MatrixIn y) {
 StepTotals Network::train_epoch(MatrixIn x, MatrixIn y, const std::vector<std::int64_t>& order,
                                 Index batch_size, const ProgressFn& progress,
                                 double progress_seconds) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  ComputeLock lock(compute_mutex());
   require_compiled("train_epoch");
   require_shape("train_epoch", "x", x.rows(), x.cols(), -1, input_units_);
   require_shape("train_epoch", "y", y.rows(), y.cols(), x.rows(), -1);
@@ -223,7 +224,7 @@ StepTotals Network::train_epoch(MatrixIn x, MatrixIn y, const std::vector<std::i
 }
 
 StepTotals Network::evaluate(MatrixIn x, MatrixIn y, Index batch_size) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  ComputeLock lock(compute_mutex());
   require_compiled("evaluate");
   require_shape("evaluate", "x", x.rows(), x.cols(), -1, input_units_);
   require_shape("evaluate", "y", y.rows(), y.cols(), x.rows(), -1);
@@ -246,7 +247,7 @@ StepTotals Network::evaluate(MatrixIn x, MatrixIn y, Index batch_size) {
 }
 
 void Network::predict(MatrixIn x, MatrixOut out, Index batch_size, bool training) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  ComputeLock lock(compute_mutex());
   require_shape("predict", "x", x.rows(), x.cols(), -1, input_units_);
   require_shape("predict", "out", out.rows(), out.cols(), x.rows(), output_units());
   if (batch_size < 1) throw ValueError("predict: batch_size must be >= 1");

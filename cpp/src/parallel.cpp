@@ -39,6 +39,11 @@ int get_num_threads() {
 
 int loop_threads(Index work) { return work < kParallelThreshold ? 1 : get_num_threads(); }
 
+std::recursive_mutex& compute_mutex() {
+  static std::recursive_mutex mutex;
+  return mutex;
+}
+
 bool openmp_enabled() {
 #ifdef _OPENMP
   return true;

@@ -345,6 +345,30 @@ TEST(ActivationKernels, InPlaceMatchesOutOfPlace) {
   }
 }
 
+// An element's value depends on its inputs only: the same rows give the same bits alone, inside a
+// larger batch, or at an odd column offset of a wider buffer (Eigen's unaligned-head peeling
+// would otherwise compute some of them with scalar code).
+TEST(ActivationKernels, ValuesDoNotDependOnPositionInMemory) {
+  const RowMatrix x = random_matrix(5, 37, -5, 5, 21), dy = random_matrix(5, 37, -1, 1, 22);
+  RowMatrix wide_x = RowMatrix::Zero(7, 41), wide_dy = RowMatrix::Zero(7, 41);
+  wide_x.block(1, 3, 5, 37) = x;
+  wide_dy.block(1, 3, 5, 37) = dy;
+  for (const Case& c : all_cases()) {
+    RowMatrix y(5, 37), dx(5, 37), wide_y(7, 41), wide_dx(7, 41), row_y(1, 37), row_dx(1, 37);
+    activation_forward(c.spec, x, y);
+    activation_backward(c.spec, x, y, dy, dx);
+    activation_forward(c.spec, wide_x.block(1, 3, 5, 37), wide_y.block(1, 3, 5, 37));
+    activation_backward(c.spec, wide_x.block(1, 3, 5, 37), wide_y.block(1, 3, 5, 37),
+                        wide_dy.block(1, 3, 5, 37), wide_dx.block(1, 3, 5, 37));
+    EXPECT_EQ(RowMatrix(wide_y.block(1, 3, 5, 37)), y) << c.label;
+    EXPECT_EQ(RowMatrix(wide_dx.block(1, 3, 5, 37)), dx) << c.label;
+    activation_forward(c.spec, x.row(2), row_y);
+    activation_backward(c.spec, x.row(2), row_y, dy.row(2), row_dx);
+    EXPECT_EQ(row_y, y.row(2)) << c.label;
+    EXPECT_EQ(row_dx, dx.row(2)) << c.label;
+  }
+}
+
 double max_relative_difference(const RowMatrix& a, const RowMatrix& b) {
   return ((a - b).array().abs() / (b.array().abs() + 1e-30f)).cast<double>().maxCoeff();
 }

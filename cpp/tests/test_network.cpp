@@ -12,6 +12,7 @@
 
 #include "densekit/error.hpp"
 #include "densekit/layers/activation.hpp"
+#include "densekit/layers/batch_norm.hpp"
 #include "densekit/layers/dense.hpp"
 #include "densekit/network.hpp"
 #include "densekit/optimizer.hpp"
@@ -285,12 +286,13 @@ TEST(Network, PredictAndEvaluateMatchManualForward) {
   EXPECT_EQ(totals.steps, 3);
   EXPECT_EQ(m.opt->iterations, 0);
   EXPECT_EQ(m.hidden->kernel().value, RowMatrix(w.w1.cast<Scalar>()));  // inference changes nothing
-  // predict needs no compile.
+  // predict needs no compile. One batch of 7 instead of 3, 3, 1: the products may round
+  // differently with the batch size, so equal within float precision only.
   Model fresh = make_model(12, 0.1f, 0);
   auto uncompiled = std::make_shared<Network>(std::vector<std::shared_ptr<Layer>>{fresh.hidden, fresh.out}, 4);
   RowMatrix out2(7, 3);
   uncompiled->predict(x, out2, 100, false);
-  EXPECT_EQ(out2, out);
+  expect_close(out2, out, 1e-6, "predict in one batch");
 }
 
 struct Snapshot {
@@ -332,6 +334,35 @@ TEST(Network, NonFiniteInputSkipsTheUpdate) {
   x(2, 1) = std::numeric_limits<float>::infinity();
   EXPECT_FALSE(m.net->train_step(x, y).finite);
   expect_unchanged(m, before);
+}
+
+// The same with a BatchNormalization layer: its moving statistics are variables of the model too
+// (Keras's model.weights), so a step that is not applied must not fold the batch's inf/NaN
+// statistics into them either.
+TEST(Network, NonFiniteInputLeavesBatchNormMovingStatisticsUnchanged) {
+  std::mt19937 rng(21);
+  auto dense = std::make_shared<DenseLayer>(4, 5, activation(ActivationKind::linear), true);
+  auto bn = std::make_shared<BatchNormLayer>(5, 0.99f, 1e-3f, true, true);
+  auto out = std::make_shared<DenseLayer>(5, 3, activation(ActivationKind::softmax), true);
+  dense->kernel().value = random_matrix(4, 5, rng, -1, 1);
+  out->kernel().value = random_matrix(5, 3, rng, -1, 1);
+  Network net({dense, bn, out}, 4);
+  net.compile(LossSpec{LossKind::sparse_categorical_crossentropy, false},
+              std::make_shared<SGD>(0.1f, 0.9f, false, ClipSpec{}), false);
+  RowMatrix x = random_matrix(6, 4, rng, -1, 1);
+  const RowMatrix y = random_labels(6, 3, rng);
+  ASSERT_TRUE(net.train_step(x, y).finite);
+  std::vector<RowMatrix> before;
+  for (auto& layer : net.layers())
+    for (auto& p : layer->parameters()) before.push_back(p->value);
+  x(2, 1) = std::numeric_limits<float>::infinity();
+  EXPECT_FALSE(net.train_step(x, y).finite);
+  size_t i = 0;
+  for (auto& layer : net.layers())
+    for (auto& p : layer->parameters()) {
+      EXPECT_EQ(p->value, before[i]) << layer->kind() << " " << p->name;
+      ++i;
+    }
 }
 
 // A huge learning rate: the first step is finite but moves the weights to ~1e35; the second

@@ -9,6 +9,7 @@ from densekit._core import build_info as _build_info
 from densekit._core import get_num_threads, set_num_threads
 from densekit import (activations, callbacks, datasets, initializers, layers, losses, metrics,
                       models, optimizers)
+from densekit import diagnostics
 from densekit.layers import Input
 from densekit.models import Model, Sequential
 
@@ -18,6 +19,7 @@ __all__ = [
     "Input", "Model", "Sequential", "activations", "build_info", "callbacks", "datasets",
     "get_num_threads", "initializers", "layers", "losses", "metrics", "models", "optimizers",
     "set_num_threads",
+    "diagnostics",
 ]
 
 

@@ -38,12 +38,17 @@ def as_float_matrix(x, where, name="x", features=None):
     return matrix
 
 
-def check_finite(matrix, where, name):
-    """Raises ValueError when `matrix` holds NaN or Inf, naming the first bad row."""
-    finite = np.isfinite(matrix)
-    if not finite.all():
-        row = int(np.argwhere(~finite)[0][0])
-        raise ValueError(
-            f"{where}: {name} contains NaN or Inf (first at sample {row}); clean the data "
-            f"or pass allow_nonfinite=True"
-        )
+def check_finite(matrix, where, name, chunk_elements=1 << 20):
+    """Raises ValueError when `matrix` holds NaN or Inf, naming the first bad row.
+
+    Checks in chunks of rows, so a large data set needs no data-sized temporary.
+    """
+    rows = max(1, chunk_elements // max(1, matrix.shape[1]))
+    for start in range(0, matrix.shape[0], rows):
+        finite = np.isfinite(matrix[start:start + rows])
+        if not finite.all():
+            row = start + int(np.argwhere(~finite)[0][0])
+            raise ValueError(
+                f"{where}: {name} contains NaN or Inf (first at sample {row}); clean the data "
+                f"or pass allow_nonfinite=True"
+            )

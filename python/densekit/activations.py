@@ -122,6 +122,10 @@ _BY_NAME = {
 }
 
 
+# Parameters whose function default differs from the C++ spec's neutral value.
+_FUNCTION_DEFAULTS = {"leaky_relu": {"negative_slope": 0.2}}
+
+
 def get(identifier):
     """Resolves an activation: None (linear), a name, a config dict or a callable.
 
@@ -178,7 +182,7 @@ def spec_of(activation):
         return layer_spec()
     for name, fn in _BY_NAME.items():
         if fn is activation:
-            return _spec("swish" if name == "silu" else name)
+            return _spec("swish" if name == "silu" else name, **_FUNCTION_DEFAULTS.get(name, {}))
     raise ValueError(
         f"Activation {activation!r} is a Python callable that densekit's C++ network cannot "
         f"run. Use one of: {', '.join(sorted(_BY_NAME))}, or an activation layer."

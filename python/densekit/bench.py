@@ -17,7 +17,7 @@ import sys
 
 from densekit._bench import report, runner, workloads
 
-__all__ = ["add_arguments", "main", "run"]
+__all__ = ["add_arguments", "main", "run", "run_parsed"]
 
 _QUICK = {"samples": 4000, "repeats": 1}
 _FULL = {"samples": 60000, "repeats": 5}
@@ -70,9 +70,15 @@ def run(samples=60000, repeats=5, only="", peers=runner.PEERS, threads=2, predic
 
 
 def main(argv=None):
+    """`densekit bench [options]`; returns the exit code."""
     parser = add_arguments(argparse.ArgumentParser(prog="densekit bench", description=__doc__,
                                                    formatter_class=argparse.RawDescriptionHelpFormatter))
-    args = parser.parse_args(argv)
+    return run_parsed(parser.parse_args(argv), parser)
+
+
+def run_parsed(args, parser):
+    """Runs the benchmark for options parsed by a parser that `add_arguments` filled (so
+    `densekit bench` can be a subcommand); prints the report and writes the JSON."""
     defaults = _QUICK if args.quick else _FULL
     try:
         raw, summary, text = run(samples=args.samples or defaults["samples"],

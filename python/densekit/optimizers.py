@@ -113,9 +113,10 @@ class SGD(Optimizer):
 
 
 def _check_learning_rate(value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 \
+    # 0 is allowed, as in Keras: it pauses training without recompiling.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 \
             or not _math.isfinite(value):
-        raise ValueError(f"learning_rate must be a positive finite number. Received: learning_rate={value!r}")
+        raise ValueError(f"learning_rate must be a finite number >= 0. Received: learning_rate={value!r}")
 
 
 _CLASSES = {"SGD": SGD, "sgd": SGD}

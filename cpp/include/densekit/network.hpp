@@ -4,7 +4,6 @@
 
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "densekit/diagnostics.hpp"
@@ -91,7 +90,6 @@ class Network {
   Index monitor_every_ = 0;
   std::int64_t steps_done_ = 0;
   std::vector<MonitorRecord> records_;
-  std::mutex mutex_;                // one computation at a time on the shared buffers
 };
 
 }  // namespace densekit

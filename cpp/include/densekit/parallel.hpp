@@ -2,6 +2,8 @@
 // loops use OpenMP with `num_threads(loop_threads(n))`, so small arrays stay on one thread.
 #pragma once
 
+#include <mutex>
+
 #include "densekit/types.hpp"
 
 namespace densekit {
@@ -16,5 +18,12 @@ int loop_threads(Index work);
 
 // Whether the library was built with OpenMP.
 bool openmp_enabled();
+
+// Held by every computation on layer buffers. Layers may be shared between networks (reused
+// pretrained layers) and called directly, so one lock for all of them keeps two threads from
+// ever writing the same scratch memory. Recursive, so a progress callback that runs Python
+// between two steps of an epoch may itself predict.
+using ComputeLock = std::lock_guard<std::recursive_mutex>;
+std::recursive_mutex& compute_mutex();
 
 }  // namespace densekit

@@ -76,7 +76,8 @@ Chunk padded(const Scalar* p, Index from, Index to) {
 template <class F, class... In>
 void map_chunks(Index n, Scalar* out, F f, In... in) {
   Index c = 0;
-  for (; c + kChunk <= n; c += kChunk) Eigen::Map<Chunk>(out + c) = f(Eigen::Map<const Chunk>(in + c)...);
+  for (; c + kChunk <= n; c += kChunk)
+    Eigen::Map<Chunk>(out + c) = f(Eigen::Map<const Chunk>(in + c)...);
   if (c == n) return;
   const Chunk last = f(padded(in, c, n)...);
   std::copy(last.data(), last.data() + (n - c), out + c);

@@ -1,6 +1,7 @@
 #include "densekit/layers/layer.hpp"
 
 #include "densekit/error.hpp"
+#include "densekit/parallel.hpp"
 
 namespace densekit {
 
@@ -16,6 +17,12 @@ Layer::Layer(Index input_units, Index output_units)
   if (input_units < 1 || output_units < 1)
     throw ValueError("Layer: units must be >= 1; got input " + std::to_string(input_units) +
                      ", output " + std::to_string(output_units));
+}
+
+void Layer::run(MatrixIn x, MatrixOut y, bool training) {
+  ComputeLock lock(compute_mutex());
+  reserve(x.rows());
+  forward(x, y, training);
 }
 
 std::shared_ptr<Parameter> Layer::add_parameter(std::string name, Index rows, Index cols,

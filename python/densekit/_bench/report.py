@@ -124,7 +124,7 @@ def markdown(raw, summary):
     if sgemm:
         lines.append(f"sgemm rate (NumPy float32 matmul 1024², {options['threads']} thread"
                      f"{'s' * (options['threads'] != 1)}): {sgemm / 1e9:.1f} GFLOP/s; the sgemm bound "
-                     f"of an epoch is 3 × its forward FLOPs / that rate.")
+                     f"of an epoch is 3 × its forward FLOPs / that rate" + _bounds(summary) + ".")
     if options.get("quick"):
         lines.append("Quick run: indicative only; the targets are meant for full runs.")
     items = summary["items"]
@@ -185,6 +185,17 @@ def _extras(raw, items):
         if not all(r["peak_reset"] for r in raw["rss"].values()):
             lines.append("(VmHWM could not be reset before the fit: the peak may predate it.)")
     return lines
+
+
+def _bounds(summary):
+    """": seed 0.98 s, deep 0.99 s" for the models trained in this run."""
+    bounds = {}
+    for name, rows in summary["items"].items():
+        for row in rows.values():
+            if "bound_seconds" in row:
+                bounds[_ITEMS[name].model] = row["bound_seconds"]
+    return "".join(f"{', ' if i else ': '}{model} {_time(seconds)}"
+                   for i, (model, seconds) in enumerate(bounds.items()))
 
 
 def _mib(kib):

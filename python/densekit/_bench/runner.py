@@ -44,7 +44,10 @@ class _Process:
                                         text=True, bufsize=1)
 
     def ask(self, op, **request):
-        self.process.stdin.write(json.dumps({"op": op, **request}) + "\n")
+        try:
+            self.process.stdin.write(json.dumps({"op": op, **request}) + "\n")
+        except OSError:  # it died earlier (a crash in the peer's native code)
+            raise WorkerError(f"the {self.peer} worker exited (code {self.process.wait()})") from None
         line = self.process.stdout.readline()
         if not line:
             raise WorkerError(f"the {self.peer} worker exited (code {self.process.wait()})")
@@ -110,6 +113,8 @@ def run(options):
             process, version = _start(peer, options, notes) if timed else (None, None)
             if process is not None:
                 workers[peer], versions[peer] = process, version
+        if not versions.get("torch", "2.13.0").startswith("2.13.0"):
+            notes.append(f"torch: {versions['torch']} installed; issue 5 compares with torch 2.13.0")
         _prepare(workers, timed, raw, notes)
         for rep in range(options["repeats"]):
             _repetition(rep, workers, timed, options, raw, notes)
@@ -141,7 +146,7 @@ def _prepare(workers, items, raw, notes):
 
 def _repetition(rep, workers, items, options, raw, notes):
     label = f"rep {rep + 1}/{options['repeats']}"
-    if items and workers:
+    if any(item.kind == "train" for item in items) and workers:
         server = workers.get("numpy") or next(iter(workers.values()))
         rate = server.ask("sgemm")["flops_per_s"]
         raw["sgemm"].append(rate)

@@ -151,9 +151,10 @@ class Trainer:
             if not totals.finite:
                 history.stopped_on_nonfinite = {"epoch": epoch, "step": totals.steps}
                 self.stop_training = True
-                print(f"Epoch {epoch + 1}, step {totals.steps + 1}: the loss or a gradient became "
-                      f"NaN or Inf; that update was not applied and training stopped. Lower the "
-                      f"learning rate or clip the gradients (clipnorm=1.0).")
+                if verbose:
+                    print(f"Epoch {epoch + 1}, step {totals.steps + 1}: the loss or a gradient became "
+                          f"NaN or Inf; that update was not applied and training stopped. Lower "
+                          f"the learning rate or clip the gradients (clipnorm=1.0).")
             if x_val is not None and totals.finite:
                 val = self._network.evaluate(x_val, y_val, validation_batch_size or batch_size)
                 epoch_logs.update({f"val_{k}": v for k, v in _logs(val, key).items()})

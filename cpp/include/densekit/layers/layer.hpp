@@ -46,6 +46,10 @@ class Layer {
   virtual void backward(MatrixIn x, MatrixIn y, MatrixIn dy, MatrixOut dx, bool update_weights,
                         bool dy_is_preactivation) = 0;
 
+  // A standalone forward (layer(x) from Python): sizes the scratch buffers and runs under the
+  // compute lock, so it is safe while a network sharing this layer trains in another thread.
+  void run(MatrixIn x, MatrixOut y, bool training);
+
   // The activation applied last by the layer (Dense's or an activation layer's), or null. The
   // network fuses a softmax/sigmoid output with the loss, and the diagnostics read saturation.
   virtual const ActivationSpec* output_activation() const { return nullptr; }

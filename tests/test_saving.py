@@ -190,11 +190,48 @@ def _default_mode(directory):
     return mode
 
 
+def test_unbuilt_model_round_trips_its_config(tmp_path):
+    model = keras.Sequential([L.Dense(3), L.Dense(2)])
+    model.compile(optimizer=keras.optimizers.SGD(momentum=0.5), loss="mse")
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert not loaded.built and loaded.get_config() == model.get_config()
+    assert loaded.optimizer.momentum == 0.5
+
+
+def test_weights_into_a_differently_compiled_model_skip_the_optimizer_state(tmp_path):
+    source = _small_model()
+    source.fit(np.ones((4, 4), np.float32), np.zeros(4), verbose=0)
+    source.save_weights(tmp_path / "w.weights.h5")
+    model = keras.Sequential([L.Dense(5, activation="relu", input_shape=(4,)), L.Dense(2, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy")  # no momentum
+    with pytest.warns(UserWarning, match="skipping the optimizer state: it has 6 variables"):
+        model.load_weights(tmp_path / "w.weights.h5")
+    _assert_equal_weights(model, source)
+    assert model.optimizer.iterations == 0 and model.optimizer.learning_rate == pytest.approx(0.01)
+
+
+def _assert_equal_weights(a, b):
+    for x, y in zip(a.get_weights(), b.get_weights(), strict=True):
+        assert_array_equal(x, y)
+
+
+def test_optimizer_densekit_lacks_asks_for_compile_false(saved):
+    config = json.loads(zipfile.ZipFile(saved).read("config.json"))
+    config["compile_config"]["optimizer"]["class_name"] = "Adam"
+    _rewrite(saved, **{"config.json": json.dumps(config)})
+    with pytest.raises(ValueError, match=r"compile_config: optimizer 'Adam' is not in densekit.*compile=False"):
+        keras.models.load_model(saved)
+    model = keras.models.load_model(saved, compile=False)
+    assert model.optimizer is None and model.built
+
+
 # -- bad files: ValueError naming the part, the model unchanged -----------------------------------
 
 
 @pytest.fixture
 def saved(tmp_path):
+    """A small compiled model saved as m.keras."""
     model = _small_model()
     path = tmp_path / "m.keras"
     model.save(path)
@@ -472,11 +509,7 @@ def test_every_initializer_means_the_same_in_keras(real_keras):
 
 
 @keras_filters[0]
-@pytest.mark.parametrize("activation", [
-    pytest.param(a, marks=pytest.mark.xfail(
-        strict=True, reason="densekit bug: activations.spec_of(leaky_relu) drops the 0.2 default "
-                            "slope, so Dense(activation='leaky_relu') computes slope 0"))
-    if a == "leaky_relu" else a for a in ACTIVATIONS])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_every_activation_computes_the_same_after_the_trip_to_keras(real_keras, activation):
     model = keras.Sequential([L.Dense(6, activation=activation, input_shape=(6,),
                                       bias_initializer=I.RandomUniform(-1, 1, seed=1)), L.Activation(activation)])
@@ -508,3 +541,22 @@ def test_frozen_layers_and_keras_loss_objects_survive_the_trip(tmp_path, real_ke
     again = k.saving.load_model(tmp_path / "d.keras")
     assert [l.trainable for l in again.layers] == [False, True, True]
     assert_allclose(_keras_predict(again, x), model.predict(x, verbose=0), atol=1e-5)
+
+
+@keras_filters[0]
+def test_prelu_on_unflattened_inputs_uses_keras_alpha_shape(tmp_path, real_keras):
+    # densekit keeps one alpha per input element flat; Keras keeps them in the input's shape.
+    model = keras.Sequential([L.InputLayer(shape=(4, 3)), L.PReLU(alpha_initializer=I.RandomUniform(seed=1)),
+                              L.Flatten(), L.Dense(2, kernel_initializer=I.GlorotUniform(seed=2))])
+    model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss="mse")
+    x, _ = _data(2)
+    model.fit(x, np.ones((len(x), 2), np.float32), epochs=1, verbose=0)
+    model.save(tmp_path / "d.keras")
+    in_keras = real_keras.saving.load_model(tmp_path / "d.keras")
+    assert tuple(in_keras.layers[0].alpha.shape) == (4, 3)
+    assert tuple(in_keras.optimizer.variables[2].shape) == (4, 3)
+    assert_allclose(_keras_predict(in_keras, x), model.predict(x, verbose=0), atol=1e-5)
+    in_keras.save(tmp_path / "k.keras")
+    back = keras.models.load_model(tmp_path / "k.keras")
+    _assert_equal_weights(back, model)
+    assert_array_equal(_slots(back)[0], _slots(model)[0])

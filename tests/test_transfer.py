@@ -100,13 +100,15 @@ def test_clone_model_builds_fresh_layers_from_the_same_config():
 
 def test_frozen_layer_gets_no_update_and_moves_to_non_trainable():
     model = _stack()
+    # Dense 5*8+8 = 48, BatchNormalization 4*8 = 32 (moving stats 16 non-trainable),
+    # Dense 8*6+6 = 54, Dense 6+1 = 7: 141 in all.
     counts = _summary_counts(model)
-    assert counts == {"Total": 48 + 32 + 54 + 7, "Trainable": 48 + 16 + 54 + 7, "Non-trainable": 16}
+    assert counts == {"Total": 141, "Trainable": 48 + 16 + 54 + 7, "Non-trainable": 16}
     model.layers[0].trainable = False
     model.layers[2].trainable = False
     assert [v.path.split("/")[1] for v in model.trainable_weights] == ["gamma", "beta", "kernel", "bias"]
-    # The frozen Dense layers' 48 + 42 parameters become non-trainable (with BN's moving stats).
-    assert _summary_counts(model) == {"Total": 157, "Trainable": 16 + 7, "Non-trainable": 48 + 54 + 16}
+    # The frozen Dense layers' 48 + 54 parameters become non-trainable (with BN's moving stats).
+    assert _summary_counts(model) == {"Total": 141, "Trainable": 16 + 7, "Non-trainable": 48 + 54 + 16}
     frozen = _copies([model.layers[0], model.layers[2]])
     _compile(model)
     x, y = _data()
@@ -150,7 +152,7 @@ def test_model_trainable_false_freezes_every_layer():
     model.trainable = False
     assert not model.trainable and all(not layer.trainable for layer in model.layers)
     assert model.trainable_weights == []
-    assert _summary_counts(model) == {"Total": 157, "Trainable": 0, "Non-trainable": 157}
+    assert _summary_counts(model) == {"Total": 141, "Trainable": 0, "Non-trainable": 141}
     snapshot = model.get_weights()
     x, y = _data()
     _compile(model).fit(x, y, epochs=2, verbose=0)

@@ -4,6 +4,7 @@
 
 #include "arrays.hpp"
 #include "densekit/kernels/activations.hpp"
+#include "densekit/kernels/batch_norm.hpp"
 #include "densekit/kernels/clipping.hpp"
 #include "densekit/kernels/dense.hpp"
 #include "densekit/kernels/losses.hpp"
@@ -145,6 +146,88 @@ void register_activations(py::module_& m) {
   }, py::arg("x"), py::arg("slopes"), py::arg("dy"));
 }
 
+using VectorMap = Eigen::Map<RowVector>;
+
+FloatArray new_vector(Index n) { return FloatArray({n}); }
+VectorMap vector_out(FloatArray& a) { return VectorMap(a.mutable_data(), a.shape(0)); }
+
+void register_batch_norm(py::module_& m) {
+  m.def("batch_norm_forward_training", [](const FloatArray& x, const FloatArray& gamma,
+                                          const FloatArray& beta, Scalar epsilon) {
+    const char* where = "batch_norm_forward_training";
+    auto xm = matrix_in(x, where, "x");
+    auto gm = vector_in(gamma, where, "gamma");
+    auto bm = vector_in(beta, where, "beta");
+    FloatArray y = new_matrix(xm.rows(), xm.cols()), x_hat = new_matrix(xm.rows(), xm.cols());
+    FloatArray mean = new_vector(xm.cols()), var = new_vector(xm.cols()), inv_std = new_vector(xm.cols());
+    auto ym = matrix_out(y);
+    auto xhm = matrix_out(x_hat);
+    auto mm = vector_out(mean);
+    auto vm = vector_out(var);
+    auto im = vector_out(inv_std);
+    {
+      py::gil_scoped_release release;
+      batch_norm_forward_training(xm, gm, bm, epsilon, mm, vm, im, xhm, ym);
+    }
+    return py::make_tuple(y, mean, var, inv_std, x_hat);
+  }, py::arg("x"), py::arg("gamma"), py::arg("beta"), py::arg("epsilon"),
+     "(y, mean, var, inv_std, x_hat); empty gamma/beta mean scale 1 / offset 0.");
+  m.def("batch_norm_update_moving", [](py::array& moving_mean, py::array& moving_var,
+                                       const FloatArray& mean, const FloatArray& var, Scalar momentum) {
+    const char* where = "batch_norm_update_moving";
+    auto mm = matrix_inplace(moving_mean, where, "moving_mean");
+    auto vm = matrix_inplace(moving_var, where, "moving_var");
+    if (mm.rows() != 1 || vm.rows() != 1) throw py::value_error(std::string(where) + ": moving statistics must be 1-D");
+    VectorMap mv(mm.data(), mm.cols()), vv(vm.data(), vm.cols());
+    batch_norm_update_moving(mv, vv, vector_in(mean, where, "mean"), vector_in(var, where, "var"), momentum);
+  }, py::arg("moving_mean"), py::arg("moving_var"), py::arg("mean"), py::arg("var"), py::arg("momentum"),
+     "In place: moving = moving·momentum + batch·(1 - momentum).");
+  m.def("batch_norm_forward_inference", [](const FloatArray& x, const FloatArray& gamma,
+                                           const FloatArray& beta, const FloatArray& moving_mean,
+                                           const FloatArray& moving_var, Scalar epsilon) {
+    const char* where = "batch_norm_forward_inference";
+    auto xm = matrix_in(x, where, "x");
+    FloatArray y = new_matrix(xm.rows(), xm.cols());
+    auto ym = matrix_out(y);
+    batch_norm_forward_inference(xm, vector_in(gamma, where, "gamma"), vector_in(beta, where, "beta"),
+                                 vector_in(moving_mean, where, "moving_mean"),
+                                 vector_in(moving_var, where, "moving_var"), epsilon, ym);
+    return y;
+  }, py::arg("x"), py::arg("gamma"), py::arg("beta"), py::arg("moving_mean"), py::arg("moving_var"),
+     py::arg("epsilon"));
+  m.def("batch_norm_backward_training", [](const FloatArray& x_hat, const FloatArray& dy,
+                                           const FloatArray& gamma, const FloatArray& inv_std) {
+    const char* where = "batch_norm_backward_training";
+    auto xhm = matrix_in(x_hat, where, "x_hat");
+    auto dym = matrix_in(dy, where, "dy");
+    FloatArray dx = new_matrix(xhm.rows(), xhm.cols());
+    FloatArray dgamma = new_vector(xhm.cols()), dbeta = new_vector(xhm.cols());
+    auto dxm = matrix_out(dx);
+    auto dgm = vector_out(dgamma);
+    auto dbm = vector_out(dbeta);
+    batch_norm_backward_training(xhm, dym, vector_in(gamma, where, "gamma"),
+                                 vector_in(inv_std, where, "inv_std"), dxm, dgm, dbm);
+    return py::make_tuple(dx, dgamma, dbeta);
+  }, py::arg("x_hat"), py::arg("dy"), py::arg("gamma"), py::arg("inv_std"), "(dx, dgamma, dbeta).");
+  m.def("batch_norm_backward_inference", [](const FloatArray& x, const FloatArray& dy,
+                                            const FloatArray& gamma, const FloatArray& moving_mean,
+                                            const FloatArray& moving_var, Scalar epsilon) {
+    const char* where = "batch_norm_backward_inference";
+    auto xm = matrix_in(x, where, "x");
+    auto dym = matrix_in(dy, where, "dy");
+    FloatArray dx = new_matrix(xm.rows(), xm.cols());
+    FloatArray dgamma = new_vector(xm.cols()), dbeta = new_vector(xm.cols());
+    auto dxm = matrix_out(dx);
+    auto dgm = vector_out(dgamma);
+    auto dbm = vector_out(dbeta);
+    batch_norm_backward_inference(xm, dym, vector_in(gamma, where, "gamma"),
+                                  vector_in(moving_mean, where, "moving_mean"),
+                                  vector_in(moving_var, where, "moving_var"), epsilon, dxm, dgm, dbm);
+    return py::make_tuple(dx, dgamma, dbeta);
+  }, py::arg("x"), py::arg("dy"), py::arg("gamma"), py::arg("moving_mean"), py::arg("moving_var"),
+     py::arg("epsilon"), "(dx, dgamma, dbeta).");
+}
+
 void register_losses(py::module_& m) {
   py::enum_<LossKind>(m, "LossKind")
       .value("sparse_categorical_crossentropy", LossKind::sparse_categorical_crossentropy)
@@ -218,6 +301,7 @@ void register_optimizer_kernels(py::module_& m) {
 void register_kernels(py::module_& m) {
   register_dense(m);
   register_activations(m);
+  register_batch_norm(m);
   register_losses(m);
   register_optimizer_kernels(m);
 }

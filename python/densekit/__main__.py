@@ -13,12 +13,22 @@ def main(argv=None):
     demo.add_argument("--epochs", type=int, default=20)
     demo.add_argument("--batch-size", type=int, default=32)
     demo.add_argument("--seed", type=int, default=42)
+    experiment = commands.add_parser("experiment", help="run one of the chapter's experiments")
+    experiments = experiment.add_subparsers(dest="experiment", required=True)
+    from densekit.experiment import add_arguments as add_experiment_arguments
+
+    add_experiment_arguments(experiments.add_parser(
+        "activations", help="compare activations and initializations on a deep network (digits)"))
     args = parser.parse_args(argv)
     if args.command == "demo":
         from densekit.demo import run
 
         accuracy = run(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
         return 0 if accuracy >= 0.95 else 1
+    if args.command == "experiment":
+        from densekit.experiment import main as run_experiment
+
+        return run_experiment(args)
     return 2
 
 

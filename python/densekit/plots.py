@@ -124,18 +124,20 @@ def _log_if_positive(ax, *series):
         ax.set_yscale("log")
 
 
-def plot_gradient_flow(flows, path, figure="weight_grad_norm"):
+def plot_gradient_flow(flows, path, figure="weight_grad_norm", kinds=None):
     """Draws one figure of `diagnostics.gradient_flow` against the depth of the layer.
 
     Args:
         flows: a `gradient_flow` result, or a dict {label: result} drawn as one line each.
         path: the PNG file to write.
         figure: the key drawn, "weight_grad_norm" (log scale) by default.
+        kinds: layer classes drawn, e.g. ("Dense",); None: every layer with the figure.
     """
     fig, axes = _figure(1, 1, width=7, height=4.5)
     ax = axes[0, 0]
     for label, rows in _runs(flows, "flow").items():
-        layers = [r for r in rows if r.get(figure) is not None]
+        layers = [r for r in rows if r.get(figure) is not None
+                  and (kinds is None or r.get("kind") in kinds)]
         values = [r[figure] for r in layers]
         if figure.endswith("_norm"):
             values = _positive(values)
@@ -151,13 +153,14 @@ def plot_gradient_flow(flows, path, figure="weight_grad_norm"):
     return _save(fig, path)
 
 
-def plot_gradient_norms(records, path, figure="weight_grad_norm"):
+def plot_gradient_norms(records, path, figure="weight_grad_norm", kinds=None):
     """Draws a per-layer figure over training, one line per layer, bottom layers dark.
 
     Args:
         records: a `GradientMonitor`, its `records`, or a dict {label: either}: one panel each.
         path: the PNG file to write.
         figure: the per-layer key drawn, "weight_grad_norm" by default (log scale for norms).
+        kinds: layer classes drawn, e.g. ("Dense",); None: every layer with the figure.
     """
     runs = _runs(records, "records")
     rows, cols = _grid(len(runs), max_cols=2)
@@ -168,15 +171,15 @@ def plot_gradient_norms(records, path, figure="weight_grad_norm"):
     for ax, (label, run) in zip(axes.flat, runs.items()):
         run = getattr(run, "records", run)
         steps = [r["step"] for r in run]
-        names = [row["layer"] for row in run[0]["layers"]] if run else []
+        first = run[0]["layers"] if run else []
+        drawn = [i for i, row in enumerate(first) if kinds is None or row.get("kind") in kinds]
+        drawn = [i for i in drawn if any(r["layers"][i][figure] is not None for r in run)]
         lines = []
-        for i, name in enumerate(names):
+        for depth, i in enumerate(drawn):
             values = [r["layers"][i][figure] for r in run]
-            if all(v is None for v in values):
-                continue
             if figure.endswith("_norm"):
                 values = _positive(values)
-            color = colormap(i / max(len(names) - 1, 1))
+            color = colormap(depth / max(len(drawn) - 1, 1))
             lines.append(ax.plot(steps, values, color=color, linewidth=1)[0].get_ydata())
         if figure.endswith("_norm"):
             _log_if_positive(ax, *lines)
@@ -186,7 +189,7 @@ def plot_gradient_norms(records, path, figure="weight_grad_norm"):
         ax.grid(True, alpha=0.3)
     norm = matplotlib.colors.Normalize(0, 1)
     bar = fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=colormap),
-                       ax=axes[:, -1].tolist(), ticks=[0, 1], shrink=0.8)
+                       ax=axes[:, -1].tolist(), ticks=[0, 1], shrink=0.8 if rows < 3 else 0.4)
     bar.ax.set_yticklabels(["bottom", "top"])
     bar.set_label("layer")
     return _save(fig, path, axes, len(runs))
@@ -206,14 +209,14 @@ def plot_history(history, path, keys=None):
         keys = sorted(found, key=lambda k: (k != "loss", k))
     rows, cols = _grid(max(len(keys), 1))
     fig, axes = _figure(rows, cols)
-    for ax, key in zip(axes.flat, keys):
+    for k, (ax, key) in enumerate(zip(axes.flat, keys)):
         for i, (label, logs) in enumerate(runs.items()):
             color = f"C{i % 10}"
             for prefix, style in (("", "-"), ("val_", "--")):
                 values = logs.get(prefix + key)
                 if not values:
                     continue
-                name = f"{label} {prefix + key}" if label is not None else prefix + key
+                name = label if label is not None else prefix + key
                 epochs = range(1, len(values) + 1)
                 values = [math.nan if v is None else v for v in values]
                 if key == "grad_norm_ratio":
@@ -226,6 +229,7 @@ def plot_history(history, path, keys=None):
         ax.set_title(key.replace("_", " ") + (" (dashed: validation)" if validation else ""))
         ax.set_xlabel("epoch")
         ax.grid(True, alpha=0.3)
-        if ax.get_lines():
+        # Several runs: one legend of the runs, on the first panel.
+        if ax.get_lines() and (None in runs or k == 0):
             ax.legend(fontsize="x-small", ncol=2 if len(runs) > 4 else 1)
     return _save(fig, path, axes, len(keys))

@@ -3,9 +3,11 @@
 // Jacobian product). Where f has a kink, f' takes the value TensorFlow's gradient op gives, so that
 // training matches Keras on the TF backend.
 //
-// Rows are independent, so every loop runs over rows on loop_threads(n·units) threads and the
-// result does not depend on the thread count. Each output coefficient is read from the same
-// coefficient of the inputs only, which is what makes x == y and dy == dx safe.
+// Every loop runs over rows on loop_threads(n·units) threads, and every element goes through the
+// same instructions wherever it lies (map_chunks), so the result does not depend on the thread
+// count, the batch size or the row an example sits in. Each output coefficient is computed from
+// the same coefficient of the inputs only (softmax: the same row), which is what makes x == y and
+// dy == dx safe.
 #include "densekit/kernels/activations.hpp"
 
 #include <algorithm>
@@ -116,10 +118,11 @@ void map_elements(MatrixIn x, MatrixOut y, F f) {
     for (Index c = 0; c < x.cols(); ++c) y(r, c) = f(x(r, c));
   });
 }
+// dx = dy ⊙ f'(x, y) with f' a scalar function of x and y.
 template <class D>
-void map_derivative(MatrixIn x, MatrixIn dy, MatrixOut dx, D derivative) {
+void map_derivative(MatrixIn x, MatrixIn y, MatrixIn dy, MatrixOut dx, D derivative) {
   for_each_row(x.rows(), x.cols(), [&](Index r) {
-    for (Index c = 0; c < x.cols(); ++c) dx(r, c) = dy(r, c) * derivative(x(r, c));
+    for (Index c = 0; c < x.cols(); ++c) dx(r, c) = dy(r, c) * derivative(x(r, c), y(r, c));
   });
 }
 
@@ -163,25 +166,22 @@ bool plain_relu(const ActivationSpec& spec) {
   return spec.negative_slope == 0 && spec.max_value < 0 && spec.threshold == 0;
 }
 
-// gelu exact: y = ½x(1 + erf(x/√2)) = ½x·erfc(-x/√2) (TF's form: no cancellation for x ≪ 0);
-//   f' = Φ(x) + x·φ(x) = ½erfc(-x/√2) + x·e^(-x²/2)/√(2π).
-// gelu approximate: u = √(2/π)(x + 0.044715x³), y = ½x(1 + tanh u) = x·σ(2u), the same function
-// without the cancellation of 1 + tanh u for x ≪ 0;
-//   f' = σ(2u) + 2x·σ(2u)(1 - σ(2u))·√(2/π)(1 + 3·0.044715x²).
-Scalar gelu_value(Scalar x, bool approximate) {
-  if (!approximate) return Scalar(0.5) * x * std::erfc(-x * kInvSqrt2);
-  const Scalar u = kSqrt2OverPi * (x + kGeluCubic * x * x * x);
-  return x / (1 + std::exp(-2 * u));
+// gelu exact: y = ½x(1 + erf(x/√2)) = ½x·erfc(-x/√2), TF's form (no cancellation for x ≪ 0).
+//   f' = Φ(x) + x·φ(x), with Φ = y/x read from the forward output instead of a second erfc
+//   (Φ = ½ for |x| < 1e-30, where y/x would lose digits to underflow).
+Scalar gelu_exact(Scalar x) { return Scalar(0.5) * x * std::erfc(-x * kInvSqrt2); }
+Scalar gelu_exact_derivative(Scalar x, Scalar y) {
+  const Scalar cdf = std::abs(x) > Scalar(1e-30) ? y / x : Scalar(0.5);
+  return cdf + x * kInvSqrt2Pi * std::exp(Scalar(-0.5) * x * x);
 }
-Scalar gelu_derivative(Scalar x, bool approximate) {
-  if (!approximate)
-    return Scalar(0.5) * std::erfc(-x * kInvSqrt2) +
-           x * kInvSqrt2Pi * std::exp(Scalar(-0.5) * x * x);
-  const Scalar u = kSqrt2OverPi * (x + kGeluCubic * x * x * x);
-  const Scalar sg = 1 / (1 + std::exp(-2 * u));
-  if (sg == 0) return 0;  // x ≪ 0: avoids 0·∞ once x³ overflows
-  const Scalar du = kSqrt2OverPi * (1 + 3 * kGeluCubic * x * x);
-  return sg + 2 * x * sg * (1 - sg) * du;
+
+// gelu approximate: u = √(2/π)(x + 0.044715x³), y = ½x(1 + tanh u) = x·σ(2u): the same function
+// without the cancellation of 1 + tanh u for x ≪ 0, and vectorized.
+//   f' = σ(2u) + 2x·σ(2u)(1 - σ(2u))·√(2/π)(1 + 3·0.044715x²),
+// x² capped at 1e8 in the last factor, where σ(2u)(1 - σ(2u)) is already 0, to avoid 0·∞.
+template <class A>
+auto gelu_tanh_sigma(const A& a) {  // σ(2u)
+  return (1 + (Scalar(-2) * kSqrt2OverPi * (a + kGeluCubic * a.cube())).exp()).inverse();
 }
 
 // Softmax of one row, stable: y = e^(x - max x) / Σ e^(x - max x).
@@ -274,7 +274,8 @@ void activation_forward(const ActivationSpec& spec, MatrixIn x, MatrixOut y) {
         return kScale * a.max(Scalar(0)) + kScaleAlpha * a.min(Scalar(0)).expm1();
       });
     case ActivationKind::gelu:
-      return map_elements(x, y, [ap = spec.approximate](Scalar v) { return gelu_value(v, ap); });
+      if (!spec.approximate) return map_elements(x, y, gelu_exact);
+      return map_rows(x, y, [](const auto& a) { return a * gelu_tanh_sigma(a); });
     case ActivationKind::swish:  // x·σ(x)
       return map_rows(x, y, [](const auto& a) { return a * (1 + (-a).exp()).inverse(); });
     case ActivationKind::softplus:  // log(1 + e^x) = log1p(e^-|x|) + max(x, 0), never overflows
@@ -327,7 +328,9 @@ void activation_backward(const ActivationSpec& spec, MatrixIn x, MatrixIn y, Mat
         return map_rows(x, y, dy, dx, [](const auto& a, const auto&, const auto& g) {
           return (a > 0).select(g, Scalar(0));
         });
-      return map_derivative(x, dy, dx, [r = relu_of(spec)](Scalar v) { return r.derivative(v); });
+      return map_derivative(x, y, dy, dx, [r = relu_of(spec)](Scalar v, Scalar) {
+        return r.derivative(v);
+      });
     case ActivationKind::leaky_relu:
       return map_rows(x, y, dy, dx, [slope](const auto& a, const auto&, const auto& g) {
         return (a > 0).select(g, slope * g);
@@ -343,8 +346,11 @@ void activation_backward(const ActivationSpec& spec, MatrixIn x, MatrixIn y, Mat
         return (a < 0).select(g * (o + kScaleAlpha), kScale * g);
       });
     case ActivationKind::gelu:
-      return map_derivative(x, dy, dx, [ap = spec.approximate](Scalar v) {
-        return gelu_derivative(v, ap);
+      if (!spec.approximate) return map_derivative(x, y, dy, dx, gelu_exact_derivative);
+      return map_rows(x, y, dy, dx, [](const auto& a, const auto&, const auto& g) {
+        const auto s = gelu_tanh_sigma(a);
+        const auto du = kSqrt2OverPi * (1 + 3 * kGeluCubic * a.square().min(Scalar(1e8)));
+        return g * (s + 2 * a * s * (1 - s) * du);
       });
     case ActivationKind::swish:
       return map_rows(x, y, dy, dx, [](const auto& a, const auto& o, const auto& g) {

@@ -137,7 +137,7 @@ def _metrics(spec):
     return names
 
 
-# -- model.weights.h5 / .weights.h5 --------------------------------------------------------------------------------
+# -- model.weights.h5 / .weights.h5 ---------------------------------------------------------------
 def _layer_paths(model):
     """Keras's HDF5 group of each layer: snake-case class name, then _1, _2 ... per class."""
     used, paths = {}, []
@@ -146,6 +146,14 @@ def _layer_paths(model):
         used[base] = used.get(base, -1) + 1
         paths.append((layer, f"layers/{base}" + (f"_{used[base]}" if used[base] else "")))
     return paths
+
+
+def _keras_shape(layer, variable):
+    """Keras's shape of a variable: PReLU keeps one alpha per input element in the input's shape,
+    where densekit keeps them flat."""
+    if type(layer).__name__ == "PReLU":
+        return tuple(layer.input_shape[1:])
+    return variable.shape
 
 
 def weights_bytes(model, include_optimizer):
@@ -157,7 +165,7 @@ def weights_bytes(model, include_optimizer):
             group = h5.create_group(path).create_group("vars")
             group.attrs["name"] = layer.name
             for i, variable in enumerate(layer.variables):
-                group.create_dataset(str(i), data=np.array(variable.numpy()))
+                group.create_dataset(str(i), data=np.reshape(variable.numpy(), _keras_shape(layer, variable)))
         h5.create_group("vars").attrs["name"] = model.name
         optimizer = model.optimizer
         if include_optimizer and optimizer is not None:
@@ -166,10 +174,10 @@ def weights_bytes(model, include_optimizer):
             group.create_dataset("0", data=np.int64(optimizer.iterations))
             group.create_dataset("1", data=np.float32(optimizer.learning_rate))
             if optimizer.momentum != 0:
-                for i, variable in enumerate(model.trainable_variables if model.built else []):
+                for i, variable in enumerate(model.trainable_variables):
                     slot = optimizer._sgd.momentum_slot(variable._parameter)
-                    group.create_dataset(str(i + 2), data=np.zeros(variable.shape, np.float32)
-                                         if slot is None else np.array(slot))
+                    slot = np.zeros(variable.shape, np.float32) if slot is None else slot
+                    group.create_dataset(str(i + 2), data=np.reshape(slot, _keras_shape(variable._layer, variable)))
     return buffer.getvalue()
 
 
@@ -223,10 +231,10 @@ def _layer_plan(model, h5, where):
             raise ValueError(f"{where}: layer '{layer.name}' ({type(layer).__name__}) has "
                              f"{len(variables)} weights but {path}/vars holds {len(values)}")
         for i, variable in enumerate(variables):
-            if values[i].shape != variable.shape:
+            if values[i].shape not in (variable.shape, _keras_shape(layer, variable)):
                 raise ValueError(f"{where}: layer '{layer.name}': weight {variable.path} has shape "
                                  f"{variable.shape} in the model but {values[i].shape} in {path}/vars/{i}")
-            plan.append((variable, values[i].astype(np.float32)))
+            plan.append((variable, values[i].astype(np.float32).reshape(variable.shape)))
     extra = sorted(key for key in (h5.get("layers") or {}) if key not in read
                    and _vars(h5, f"layers/{key}", where))
     if extra:
@@ -241,7 +249,7 @@ def _optimizer_plan(model, h5, where):
     values = _vars(h5, "optimizer", where) if optimizer is not None else None
     if not values:
         return None
-    slots = [v._parameter for v in model.trainable_variables] if optimizer.momentum != 0 else []
+    slots = model.trainable_variables if optimizer.momentum != 0 else []
     if len(values) != 2 + len(slots):  # as Keras: a different optimizer's state is skipped
         warnings.warn(f"{where}: skipping the optimizer state: it has {len(values)} variables, the "
                       f"model's optimizer {2 + len(slots)}", stacklevel=3)
@@ -251,16 +259,16 @@ def _optimizer_plan(model, h5, where):
             or not (np.isfinite(learning_rate) and learning_rate > 0):
         raise ValueError(f"{where}: optimizer/vars/0-1 must hold iterations >= 0 and a positive "
                          f"learning rate; found {iterations!r} and {learning_rate!r}")
-    for i, parameter in enumerate(slots):
-        if values[i + 2].shape != parameter.value.shape:
-            raise ValueError(f"{where}: optimizer/vars/{i + 2} (momentum of {parameter.name}) has shape "
-                             f"{values[i + 2].shape}; the model's is {parameter.value.shape}")
+    for i, variable in enumerate(slots):
+        if values[i + 2].shape not in (variable.shape, _keras_shape(variable._layer, variable)):
+            raise ValueError(f"{where}: optimizer/vars/{i + 2} (momentum of {variable.path}) has "
+                             f"shape {values[i + 2].shape}; the model's is {variable.shape}")
 
     def restore():
         optimizer._sgd.iterations = int(iterations)
         optimizer.learning_rate = float(learning_rate)
-        for i, parameter in enumerate(slots):
-            slot = optimizer._sgd.momentum_slot(parameter)
+        for i, variable in enumerate(slots):
+            slot = optimizer._sgd.momentum_slot(variable._parameter)
             if slot is not None:
-                slot[...] = values[i + 2]
+                slot[...] = values[i + 2].reshape(variable.shape)
     return restore

@@ -133,8 +133,8 @@ def _read_archive(path, members):
             if missing:
                 raise ValueError(f"{path}: not a Keras model archive: it has no {', '.join(missing)}")
             return {m: archive.read(m) for m in members}  # read() checks each member's CRC
-    except (zipfile.BadZipFile, EOFError, OSError, RuntimeError) as e:
-        if isinstance(e, FileNotFoundError):
+    except (zipfile.BadZipFile, EOFError, OSError, RuntimeError, NotImplementedError) as e:
+        if isinstance(e, (FileNotFoundError, PermissionError, IsADirectoryError)):
             raise
         raise ValueError(f"{path}: not a valid .keras file; the zip archive is truncated or "
                          f"corrupt ({type(e).__name__}: {e})") from e

@@ -1,0 +1,95 @@
+"""`densekit experiment activations` and the PNG figures of `densekit.plots`.
+
+The command runs in-process on a small network; the figures must exist and be real images
+(read back with matplotlib: a sensible size and more than one colour).
+"""
+
+import numpy as np
+import pytest
+
+import densekit
+from densekit import diagnostics, experiment, initializers, layers, plots
+from densekit.__main__ import main
+from densekit.callbacks import GradientMonitor
+
+pytest.importorskip("matplotlib")
+from matplotlib import image  # noqa: E402
+
+PNGS = ("activations.png", "gradient_flow_init.png", "gradient_flow_init_bn.png",
+        "training_curves.png", "training_curves_bn.png", "gradient_norms.png")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # As in test_diagnostics: small layers run faster on one thread on a busy machine.
+    previous = densekit.get_num_threads()
+    densekit.set_num_threads(1)
+    yield
+    densekit.set_num_threads(previous)
+
+
+def assert_real_png(path, min_height=200, min_width=300):
+    pixels = image.imread(str(path))
+    assert pixels.ndim == 3 and pixels.shape[0] >= min_height and pixels.shape[1] >= min_width
+    colours = np.unique(pixels.reshape(-1, pixels.shape[2]), axis=0)
+    assert len(colours) > 10, f"{path} is nearly blank"
+
+
+def test_experiment_activations_prints_the_table_and_writes_the_pngs(tmp_path, capsys):
+    out = tmp_path / "figures"
+    assert main(["experiment", "activations", "--depth", "5", "--epochs", "2", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    lines = printed.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("model"))
+    for column in ("test acc", "test loss", "epochs to 90%", "grad ratio at init", "time (s)"):
+        assert column in lines[header]
+    rows = lines[header + 2:header + 16]
+    labels = [label for label, *_ in experiment.CONFIGS]
+    assert [row[:len(label)] for row, label in zip(rows, labels * 2)] == labels * 2
+    assert all(("+ BN" in row) == (i >= 7) for i, row in enumerate(rows))
+    # A progress line per configuration, before the table.
+    assert sum(line.startswith("[") for line in lines[:header]) == 14
+    for name in PNGS:
+        assert_real_png(out / name)
+
+
+def test_build_model_uses_the_same_seeds_across_configurations():
+    a = experiment.build_model("tanh", (initializers.GlorotUniform, {}), 3, 8, False, seed=4)
+    b = experiment.build_model("relu", (initializers.GlorotUniform, {}), 3, 8, False, seed=4)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    kernels = [w for w in a.get_weights() if w.shape == (8, 8)]
+    assert not np.array_equal(kernels[0], kernels[1])  # but distinct per layer
+    with_bn = experiment.build_model("leaky_relu", (initializers.HeNormal, {}), 2, 8, True, seed=4)
+    assert [type(l).__name__ for l in with_bn.layers] == [
+        "Flatten", "Dense", "BatchNormalization", "LeakyReLU",
+        "Dense", "BatchNormalization", "LeakyReLU", "Dense"]
+    assert not with_bn.layers[1].use_bias
+
+
+def test_plot_functions_write_pngs(tmp_path, rng):
+    model = densekit.Sequential([layers.Dense(12, activation="tanh", input_shape=[5]),
+                                 layers.Dense(12, activation="relu"),
+                                 layers.Dense(3, activation="softmax")])
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd", metrics=["accuracy"])
+    x, y = rng.normal(size=(64, 5)), rng.integers(0, 3, size=64)
+    monitor = GradientMonitor(every=2)
+    history = model.fit(x, y, batch_size=16, epochs=3, validation_split=0.25, callbacks=[monitor],
+                        verbose=0)
+    flow = diagnostics.gradient_flow(model, x[:32], y[:32])
+    written = [
+        plots.plot_activations(tmp_path / "activations.png", names=("sigmoid", "relu", "softsign")),
+        plots.plot_history(history, tmp_path / "history.png"),
+        plots.plot_history({"a": history, "b": history.history}, tmp_path / "histories.png"),
+        plots.plot_gradient_norms(monitor, tmp_path / "norms.png"),
+        plots.plot_gradient_norms(monitor.records, tmp_path / "outputs.png", figure="output_std"),
+        plots.plot_gradient_flow(flow, tmp_path / "flow.png"),
+        plots.plot_gradient_flow({"x": flow, "y": flow}, tmp_path / "flows.png", kinds=("Dense",)),
+    ]
+    for path in written:
+        assert_real_png(path)
+
+
+def test_plot_activations_rejects_an_unknown_name(tmp_path):
+    with pytest.raises(ValueError, match="Unknown activation"):
+        plots.plot_activations(tmp_path / "a.png", names=("sigmoid", "nope"))

@@ -1,0 +1,160 @@
+"""Type stub of densekit's private C++ module (see cpp/bindings/)."""
+
+from typing import Callable, Optional
+
+import numpy as np
+import numpy.typing as npt
+
+Array = npt.NDArray[np.float32]
+
+def set_num_threads(n: int) -> None: ...
+def get_num_threads() -> int: ...
+def build_info() -> dict: ...
+
+class kernels:
+    class ActivationKind: ...
+    class ActivationSpec:
+        def __init__(self, name: str = ..., negative_slope: float = ..., max_value: float = ...,
+                     threshold: float = ..., alpha: float = ..., approximate: bool = ...) -> None: ...
+        kind: "kernels.ActivationKind"
+        negative_slope: float
+        max_value: float
+        threshold: float
+        alpha: float
+        approximate: bool
+    class LossKind: ...
+    class LossSpec:
+        def __init__(self, name: str, from_logits: bool = ...) -> None: ...
+        kind: "kernels.LossKind"
+        from_logits: bool
+    @staticmethod
+    def activation_kind_from_name(name: str) -> "kernels.ActivationKind": ...
+    @staticmethod
+    def dense_forward(x: Array, w: Array, b: Array) -> Array: ...
+    @staticmethod
+    def dense_backward_data(dy: Array, w: Array) -> Array: ...
+    @staticmethod
+    def dense_backward_weights(x: Array, dy: Array, use_bias: bool = ...) -> tuple[Array, Array]: ...
+    @staticmethod
+    def activation_forward(spec: "kernels.ActivationSpec", x: Array) -> Array: ...
+    @staticmethod
+    def activation_backward(spec: "kernels.ActivationSpec", x: Array, y: Array, dy: Array) -> Array: ...
+    @staticmethod
+    def prelu_forward(x: Array, alpha: Array) -> Array: ...
+    @staticmethod
+    def prelu_backward(x: Array, alpha: Array, dy: Array) -> tuple[Array, Array]: ...
+    @staticmethod
+    def rrelu_forward(x: Array, lower: float, upper: float, training: bool, seed: int = ...,
+                      step: int = ...) -> tuple[Array, Array]: ...
+    @staticmethod
+    def rrelu_backward(x: Array, slopes: Array, dy: Array) -> Array: ...
+    @staticmethod
+    def batch_norm_forward_training(x: Array, gamma: Array, beta: Array, epsilon: float
+                                    ) -> tuple[Array, Array, Array, Array, Array]: ...
+    @staticmethod
+    def batch_norm_update_moving(moving_mean: Array, moving_var: Array, mean: Array, var: Array,
+                                 momentum: float) -> None: ...
+    @staticmethod
+    def batch_norm_forward_inference(x: Array, gamma: Array, beta: Array, moving_mean: Array,
+                                     moving_var: Array, epsilon: float) -> Array: ...
+    @staticmethod
+    def batch_norm_backward_training(x_hat: Array, dy: Array, gamma: Array, inv_std: Array
+                                     ) -> tuple[Array, Array, Array]: ...
+    @staticmethod
+    def batch_norm_backward_inference(x: Array, dy: Array, gamma: Array, moving_mean: Array,
+                                      moving_var: Array, epsilon: float) -> tuple[Array, Array, Array]: ...
+    @staticmethod
+    def loss_value(spec: "kernels.LossSpec", pred: Array, target: Array) -> float: ...
+    @staticmethod
+    def loss_value_and_gradient(spec: "kernels.LossSpec", pred: Array, target: Array,
+                                fused: bool = ...) -> tuple[float, Array]: ...
+    @staticmethod
+    def accuracy_sum(spec: "kernels.LossSpec", pred: Array, target: Array) -> float: ...
+    @staticmethod
+    def check_sparse_labels(target: Array, classes: int) -> None: ...
+    @staticmethod
+    def clip_by_value(g: Array, clip_value: float) -> None: ...
+    @staticmethod
+    def clip_by_norm(g: Array, clip_norm: float) -> None: ...
+    @staticmethod
+    def clip_by_global_norm(grads: list[Array], clip_norm: float) -> None: ...
+    @staticmethod
+    def sgd_update(w: Array, g: Array, m: Array, learning_rate: float, momentum: float = ...,
+                   nesterov: bool = ...) -> None: ...
+
+class layers:
+    class Parameter:
+        name: str
+        trainable: bool
+        is_vector: bool
+        value: Array
+        grad: Array
+    class Layer:
+        kind: str
+        input_units: int
+        output_units: int
+        trainable: bool
+        parameters: list["layers.Parameter"]
+        def forward(self, x: Array, training: bool = ...) -> Array: ...
+    class Dense(Layer):
+        def __init__(self, input_units: int, units: int, activation: "kernels.ActivationSpec",
+                     use_bias: bool) -> None: ...
+    class Activation(Layer):
+        def __init__(self, units: int, activation: "kernels.ActivationSpec", kind_name: str) -> None: ...
+    class PReLU(Layer):
+        def __init__(self, units: int) -> None: ...
+    class RReLU(Layer):
+        def __init__(self, units: int, lower: float, upper: float, seed: int) -> None: ...
+    class BatchNormalization(Layer):
+        def __init__(self, features: int, momentum: float, epsilon: float, center: bool,
+                     scale: bool) -> None: ...
+
+class ClipSpec:
+    def __init__(self, clipvalue: float = ..., clipnorm: float = ..., global_clipnorm: float = ...) -> None: ...
+    clipvalue: float
+    clipnorm: float
+    global_clipnorm: float
+
+class SGD:
+    def __init__(self, learning_rate: float, momentum: float, nesterov: bool, clip: ClipSpec) -> None: ...
+    learning_rate: float
+    momentum: float
+    nesterov: bool
+    iterations: int
+    def momentum_slot(self, parameter: layers.Parameter) -> Optional[Array]: ...
+
+class StepTotals:
+    loss_sum: float
+    correct_sum: float
+    samples: int
+    steps: int
+    finite: bool
+
+class LayerStats:
+    weight_grad_norm: float
+    input_grad_norm: float
+    output_mean: float
+    output_std: float
+    saturated_fraction: float
+    dead_fraction: float
+
+class MonitorRecord:
+    step: int
+    layers: list[LayerStats]
+
+class Network:
+    def __init__(self, layers: list[layers.Layer], input_units: int) -> None: ...
+    input_units: int
+    output_units: int
+    optimizer: Optional[SGD]
+    steps_done: int
+    def compile(self, loss: kernels.LossSpec, optimizer: SGD, track_accuracy: bool) -> None: ...
+    def train_step(self, x: Array, y: Array) -> StepTotals: ...
+    def train_epoch(self, x: Array, y: Array, order: npt.NDArray[np.int64], batch_size: int,
+                    progress: Optional[Callable[[StepTotals], bool]] = ...,
+                    progress_seconds: float = ...) -> StepTotals: ...
+    def set_monitor_every(self, every: int) -> None: ...
+    def take_monitor_records(self) -> list[MonitorRecord]: ...
+    def gradient_flow(self, x: Array, y: Array) -> list[LayerStats]: ...
+    def evaluate(self, x: Array, y: Array, batch_size: int) -> StepTotals: ...
+    def predict(self, x: Array, batch_size: int, training: bool = ...) -> Array: ...

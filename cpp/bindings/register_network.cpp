@@ -25,7 +25,7 @@ void register_network(py::module_& m) {
       .def(py::init<Scalar, Scalar, bool, const ClipSpec&>(), py::arg("learning_rate"),
            py::arg("momentum"), py::arg("nesterov"), py::arg("clip"))
       .def_readwrite("learning_rate", &SGD::learning_rate)
-      .def_readwrite("momentum", &SGD::momentum)
+      .def_readonly("momentum", &SGD::momentum)
       .def_readwrite("nesterov", &SGD::nesterov)
       .def_readwrite("iterations", &SGD::iterations)
       .def("momentum_slot", [](py::object self, std::shared_ptr<Parameter> p) -> py::object {

@@ -132,6 +132,7 @@ StepTotals Network::step_on_buffers(MatrixIn y, Index n) {
     totals.finite = false;
     return totals;
   }
+  for (auto& layer : layers_) layer->commit_forward();
   optimizer_->apply(trainable_);
   return totals;
 }
@@ -257,6 +258,8 @@ void Network::predict(MatrixIn x, MatrixOut out, Index batch_size, bool training
     const Index n = std::min(batch_size, x.rows() - start);
     acts_[0].topRows(n) = x.middleRows(start, n);
     forward(n, training);
+    if (training)
+      for (auto& layer : layers_) layer->commit_forward();
     out.middleRows(start, n) = acts_[last].topRows(n);
   }
 }

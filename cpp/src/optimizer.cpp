@@ -19,11 +19,13 @@ SGD::SGD(Scalar learning_rate_, Scalar momentum_, bool nesterov_, const ClipSpec
 
 void SGD::build(const std::vector<std::shared_ptr<Parameter>>& params) {
   for (const auto& p : params) {
-    if (!p->trainable || slots_.count(p.get())) continue;
+    if (!p->trainable) continue;
+    ++parameter_count_;
+    if (momentum == 0 || slots_.count(p.get())) continue;  // as Keras: no slots without momentum
     slots_.emplace(p.get(), RowMatrix::Zero(p->value.rows(), p->value.cols()));
     owners_.push_back(p);
   }
-  grads_.reserve(params.size());
+  grads_.reserve(parameter_count_);
 }
 
 RowMatrix* SGD::momentum_slot(const Parameter* p) {

@@ -166,16 +166,22 @@ TEST(SgdOptimizer, ApplyWithMomentumNeedsBuild) {
   EXPECT_EQ(p->value, row({1, 2}));  // nothing half-applied
 }
 
-// optimizer.hpp: momentum_slot is "null when momentum is 0 or the slot does not exist".
-TEST(SgdOptimizer, MomentumSlotIsNullWithoutMomentum) {
-  SGD with(kLr, kMomentum, false, ClipSpec{}), without(kLr, 0, false, ClipSpec{});
+// build creates a zero slot for every trainable parameter it sees, whatever the momentum (the
+// bindings let Python change momentum after compile); a parameter never built has none.
+TEST(SgdOptimizer, BuildCreatesZeroSlotsForTrainableParametersOnly) {
+  SGD opt(kLr, kMomentum, false, ClipSpec{});
   auto p = parameter(row({1, 2}), row({3, 4})), unseen = parameter(row({1}), row({1}));
-  with.build({p});
-  without.build({p});
-  ASSERT_NE(with.momentum_slot(p.get()), nullptr);
-  EXPECT_EQ(*with.momentum_slot(p.get()), RowMatrix::Zero(1, 2));
-  EXPECT_EQ(with.momentum_slot(unseen.get()), nullptr);
-  EXPECT_EQ(without.momentum_slot(p.get()), nullptr);
+  auto frozen = std::make_shared<Parameter>("moving_mean", 1, 2, false, true);
+  opt.build({p, frozen});
+  ASSERT_NE(opt.momentum_slot(p.get()), nullptr);
+  EXPECT_EQ(*opt.momentum_slot(p.get()), RowMatrix::Zero(1, 2));
+  EXPECT_EQ(opt.momentum_slot(unseen.get()), nullptr);
+  EXPECT_EQ(opt.momentum_slot(frozen.get()), nullptr);
+  // A second build keeps the existing slot and its values.
+  opt.apply({p.get()});
+  const RowMatrix m = *opt.momentum_slot(p.get());
+  opt.build({p});
+  EXPECT_EQ(*opt.momentum_slot(p.get()), m);
 }
 
 }  // namespace

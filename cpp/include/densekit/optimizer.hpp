@@ -33,7 +33,7 @@ class SGD {
   RowMatrix* momentum_slot(const Parameter* p);
 
   Scalar learning_rate;
-  Scalar momentum;
+  const Scalar momentum;  // fixed: the slots exist only when it is not 0
   bool nesterov;
   ClipSpec clip;
   std::int64_t iterations = 0;
@@ -42,6 +42,7 @@ class SGD {
   std::map<const Parameter*, RowMatrix> slots_;
   std::vector<std::shared_ptr<Parameter>> owners_;  // keeps slot keys alive
   std::vector<MatrixOut> grads_;                    // reused by global clipping, no allocation
+  size_t parameter_count_ = 0;                      // parameters seen by build, for grads_
 };
 
 }  // namespace densekit

@@ -51,6 +51,13 @@ void BatchNormLayer::forward(MatrixIn x, MatrixOut y, bool training) {
   if (x_hat_.rows() < n) reserve(n);
   batch_norm_forward_training(x, gamma, beta, epsilon_, mean_, var_, inv_std_,
                               x_hat_.topRows(n), y);
+  moving_update_pending_ = true;
+}
+
+// The moving statistics move only once the step is known to be finite (see Layer).
+void BatchNormLayer::commit_forward() {
+  if (!moving_update_pending_) return;
+  moving_update_pending_ = false;
   batch_norm_update_moving(moving_mean_->value.row(0), moving_variance_->value.row(0), mean_,
                            var_, momentum_);
 }

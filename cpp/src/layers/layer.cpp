@@ -23,6 +23,7 @@ void Layer::run(MatrixIn x, MatrixOut y, bool training) {
   ComputeLock lock(compute_mutex());
   reserve(x.rows());
   forward(x, y, training);
+  commit_forward();
 }
 
 std::shared_ptr<Parameter> Layer::add_parameter(std::string name, Index rows, Index cols,

@@ -21,6 +21,7 @@ class BatchNormLayer : public Layer {
   void backward(MatrixIn x, MatrixIn y, MatrixIn dy, MatrixOut dx, bool update_weights,
                 bool dy_is_preactivation) override;
   bool inference_when_frozen() const override { return true; }
+  void commit_forward() override;
 
   Parameter* gamma() { return gamma_.get(); }
   Parameter* beta() { return beta_.get(); }
@@ -39,6 +40,7 @@ class BatchNormLayer : public Layer {
   RowVector mean_, var_, inv_std_;     // batch statistics of the last training forward
   Index last_batch_ = 0;
   bool last_forward_training_ = false;
+  bool moving_update_pending_ = false;  // a training forward's statistics, not yet committed
 };
 
 }  // namespace densekit

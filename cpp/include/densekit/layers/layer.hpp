@@ -46,6 +46,11 @@ class Layer {
   virtual void backward(MatrixIn x, MatrixIn y, MatrixIn dy, MatrixOut dx, bool update_weights,
                         bool dy_is_preactivation) = 0;
 
+  // Applies the state changes of the last training forward (BatchNormalization's moving
+  // statistics). The network calls it only after a step whose loss and gradients are finite, so
+  // a diverging step leaves every variable as it was.
+  virtual void commit_forward() {}
+
   // A standalone forward (layer(x) from Python): sizes the scratch buffers and runs under the
   // compute lock, so it is safe while a network sharing this layer trains in another thread.
   void run(MatrixIn x, MatrixOut y, bool training);

@@ -385,3 +385,78 @@ def numerical_gradient(f, x, h=1e-6):
         flat[i] = old
         gflat[i] = (up - down) / (2 * h)
     return grad
+
+
+# -- batch normalization ----------------------------------------------------------------------
+# Keras 3 BatchNormalization.call: in training, (mean, variance) = ops.moments(x, axes=[0]) — the
+# biased variance, Σ(x - μ)²/n — then moving = moving·momentum + batch·(1 - momentum); otherwise
+# the moving statistics. Then ops.batch_normalization: y = (x - mean)/√(variance + ε)·γ + β.
+# γ or β None (or empty) means scale=False / center=False: 1 and 0.
+
+
+def _bn_scale_offset(gamma, beta, features):
+    g = np.ones(features) if gamma is None or np.size(gamma) == 0 else _f64(gamma)
+    b = np.zeros(features) if beta is None or np.size(beta) == 0 else _f64(beta)
+    return g, b
+
+
+def batch_norm_moments(x):
+    """(mean, biased variance) over the batch axis."""
+    x = _f64(x)
+    mean = x.mean(axis=0)
+    return mean, ((x - mean) ** 2).mean(axis=0)
+
+
+def batch_norm_normalize(x, mean, variance, gamma, beta, epsilon):
+    x = _f64(x)
+    g, b = _bn_scale_offset(gamma, beta, x.shape[1])
+    return (x - _f64(mean)) / np.sqrt(_f64(variance) + epsilon) * g + b
+
+
+def batch_norm_forward_training(x, gamma, beta, epsilon):
+    """(y, mean, var) with the batch statistics."""
+    mean, var = batch_norm_moments(x)
+    return batch_norm_normalize(x, mean, var, gamma, beta, epsilon), mean, var
+
+
+def batch_norm_forward_inference(x, gamma, beta, moving_mean, moving_var, epsilon):
+    return batch_norm_normalize(x, moving_mean, moving_var, gamma, beta, epsilon)
+
+
+def batch_norm_update_moving(moving_mean, moving_var, mean, var, momentum):
+    """(new moving_mean, new moving_var)."""
+    keep, take = momentum, 1.0 - momentum
+    return (_f64(moving_mean) * keep + _f64(mean) * take,
+            _f64(moving_var) * keep + _f64(var) * take)
+
+
+def batch_norm_backward_training(x, dy, gamma, epsilon):
+    """(dx, dgamma, dbeta) of the training forward, through the batch statistics.
+
+    The staged chain rule (Ioffe & Szegedy 2015, Algorithm 1 differentiated), per feature:
+      d x̂ = dy·γ
+      dσ² = Σ_i d x̂_i (x_i - μ) · (-½)(σ² + ε)^(-3/2)
+      dμ  = Σ_i d x̂_i · (-1/√(σ² + ε)) + dσ² · Σ_i -2(x_i - μ)/n
+      dx  = d x̂ /√(σ² + ε) + dσ² · 2(x - μ)/n + dμ/n
+    """
+    x, dy = _f64(x), _f64(dy)
+    n = x.shape[0]
+    g, _ = _bn_scale_offset(gamma, None, x.shape[1])
+    mean, var = batch_norm_moments(x)
+    centered = x - mean
+    inv = 1.0 / np.sqrt(var + epsilon)
+    x_hat = centered * inv
+    dx_hat = dy * g
+    dvar = (dx_hat * centered).sum(axis=0) * -0.5 * inv ** 3
+    dmean = (-dx_hat * inv).sum(axis=0) + dvar * (-2.0 * centered).sum(axis=0) / n
+    dx = dx_hat * inv + dvar * 2.0 * centered / n + dmean / n
+    return dx, (dy * x_hat).sum(axis=0), dy.sum(axis=0)
+
+
+def batch_norm_backward_inference(x, dy, gamma, moving_mean, moving_var, epsilon):
+    """(dx, dgamma, dbeta) with the moving statistics as constants: y is affine in x."""
+    x, dy = _f64(x), _f64(dy)
+    g, _ = _bn_scale_offset(gamma, None, x.shape[1])
+    inv = 1.0 / np.sqrt(_f64(moving_var) + epsilon)
+    x_hat = (x - _f64(moving_mean)) * inv
+    return dy * g * inv, (dy * x_hat).sum(axis=0), dy.sum(axis=0)

@@ -243,7 +243,8 @@ TEST(Allocations, SteadyStateTrainEpochWithPartialLastBatchAllocatesNothing) {
 
 // Network::compile builds the optimizer one layer at a time; its first apply with
 // global_clipnorm must not allocate either (optimizer.hpp: "so that the training step
-// allocates nothing"). Small parameters: no matrix product, no OpenMP team.
+// allocates nothing"): the list of gradient views must be reserved for all the parameters, not
+// the last layer's. Small parameters: no matrix product, every loop below the OpenMP threshold.
 TEST(Allocations, SgdGlobalClipnormFirstApplyAfterPerLayerBuildAllocatesNothing) {
   ClipSpec clip;
   clip.global_clipnorm = 1;

@@ -166,22 +166,27 @@ TEST(SgdOptimizer, ApplyWithMomentumNeedsBuild) {
   EXPECT_EQ(p->value, row({1, 2}));  // nothing half-applied
 }
 
-// build creates a zero slot for every trainable parameter it sees, whatever the momentum (the
-// bindings let Python change momentum after compile); a parameter never built has none.
-TEST(SgdOptimizer, BuildCreatesZeroSlotsForTrainableParametersOnly) {
-  SGD opt(kLr, kMomentum, false, ClipSpec{});
+// build creates a zero slot for every trainable parameter it sees when momentum is set; a
+// parameter never built, a non-trainable one, or any parameter of an SGD without momentum has
+// none (optimizer.hpp: "null when momentum is 0 or the slot does not exist"; Keras's SGD has no
+// momentum variables when momentum = 0).
+TEST(SgdOptimizer, MomentumSlotsExistOnlyForBuiltTrainableParametersWithMomentum) {
+  SGD with(kLr, kMomentum, false, ClipSpec{}), without(kLr, 0, false, ClipSpec{});
   auto p = parameter(row({1, 2}), row({3, 4})), unseen = parameter(row({1}), row({1}));
   auto frozen = std::make_shared<Parameter>("moving_mean", 1, 2, false, true);
-  opt.build({p, frozen});
-  ASSERT_NE(opt.momentum_slot(p.get()), nullptr);
-  EXPECT_EQ(*opt.momentum_slot(p.get()), RowMatrix::Zero(1, 2));
-  EXPECT_EQ(opt.momentum_slot(unseen.get()), nullptr);
-  EXPECT_EQ(opt.momentum_slot(frozen.get()), nullptr);
+  with.build({p, frozen});
+  without.build({p, frozen});
+  ASSERT_NE(with.momentum_slot(p.get()), nullptr);
+  EXPECT_EQ(*with.momentum_slot(p.get()), RowMatrix::Zero(1, 2));
+  EXPECT_EQ(with.momentum_slot(unseen.get()), nullptr);
+  EXPECT_EQ(with.momentum_slot(frozen.get()), nullptr);
+  EXPECT_EQ(without.momentum_slot(p.get()), nullptr);
   // A second build keeps the existing slot and its values.
-  opt.apply({p.get()});
-  const RowMatrix m = *opt.momentum_slot(p.get());
-  opt.build({p});
-  EXPECT_EQ(*opt.momentum_slot(p.get()), m);
+  with.apply({p.get()});
+  const RowMatrix m = *with.momentum_slot(p.get());
+  ASSERT_NE(m, RowMatrix::Zero(1, 2));
+  with.build({p});
+  EXPECT_EQ(*with.momentum_slot(p.get()), m);
 }
 
 }  // namespace

@@ -43,6 +43,7 @@ void BatchNormLayer::forward(MatrixIn x, MatrixOut y, bool training) {
   const Index n = x.rows();
   last_batch_ = n;
   last_forward_training_ = training && trainable;
+  moving_update_pending_ = false;  // a discarded earlier training forward must not commit later
   if (!last_forward_training_) {
     batch_norm_forward_inference(x, gamma, beta, moving_mean_->value.row(0),
                                  moving_variance_->value.row(0), epsilon_, y);

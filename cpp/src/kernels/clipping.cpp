@@ -14,12 +14,13 @@ void clip_by_value(MatrixOut g, Scalar clip_value) {
 }
 
 // Sums blocks of kBlock elements in float (vectorized), the blocks in double: accurate enough for
-// a norm, and NaN or Inf anywhere makes the result non-finite, which the network relies on.
+// a norm. A block whose float sum overflows (elements above ~1e19) is summed again in double, so
+// the result is non-finite only when an element is NaN or Inf, which the network relies on.
 double squared_norm(MatrixIn g) {
   constexpr Index kBlock = 4096;
   if (g.outerStride() != g.cols()) {  // a strided view: row by row
     double total = 0;
-    for (Index r = 0; r < g.rows(); ++r) total += g.row(r).squaredNorm();
+    for (Index r = 0; r < g.rows(); ++r) total += g.row(r).cast<double>().squaredNorm();
     return total;
   }
   const Index size = g.size();
@@ -28,7 +29,9 @@ double squared_norm(MatrixIn g) {
 #pragma omp parallel for num_threads(loop_threads(size)) reduction(+ : total) schedule(static)
   for (Index start = 0; start < size; start += kBlock) {
     const Index len = std::min(kBlock, size - start);
-    total += Eigen::Map<const Eigen::VectorXf>(data + start, len).squaredNorm();
+    const Eigen::Map<const Eigen::VectorXf> block(data + start, len);
+    const double sum = block.squaredNorm();
+    total += std::isfinite(sum) ? sum : block.cast<double>().squaredNorm();
   }
   return total;
 }

@@ -304,6 +304,20 @@ def test_monitor_warns_when_gradients_become_nonfinite():
     assert [kind for kind, _ in monitor.messages] == ["exploding", "nonfinite"]
 
 
+def test_monitor_warns_about_a_nonfinite_step_it_did_not_record():
+    model, x, y = _diverging_regression(learning_rate=3.0)
+    monitor = GradientMonitor(every=5)
+    with pytest.warns(GradientWarning) as caught:
+        history = model.fit(x, y, batch_size=1, epochs=3, shuffle=False, callbacks=[monitor], verbose=0)
+    stopped = history.stopped_on_nonfinite
+    step = 24 * stopped["epoch"] + stopped["step"]
+    assert step % 5 != 0  # not a recorded step
+    nonfinite = [str(w.message) for w in caught if "NaN or Inf" in str(w.message)]
+    assert len(nonfinite) == 1
+    assert f"step {step}, a step the monitor did not record" in nonfinite[0]
+    assert "layer 'regression'" in nonfinite[0]
+
+
 def test_gradient_problems_from_hand_made_records():
     def record(step, bottom, top):
         return {"epoch": 0, "step": step, "layers": [

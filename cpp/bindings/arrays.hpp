@@ -18,6 +18,42 @@ using FloatArray = py::array_t<Scalar, py::array::c_style | py::array::forcecast
 using MatrixMap = Eigen::Map<RowMatrix>;
 using ConstMatrixMap = Eigen::Map<const RowMatrix>;
 
+// A float32 array argument. Unlike a plain FloatArray it refuses data that would convert to
+// garbage: complex numbers (their imaginary part dropped), objects (None turned into NaN),
+// strings and raw bytes raise ValueError instead.
+struct Floats : FloatArray {
+  using FloatArray::FloatArray;
+  explicit Floats(FloatArray a) : FloatArray(std::move(a)) {}
+};
+
+}  // namespace densekit::bindings
+
+namespace pybind11::detail {
+template <>
+struct type_caster<densekit::bindings::Floats> {
+  PYBIND11_TYPE_CASTER(densekit::bindings::Floats, const_name("numpy.ndarray[float32]"));
+
+  bool load(handle src, bool convert) {
+    if (!convert && !isinstance<array_t<float>>(src)) return false;
+    array converted = module_::import("numpy").attr("asarray")(src);
+    const char kind = converted.dtype().kind();
+    if (kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b')
+      throw value_error("densekit kernels take arrays of real numbers; got dtype " +
+                        std::string(str(converted.dtype())));
+    auto floats = densekit::bindings::FloatArray::ensure(converted);
+    if (!floats) return false;
+    value = densekit::bindings::Floats(std::move(floats));
+    return true;
+  }
+
+  static handle cast(const densekit::bindings::Floats& src, return_value_policy, handle) {
+    return src.inc_ref();
+  }
+};
+}  // namespace pybind11::detail
+
+namespace densekit::bindings {
+
 // A 2-D view of `a`; ValueError "<where>: <name> must be a 2-D array; got N-D" otherwise.
 inline ConstMatrixMap matrix_in(const FloatArray& a, const char* where, const char* name) {
   if (a.ndim() != 2)

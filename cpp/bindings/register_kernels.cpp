@@ -16,7 +16,7 @@ namespace {
 using Release = py::call_guard<py::gil_scoped_release>;
 
 void register_dense(py::module_& m) {
-  m.def("dense_forward", [](const FloatArray& x, const FloatArray& w, const FloatArray& b) {
+  m.def("dense_forward", [](const Floats& x, const Floats& w, const Floats& b) {
     auto xm = matrix_in(x, "dense_forward", "x");
     auto wm = matrix_in(w, "dense_forward", "w");
     auto bm = vector_in(b, "dense_forward", "b");
@@ -26,7 +26,7 @@ void register_dense(py::module_& m) {
     dense_forward(xm, wm, bm, ym);
     return y;
   }, py::arg("x"), py::arg("w"), py::arg("b"), "y = x w + b (pass an empty b for no bias).");
-  m.def("dense_backward_data", [](const FloatArray& dy, const FloatArray& w) {
+  m.def("dense_backward_data", [](const Floats& dy, const Floats& w) {
     auto dym = matrix_in(dy, "dense_backward_data", "dy");
     auto wm = matrix_in(w, "dense_backward_data", "w");
     FloatArray dx = new_matrix(dym.rows(), wm.rows());
@@ -35,7 +35,7 @@ void register_dense(py::module_& m) {
     dense_backward_data(dym, wm, dxm);
     return dx;
   }, py::arg("dy"), py::arg("w"), "dx = dy wᵀ.");
-  m.def("dense_backward_weights", [](const FloatArray& x, const FloatArray& dy, bool use_bias) {
+  m.def("dense_backward_weights", [](const Floats& x, const Floats& dy, bool use_bias) {
     auto xm = matrix_in(x, "dense_backward_weights", "x");
     auto dym = matrix_in(dy, "dense_backward_weights", "dy");
     FloatArray dw = new_matrix(xm.cols(), dym.cols());
@@ -73,7 +73,7 @@ void register_activations(py::module_& m) {
       .def_readwrite("alpha", &ActivationSpec::alpha)
       .def_readwrite("approximate", &ActivationSpec::approximate);
 
-  m.def("activation_forward", [](const ActivationSpec& spec, const FloatArray& x) {
+  m.def("activation_forward", [](const ActivationSpec& spec, const Floats& x) {
     auto xm = matrix_in(x, "activation_forward", "x");
     FloatArray y = new_matrix(xm.rows(), xm.cols());
     auto ym = matrix_out(y);
@@ -81,8 +81,8 @@ void register_activations(py::module_& m) {
     activation_forward(spec, xm, ym);
     return y;
   }, py::arg("spec"), py::arg("x"));
-  m.def("activation_backward", [](const ActivationSpec& spec, const FloatArray& x,
-                                  const FloatArray& y, const FloatArray& dy) {
+  m.def("activation_backward", [](const ActivationSpec& spec, const Floats& x,
+                                  const Floats& y, const Floats& dy) {
     auto xm = matrix_in(x, "activation_backward", "x");
     auto ym = matrix_in(y, "activation_backward", "y");
     auto dym = matrix_in(dy, "activation_backward", "dy");
@@ -92,7 +92,7 @@ void register_activations(py::module_& m) {
     activation_backward(spec, xm, ym, dym, dxm);
     return dx;
   }, py::arg("spec"), py::arg("x"), py::arg("y"), py::arg("dy"));
-  m.def("prelu_forward", [](const FloatArray& x, const FloatArray& alpha) {
+  m.def("prelu_forward", [](const Floats& x, const Floats& alpha) {
     auto xm = matrix_in(x, "prelu_forward", "x");
     auto am = vector_in(alpha, "prelu_forward", "alpha");
     FloatArray y = new_matrix(xm.rows(), xm.cols());
@@ -101,7 +101,7 @@ void register_activations(py::module_& m) {
     prelu_forward(xm, am, ym);
     return y;
   }, py::arg("x"), py::arg("alpha"));
-  m.def("prelu_backward", [](const FloatArray& x, const FloatArray& alpha, const FloatArray& dy) {
+  m.def("prelu_backward", [](const Floats& x, const Floats& alpha, const Floats& dy) {
     auto xm = matrix_in(x, "prelu_backward", "x");
     auto am = vector_in(alpha, "prelu_backward", "alpha");
     auto dym = matrix_in(dy, "prelu_backward", "dy");
@@ -115,7 +115,7 @@ void register_activations(py::module_& m) {
     }
     return py::make_tuple(dx, dalpha);
   }, py::arg("x"), py::arg("alpha"), py::arg("dy"), "(dx, dalpha).");
-  m.def("rrelu_forward", [](const FloatArray& x, Scalar lower, Scalar upper, bool training,
+  m.def("rrelu_forward", [](const Floats& x, Scalar lower, Scalar upper, bool training,
                             std::uint64_t seed, std::uint64_t step) {
     auto xm = matrix_in(x, "rrelu_forward", "x");
     FloatArray y = new_matrix(xm.rows(), xm.cols());
@@ -134,7 +134,7 @@ void register_activations(py::module_& m) {
     return py::make_tuple(y, slopes);
   }, py::arg("x"), py::arg("lower"), py::arg("upper"), py::arg("training"), py::arg("seed") = 0,
      py::arg("step") = 0, "(y, slopes).");
-  m.def("rrelu_backward", [](const FloatArray& x, const FloatArray& slopes, const FloatArray& dy) {
+  m.def("rrelu_backward", [](const Floats& x, const Floats& slopes, const Floats& dy) {
     auto xm = matrix_in(x, "rrelu_backward", "x");
     auto sm = matrix_in(slopes, "rrelu_backward", "slopes");
     auto dym = matrix_in(dy, "rrelu_backward", "dy");
@@ -152,8 +152,8 @@ FloatArray new_vector(Index n) { return FloatArray({n}); }
 VectorMap vector_out(FloatArray& a) { return VectorMap(a.mutable_data(), a.shape(0)); }
 
 void register_batch_norm(py::module_& m) {
-  m.def("batch_norm_forward_training", [](const FloatArray& x, const FloatArray& gamma,
-                                          const FloatArray& beta, Scalar epsilon) {
+  m.def("batch_norm_forward_training", [](const Floats& x, const Floats& gamma,
+                                          const Floats& beta, Scalar epsilon) {
     const char* where = "batch_norm_forward_training";
     auto xm = matrix_in(x, where, "x");
     auto gm = vector_in(gamma, where, "gamma");
@@ -173,7 +173,7 @@ void register_batch_norm(py::module_& m) {
   }, py::arg("x"), py::arg("gamma"), py::arg("beta"), py::arg("epsilon"),
      "(y, mean, var, inv_std, x_hat); empty gamma/beta mean scale 1 / offset 0.");
   m.def("batch_norm_update_moving", [](py::array& moving_mean, py::array& moving_var,
-                                       const FloatArray& mean, const FloatArray& var, Scalar momentum) {
+                                       const Floats& mean, const Floats& var, Scalar momentum) {
     const char* where = "batch_norm_update_moving";
     auto mm = matrix_inplace(moving_mean, where, "moving_mean");
     auto vm = matrix_inplace(moving_var, where, "moving_var");
@@ -182,9 +182,9 @@ void register_batch_norm(py::module_& m) {
     batch_norm_update_moving(mv, vv, vector_in(mean, where, "mean"), vector_in(var, where, "var"), momentum);
   }, py::arg("moving_mean"), py::arg("moving_var"), py::arg("mean"), py::arg("var"), py::arg("momentum"),
      "In place: moving = moving·momentum + batch·(1 - momentum).");
-  m.def("batch_norm_forward_inference", [](const FloatArray& x, const FloatArray& gamma,
-                                           const FloatArray& beta, const FloatArray& moving_mean,
-                                           const FloatArray& moving_var, Scalar epsilon) {
+  m.def("batch_norm_forward_inference", [](const Floats& x, const Floats& gamma,
+                                           const Floats& beta, const Floats& moving_mean,
+                                           const Floats& moving_var, Scalar epsilon) {
     const char* where = "batch_norm_forward_inference";
     auto xm = matrix_in(x, where, "x");
     FloatArray y = new_matrix(xm.rows(), xm.cols());
@@ -195,8 +195,8 @@ void register_batch_norm(py::module_& m) {
     return y;
   }, py::arg("x"), py::arg("gamma"), py::arg("beta"), py::arg("moving_mean"), py::arg("moving_var"),
      py::arg("epsilon"));
-  m.def("batch_norm_backward_training", [](const FloatArray& x_hat, const FloatArray& dy,
-                                           const FloatArray& gamma, const FloatArray& inv_std) {
+  m.def("batch_norm_backward_training", [](const Floats& x_hat, const Floats& dy,
+                                           const Floats& gamma, const Floats& inv_std) {
     const char* where = "batch_norm_backward_training";
     auto xhm = matrix_in(x_hat, where, "x_hat");
     auto dym = matrix_in(dy, where, "dy");
@@ -209,9 +209,9 @@ void register_batch_norm(py::module_& m) {
                                  vector_in(inv_std, where, "inv_std"), dxm, dgm, dbm);
     return py::make_tuple(dx, dgamma, dbeta);
   }, py::arg("x_hat"), py::arg("dy"), py::arg("gamma"), py::arg("inv_std"), "(dx, dgamma, dbeta).");
-  m.def("batch_norm_backward_inference", [](const FloatArray& x, const FloatArray& dy,
-                                            const FloatArray& gamma, const FloatArray& moving_mean,
-                                            const FloatArray& moving_var, Scalar epsilon) {
+  m.def("batch_norm_backward_inference", [](const Floats& x, const Floats& dy,
+                                            const Floats& gamma, const Floats& moving_mean,
+                                            const Floats& moving_var, Scalar epsilon) {
     const char* where = "batch_norm_backward_inference";
     auto xm = matrix_in(x, where, "x");
     auto dym = matrix_in(dy, where, "dy");
@@ -241,14 +241,14 @@ void register_losses(py::module_& m) {
            py::arg("name"), py::arg("from_logits") = false)
       .def_readonly("kind", &LossSpec::kind)
       .def_readonly("from_logits", &LossSpec::from_logits);
-  m.def("loss_value", [](const LossSpec& spec, const FloatArray& pred, const FloatArray& target) {
+  m.def("loss_value", [](const LossSpec& spec, const Floats& pred, const Floats& target) {
     auto pm = matrix_in(pred, "loss_value", "pred");
     auto tm = matrix_in(target, "loss_value", "target");
     py::gil_scoped_release release;
     return loss_value(spec, pm, tm);
   }, py::arg("spec"), py::arg("pred"), py::arg("target"));
-  m.def("loss_value_and_gradient", [](const LossSpec& spec, const FloatArray& pred,
-                                      const FloatArray& target, bool fused) {
+  m.def("loss_value_and_gradient", [](const LossSpec& spec, const Floats& pred,
+                                      const Floats& target, bool fused) {
     auto pm = matrix_in(pred, "loss_value_and_gradient", "pred");
     auto tm = matrix_in(target, "loss_value_and_gradient", "target");
     FloatArray grad = new_matrix(pm.rows(), pm.cols());
@@ -262,12 +262,12 @@ void register_losses(py::module_& m) {
     return py::make_tuple(loss, grad);
   }, py::arg("spec"), py::arg("pred"), py::arg("target"), py::arg("fused") = false,
      "(loss, ∂loss/∂pred); fused: the gradient w.r.t. the softmax/sigmoid pre-activation.");
-  m.def("accuracy_sum", [](const LossSpec& spec, const FloatArray& pred, const FloatArray& target) {
+  m.def("accuracy_sum", [](const LossSpec& spec, const Floats& pred, const Floats& target) {
     auto pm = matrix_in(pred, "accuracy_sum", "pred");
     auto tm = matrix_in(target, "accuracy_sum", "target");
     return accuracy_sum(spec, pm, tm);
   }, py::arg("spec"), py::arg("pred"), py::arg("target"));
-  m.def("check_sparse_labels", [](const FloatArray& target, Index classes) {
+  m.def("check_sparse_labels", [](const Floats& target, Index classes) {
     check_sparse_labels(matrix_in(target, "check_sparse_labels", "target"), classes);
   }, py::arg("target"), py::arg("classes"));
 }
@@ -286,7 +286,7 @@ void register_optimizer_kernels(py::module_& m) {
     for (auto& g : grads) views.emplace_back(matrix_inplace(g, "clip_by_global_norm", "grads"));
     clip_by_global_norm(views, c);
   }, py::arg("grads"), py::arg("clip_norm"), "In place, all arrays by their joint norm.");
-  m.def("sgd_update", [](py::array& w, const FloatArray& g, py::array& m_slot, Scalar lr,
+  m.def("sgd_update", [](py::array& w, const Floats& g, py::array& m_slot, Scalar lr,
                          Scalar momentum, bool nesterov) {
     auto wm = matrix_inplace(w, "sgd_update", "w");
     auto mm = matrix_inplace(m_slot, "sgd_update", "m");

@@ -26,7 +26,7 @@ void register_layers(py::module_& m) {
       .def_property_readonly("output_units", &Layer::output_units)
       .def_readwrite("trainable", &Layer::trainable)
       .def_property_readonly("parameters", [](Layer& l) { return l.parameters(); })
-      .def("forward", [](Layer& layer, const FloatArray& x, bool training) {
+      .def("forward", [](Layer& layer, const Floats& x, bool training) {
         auto xm = matrix_in(x, "Layer.forward", "x");
         FloatArray y = new_matrix(xm.rows(), layer.output_units());
         auto ym = matrix_out(y);

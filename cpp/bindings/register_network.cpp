@@ -60,13 +60,13 @@ void register_network(py::module_& m) {
       .def_property_readonly("optimizer", &Network::optimizer)
       .def("compile", &Network::compile, py::arg("loss"), py::arg("optimizer"),
            py::arg("track_accuracy"), Release())
-      .def("train_step", [](Network& net, const FloatArray& x, const FloatArray& y) {
+      .def("train_step", [](Network& net, const Floats& x, const Floats& y) {
         auto xm = matrix_in(x, "train_step", "x");
         auto ym = matrix_in(y, "train_step", "y");
         py::gil_scoped_release release;
         return net.train_step(xm, ym);
       }, py::arg("x"), py::arg("y"))
-      .def("train_epoch", [](Network& net, const FloatArray& x, const FloatArray& y,
+      .def("train_epoch", [](Network& net, const Floats& x, const Floats& y,
                              const py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>& order,
                              Index batch_size, const ProgressFn& progress, double progress_seconds) {
         auto xm = matrix_in(x, "train_epoch", "x");
@@ -79,19 +79,19 @@ void register_network(py::module_& m) {
       .def("set_monitor_every", &Network::set_monitor_every, py::arg("every"), Release())
       .def("take_monitor_records", &Network::take_monitor_records, Release())
       .def_property_readonly("steps_done", &Network::steps_done)
-      .def("gradient_flow", [](Network& net, const FloatArray& x, const FloatArray& y) {
+      .def("gradient_flow", [](Network& net, const Floats& x, const Floats& y) {
         auto xm = matrix_in(x, "gradient_flow", "x");
         auto ym = matrix_in(y, "gradient_flow", "y");
         py::gil_scoped_release release;
         return net.gradient_flow(xm, ym);
       }, py::arg("x"), py::arg("y"))
-      .def("evaluate", [](Network& net, const FloatArray& x, const FloatArray& y, Index batch_size) {
+      .def("evaluate", [](Network& net, const Floats& x, const Floats& y, Index batch_size) {
         auto xm = matrix_in(x, "evaluate", "x");
         auto ym = matrix_in(y, "evaluate", "y");
         py::gil_scoped_release release;
         return net.evaluate(xm, ym, batch_size);
       }, py::arg("x"), py::arg("y"), py::arg("batch_size"))
-      .def("predict", [](Network& net, const FloatArray& x, Index batch_size, bool training) {
+      .def("predict", [](Network& net, const Floats& x, Index batch_size, bool training) {
         auto xm = matrix_in(x, "predict", "x");
         FloatArray out = new_matrix(xm.rows(), net.output_units());
         auto om = matrix_out(out);

@@ -11,6 +11,8 @@ namespace densekit {
 
 Network::Network(std::vector<std::shared_ptr<Layer>> layers, Index input_units)
     : layers_(std::move(layers)), input_units_(input_units) {
+  if (input_units < 1)
+    throw ValueError("Network: input_units must be >= 1; got " + std::to_string(input_units));
   Index units = input_units;
   for (size_t i = 0; i < layers_.size(); ++i) {
     if (!layers_[i]) throw ValueError("Network: layer " + std::to_string(i) + " is null");
@@ -36,6 +38,10 @@ void Network::compile(const LossSpec& loss, std::shared_ptr<SGD> optimizer, bool
     count += layer->parameters().size();
   }
   trainable_.reserve(count);
+}
+
+Index Network::target_columns() const {
+  return loss_.kind == LossKind::sparse_categorical_crossentropy ? 1 : output_units();
 }
 
 void Network::require_compiled(const char* where) const {
@@ -128,12 +134,13 @@ StepTotals Network::step_on_buffers(MatrixIn y, Index n) {
   if (track_accuracy_) totals.correct_sum = accuracy_sum(loss_, acts_.back().topRows(n), y);
   if (monitor) records_.push_back(MonitorRecord{steps_done_, collect_stats(n)});
   ++steps_done_;
-  if (!std::isfinite(loss) || !gradients_finite()) {
+  bool finite = std::isfinite(loss) && gradients_finite();
+  for (auto& layer : layers_) finite = finite && layer->pending_state_finite();
+  if (!finite || !optimizer_->apply(trainable_)) {
     totals.finite = false;
     return totals;
   }
   for (auto& layer : layers_) layer->commit_forward();
-  optimizer_->apply(trainable_);
   return totals;
 }
 
@@ -154,7 +161,7 @@ std::vector<LayerStats> Network::gradient_flow(MatrixIn x, MatrixIn y) {
   ComputeLock lock(compute_mutex());
   require_compiled("gradient_flow");
   require_shape("gradient_flow", "x", x.rows(), x.cols(), -1, input_units_);
-  require_shape("gradient_flow", "y", y.rows(), y.cols(), x.rows(), -1);
+  require_shape("gradient_flow", "y", y.rows(), y.cols(), x.rows(), target_columns());
   const Index n = x.rows();
   reserve(n);
   acts_[0].topRows(n) = x;
@@ -178,7 +185,7 @@ StepTotals Network::train_step(MatrixIn x, MatrixIn y) {
   ComputeLock lock(compute_mutex());
   require_compiled("train_step");
   require_shape("train_step", "x", x.rows(), x.cols(), -1, input_units_);
-  require_shape("train_step", "y", y.rows(), y.cols(), x.rows(), -1);
+  require_shape("train_step", "y", y.rows(), y.cols(), x.rows(), target_columns());
   const Index n = x.rows();
   reserve(n);
   acts_[0].topRows(n) = x;
@@ -193,6 +200,7 @@ StepTotals Network::train_epoch(MatrixIn x, MatrixIn y, const std::vector<std::i
   require_shape("train_epoch", "x", x.rows(), x.cols(), -1, input_units_);
   require_shape("train_epoch", "y", y.rows(), y.cols(), x.rows(), -1);
   if (batch_size < 1) throw ValueError("train_epoch: batch_size must be >= 1");
+  require_shape("train_epoch", "y", y.rows(), y.cols(), x.rows(), target_columns());
   const Index total = static_cast<Index>(order.size());
   for (std::int64_t row : order)
     if (row < 0 || row >= x.rows()) throw ValueError("train_epoch: order has a row index out of range");
@@ -228,7 +236,7 @@ StepTotals Network::evaluate(MatrixIn x, MatrixIn y, Index batch_size) {
   ComputeLock lock(compute_mutex());
   require_compiled("evaluate");
   require_shape("evaluate", "x", x.rows(), x.cols(), -1, input_units_);
-  require_shape("evaluate", "y", y.rows(), y.cols(), x.rows(), -1);
+  require_shape("evaluate", "y", y.rows(), y.cols(), x.rows(), target_columns());
   if (batch_size < 1) throw ValueError("evaluate: batch_size must be >= 1");
   reserve(std::min(batch_size, std::max<Index>(x.rows(), 1)));
   StepTotals totals;

@@ -33,7 +33,15 @@ RowMatrix* SGD::momentum_slot(const Parameter* p) {
   return it == slots_.end() ? nullptr : &it->second;
 }
 
-void SGD::apply(const std::vector<Parameter*>& params) {
+RowMatrix& SGD::slot_for_update(Parameter* p) {
+  static RowMatrix empty;  // stands for "no slot" when momentum is 0; never written
+  if (momentum == 0) return empty;
+  RowMatrix* slot = momentum_slot(p);
+  if (!slot) throw ValueError("SGD: parameter '" + p->name + "' has no momentum slot; compile the model again");
+  return *slot;
+}
+
+bool SGD::apply(const std::vector<Parameter*>& params) {
   if (clip.global_clipnorm > 0) {
     grads_.clear();
     for (Parameter* p : params) grads_.emplace_back(p->grad);
@@ -42,13 +50,14 @@ void SGD::apply(const std::vector<Parameter*>& params) {
   for (Parameter* p : params) {
     if (clip.clipvalue > 0) clip_by_value(p->grad, clip.clipvalue);
     if (clip.clipnorm > 0) clip_by_norm(p->grad, clip.clipnorm);
-    RowMatrix empty;
-    RowMatrix* slot = momentum > 0 ? momentum_slot(p) : nullptr;
-    if (momentum > 0 && !slot)
-      throw ValueError("SGD: parameter '" + p->name + "' has no momentum slot; compile the model again");
-    sgd_update(p->value, p->grad, slot ? *slot : empty, learning_rate, momentum, nesterov);
   }
+  for (Parameter* p : params)
+    if (!sgd_update_is_finite(p->value, p->grad, slot_for_update(p), learning_rate, momentum, nesterov))
+      return false;
+  for (Parameter* p : params)
+    sgd_update(p->value, p->grad, slot_for_update(p), learning_rate, momentum, nesterov);
   ++iterations;
+  return true;
 }
 
 }  // namespace densekit

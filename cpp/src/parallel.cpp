@@ -19,17 +19,25 @@ int default_threads() {
 #endif
 }
 
-// Below this many elements an element-wise loop runs faster on one thread than forking a team.
-constexpr Index kParallelThreshold = 1 << 15;
+// Below this many elements an element-wise loop runs faster on one thread than forking a team
+// (about 20 µs of work), and below this many multiply-adds a product does (about 15 µs).
+constexpr Index kParallelThreshold = 1 << 16;
+constexpr double kProductParallelThreshold = 1 << 20;
 
 std::atomic<int> g_num_threads{0};  // 0: not set yet, use the OpenMP default
+
+// Eigen would thread a product by its own rule (from ~50k multiply-adds); we split products
+// ourselves, so Eigen stays on one thread, set once when the library loads.
+const bool g_eigen_single_threaded = [] {
+  Eigen::setNbThreads(1);
+  return true;
+}();
 
 }  // namespace
 
 void set_num_threads(int n) {
   if (n < 1) throw ValueError("set_num_threads: n must be >= 1. Received: n=" + std::to_string(n));
   g_num_threads = n;
-  Eigen::setNbThreads(n);
 }
 
 int get_num_threads() {
@@ -38,6 +46,10 @@ int get_num_threads() {
 }
 
 int loop_threads(Index work) { return work < kParallelThreshold ? 1 : get_num_threads(); }
+
+int product_threads(double multiply_adds) {
+  return multiply_adds < kProductParallelThreshold ? 1 : get_num_threads();
+}
 
 std::recursive_mutex& compute_mutex() {
   static std::recursive_mutex mutex;

@@ -26,3 +26,7 @@ __all__ = [
 def build_info():
     """Version, Eigen version, OpenMP, the SIMD instruction sets Eigen uses and the threads."""
     return dict(_build_info())
+
+
+def __dir__():
+    return __all__

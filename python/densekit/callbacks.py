@@ -614,8 +614,10 @@ class GradientMonitor(Callback):
     warned at most once per `fit`.
 
     Args:
-        every: record one training step out of `every` (the first step of `fit` included when
-            the model's step count is a multiple of it).
+        every: record one training step out of `every` (those whose count of steps done by the
+            model is a multiple of it). Recording costs about a third of a step of a 20-layer
+            network of 100 units at batch 32, so every=1 slows `fit` by ~30% and the default 20
+            by ~2%.
         warn: False keeps the messages in `messages` without calling `warnings.warn`.
         vanishing_ratio: bottom/top ratio below which gradients count as vanishing.
         exploding_growth: growth within an epoch that counts as exploding.
@@ -633,7 +635,7 @@ class GradientMonitor(Callback):
     >>> history.history["grad_norm_ratio"]                        # doctest: +SKIP
     """
 
-    def __init__(self, every=1, warn=True, vanishing_ratio=1e-3, exploding_growth=100.0):
+    def __init__(self, every=20, warn=True, vanishing_ratio=1e-3, exploding_growth=100.0):
         super().__init__()
         if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
             raise ValueError(f"GradientMonitor: every must be a positive integer. "
@@ -666,9 +668,14 @@ class GradientMonitor(Callback):
         ratios = [r for r in ratios if r is not None]
         if ratios and logs is not None:
             logs["grad_norm_ratio"] = float(np.median(ratios))
+        # fit found a non-finite step, which the monitor may not have recorded.
+        stopped = getattr(self.model.history, "stopped_on_nonfinite", None)
+        nonfinite_at = None
+        if stopped and stopped.get("epoch") == epoch:
+            nonfinite_at = (epoch, self._epoch_first_step + stopped["step"])
         seen = {kind for kind, _ in self.messages}
         for kind, message in diagnostics.gradient_problems(new, self.vanishing_ratio,
-                                                           self.exploding_growth):
+                                                           self.exploding_growth, nonfinite_at):
             if kind in seen:
                 continue
             self.messages.append((kind, message))
@@ -682,9 +689,10 @@ class GradientMonitor(Callback):
     def _take(self):
         from densekit import diagnostics
 
+        described = diagnostics._describe_layers(self.model)
         new = [{"epoch": self._epoch, "step": int(record.step),
                 "batch": int(record.step) - self._epoch_first_step,
-                "layers": diagnostics.layer_dicts(self.model, record.layers)}
+                "layers": diagnostics._layer_dicts(self.model, record.layers, described)}
                for record in self.model._network.take_monitor_records()]
         self.records.extend(new)
         return new

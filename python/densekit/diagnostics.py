@@ -35,6 +35,8 @@ __all__ = [
 FIGURES = ("weight_grad_norm", "input_grad_norm", "output_mean", "output_std",
            "saturated_fraction", "dead_fraction")
 
+_MAY_NOT_APPLY = ("weight_grad_norm", "saturated_fraction", "dead_fraction")
+
 
 class GradientWarning(UserWarning):
     """Gradients vanish, explode or became NaN/Inf during training (see GradientMonitor)."""
@@ -73,34 +75,43 @@ def gradient_flow(model, x, y):
     model._require_compiled("gradient_flow")
     xm = model._prepare_x(x, "gradient_flow")
     ym = model._prepare_y(y, xm.shape[0], "gradient_flow")
-    return GradientFlow(layer_dicts(model, model._network.gradient_flow(xm, ym)))
+    return GradientFlow(_layer_dicts(model, model._network.gradient_flow(xm, ym)))
 
 
-def monitored_layers(model):
+def _monitored_layers(model):
     """The layers the C++ network runs, in its order (the ones with a C++ twin)."""
     return [layer for layer in model.layers if layer._core is not None]
 
 
-def layer_dicts(model, stats):
-    """Turns C++ `LayerStats` into the public dicts, naming the layers."""
-    layers = monitored_layers(model)
+def _layer_dicts(model, stats, layers=None):
+    """Turns C++ `LayerStats` into the public dicts, naming the layers.
+
+    `layers`: `_describe_layers(model)`, computed once when converting many records.
+    """
+    layers = _describe_layers(model) if layers is None else layers
     if len(layers) != len(stats):
         raise RuntimeError(f"diagnostics: the network reported {len(stats)} layers but model "
                            f"'{model.name}' has {len(layers)} computing layers; rebuild the model")
     return [_layer_dict(layer, s) for layer, s in zip(layers, stats)]
 
 
+def _describe_layers(model):
+    """(name, class name, has trainable weights) of each monitored layer."""
+    return [(layer.name, type(layer).__name__, any(v.trainable for v in layer.variables))
+            for layer in _monitored_layers(model)]
+
+
 def _layer_dict(layer, stats):
-    has_weights = any(v.trainable for v in layer.variables)
-    row = {"layer": layer.name, "kind": type(layer).__name__}
-    for name in FIGURES:
-        value = float(getattr(stats, name))
-        # C++ says "does not apply" with NaN; a layer with weights has a weight gradient, so a NaN
-        # there is a real one (so is any NaN in the input gradient, always computed here).
-        if math.isnan(value) and not (name == "input_grad_norm"
-                                      or (name == "weight_grad_norm" and has_weights)):
+    name, kind, has_weights = layer
+    row = {"layer": name, "kind": kind}
+    for figure in FIGURES:
+        value = float(getattr(stats, figure))
+        # C++ says "does not apply" with NaN. The outputs and the input gradient always apply,
+        # and so does the weight gradient of a layer with trainable weights: a NaN there is real.
+        if math.isnan(value) and figure in _MAY_NOT_APPLY and not (
+                figure == "weight_grad_norm" and has_weights):
             value = None
-        row[name] = value
+        row[figure] = value
     return row
 
 
@@ -130,7 +141,7 @@ def _bottom_and_top(rows):
     return (chosen[0], chosen[-1]) if len(chosen) >= 2 else None
 
 
-def gradient_problems(records, vanishing_ratio=1e-3, exploding_growth=100.0):
+def gradient_problems(records, vanishing_ratio=1e-3, exploding_growth=100.0, nonfinite_at=None):
     """The first vanishing, exploding and non-finite gradients in the records of one epoch.
 
     * vanishing: the lowest layer's weight-gradient norm below `vanishing_ratio` times the top
@@ -144,6 +155,8 @@ def gradient_problems(records, vanishing_ratio=1e-3, exploding_growth=100.0):
 
     Args:
         records: `GradientMonitor` records ({"epoch", "step", "layers"}) of one epoch, in order.
+        nonfinite_at: (epoch, step) of a step that `fit` found non-finite, for when that step was
+            not recorded; the layer with the largest gradient at the last record is named then.
 
     Returns:
         A list of (kind, message) pairs, at most one per kind, kinds in the order above.
@@ -165,8 +178,8 @@ def gradient_problems(records, vanishing_ratio=1e-3, exploding_growth=100.0):
                 f"Vanishing gradients at {where}: the weight gradients of the lowest layer "
                 f"'{bottom['layer']}' ({bottom['weight_grad_norm']:.2e}) are {ratio:.1e} times those "
                 f"of the top layer '{top['layer']}' ({top['weight_grad_norm']:.2e}), below "
-                f"{vanishing_ratio:g}; the lower layers barely learn. Try Glorot or He initialization, "
-                f"a non-saturating activation (ReLU, ELU, SELU) or batch normalization.")
+                f"{vanishing_ratio:g}; the lower layers barely learn. Try a non-saturating activation "
+                f"(ReLU, ELU, SELU) with He or LeCun initialization, or batch normalization.")
         norms = [r["weight_grad_norm"] for r in rows if r["weight_grad_norm"] is not None]
         norm = math.sqrt(sum(n * n for n in norms)) if norms else None
         if first_norm is None:
@@ -181,6 +194,19 @@ def gradient_problems(records, vanishing_ratio=1e-3, exploding_growth=100.0):
                 f"{norm:.2e} at step {record['step']}, the largest in layer '{largest['layer']}' "
                 f"({largest['weight_grad_norm']:.2e}). Lower the learning rate or clip the "
                 f"gradients (clipnorm=1.0).")
+    if nonfinite_at is not None and "nonfinite" not in found:
+        epoch, step = nonfinite_at
+        last = [r for r in (records[-1]["layers"] if records else [])
+                if r["weight_grad_norm"] is not None]
+        hint = "no step of that epoch was recorded"
+        if last:
+            largest = max(last, key=lambda r: r["weight_grad_norm"])
+            hint = (f"at the last recorded step ({records[-1]['step']}) the largest weight gradient "
+                    f"was in layer '{largest['layer']}' ({largest['weight_grad_norm']:.2e})")
+        found["nonfinite"] = (
+            f"Gradients exploded to NaN or Inf at epoch {epoch + 1}, step {step}, a step the "
+            f"monitor did not record (every=1 records all); {hint}. Lower the learning rate, clip "
+            f"the gradients (clipnorm=1.0) or add batch normalization.")
     return [(kind, found[kind]) for kind in ("vanishing", "exploding", "nonfinite") if kind in found]
 
 
@@ -219,3 +245,6 @@ def _cell(fmt, value):
         return str(value)
     return fmt.format(value)
 
+
+def __dir__():
+    return __all__

@@ -145,6 +145,7 @@ def plot_gradient_flow(flows, path, figure="weight_grad_norm", kinds=None):
     if figure.endswith("_norm"):
         _log_if_positive(ax, *[line.get_ydata() for line in ax.get_lines()])
     ax.set_xlabel("layer (bottom to top)")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_ylabel(figure.replace("_", " "))
     ax.set_title(f"{figure.replace('_', ' ')} per layer, one batch")
     ax.grid(True, alpha=0.3)
@@ -228,6 +229,7 @@ def plot_history(history, path, keys=None):
         validation = any(logs.get("val_" + key) for logs in runs.values())
         ax.set_title(key.replace("_", " ") + (" (dashed: validation)" if validation else ""))
         ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(True, alpha=0.3)
         # Several runs: one legend of the runs, on the first panel.
         if ax.get_lines() and (None in runs or k == 0):

@@ -74,6 +74,7 @@ class Network {
   void collect_trainable();
   bool gradients_finite() const;
   void require_compiled(const char* where) const;
+  Index target_columns() const;  // 1 for sparse labels, else the output units
 
   std::vector<std::shared_ptr<Layer>> layers_;
   Index input_units_;

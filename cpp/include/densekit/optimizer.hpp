@@ -26,8 +26,9 @@ class SGD {
   // training step allocates nothing; slots of parameters seen before are kept.
   void build(const std::vector<std::shared_ptr<Parameter>>& params);
 
-  // Clips the gradients in place, then updates the values; increments iterations.
-  void apply(const std::vector<Parameter*>& params);
+  // Clips the gradients in place, then updates the values and increments iterations, unless an
+  // updated value would not be finite: then nothing is updated and it returns false.
+  bool apply(const std::vector<Parameter*>& params);
 
   // The momentum slot of a parameter, or null when momentum is 0 or the slot does not exist.
   RowMatrix* momentum_slot(const Parameter* p);
@@ -39,6 +40,8 @@ class SGD {
   std::int64_t iterations = 0;
 
  private:
+  RowMatrix& slot_for_update(Parameter* p);
+
   std::map<const Parameter*, RowMatrix> slots_;
   std::vector<std::shared_ptr<Parameter>> owners_;  // keeps slot keys alive
   std::vector<MatrixOut> grads_;                    // reused by global clipping, no allocation

@@ -1,5 +1,7 @@
-// The one threading knob. Eigen threads the matrix products; our own element-wise and reduction
-// loops use OpenMP with `num_threads(loop_threads(n))`, so small arrays stay on one thread.
+// The one threading knob. Our matrix products (kernels/dense.cpp) split their output columns
+// across `product_threads(...)` OpenMP threads, and our element-wise and reduction loops use
+// `num_threads(loop_threads(n))`: small work stays on one thread, because a fork-join costs
+// microseconds on an idle machine and milliseconds on a busy one. Eigen's own threading is off.
 #pragma once
 
 #include <mutex>
@@ -15,6 +17,9 @@ int get_num_threads();
 // Threads for an element-wise loop over `work` elements: 1 below the threshold where forking
 // costs more than it saves, get_num_threads() above it.
 int loop_threads(Index work);
+
+// Threads for a matrix product of `multiply_adds` multiply-adds (m·n·k).
+int product_threads(double multiply_adds);
 
 // Whether the library was built with OpenMP.
 bool openmp_enabled();

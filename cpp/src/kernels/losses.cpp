@@ -17,6 +17,7 @@ void check_target(const char* where, const LossSpec& spec, MatrixIn pred, Matrix
   require_shape(where, "target", target.rows(), target.cols(), pred.rows(),
                 is_sparse(spec) ? 1 : pred.cols());
   if (pred.rows() == 0) throw ShapeError(std::string(where) + ": the batch is empty");
+  if (pred.cols() == 0) throw ShapeError(std::string(where) + ": pred has no columns (classes)");
 }
 
 Index label_of(MatrixIn target, Index row) { return static_cast<Index>(target(row, 0)); }

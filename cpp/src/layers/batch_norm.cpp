@@ -55,6 +55,11 @@ void BatchNormLayer::forward(MatrixIn x, MatrixOut y, bool training) {
   moving_update_pending_ = true;
 }
 
+// A spread beyond ~1.8e19 overflows the float32 variance: such a step is not applied.
+bool BatchNormLayer::pending_state_finite() const {
+  return !moving_update_pending_ || (mean_.allFinite() && var_.allFinite());
+}
+
 // The moving statistics move only once the step is known to be finite (see Layer).
 void BatchNormLayer::commit_forward() {
   if (!moving_update_pending_) return;

@@ -33,9 +33,9 @@ def model_config(model, include_compile=True):
     return data
 
 
-def model_from_config(data, compile=True, where="config"):
+def model_from_config(data, compile=True, where="config", compile_hint=""):
     """A new Sequential from `model_config`'s dict (densekit's or Keras's), compiled when the
-    dict has a compile config and `compile` is true."""
+    dict has a compile config and `compile` is true; `compile_hint` ends compile errors."""
     from densekit.models.sequential import Sequential
 
     if not isinstance(data, dict):
@@ -56,7 +56,7 @@ def model_from_config(data, compile=True, where="config"):
     except (TypeError, ValueError, KeyError) as e:
         raise ValueError(f"{where}: {e}") from e
     if compile and data.get("compile_config"):
-        compile_from_config(model, data["compile_config"], f"{where}: compile_config")
+        compile_from_config(model, data["compile_config"], f"{where}: compile_config", compile_hint)
     return model
 
 
@@ -77,7 +77,7 @@ def compile_config(model):
     }
 
 
-def compile_from_config(model, config, where):
+def compile_from_config(model, config, where, hint=""):
     """Compiles `model` as `compile_config` says; ValueError for what densekit lacks."""
     try:
         if not isinstance(config, dict):
@@ -88,7 +88,7 @@ def compile_from_config(model, config, where):
         model.compile(optimizer=_optimizer(config.get("optimizer", "sgd")),
                       loss=_loss(config.get("loss")), metrics=_metrics(config.get("metrics")))
     except (TypeError, ValueError, KeyError) as e:
-        raise ValueError(f"{where}: {e}. Load with compile=False to get the model uncompiled") from e
+        raise ValueError(f"{where}: {e}{hint}") from e
 
 
 def _optimizer(spec):
@@ -177,7 +177,8 @@ def weights_bytes(model, include_optimizer):
                 for i, variable in enumerate(model.trainable_variables):
                     slot = optimizer._sgd.momentum_slot(variable._parameter)
                     slot = np.zeros(variable.shape, np.float32) if slot is None else slot
-                    group.create_dataset(str(i + 2), data=np.reshape(slot, _keras_shape(variable._layer, variable)))
+                    shape = _keras_shape(variable._layer, variable)
+                    group.create_dataset(str(i + 2), data=np.reshape(slot, shape))
     return buffer.getvalue()
 
 
@@ -250,7 +251,9 @@ def _optimizer_plan(model, h5, where):
     if not values:
         return None
     slots = model.trainable_variables if optimizer.momentum != 0 else []
-    if len(values) != 2 + len(slots):  # as Keras: a different optimizer's state is skipped
+    if len(values) == 2:  # an optimizer saved before its first step: no momentum yet
+        slots = []
+    elif len(values) != 2 + len(slots):  # as Keras: a different optimizer's state is skipped
         warnings.warn(f"{where}: skipping the optimizer state: it has {len(values)} variables, the "
                       f"model's optimizer {2 + len(slots)}", stacklevel=3)
         return None

@@ -80,7 +80,9 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         data = json.loads(members["config.json"].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f"{path}: config.json is not valid JSON ({e})") from e
-    model = keras_format.model_from_config(data, compile=compile, where=f"{path}: config.json")
+    model = keras_format.model_from_config(
+        data, compile=compile, where=f"{path}: config.json",
+        compile_hint=". Load with compile=False to get the model uncompiled")
     keras_format.load_h5(model, io.BytesIO(members["model.weights.h5"]), f"{path}: model.weights.h5", compile)
     return model
 

@@ -13,4 +13,9 @@ namespace densekit {
 void sgd_update(MatrixOut w, MatrixIn g, MatrixOut m, Scalar learning_rate, Scalar momentum,
                 bool nesterov);
 
+// Whether sgd_update with these arguments would leave w and m finite (it writes nothing): a
+// finite gradient times a large learning rate can still overflow float32.
+bool sgd_update_is_finite(MatrixIn w, MatrixIn g, MatrixIn m, Scalar learning_rate,
+                          Scalar momentum, bool nesterov);
+
 }  // namespace densekit

@@ -22,6 +22,7 @@ class BatchNormLayer : public Layer {
                 bool dy_is_preactivation) override;
   bool inference_when_frozen() const override { return true; }
   void commit_forward() override;
+  bool pending_state_finite() const override;
 
   Parameter* gamma() { return gamma_.get(); }
   Parameter* beta() { return beta_.get(); }

@@ -50,6 +50,8 @@ class Layer {
   // statistics). The network calls it only after a step whose loss and gradients are finite, so
   // a diverging step leaves every variable as it was.
   virtual void commit_forward() {}
+  // Whether what commit_forward would write is finite.
+  virtual bool pending_state_finite() const { return true; }
 
   // A standalone forward (layer(x) from Python): sizes the scratch buffers and runs under the
   // compute lock, so it is safe while a network sharing this layer trains in another thread.

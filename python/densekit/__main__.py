@@ -19,6 +19,10 @@ def main(argv=None):
 
     add_experiment_arguments(experiments.add_parser(
         "activations", help="compare activations and initializations on a deep network (digits)"))
+    from densekit.bench import add_arguments as add_bench_arguments
+
+    add_bench_arguments(commands.add_parser(
+        "bench", help="time training and inference against PyTorch and NumPy"))
     args = parser.parse_args(argv)
     if args.command == "demo":
         from densekit.demo import run
@@ -29,6 +33,10 @@ def main(argv=None):
         from densekit.experiment import main as run_experiment
 
         return run_experiment(args)
+    if args.command == "bench":
+        from densekit.bench import run_parsed
+
+        return run_parsed(args, parser)
     return 2
 
 

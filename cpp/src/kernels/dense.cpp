@@ -12,17 +12,26 @@
 namespace densekit {
 namespace {
 
-// out = a b, the columns of out split into one block per thread (multiples of 16 columns, one
-// AVX-512 register, so no block starts mid-vector). Each thread runs Eigen's single-threaded
-// GEMM on its block; a, shared by all, is small at the batch sizes where this matters.
+// The [start, start + size) part of `extent` that thread `thread` of `team` takes, in multiples of
+// 16 (one AVX-512 register of floats, so no block starts mid-vector).
+std::pair<Index, Index> share(Index extent, Index thread, Index team) {
+  const Index per_thread = ((extent + team - 1) / team + 15) / 16 * 16;
+  const Index start = std::min(extent, thread * per_thread);
+  return {start, std::min(per_thread, extent - start)};
+}
+
+// out = a b, split across threads along out's longer side: by columns for the batch-sized
+// outputs of the forward and backward-data products, by rows for a tall weight gradient. Each
+// thread runs Eigen's single-threaded GEMM on its block, so the operand it shares with the other
+// thread (small at the batch sizes where threading pays) is packed twice.
 template <typename Lhs, typename Rhs>
 void product(const Lhs& a, const Rhs& b, MatrixOut out) {
-  const Index cols = out.cols();
-  const int threads = product_threads(double(a.rows()) * double(a.cols()) * double(cols));
+  const int threads = product_threads(double(a.rows()) * double(a.cols()) * double(out.cols()));
   if (threads == 1) {
     out.noalias() = a * b;
     return;
   }
+  const bool by_rows = out.rows() > out.cols();
 #pragma omp parallel num_threads(threads)
   {
 #ifdef _OPENMP
@@ -30,10 +39,14 @@ void product(const Lhs& a, const Rhs& b, MatrixOut out) {
 #else
     const Index thread = 0, team = 1;
 #endif
-    const Index per_thread = ((cols + team - 1) / team + 15) / 16 * 16;
-    const Index start = std::min(cols, thread * per_thread);
-    const Index width = std::min(per_thread, cols - start);
-    if (width > 0) out.middleCols(start, width).noalias() = a * b.middleCols(start, width);
+    const auto [start, size] = share(by_rows ? out.rows() : out.cols(), thread, team);
+    if (size > 0) {
+      if (by_rows) {
+        out.middleRows(start, size).noalias() = a.middleRows(start, size) * b;
+      } else {
+        out.middleCols(start, size).noalias() = a * b.middleCols(start, size);
+      }
+    }
   }
 }
 

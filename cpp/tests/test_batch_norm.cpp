@@ -408,6 +408,11 @@ TEST(BatchNormLayer, TrainingForwardUpdatesMovingStatisticsWithBiasedVariance) {
   x << 0, 3,
        2, 3;
   layer.forward(x, y, true);  // no reserve: the layer grows its scratch for the first batch
+  // The moving statistics move when the step is committed (the network does it once the step is
+  // known to be finite), not during the forward.
+  EXPECT_EQ(layer.moving_mean().value(0, 0), 0);
+  EXPECT_TRUE(layer.pending_state_finite());
+  layer.commit_forward();
   // Batch mean [1, 3]; biased variance [((0-1)² + (2-1)²)/2, 0] = [1, 0] (unbiased would be 2).
   // moving_mean     = [0·0.9 + 1·0.1, 0·0.9 + 3·0.1] = [0.1, 0.3]
   // moving_variance = [1·0.9 + 1·0.1, 1·0.9 + 0·0.1] = [1.0, 0.9]
@@ -507,11 +512,22 @@ TEST(BatchNormLayer, BatchOfOneTrainingHasNoNaN) {
   dy << 1, 1, 1;
   layer.forward(x, y, true);
   layer.backward(x, y, dy, dx, true, false);
+  layer.commit_forward();
   EXPECT_EQ(y, layer.beta()->value);  // x̂ = 0
   EXPECT_TRUE(dx.isZero(0));
   EXPECT_EQ(layer.beta()->grad, dy);
   // Moving variance decays towards the batch variance 0: 1·0.99 + 0·0.01.
   EXPECT_NEAR(layer.moving_variance().value(0, 0), 0.99, 1e-7);
+}
+
+TEST(BatchNormLayer, HugeSpreadMakesThePendingStatisticsNonFinite) {
+  BatchNormLayer layer(1, 0.99f, kEps, true, true);
+  RowMatrix x(2, 1), y(2, 1);
+  x << 2e19f, -2e19f;  // variance 4e38 > FLT_MAX: the step must not be applied
+  layer.forward(x, y, true);
+  EXPECT_FALSE(layer.pending_state_finite());
+  layer.forward(x, y, false);  // an inference forward drops the pending statistics
+  EXPECT_TRUE(layer.pending_state_finite());
 }
 
 TEST(BatchNormLayer, BadShapesThrowShapeError) {

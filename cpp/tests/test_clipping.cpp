@@ -136,3 +136,14 @@ TEST(Clipping, MultiThreadedNormMatchesSingleThreaded) {
 
 }  // namespace
 }  // namespace densekit
+
+TEST(SquaredNorm, LargeFiniteValuesStayFiniteAndNonFiniteValuesShow) {
+  // 1e25² = 1e50 overflows float but not double: the norm is finite, as the value is.
+  densekit::RowMatrix g(1, 3);
+  g << 1e25f, 0, 0;
+  EXPECT_NEAR(densekit::squared_norm(g), 1e50, 1e44);
+  g(0, 1) = std::numeric_limits<float>::infinity();
+  EXPECT_FALSE(std::isfinite(densekit::squared_norm(g)));
+  g(0, 1) = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_FALSE(std::isfinite(densekit::squared_norm(g)));
+}

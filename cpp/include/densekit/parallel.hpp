@@ -18,6 +18,34 @@ int get_num_threads();
 // costs more than it saves, get_num_threads() above it.
 int loop_threads(Index work);
 
+// body(i) for i in [0, count), over loop_threads(work) threads. On one thread it runs inline:
+// GCC's OpenMP allocates a team even for a one-thread region, and the training step must not
+// allocate.
+template <class Body>
+void parallel_for(Index count, Index work, const Body& body) {
+  const int threads = loop_threads(work);
+  if (threads == 1) {
+    for (Index i = 0; i < count; ++i) body(i);
+    return;
+  }
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (Index i = 0; i < count; ++i) body(i);
+}
+
+// Σ body(i) for i in [0, count), accumulated in double, as parallel_for.
+template <class Body>
+double parallel_sum(Index count, Index work, const Body& body) {
+  double total = 0;
+  const int threads = loop_threads(work);
+  if (threads == 1) {
+    for (Index i = 0; i < count; ++i) total += body(i);
+    return total;
+  }
+#pragma omp parallel for num_threads(threads) reduction(+ : total) schedule(static)
+  for (Index i = 0; i < count; ++i) total += body(i);
+  return total;
+}
+
 // Threads for a matrix product of `multiply_adds` multiply-adds (m·n·k).
 int product_threads(double multiply_adds);
 

@@ -22,8 +22,7 @@ constexpr Index kTile = 64;
 template <class Body>
 void for_each_column_tile(Index rows, Index cols, Body&& body) {
   const Index tiles = (cols + kTile - 1) / kTile;
-#pragma omp parallel for num_threads(loop_threads(rows * cols)) schedule(static)
-  for (Index t = 0; t < tiles; ++t) body(t * kTile, std::min(kTile, cols - t * kTile));
+  parallel_for(tiles, rows * cols, [&](Index t) { body(t * kTile, std::min(kTile, cols - t * kTile)); });
 }
 
 template <class M>

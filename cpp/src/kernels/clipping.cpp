@@ -25,15 +25,12 @@ double squared_norm(MatrixIn g) {
   }
   const Index size = g.size();
   const Scalar* data = g.data();
-  double total = 0;
-#pragma omp parallel for num_threads(loop_threads(size)) reduction(+ : total) schedule(static)
-  for (Index start = 0; start < size; start += kBlock) {
-    const Index len = std::min(kBlock, size - start);
+  return parallel_sum((size + kBlock - 1) / kBlock, size, [&](Index b) {
+    const Index start = b * kBlock, len = std::min(kBlock, size - start);
     const Eigen::Map<const Eigen::VectorXf> block(data + start, len);
     const double sum = block.squaredNorm();
-    total += std::isfinite(sum) ? sum : block.cast<double>().squaredNorm();
-  }
-  return total;
+    return std::isfinite(sum) ? sum : block.cast<double>().squaredNorm();
+  });
 }
 
 // g ← g · c / max(‖g‖, c): unchanged when the norm is within c, rescaled to norm c otherwise.

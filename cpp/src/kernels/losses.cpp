@@ -130,9 +130,9 @@ double loss_row(const LossSpec& spec, MatrixIn pred, MatrixIn target, Index r, M
 double mean_loss(const LossSpec& spec, MatrixIn pred, MatrixIn target, MatrixOut* dpred) {
   const Index rows = pred.rows();
   const Scalar scale = Scalar(1) / static_cast<Scalar>(rows);
-  double total = 0;
-#pragma omp parallel for num_threads(loop_threads(pred.size())) reduction(+ : total) schedule(static)
-  for (Index r = 0; r < rows; ++r) total += loss_row(spec, pred, target, r, dpred, scale);
+  const double total = parallel_sum(rows, pred.size(), [&](Index r) {
+    return loss_row(spec, pred, target, r, dpred, scale);
+  });
   return total / static_cast<double>(rows);
 }
 
@@ -178,15 +178,14 @@ Scalar fused_probability_loss_gradient(const LossSpec& spec, MatrixIn prob, Matr
   const Index rows = prob.rows(), classes = prob.cols();
   const bool binary = spec.kind == LossKind::binary_crossentropy;
   const Scalar scale = Scalar(1) / static_cast<Scalar>(binary ? rows * classes : rows);
-#pragma omp parallel for num_threads(loop_threads(prob.size())) schedule(static)
-  for (Index r = 0; r < rows; ++r) {
+  parallel_for(rows, prob.size(), [&](Index r) {
     Scalar t_sum = 1;
     if (!binary && !is_sparse(spec)) t_sum = target.row(r).sum();
     for (Index j = 0; j < classes; ++j) {
       const Scalar t = binary ? target(r, j) : target_at(spec, target, r, j);
       dz(r, j) = (binary ? prob(r, j) - t : prob(r, j) * t_sum - t) * scale;
     }
-  }
+  });
   return static_cast<Scalar>(mean_loss(spec, prob, target, nullptr));
 }
 

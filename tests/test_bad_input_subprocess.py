@@ -69,7 +69,7 @@ def _core_dense(inputs=3, units=2, activation="relu"):
 def _network(compiled=True, loss="mean_squared_error", out=2):
     net = _core.Network([_core_dense(3, 4), _core_dense(4, out, "linear")], 3)
     if compiled:
-        net.compile(K.LossSpec(loss), _core.SGD(0.01, 0.0, False, _core.ClipSpec()), False)
+        net.compile(K.LossSpec(loss), _core.SGD(0.01, 0.0, False, _core.ClipSpec()), _core.AccuracyKind.none)
     return net
 
 
@@ -364,7 +364,7 @@ CASES = [
      r"incompatible constructor arguments"),
     ("core Network negative input_units", lambda: _core.Network([], -1), ValueError, r"input_units"),
     ("core Network compile without optimizer",
-     lambda: _network(compiled=False).compile(K.LossSpec("mse"), None, False), ValueError,
+     lambda: _network(compiled=False).compile(K.LossSpec("mse"), None, _core.AccuracyKind.none), ValueError,
      r"optimizer is null"),
     ("core train_step before compile",
      lambda: _network(compiled=False).train_step(_x(), np.zeros((6, 2), F32)), ValueError,

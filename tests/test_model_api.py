@@ -667,3 +667,45 @@ def test_train_on_batch_returns_the_loss_before_the_step_and_updates():
     assert result == pytest.approx(before, rel=1e-5)
     assert model.evaluate(x, y, verbose=0)[0] < before[0]
     assert model.optimizer.iterations == 1
+
+
+# -- "accuracy" chosen from the shapes, as Keras 3 does ------------------------------------------
+
+@pytest.mark.parametrize("loss, units, targets, expected_key_fn", [
+    # 3 sigmoid outputs with multi-label targets: Keras's rule looks at shapes only (more than one
+    # output, targets with more than one column), so it picks categorical accuracy here.
+    ("binary_crossentropy", 3, "multilabel", "categorical"),
+    # MSE on one-hot targets with 4 outputs: categorical accuracy (argmax vs argmax).
+    ("mean_squared_error", 4, "onehot", "categorical"),
+    # One output with MSE: binary accuracy.
+    ("mean_squared_error", 1, "binary", "binary"),
+])
+def test_accuracy_is_chosen_from_shapes_like_keras(loss, units, targets, expected_key_fn):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(40, 5)).astype(np.float32)
+    if targets == "multilabel":
+        y = (rng.random((40, units)) > 0.5).astype(np.float32)
+    elif targets == "onehot":
+        y = np.eye(units, dtype=np.float32)[rng.integers(0, units, 40)]
+    else:
+        y = (rng.random((40, 1)) > 0.5).astype(np.float32)
+    activation = "sigmoid" if loss == "binary_crossentropy" else None
+    model = densekit.Sequential([densekit.layers.Dense(units, activation=activation, input_shape=(5,))])
+    model.compile(optimizer="sgd", loss=loss, metrics=["accuracy"])
+    loss_value, accuracy = model.evaluate(x, y, verbose=0)
+    pred = model.predict(x, verbose=0)
+    # Independent formulas (Keras's binary_accuracy / categorical_accuracy):
+    if expected_key_fn == "binary":
+        expected = np.mean((pred > 0.5).astype(np.float32) == y)
+    else:
+        expected = np.mean(np.argmax(pred, axis=-1) == np.argmax(y, axis=-1))
+    assert accuracy == pytest.approx(expected, abs=1e-6)
+
+
+def test_softmax_layers_refuse_inputs_with_several_feature_axes():
+    x = np.ones((2, 4, 5), np.float32)
+    for layer in (densekit.layers.Softmax(), densekit.layers.Activation("softmax")):
+        with pytest.raises(ValueError, match="softmax needs inputs of shape \\(batch, features\\)"):
+            layer(x)
+    # Element-wise activations are unaffected by the flattening.
+    np.testing.assert_allclose(densekit.layers.Activation("relu")(x - 2), np.zeros_like(x))

@@ -94,7 +94,7 @@ std::shared_ptr<Network> seed_network(Index batch) {
   ClipSpec clip;
   clip.clipvalue = 1.0f;
   net->compile(LossSpec{LossKind::sparse_categorical_crossentropy, false},
-               std::make_shared<SGD>(0.01f, 0.0f, false, clip), true);
+               std::make_shared<SGD>(0.01f, 0.0f, false, clip), AccuracyKind::sparse_categorical);
   return net;
 }
 
@@ -110,7 +110,7 @@ std::shared_ptr<Network> deep_network() {
   ClipSpec clip;
   clip.clipnorm = 1.0f;
   net->compile(LossSpec{LossKind::sparse_categorical_crossentropy, false},
-               std::make_shared<SGD>(0.01f, 0.0f, false, clip), true);
+               std::make_shared<SGD>(0.01f, 0.0f, false, clip), AccuracyKind::sparse_categorical);
   return net;
 }
 

@@ -41,6 +41,12 @@ void register_network(py::module_& m) {
       .def_readonly("steps", &StepTotals::steps)
       .def_readonly("finite", &StepTotals::finite);
 
+  py::enum_<AccuracyKind>(m, "AccuracyKind")
+      .value("none", AccuracyKind::none)
+      .value("binary", AccuracyKind::binary)
+      .value("sparse_categorical", AccuracyKind::sparse_categorical)
+      .value("categorical", AccuracyKind::categorical);
+
   py::class_<LayerStats>(m, "LayerStats")
       .def_readonly("weight_grad_norm", &LayerStats::weight_grad_norm)
       .def_readonly("input_grad_norm", &LayerStats::input_grad_norm)
@@ -59,7 +65,7 @@ void register_network(py::module_& m) {
       .def_property_readonly("output_units", &Network::output_units)
       .def_property_readonly("optimizer", &Network::optimizer)
       .def("compile", &Network::compile, py::arg("loss"), py::arg("optimizer"),
-           py::arg("track_accuracy"), Release())
+           py::arg("accuracy"), Release())
       .def("train_step", [](Network& net, const Floats& x, const Floats& y) {
         auto xm = matrix_in(x, "train_step", "x");
         auto ym = matrix_in(y, "train_step", "y");

@@ -26,12 +26,12 @@ Network::Network(std::vector<std::shared_ptr<Layer>> layers, Index input_units)
   grads_.resize(layers_.size() + 1);
 }
 
-void Network::compile(const LossSpec& loss, std::shared_ptr<SGD> optimizer, bool track_accuracy) {
+void Network::compile(const LossSpec& loss, std::shared_ptr<SGD> optimizer, AccuracyKind accuracy) {
   ComputeLock lock(compute_mutex());
   if (!optimizer) throw ValueError("Network.compile: optimizer is null");
   loss_ = loss;
   optimizer_ = std::move(optimizer);
-  track_accuracy_ = track_accuracy;
+  accuracy_ = accuracy;
   size_t count = 0;
   for (auto& layer : layers_) {
     optimizer_->build(layer->parameters());
@@ -131,7 +131,7 @@ StepTotals Network::step_on_buffers(MatrixIn y, Index n) {
   bool fused = false;
   const Scalar loss = forward_backward(y, n, monitor ? 0 : lowest_trained_layer_, monitor, fused);
   totals.loss_sum = double(loss) * n;
-  if (track_accuracy_) totals.correct_sum = accuracy_sum(loss_, acts_.back().topRows(n), y);
+  totals.correct_sum = accuracy_sum(accuracy_, acts_.back().topRows(n), y);
   if (monitor) records_.push_back(MonitorRecord{steps_done_, collect_stats(n)});
   ++steps_done_;
   bool finite = std::isfinite(loss) && gradients_finite();
@@ -165,20 +165,12 @@ std::vector<LayerStats> Network::gradient_flow(MatrixIn x, MatrixIn y) {
   const Index n = x.rows();
   reserve(n);
   acts_[0].topRows(n) = x;
-  // A training-mode forward moves the moving statistics: keep them as they were.
-  std::vector<RowMatrix> saved;
-  for (auto& layer : layers_)
-    for (auto& p : layer->parameters())
-      if (!p->trainable) saved.push_back(p->value);
+  // The training-mode forward leaves BatchNormalization's statistics pending; without a commit
+  // they are dropped by the next forward, so no variable changes.
   bool fused = false;
   collect_trainable();
   forward_backward(y, n, 0, true, fused);
-  auto stats = collect_stats(n);
-  size_t k = 0;
-  for (auto& layer : layers_)
-    for (auto& p : layer->parameters())
-      if (!p->trainable) p->value = saved[k++];
-  return stats;
+  return collect_stats(n);
 }
 
 StepTotals Network::train_step(MatrixIn x, MatrixIn y) {
@@ -248,7 +240,7 @@ StepTotals Network::evaluate(MatrixIn x, MatrixIn y, Index batch_size) {
     auto pred = acts_[last].topRows(n);
     auto target = y.middleRows(start, n);
     totals.loss_sum += double(loss_value(loss_, pred, target)) * n;
-    if (track_accuracy_) totals.correct_sum += accuracy_sum(loss_, pred, target);
+    totals.correct_sum += accuracy_sum(accuracy_, pred, target);
     totals.samples += n;
     totals.steps += 1;
   }

@@ -198,7 +198,8 @@ struct SeedModel {
     ClipSpec clip;
     clip.clipnorm = 1;
     net->compile(LossSpec{LossKind::sparse_categorical_crossentropy, false},
-                 std::make_shared<SGD>(0.01f, 0.9f, false, clip), true);
+                 std::make_shared<SGD>(0.01f, 0.9f, false, clip),
+                 AccuracyKind::sparse_categorical);
     x = test::random_matrix(rows, 784, rng, 0, 1);
     y = test::random_labels(rows, 10, rng);
   }

@@ -279,12 +279,12 @@ TEST(Losses, AccuracySumHandCases) {
   labels << 1, 2, 2, 0, 0;
   const Index hot[] = {1, 0, 2, 2, 1};
   for (Index r = 0; r < 5; ++r) one_hot(r, hot[r]) = 1;
-  EXPECT_EQ(accuracy_sum(spec(LossKind::sparse_categorical_crossentropy), pred, labels), 3.0);
-  EXPECT_EQ(accuracy_sum(spec(LossKind::categorical_crossentropy), pred, one_hot), 3.0);
+  EXPECT_EQ(accuracy_sum(AccuracyKind::sparse_categorical, pred, labels), 3.0);
+  EXPECT_EQ(accuracy_sum(AccuracyKind::categorical, pred, one_hot), 3.0);
   RowMatrix pb(3, 2), tb(3, 2);
   pb << 0.9f, 0.2f, 0.4f, 0.6f, 0.5f, 0.51f;
   tb << 1, 0, 1, 1, 0, 1;
-  EXPECT_EQ(accuracy_sum(spec(LossKind::binary_crossentropy), pb, tb), 2.5);
+  EXPECT_EQ(accuracy_sum(AccuracyKind::binary, pb, tb), 2.5);
 }
 
 TEST(Losses, CheckSparseLabelsRejectsNonClassValues) {
@@ -327,7 +327,7 @@ TEST(Losses, BadShapesThrowShapeError) {
   EXPECT_THROW(loss_value(spec(LossKind::sparse_categorical_crossentropy), pred, t), ShapeError);  // not (n, 1)
   EXPECT_THROW(loss_value_and_gradient(cat, pred, t, wrong_dpred), ShapeError);
   EXPECT_THROW(loss_value(cat, RowMatrix(0, 4), RowMatrix(0, 4)), ShapeError);  // empty batch
-  EXPECT_THROW(accuracy_sum(cat, pred, RowMatrix::Zero(3, 2)), ShapeError);
+  EXPECT_THROW(accuracy_sum(AccuracyKind::categorical, pred, RowMatrix::Zero(3, 2)), ShapeError);
   EXPECT_THROW(loss_kind_from_name("hinge"), ValueError);
   EXPECT_EQ(loss_kind_from_name("mse"), LossKind::mean_squared_error);
 }

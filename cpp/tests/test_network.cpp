@@ -52,7 +52,8 @@ Model make_model(unsigned seed, float lr, float momentum, bool nesterov = false)
   m.out->bias()->value = random_matrix(1, 3, rng, -0.3, 0.3);
   m.net = std::make_shared<Network>(std::vector<std::shared_ptr<Layer>>{m.hidden, m.out}, 4);
   m.opt = std::make_shared<SGD>(lr, momentum, nesterov, ClipSpec{});
-  m.net->compile(LossSpec{LossKind::sparse_categorical_crossentropy, false}, m.opt, true);
+  m.net->compile(LossSpec{LossKind::sparse_categorical_crossentropy, false}, m.opt,
+                 AccuracyKind::sparse_categorical);
   return m;
 }
 
@@ -348,7 +349,7 @@ TEST(Network, NonFiniteInputLeavesBatchNormMovingStatisticsUnchanged) {
   out->kernel().value = random_matrix(5, 3, rng, -1, 1);
   Network net({dense, bn, out}, 4);
   net.compile(LossSpec{LossKind::sparse_categorical_crossentropy, false},
-              std::make_shared<SGD>(0.1f, 0.9f, false, ClipSpec{}), false);
+              std::make_shared<SGD>(0.1f, 0.9f, false, ClipSpec{}), AccuracyKind::none);
   RowMatrix x = random_matrix(6, 4, rng, -1, 1);
   const RowMatrix y = random_labels(6, 3, rng);
   ASSERT_TRUE(net.train_step(x, y).finite);
@@ -373,7 +374,7 @@ TEST(Network, OverflowFromHugeLearningRateSkipsTheUpdate) {
   dense->kernel().value = random_matrix(4, 3, rng, -1, 1);
   Network net({dense}, 4);
   auto opt = std::make_shared<SGD>(1e35f, 0.0f, false, ClipSpec{});
-  net.compile(LossSpec{LossKind::mean_squared_error, false}, opt, false);
+  net.compile(LossSpec{LossKind::mean_squared_error, false}, opt, AccuracyKind::none);
   const RowMatrix x = random_matrix(5, 4, rng, -1, 1), y = random_matrix(5, 3, rng, -1, 1);
   ASSERT_TRUE(net.train_step(x, y).finite);
   ASSERT_TRUE(dense->kernel().value.allFinite());
@@ -440,7 +441,7 @@ TEST(Network, TrainEpochRejectsTargetsWiderThanTheOutput) {
   auto dense = std::make_shared<DenseLayer>(4, 3, activation(ActivationKind::linear), true);
   Network net({dense}, 4);
   net.compile(LossSpec{LossKind::mean_squared_error, false},
-              std::make_shared<SGD>(0.1f, 0.0f, false, ClipSpec{}), false);
+              std::make_shared<SGD>(0.1f, 0.0f, false, ClipSpec{}), AccuracyKind::none);
   const RowMatrix x = RowMatrix::Zero(4, 4), y = RowMatrix::Zero(4, 4);
   EXPECT_THROW(net.train_epoch(x, y, {0, 1, 2, 3}, 4, ProgressFn(), 1), ShapeError);
 }
@@ -461,7 +462,7 @@ TEST(Network, SigmoidActivationLayerWithBinaryCrossentropyMatchesFiniteDifferenc
   dense->bias()->value = b0;
   Network net({dense, sigmoid}, 4);
   net.compile(LossSpec{LossKind::binary_crossentropy, false}, std::make_shared<SGD>(1.0f, 0.0f, false, ClipSpec{}),
-              true);
+              AccuracyKind::binary);
   const StepTotals totals = net.train_step(x, t);
   ASSERT_TRUE(totals.finite);
 
@@ -488,7 +489,7 @@ TEST(Network, SigmoidActivationLayerWithBinaryCrossentropyMatchesFiniteDifferenc
   logits_dense->bias()->value = b0;
   Network logits_net({logits_dense}, 4);
   logits_net.compile(LossSpec{LossKind::binary_crossentropy, true},
-                     std::make_shared<SGD>(1.0f, 0.0f, false, ClipSpec{}), false);
+                     std::make_shared<SGD>(1.0f, 0.0f, false, ClipSpec{}), AccuracyKind::none);
   logits_net.train_step(x, t);
   expect_close(logits_dense->kernel().grad, to_double(dense->kernel().grad), 1e-6, "fused vs logits dw");
 }

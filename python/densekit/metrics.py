@@ -31,15 +31,10 @@ def accuracy(y_true, y_pred):
     return (_np.asarray(y_true) == _np.asarray(y_pred)).astype(_np.float32)
 
 
-_ACCURACY_FOR_LOSS = {
-    "sparse_categorical_crossentropy": "sparse_categorical_accuracy",
-    "categorical_crossentropy": "categorical_accuracy",
-    "binary_crossentropy": "binary_accuracy",
-    "mean_squared_error": "binary_accuracy",
-}
 _BY_NAME = {"accuracy": accuracy, "binary_accuracy": binary_accuracy,
             "categorical_accuracy": categorical_accuracy,
             "sparse_categorical_accuracy": sparse_categorical_accuracy}
+_ACCURACY_KINDS = ("binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy")
 
 
 def get(identifier):
@@ -55,32 +50,38 @@ def get(identifier):
     return _BY_NAME[identifier]
 
 
-def resolve(metrics, loss_kernel_name):
-    """The history key of the accuracy that compile(metrics=...) asks for, or None (private).
-
-    "accuracy"/"acc" become the accuracy that fits the loss, as Keras chooses it; an explicit
-    accuracy must be that one, since the C++ step counts exactly one.
+def resolve(metrics):
+    """(history key, accuracy name or "auto") of the accuracy compile(metrics=...) asks for, or
+    None (private). The C++ step counts one accuracy; "accuracy"/"acc" is resolved from the
+    shapes of the first data, as Keras does (`accuracy_for_shapes`).
     """
     if metrics is None:
         return None
     if isinstance(metrics, (str, dict)) or callable(metrics):
         metrics = [metrics]
-    keys = []
-    fitting = _ACCURACY_FOR_LOSS[loss_kernel_name]
+    found = []
     for metric in metrics:
         name = metric if isinstance(metric, str) else getattr(metric, "__name__", repr(metric))
         if name in ("accuracy", "acc"):
-            keys.append(name)
-        elif name == fitting:
-            keys.append(name)
+            found.append((name, "auto"))
+        elif name in _ACCURACY_KINDS:
+            found.append((name, name))
         else:
-            raise ValueError(
-                f"compile: metric {name!r} is not supported with loss {loss_kernel_name!r}; "
-                f"densekit counts 'accuracy' (= {fitting}) in its training step"
-            )
-    if len(keys) > 1:
+            raise ValueError(f"compile: unsupported metric {name!r}; densekit counts one of: "
+                             f"accuracy, {', '.join(_ACCURACY_KINDS)}")
+    if len(found) > 1:
         raise ValueError(f"compile: give at most one accuracy metric. Received: metrics={metrics!r}")
-    return keys[0] if keys else None
+    return found[0] if found else None
+
+
+def accuracy_for_shapes(y_shape, output_units):
+    """Keras's choice for "accuracy": binary for one output, sparse categorical when the targets
+    are labels (one column, or no class axis), categorical otherwise (private)."""
+    if output_units == 1:
+        return "binary_accuracy"
+    if len(y_shape) < 2 or y_shape[-1] == 1:
+        return "sparse_categorical_accuracy"
+    return "categorical_accuracy"
 
 
 def __dir__():

@@ -23,15 +23,15 @@ struct StepTotals {
 };
 
 // Called during train_epoch with the totals so far; returns false to stop the epoch.
-using ProgressFn = std::function<bool(const StepTotals&)>;
+using ProgressFn = std::function<bool(StepTotals)>;  // by value: Python may keep it
 
 class Network {
  public:
   Network(std::vector<std::shared_ptr<Layer>> layers, Index input_units);
 
   // Sets the loss and optimizer and sizes the optimizer's slots for the trainable parameters.
-  // track_accuracy: also count the accuracy metric that fits the loss.
-  void compile(const LossSpec& loss, std::shared_ptr<SGD> optimizer, bool track_accuracy);
+  // accuracy: the accuracy metric the steps also count (none: only the loss).
+  void compile(const LossSpec& loss, std::shared_ptr<SGD> optimizer, AccuracyKind accuracy);
 
   // One step on a batch; the update is skipped when the loss or a gradient is not finite.
   StepTotals train_step(MatrixIn x, MatrixIn y);
@@ -80,7 +80,7 @@ class Network {
   Index input_units_;
   LossSpec loss_;
   std::shared_ptr<SGD> optimizer_;
-  bool track_accuracy_ = false;
+  AccuracyKind accuracy_ = AccuracyKind::none;
 
   Index capacity_ = 0;              // rows the buffers hold
   std::vector<RowMatrix> acts_;     // acts_[0]: input batch; acts_[i + 1]: output of layer i

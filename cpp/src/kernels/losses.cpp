@@ -18,6 +18,8 @@ void check_target(const char* where, const LossSpec& spec, MatrixIn pred, Matrix
                 is_sparse(spec) ? 1 : pred.cols());
   if (pred.rows() == 0) throw ShapeError(std::string(where) + ": the batch is empty");
   if (pred.cols() == 0) throw ShapeError(std::string(where) + ": pred has no columns (classes)");
+  // A label out of range would silently count as zero loss; NaN would be cast to an index.
+  if (is_sparse(spec)) check_sparse_labels(target, pred.cols());
 }
 
 Index label_of(MatrixIn target, Index row) { return static_cast<Index>(target(row, 0)); }
@@ -189,25 +191,39 @@ Scalar fused_probability_loss_gradient(const LossSpec& spec, MatrixIn prob, Matr
   return static_cast<Scalar>(mean_loss(spec, prob, target, nullptr));
 }
 
-double accuracy_sum(const LossSpec& spec, MatrixIn pred, MatrixIn target) {
-  check_target("accuracy_sum", spec, pred, target);
+AccuracyKind accuracy_for_loss(const LossSpec& spec) {
+  switch (spec.kind) {
+    case LossKind::sparse_categorical_crossentropy: return AccuracyKind::sparse_categorical;
+    case LossKind::categorical_crossentropy: return AccuracyKind::categorical;
+    default: return AccuracyKind::binary;
+  }
+}
+
+double accuracy_sum(AccuracyKind kind, MatrixIn pred, MatrixIn target) {
+  const char* where = "accuracy_sum";
+  if (kind == AccuracyKind::none) return 0;
+  if (pred.rows() == 0 || pred.cols() == 0) throw ShapeError("accuracy_sum: pred is empty");
+  const bool sparse = kind == AccuracyKind::sparse_categorical;
+  require_shape(where, "target", target.rows(), target.cols(), pred.rows(), sparse ? 1 : pred.cols());
+  if (sparse) check_sparse_labels(target, pred.cols());
   const Index rows = pred.rows(), classes = pred.cols();
   double correct = 0;
   for (Index r = 0; r < rows; ++r) {
-    switch (spec.kind) {
-      case LossKind::sparse_categorical_crossentropy:
+    switch (kind) {
+      case AccuracyKind::sparse_categorical:
         correct += argmax_row(pred, r) == label_of(target, r);
         break;
-      case LossKind::categorical_crossentropy:
+      case AccuracyKind::categorical:
         correct += argmax_row(pred, r) == argmax_row(target, r);
         break;
-      case LossKind::binary_crossentropy:
-      case LossKind::mean_squared_error: {
+      case AccuracyKind::binary: {
         Index hits = 0;
         for (Index j = 0; j < classes; ++j) hits += Scalar(pred(r, j) > 0.5f) == target(r, j);
         correct += double(hits) / double(classes);
         break;
       }
+      case AccuracyKind::none:
+        break;
     }
   }
   return correct;

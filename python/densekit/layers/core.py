@@ -151,6 +151,11 @@ class Activation(Layer):
         return self._spec
 
     def build(self, input_shape):
+        # Element-wise activations see a sample flattened; softmax would normalize over all of
+        # its axes instead of the last one, so it needs (batch, features) inputs.
+        if self._spec.kind == _core.kernels.ActivationKind.softmax and len(input_shape) > 2:
+            raise ValueError(f"{type(self).__name__} '{self.name}': softmax needs inputs of shape "
+                             f"(batch, features); received {tuple(input_shape)}. Add a Flatten layer before it.")
         self._core = _core.layers.Activation(_units(input_shape, self.name), self._spec, type(self).__name__)
         self._core.trainable = self.trainable
         super().build(input_shape)

@@ -8,11 +8,16 @@ to one C++ call per batch.
 
 import numpy as np
 
-from densekit import _arrays, callbacks as callbacks_module, losses, metrics, optimizers
+from densekit import _arrays, _core, callbacks as callbacks_module, losses, optimizers
+from densekit import metrics as metrics_module
 
 __all__ = ["Trainer"]
 
 _PROGRESS_SECONDS = 0.2
+_ACCURACY_KINDS = {None: _core.AccuracyKind.none,
+                   "binary_accuracy": _core.AccuracyKind.binary,
+                   "sparse_categorical_accuracy": _core.AccuracyKind.sparse_categorical,
+                   "categorical_accuracy": _core.AccuracyKind.categorical}
 
 
 class Trainer:
@@ -31,7 +36,8 @@ class Trainer:
         self._compiled = {
             "optimizer": optimizers.get(optimizer),
             "loss": resolved_loss,
-            "metric_key": _metrics_key(metrics, resolved_loss),
+            "metric": metrics_module.resolve(metrics),  # (history key, accuracy name) or None
+            "accuracy": None,  # the accuracy name, once the data's shapes are known
             "loss_arg": loss,
             "metrics_arg": metrics,
         }
@@ -41,7 +47,30 @@ class Trainer:
     def _compile_network(self):
         compiled = self._compiled
         self._network.compile(losses.spec_of(compiled["loss"]), compiled["optimizer"]._sgd,
-                              compiled["metric_key"] is not None)
+                              _ACCURACY_KINDS[compiled["accuracy"]])
+
+    @property
+    def _metric_key(self):
+        metric = self._compiled["metric"]
+        return metric[0] if metric else None
+
+    def _resolve_accuracy(self, y, where):
+        """Picks the accuracy for these targets (once, as Keras) and checks that they fit it."""
+        metric = self._compiled["metric"]
+        if metric is None:
+            return
+        units = self._network.output_units
+        name = metric[1]
+        if name == "auto":
+            name = metrics_module.accuracy_for_shapes(np.shape(y), units)
+        wants_labels = name == "sparse_categorical_accuracy"
+        has_labels = np.ndim(y) < 2 or np.shape(y)[-1] == 1
+        if wants_labels != has_labels and units > 1:
+            raise ValueError(f"{where}: {name} needs {'integer labels' if wants_labels else 'one-hot targets'}; "
+                             f"y has shape {np.shape(y)}")
+        if name != self._compiled["accuracy"]:
+            self._compiled["accuracy"] = name
+            self._compile_network()
 
     @property
     def optimizer(self):
@@ -86,13 +115,16 @@ class Trainer:
                 or np.iscomplexobj(array):
             raise ValueError(f"{where}: y must be a real numeric array; got dtype {array.dtype}")
         if loss._kernel_name == "sparse_categorical_crossentropy":
-            return _sparse_labels(array, units, where)
+            labels = _sparse_labels(array, units, where)
+            self._resolve_accuracy(array, where)
+            return labels
         target = np.ascontiguousarray(array.reshape(rows, -1), dtype=np.float32)
         if target.shape[1] != units:
             raise ValueError(f"{where}: y has {target.shape[1]} values per sample (shape {array.shape}) "
                              f"but the model outputs {units} (loss {loss._kernel_name})")
         if not allow_nonfinite:
             _arrays.check_finite(target, where, "y")
+        self._resolve_accuracy(array, where)
         return target
 
     # -- fit --------------------------------------------------------------------------------
@@ -131,7 +163,7 @@ class Trainer:
         samples = x_train.shape[0]
         steps = -(-samples // batch_size)
         rng = np.random.default_rng(seed)
-        key = self._compiled["metric_key"]
+        key = self._metric_key
         cbs = callbacks_module.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0,
                                             model=self, verbose=verbose, epochs=epochs, steps=steps)
         per_batch = cbs.needs_batch_hooks("train")
@@ -197,7 +229,7 @@ class Trainer:
         batch_size = _positive_int(32 if batch_size is None else batch_size, "evaluate", "batch_size")
         xm = self._prepare_x(x, "evaluate", allow_nonfinite)
         ym = self._prepare_y(y, xm.shape[0], "evaluate", allow_nonfinite)
-        key = self._compiled["metric_key"]
+        key = self._metric_key
         verbose = _verbose(verbose)
         cbs = callbacks_module.CallbackList(callbacks, add_progbar=verbose != 0, model=self,
                                             verbose=verbose, epochs=1, steps=-(-xm.shape[0] // batch_size))
@@ -226,7 +258,7 @@ class Trainer:
         self._require_compiled("train_on_batch")
         xm = self._prepare_x(x, "train_on_batch")
         result = self._network.train_step(xm, self._prepare_y(y, xm.shape[0], "train_on_batch"))
-        logs = _logs(result, self._compiled["metric_key"])
+        logs = _logs(result, self._metric_key)
         if return_dict:
             return logs
         return list(logs.values()) if len(logs) > 1 else logs["loss"]
@@ -236,7 +268,7 @@ class Trainer:
         self._require_compiled("test_on_batch")
         xm = self._prepare_x(x, "test_on_batch")
         result = self._network.evaluate(xm, self._prepare_y(y, xm.shape[0], "test_on_batch"), xm.shape[0])
-        logs = _logs(result, self._compiled["metric_key"])
+        logs = _logs(result, self._metric_key)
         if return_dict:
             return logs
         return list(logs.values()) if len(logs) > 1 else logs["loss"]
@@ -267,10 +299,6 @@ def _logs(totals, key):
     if key is not None:
         logs[key] = totals.correct_sum / samples
     return logs
-
-
-def _metrics_key(metrics_arg, loss):
-    return metrics.resolve(metrics_arg, loss._kernel_name)
 
 
 def _sparse_labels(array, classes, where):

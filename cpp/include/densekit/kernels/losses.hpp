@@ -42,11 +42,18 @@ Scalar loss_value_and_gradient(const LossSpec& spec, MatrixIn pred, MatrixIn tar
 Scalar fused_probability_loss_gradient(const LossSpec& spec, MatrixIn prob, MatrixIn target,
                                        MatrixOut dz);
 
-// Counts of correct predictions for the accuracy metric that fits the loss, as Keras chooses it:
-// sparse categorical (argmax == label), categorical (argmax == argmax target), binary
-// (pred > 0.5 == target, averaged over the last axis; Keras thresholds at 0.5 even for logits).
-// Returns the sum over rows of the per-row accuracy.
-double accuracy_sum(const LossSpec& spec, MatrixIn pred, MatrixIn target);
+// Keras's accuracy metrics:
+//   binary              (pred > 0.5) == target, averaged over the last axis (0.5 even for logits)
+//   sparse_categorical  argmax(pred) == label, target (n, 1)
+//   categorical         argmax(pred) == argmax(target)
+// For compile(metrics=["accuracy"]) Keras picks one from the shapes (see models/training.py).
+enum class AccuracyKind { none, binary, sparse_categorical, categorical };
+
+// The sum over rows of the per-row accuracy (0 for AccuracyKind::none).
+double accuracy_sum(AccuracyKind kind, MatrixIn pred, MatrixIn target);
+
+// The accuracy that fits a loss's targets (the bindings' accuracy_sum(LossSpec, ...)).
+AccuracyKind accuracy_for_loss(const LossSpec& spec);
 
 // Throws ValueError naming the first row whose sparse label is not an integer in [0, classes).
 void check_sparse_labels(MatrixIn target, Index classes);

@@ -265,7 +265,7 @@ void register_losses(py::module_& m) {
   m.def("accuracy_sum", [](const LossSpec& spec, const Floats& pred, const Floats& target) {
     auto pm = matrix_in(pred, "accuracy_sum", "pred");
     auto tm = matrix_in(target, "accuracy_sum", "target");
-    return accuracy_sum(spec, pm, tm);
+    return accuracy_sum(accuracy_for_loss(spec), pm, tm);
   }, py::arg("spec"), py::arg("pred"), py::arg("target"));
   m.def("check_sparse_labels", [](const Floats& target, Index classes) {
     check_sparse_labels(matrix_in(target, "check_sparse_labels", "target"), classes);

@@ -1,6 +1,7 @@
 #include "densekit/parallel.hpp"
 
 #include <atomic>
+#include <chrono>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -26,6 +27,21 @@ constexpr double kProductParallelThreshold = 1 << 20;
 
 std::atomic<int> g_num_threads{0};  // 0: not set yet, use the OpenMP default
 
+// Until when (steady clock, ns) to run on one thread because the cores are contended.
+std::atomic<std::int64_t> g_single_until_ns{0};
+constexpr std::int64_t kContendedBackoffNs = 1'000'000'000;
+// A core does at least ~20 G multiply-adds/s here (measured: 38); a parallel product slower than
+// 4x that rate, plus 200 µs of slack, was held up by something else.
+constexpr double kSlowMultiplyAddsPerSecond = 5e9;
+constexpr double kSlackSeconds = 200e-6;
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+bool contended() { return now_ns() < g_single_until_ns.load(std::memory_order_relaxed); }
+
 // Eigen would thread a product by its own rule (from ~50k multiply-adds); we split products
 // ourselves, so Eigen stays on one thread, set once when the library loads.
 const bool g_eigen_single_threaded = [] {
@@ -45,10 +61,22 @@ int get_num_threads() {
   return n > 0 ? n : default_threads();
 }
 
-int loop_threads(Index work) { return work < kParallelThreshold ? 1 : get_num_threads(); }
+int loop_threads(Index work) {
+  return work < kParallelThreshold || contended() ? 1 : get_num_threads();
+}
 
 int product_threads(double multiply_adds) {
-  return multiply_adds < kProductParallelThreshold ? 1 : get_num_threads();
+  return multiply_adds < kProductParallelThreshold || contended() ? 1 : get_num_threads();
+}
+
+ContentionProbe::ContentionProbe(double multiply_adds, int threads)
+    : expected_seconds_(multiply_adds / (kSlowMultiplyAddsPerSecond * threads) + kSlackSeconds),
+      start_ns_(now_ns()) {}
+
+ContentionProbe::~ContentionProbe() {
+  const std::int64_t end = now_ns();
+  if (double(end - start_ns_) * 1e-9 > expected_seconds_)
+    g_single_until_ns.store(end + kContendedBackoffNs, std::memory_order_relaxed);
 }
 
 std::recursive_mutex& compute_mutex() {

@@ -49,6 +49,21 @@ double parallel_sum(Index count, Index work, const Body& body) {
 // Threads for a matrix product of `multiply_adds` multiply-adds (m·n·k).
 int product_threads(double multiply_adds);
 
+// Shared cores. While other processes keep the cores busy, each join waits for a descheduled
+// thread's next time slice: milliseconds instead of microseconds, which made two threads 20-200
+// times slower than one on a loaded machine. So a parallel product times itself: one that takes
+// far longer than its work explains marks the cores as contended, and products and loops then
+// run on one thread for the next second before threads are tried again.
+class ContentionProbe {
+ public:
+  ContentionProbe(double multiply_adds, int threads);
+  ~ContentionProbe();
+
+ private:
+  double expected_seconds_;
+  std::int64_t start_ns_;
+};
+
 // Whether the library was built with OpenMP.
 bool openmp_enabled();
 

@@ -32,6 +32,7 @@ void product(const Lhs& a, const Rhs& b, MatrixOut out) {
     return;
   }
   const bool by_rows = out.rows() > out.cols();
+  const ContentionProbe probe(double(a.rows()) * double(a.cols()) * double(out.cols()), threads);
 #pragma omp parallel num_threads(threads)
   {
 #ifdef _OPENMP

@@ -194,9 +194,10 @@ def prelu(x, alpha):
 
 
 def prelu_backward(x, alpha, dy):
-    """(dx, dalpha): dx = dy where x > 0 else alpha·dy; dalpha = Σ_rows dy ⊙ min(0, x)."""
+    """(dx, dalpha): dx = dy where x > 0, alpha·dy where x < 0, 0 at x == 0 (TF's gradient of
+    Keras's relu(x) - alpha·relu(-x), relu'(0) = 0); dalpha = Σ_rows dy ⊙ min(0, x)."""
     x, alpha, dy = _f64(x), _f64(alpha), _f64(dy)
-    dx = np.where(x > 0, dy, alpha * dy)
+    dx = np.where(x > 0, dy, np.where(x < 0, alpha * dy, 0.0))
     return dx, (dy * np.minimum(x, 0.0)).sum(axis=0)
 
 
@@ -460,3 +461,16 @@ def batch_norm_backward_inference(x, dy, gamma, moving_mean, moving_var, epsilon
     inv = 1.0 / np.sqrt(_f64(moving_var) + epsilon)
     x_hat = (x - _f64(moving_mean)) * inv
     return dy * g * inv, (dy * x_hat).sum(axis=0), dy.sum(axis=0)
+
+
+# -- the seed notebook's BatchNormalization cell (In [94], In [95]) ------------------------------
+# Not oracles but recorded values: the 3x3 float32 image of the seed (/work/shared/seed.md) and the
+# output it printed for a fresh BatchNormalization in inference mode, x / sqrt(1 + 0.001).
+# Shared by test_batch_norm.py and test_seed.py.
+
+SEED_IMAGE = np.array([[0.13832426, 0.38750803, 0.09253335],
+                       [0.7931794, 0.17145753, 0.38980567],
+                       [0.57801473, 0.13108122, 0.6219201]], dtype=np.float32)
+SEED_BN_OUTPUT = np.array([[0.13825515, 0.38731444, 0.09248712],
+                           [0.79278314, 0.17137186, 0.38961092],
+                           [0.57772595, 0.13101573, 0.6216094]], dtype=np.float32)

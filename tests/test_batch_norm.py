@@ -16,6 +16,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import densekit as keras
 import reference as ref
+from reference import SEED_BN_OUTPUT, SEED_IMAGE
 from densekit import _core
 
 L = keras.layers
@@ -92,13 +93,6 @@ def _close(actual, expected, rtol=1e-5, atol=1e-5, err_msg=""):
 
 
 # -- the seed's cell (In [94], In [95]) ----------------------------------------------------------------
-
-SEED_IMAGE = np.array([[0.13832426, 0.38750803, 0.09253335],
-                       [0.7931794, 0.17145753, 0.38980567],
-                       [0.57801473, 0.13108122, 0.6219201]], dtype=np.float32)
-SEED_BN_OUTPUT = np.array([[0.13825515, 0.38731444, 0.09248712],
-                           [0.79278314, 0.17137186, 0.38961092],
-                           [0.57772595, 0.13101573, 0.6216094]], dtype=np.float32)
 
 
 def test_batch_norm_seed_cell_fresh_layer_divides_by_sqrt_one_plus_epsilon():
@@ -645,9 +639,11 @@ def test_batch_norm_first_layer_trains_on_unstandardized_digits(digits):
     # Observed: 0.96 (seed 0).
     assert model.evaluate(x_test, y_test, verbose=0)[1] > 0.9
     # The moving mean estimates the pixel means (up to 12.1): 450 steps leave 0.99^450 = 1% of
-    # the initial 0; observed within 0.15.
+    # the initial 0 (1% of 12.1 = 0.12 at most) plus the noise of the last ~100 batch means;
+    # observed within 0.15 (0.141 with seed 0). Momentum 0.9 instead of 0.99 gives 0.54 and the
+    # swapped update (momentum 0.01) 1.9, so atol=0.2 catches both (0.6 would miss the first).
     pixel_mean = x_train.reshape(len(x_train), -1).mean(axis=0)
-    assert_allclose(model.layers[1].get_weights()[2], pixel_mean, atol=0.6)
+    assert_allclose(model.layers[1].get_weights()[2], pixel_mean, atol=0.2)
 
 
 def _deep_sigmoid(bn, depth=10, units=100):

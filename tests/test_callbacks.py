@@ -4,6 +4,7 @@ The model is a fake with the attributes `fit` relies on, and `run_fit`
 replays the training loop's calls, so nothing here needs the C++ core.
 """
 
+import inspect
 import io
 import types
 
@@ -259,6 +260,33 @@ def test_progbar_logger_is_silent_for_validation_inside_fit(clock, capsys):
     assert capsys.readouterr().out.startswith("3/3 [====")
 
 
+def test_progbar_logger_ends_a_stopped_epoch_at_the_steps_done(clock, capsys):
+    # TerminateOnNaN stops at the chunk ending with batch 1: the final line shows 2 of the 45
+    # steps, not 45/45 as if the epoch had run to its end.
+    model = FakeModel()
+    cbs = callbacks.CallbackList([callbacks.TerminateOnNaN()], add_progbar=True,
+                                 model=model, verbose=1, epochs=1, steps=45)
+    cbs.on_train_begin()
+    cbs.on_epoch_begin(0)
+    cbs.on_train_batch_end(1, {"loss": float("nan")})
+    assert model.stop_training
+    cbs.on_epoch_end(0, {"loss": float("nan")})
+    # int(30 * 2 / 45) = 1 cell, the head: '>' since 2 < 45.
+    assert capsys.readouterr().out == (
+        "Batch 1: Invalid loss, terminating training\n"
+        " 2/45 [>.............................] - 0s 0s/step - loss: nan\n")
+    # Stopped before any step was reported (fit's first step not finite): 0 steps done.
+    cbs.on_epoch_begin(0)
+    cbs.on_epoch_end(0, {"loss": float("nan")})
+    assert capsys.readouterr().out.startswith(
+        " 0/45 [..............................] - ")
+    # A full epoch whose end sets the stop (EarlyStopping, here before the bar in the list)
+    # still shows all its steps.
+    run_fit(model, [callbacks.EarlyStopping(monitor="loss"), callbacks.ProgbarLogger()],
+            losses(1.0, 2.0), steps=45, verbose=2)
+    assert capsys.readouterr().out.splitlines()[-1].startswith("45/45 - ")
+
+
 # --- History ---------------------------------------------------------------
 
 def test_history_collects_epoch_logs_and_is_set_on_model():
@@ -485,6 +513,18 @@ def test_callback_list_dispatches_every_hook():
                      + [(name, 3, {"loss": 0.5}) for name in indexed])
     # NumPy scalars reach the callbacks as Python floats.
     assert type(calls[0][1]["loss"]) is float
+
+
+def test_callback_list_forwards_each_hook_of_callback_under_its_name():
+    # The forwarding methods are generated from Callback's hooks: a hook added there is
+    # forwarded too, and introspection shows the hook's own name and signature.
+    hooks = [name for name in vars(callbacks.Callback) if name.startswith("on_")]
+    assert len(hooks) == 16
+    for name in hooks:
+        forward = vars(callbacks.CallbackList)[name]
+        assert forward.__name__ == name and not hasattr(forward, "_is_default")
+        params = list(inspect.signature(forward).parameters)
+        assert params == list(inspect.signature(getattr(callbacks.Callback, name)).parameters)
 
 
 def test_callback_list_wires_model_params_and_defaults():

@@ -249,6 +249,30 @@ def test_monitor_records_every_nth_step_and_adds_grad_norm_ratio_to_the_history(
     assert [r["step"] for r in monitor.records] == [20, 22, 24]
 
 
+class RaiseAtEpochEnd(callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        raise RuntimeError("raised by a callback")
+
+
+@pytest.mark.parametrize("order", ["monitor-first", "raiser-first"])
+def test_monitor_is_switched_off_and_its_records_dropped_when_fit_raises(rng, order):
+    # fit raises before on_train_end, which would have switched the monitor off: fit's finally
+    # must do it, or every later fit keeps recording into a list nobody takes. With the raiser
+    # first, the monitor's on_epoch_end never ran and the epoch's records are left in C++.
+    model = deep_model("relu", HE_NORMAL, depth=2, units=8, input_shape=(6,))
+    x, y = rng.normal(size=(32, 6)), rng.integers(0, 10, size=32)
+    monitor = GradientMonitor(every=1, warn=False)
+    cbs = [monitor, RaiseAtEpochEnd()]
+    with pytest.raises(RuntimeError, match="raised by a callback"):
+        model.fit(x, y, batch_size=8, epochs=2, verbose=0,
+                  callbacks=cbs if order == "monitor-first" else cbs[::-1])
+    # It was recording (4 steps of the first epoch) until the raise...
+    assert len(monitor.records) == (4 if order == "monitor-first" else 0)
+    assert model._network.take_monitor_records() == []  # ...and left nothing behind.
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+    assert model._network.take_monitor_records() == []
+
+
 def test_monitor_rejects_a_bad_every():
     with pytest.raises(ValueError, match="every"):
         GradientMonitor(every=0)

@@ -161,6 +161,55 @@ def test_nonfinite_data_is_accepted_with_allow_nonfinite(where, value):
     assert all_finite(model.get_weights())
 
 
+class EveryBatch(densekit.callbacks.Callback):
+    """Forces fit's per-batch loop."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        pass
+
+
+@pytest.mark.parametrize("loop", ["in-core", "per-batch"])
+def test_an_epoch_without_an_applied_step_logs_nan_not_zero(loop):
+    # NaN in sample 1, batch 4: the first step is not finite, so no step of the epoch is applied
+    # and there are no samples to average over. A loss (or accuracy) of 0.0 would read as perfect.
+    x, _ = data_with("x", np.nan)
+    y = np.arange(8) % 2
+    model = densekit.Sequential([L.Dense(2, input_shape=(3,), activation="softmax",
+                                         kernel_initializer=GlorotUniform(seed=1))])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, batch_size=4, shuffle=False, verbose=0, allow_nonfinite=True,
+                        callbacks=[EveryBatch()] if loop == "per-batch" else None)
+    assert history.stopped_on_nonfinite == {"epoch": 0, "step": 0}
+    assert set(history.history) == {"loss", "accuracy"}
+    assert np.isnan(history.history["loss"]).all() and np.isnan(history.history["accuracy"]).all()
+    # One applied step (the clean second batch first) gives a real mean again.
+    history = model.fit(x[::-1].copy(), y[::-1].copy(), batch_size=4, shuffle=False, verbose=0,
+                        allow_nonfinite=True)
+    assert history.stopped_on_nonfinite == {"epoch": 0, "step": 1}
+    assert np.isfinite(history.history["loss"]).all() and np.isfinite(history.history["accuracy"]).all()
+
+
+@pytest.mark.parametrize("loop", ["in-core", "per-batch"])
+def test_the_progress_bar_of_a_stopped_epoch_ends_at_the_steps_done(loop, capsys):
+    # 10 samples, batch 2: 5 steps; NaN in sample 4, so step 3 (index 2) is refused after 2 steps.
+    x, y = data_with("x", 0.0)
+    x, y = np.concatenate([x, x[:2]]), np.concatenate([y, y[:2]])
+    x[4, 0] = np.nan
+    model = small_model()
+    history = model.fit(x, y, batch_size=2, shuffle=False, verbose=1, allow_nonfinite=True,
+                        callbacks=[EveryBatch()] if loop == "per-batch" else None)
+    assert history.stopped_on_nonfinite == {"epoch": 0, "step": 2}
+    lines = capsys.readouterr().out.splitlines()
+    # Not a terminal: only the final line of the bar, then the message about the stop. The bar
+    # has int(30 * 2 / 5) = 12 cells: 11 '=' and the head '>', as for any step short of the end.
+    assert lines[0].startswith("2/5 [===========>..................] - "), lines
+    assert lines[1].startswith("Epoch 1, step 3: the loss or a gradient became NaN or Inf")
+    # With no step done at all, the bar ends at 0.
+    x[:2, 0] = np.nan
+    model.fit(x, y, batch_size=2, shuffle=False, verbose=1, allow_nonfinite=True)
+    assert capsys.readouterr().out.startswith("0/5 [..............................] - ")
+
+
 # -- batch normalization and steps that are not applied ----------------------------------------------
 
 def batch_norm_model():
@@ -216,7 +265,8 @@ def test_an_update_that_overflows_float32_is_not_applied():
     model.compile(optimizer=densekit.optimizers.SGD(learning_rate=1e7), loss="mse")
     weights = model.get_weights()
     history = model.fit(np.array([[1e16]], np.float32), np.zeros((1, 1), np.float32), verbose=0)
-    assert np.isfinite(history.history["loss"]).all()
+    # No step was applied, so the epoch has no mean loss to report: NaN, not 0.
+    assert np.isnan(history.history["loss"]).all()
     assert all_finite(model.get_weights()), model.get_weights()
     assert history.stopped_on_nonfinite == {"epoch": 0, "step": 0}
     assert_weights_equal(model.get_weights(), weights, "after the overflowing step")

@@ -13,6 +13,8 @@ from numpy.testing import assert_allclose
 
 import densekit as keras
 
+from reference import SEED_BN_OUTPUT, SEED_IMAGE
+
 # -- In [11]: the initializer listing ------------------------------------------------------------
 
 SEED_INITIALIZERS = [
@@ -144,13 +146,6 @@ def test_leaky_relu_layer_matches_seed_function():
 
 
 # -- In [94], In [95]: BatchNormalization on a 3x3 tensor ---------------------------------------------
-
-SEED_IMAGE = np.array([[0.13832426, 0.38750803, 0.09253335],
-                       [0.7931794, 0.17145753, 0.38980567],
-                       [0.57801473, 0.13108122, 0.6219201]], dtype=np.float32)
-SEED_BN_OUTPUT = np.array([[0.13825515, 0.38731444, 0.09248712],
-                           [0.79278314, 0.17137186, 0.38961092],
-                           [0.57772595, 0.13101573, 0.6216094]], dtype=np.float32)
 
 
 def test_batch_normalization_call_uses_initial_moving_stats():

@@ -137,13 +137,19 @@ def test_train_on_batch_matches_reference_step(loss_case, opt_case):
         assert not np.allclose(g, w0, rtol=1e-5, atol=1e-7)
 
 
-def test_model_variables_are_the_trained_weights():
-    weights, x, y = make_problem("sparse_categorical_crossentropy")
-    model = build_model(weights, "softmax", "sparse_categorical_crossentropy", {"momentum": 0.9})
+def test_layer_variables_hold_the_reference_step_weights():
+    # The variables are views of the C++ memory, as get_weights is: compare them with the
+    # independent reference step, not with get_weights (the same memory, equal by construction).
+    loss_name, sgd_kwargs = "sparse_categorical_crossentropy", {"momentum": 0.9}
+    weights, x, y = make_problem(loss_name)
+    model = build_model(weights, "softmax", loss_name, sgd_kwargs)
     model.train_on_batch(x, y)
+    _, want = reference_steps(weights, x, y, loss_name, False, "softmax", sgd_kwargs, 1)
     variables = [np.asarray(v) for layer in model.layers for v in layer.variables]
-    for v, w in zip(variables, model.get_weights()):
-        np.testing.assert_array_equal(v, w)
+    assert [v.shape for v in variables] == [w.shape for w in want]
+    for i, (v, w, w0) in enumerate(zip(variables, want, weights)):
+        np.testing.assert_allclose(v, w, rtol=1e-5, atol=1e-7, err_msg=f"variable {i}")
+        assert not np.allclose(v, w0, rtol=1e-5, atol=1e-7)  # the step moved it
 
 
 @pytest.mark.parametrize("batch_size", [BATCH, BATCH // 2], ids=["one-batch", "two-batches"])

@@ -1,0 +1,34 @@
+"""Callbacks mirroring `keras.callbacks` (Keras 3 behaviour, tf.keras 2 output).
+
+A callback hooks into `fit`, `evaluate` and `predict`. The training loop talks
+to a `CallbackList`, which forwards every hook to its callbacks.
+
+The modules, by what the callbacks do:
+
+* `base`: `Callback` and `CallbackList`, and how batch hooks are reported per
+  chunk of steps when no callback needs every batch;
+* `history`: `History` (the epoch logs) and `ProgbarLogger` (the progress bar);
+* `stopping`: `EarlyStopping` and `TerminateOnNaN`;
+* `lambda_callback`: `LambdaCallback`;
+* `gradient_monitor`: `GradientMonitor` (see `densekit.diagnostics`).
+
+Example:
+
+>>> stopper = EarlyStopping(monitor="loss", patience=3)
+>>> history = model.fit(x, y, epochs=100, callbacks=[stopper])  # doctest: +SKIP
+"""
+
+from densekit.callbacks.base import Callback, CallbackList
+from densekit.callbacks.gradient_monitor import GradientMonitor
+from densekit.callbacks.history import History, ProgbarLogger
+from densekit.callbacks.lambda_callback import LambdaCallback
+from densekit.callbacks.stopping import EarlyStopping, TerminateOnNaN
+
+__all__ = [
+    "Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
+    "TerminateOnNaN", "LambdaCallback", "GradientMonitor",
+]
+
+
+def __dir__():
+    return __all__

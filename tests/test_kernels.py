@@ -220,6 +220,19 @@ def test_prelu_backward_matches_reference_and_finite_differences(rng):
     np.testing.assert_allclose(dalpha, numeric_dalpha, **FD)
 
 
+def test_prelu_derivative_at_zero_is_zero_as_in_keras():
+    # Keras: relu(x) - alpha·relu(-x); TF's relu'(0) = 0 in both terms, so dx = 0 at x = 0.
+    # x = (-2, 0, 3), alpha = (0.5, 0.25, 0.5), dy = (1, 4, 2):
+    #   dx = (0.5·1, 0, 2);  dalpha = dy·min(0, x) = (-2, 0, 0)
+    x = f32([[-2.0, 0.0, 3.0], [-0.0, 0.0, 0.0]])
+    alpha = f32([0.5, 0.25, 0.5])
+    dy = f32([[1.0, 4.0, 2.0], [1.0, 1.0, 1.0]])
+    dx, dalpha = K.prelu_backward(x, alpha, dy)
+    np.testing.assert_array_equal(dx, [[0.5, 0.0, 2.0], [0.0, 0.0, 0.0]])
+    np.testing.assert_array_equal(dalpha, [-2.0, 0.0, 0.0])
+    np.testing.assert_array_equal(dx, ref.prelu_backward(x, alpha, dy)[0])
+
+
 # -- RReLU ------------------------------------------------------------------------------------
 def test_rrelu_training_slopes_are_uniform_in_range_and_used(rng):
     lower, upper = 0.125, 0.375
@@ -693,3 +706,16 @@ def test_in_place_kernels_leave_arrays_untouched_on_error():
         K.sgd_update(w, _a(2, 1), m, 0.1, 0.9, False)
     np.testing.assert_array_equal(w, [[1.0, 2.0]])
     np.testing.assert_array_equal(m, [[0.5, 0.5]])
+
+
+# -- optimizer kernels ----------------------------------------------------------------------------
+def test_sgd_update_takes_a_1d_gradient_as_one_row():
+    # w ← w - lr·g with lr = 0.5: (1, 2, 3) - 0.5·(2, 4, 6) = (0, 0, 0)
+    w = f32([1.0, 2.0, 3.0])
+    K.sgd_update(w, [2.0, 4.0, 6.0], np.zeros(0, np.float32), 0.5)
+    np.testing.assert_array_equal(w, [0.0, 0.0, 0.0])
+    w2 = f32([[1.0, 2.0, 3.0]])
+    K.sgd_update(w2, f32([2.0, 4.0, 6.0]), np.zeros((0, 0), np.float32), 0.5)
+    np.testing.assert_array_equal(w2, [[0.0, 0.0, 0.0]])
+    with pytest.raises(ValueError, match=r"sgd_update: g must be 1-D or 2-D; got 3-D"):
+        K.sgd_update(w, np.ones((1, 1, 3), np.float32), np.zeros(0, np.float32), 0.5)

@@ -709,3 +709,174 @@ def test_softmax_layers_refuse_inputs_with_several_feature_axes():
             layer(x)
     # Element-wise activations are unaffected by the flattening.
     np.testing.assert_allclose(densekit.layers.Activation("relu")(x - 2), np.zeros_like(x))
+
+
+# -- the sample shape of x ---------------------------------------------------------------------
+
+def test_x_must_have_the_model_sample_shape_or_its_flat_form():
+    # An (n, 4, 16) array has the 64 values of an 8x8 image but not its layout: refused, not
+    # silently read as 8x8. The model's shape and the flat (n, 64) form are both accepted.
+    model = keras.Sequential([L.Flatten(input_shape=(8, 8)),
+                              L.Dense(3, activation="softmax", kernel_initializer=SEEDED(seed=0))])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    images = np.random.default_rng(0).normal(size=(5, 8, 8)).astype(np.float32)
+    labels = np.array([0, 1, 2, 0, 1])
+    message = r"x has sample shape \(4, 16\) but the model expects \(8, 8\)"
+    for call in (lambda x: model.predict(x, verbose=0), lambda x: model(x),
+                 lambda x: model.fit(x, labels, verbose=0), lambda x: model.evaluate(x, labels, verbose=0),
+                 lambda x: model.train_on_batch(x, labels), lambda x: model.test_on_batch(x, labels)):
+        with pytest.raises(ValueError, match=message):
+            call(images.reshape(5, 4, 16))
+    for wrong in ((5, 8, 8, 1), (5, 2, 32)):
+        with pytest.raises(ValueError, match=re.escape(f"sample shape {wrong[1:]}")):
+            model.predict(images.reshape(wrong), verbose=0)
+    assert_array_equal(model.predict(images.reshape(5, 64), verbose=0), model.predict(images, verbose=0))
+    assert model.evaluate(images.reshape(5, 64), labels, verbose=0) == model.evaluate(images, labels, verbose=0)
+
+
+# -- all-or-nothing structure and weight changes -------------------------------------------------
+
+
+def _image_model():
+    """(8, 8) images through an element-wise activation: a built model with no Flatten yet."""
+    model = keras.Sequential([L.InputLayer(shape=(8, 8)), L.Activation("tanh", name="act")])
+    images = np.linspace(-2, 2, 3 * 64, dtype=np.float32).reshape(3, 8, 8)
+    return model, images
+
+
+def test_failed_add_leaves_the_model_working_and_unchanged():
+    model, images = _image_model()
+    before = model.predict(images, verbose=0)
+    network = model._network
+    dense = L.Dense(4, kernel_initializer=SEEDED(seed=5))
+    with pytest.raises(ValueError, match="Add a Flatten layer"):
+        model.add(dense)  # Dense needs (batch, features); the input is (batch, 8, 8)
+    assert [layer.name for layer in model.layers] == ["act"]
+    assert model.built and model._network is network
+    assert model.input_shape == (None, 8, 8) and model.output_shape == (None, 8, 8)
+    assert_array_equal(model.predict(images, verbose=0), before)
+    # The rejected layer is not left half built: it still fits after a Flatten.
+    assert not dense.built
+    model.add(L.Flatten())
+    model.add(dense)
+    assert model.output_shape == (None, 4)
+    assert model.predict(images, verbose=0).shape == (3, 4)
+
+
+def test_failed_add_to_a_compiled_model_keeps_it_training():
+    model = _classifier()
+    x, y = _data()
+    before = model.predict(x, verbose=0)
+    with pytest.raises(ValueError, match="unique names"):
+        model.add(L.Dense(3, name=model.layers[0].name))
+    built_elsewhere = L.Dense(2)
+    built_elsewhere.build((None, 5))  # the model's top layer gives (None, 3)
+    with pytest.raises(ValueError, match=r"built for inputs of shape \(None, 5\)"):
+        model.add(built_elsewhere)
+    assert len(model.layers) == 2 and model.output_shape == (None, 3)
+    assert built_elsewhere.built and built_elsewhere.input_shape == (None, 5)
+    assert_array_equal(model.predict(x, verbose=0), before)
+    model.fit(x, y, epochs=1, verbose=0)
+    assert model.optimizer.iterations == 3  # 96 samples in batches of 32
+
+
+def test_failed_pop_leaves_the_model_unchanged(monkeypatch):
+    from densekit.models import sequential
+
+    model = _classifier()
+    x, _ = _data()
+    before = model.predict(x, verbose=0)
+    top = model.layers[-1]
+
+    def broken_network(*args, **kwargs):
+        raise RuntimeError("no network today")
+
+    monkeypatch.setattr(sequential._core, "Network", broken_network)
+    with pytest.raises(RuntimeError, match="no network today"):
+        model.pop()
+    monkeypatch.undo()
+    assert model.layers[-1] is top and len(model.layers) == 2
+    assert model.built and model.output_shape == (None, 3)
+    assert_array_equal(model.predict(x, verbose=0), before)
+
+
+def test_add_whose_network_fails_unbuilds_the_new_layer(monkeypatch):
+    from densekit.models import sequential
+
+    model = _classifier()
+    x, _ = _data()
+    before = model.predict(x, verbose=0)
+    extra = L.Dense(2)
+
+    def broken_network(*args, **kwargs):
+        raise RuntimeError("no network today")
+
+    monkeypatch.setattr(sequential._core, "Network", broken_network)
+    with pytest.raises(RuntimeError, match="no network today"):
+        model.add(extra)  # extra builds for (None, 3), then the network fails
+    monkeypatch.undo()
+    assert len(model.layers) == 2 and model.output_shape == (None, 3)
+    assert not extra.built and extra.variables == []
+    assert_array_equal(model.predict(x, verbose=0), before)
+    model.add(extra)
+    assert model.output_shape == (None, 2)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.array([1.0, None, 2.0], dtype=object), r"real numbers.*object"),
+    (np.array([1 + 2j, 0, 0]), r"real numbers.*complex"),
+    (np.array(["a", "b", "c"]), r"real numbers"),
+    (np.full(3, np.nan), r"NaN or Inf"),
+    (np.array([1e300, 0.0, 0.0]), r"NaN or Inf"),  # float64 beyond float32's range
+], ids=["object", "complex", "string", "nan", "overflow"])
+def test_failed_set_weights_leaves_the_model_working_and_unchanged(bad, message):
+    model = _classifier()
+    x, y = _data()
+    before_weights = model.get_weights()
+    before = model.predict(x, verbose=0)
+    weights = [np.full(w.shape, 0.5, np.float32) for w in before_weights]
+    weights[-1] = bad  # the last array is bad: none of the earlier ones may be written
+    with pytest.raises(ValueError, match=message):
+        model.set_weights(weights)
+    with pytest.raises(ValueError, match=message):
+        model.layers[-1].set_weights(weights[-2:])
+    with pytest.raises(ValueError, match=message):
+        model.layers[-1].bias.assign(bad)
+    for got, want in zip(model.get_weights(), before_weights):
+        assert_array_equal(got, want)
+    assert_array_equal(model.predict(x, verbose=0), before)
+    model.fit(x, y, epochs=1, verbose=0)
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+
+
+def test_set_weights_accepts_integer_and_float64_arrays():
+    model = _classifier()
+    weights = [np.ones(w.shape, np.int64) for w in model.get_weights()]
+    weights[0] = weights[0].astype(np.float64) / 4
+    model.set_weights(weights)
+    assert all(w.dtype == np.float32 for w in model.get_weights())
+    assert_array_equal(model.get_weights()[0], np.full(weights[0].shape, 0.25, np.float32))
+    assert_array_equal(model.get_weights()[1], np.ones(weights[1].shape, np.float32))
+
+
+def test_relu_negative_threshold_raises_value_error_as_keras():
+    with pytest.raises(ValueError, match=r"threshold.*Received: threshold=-1"):
+        L.ReLU(threshold=-1)
+    assert L.ReLU(threshold=0.5).threshold == 0.5
+
+
+def test_load_weights_refuses_nan_and_leaves_the_model(tmp_path):
+    import h5py
+
+    model = _classifier()
+    path = str(tmp_path / "model.weights.h5")
+    model.save_weights(path)
+    with h5py.File(path, "r+") as h5:
+        bias = h5["layers/dense_1/vars/1"]
+        bias[...] = np.nan
+    model.set_weights([np.full(w.shape, 0.5, np.float32) for w in model.get_weights()])
+    before = model.get_weights()
+    with pytest.raises(ValueError, match=r"layers/dense_1/vars/1.*NaN or Inf"):
+        model.load_weights(path)
+    for got, want in zip(model.get_weights(), before):
+        assert_array_equal(got, want)

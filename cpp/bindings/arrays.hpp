@@ -6,6 +6,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <memory>
 #include <string>
 
 #include "densekit/types.hpp"
@@ -14,14 +15,21 @@ namespace densekit::bindings {
 
 namespace py = pybind11;
 
+#if defined(__GNUC__) || defined(__clang__)
+#define DENSEKIT_BINDINGS_HIDDEN __attribute__((visibility("hidden")))
+#else
+#define DENSEKIT_BINDINGS_HIDDEN
+#endif
+
 using FloatArray = py::array_t<Scalar, py::array::c_style | py::array::forcecast>;
 using MatrixMap = Eigen::Map<RowMatrix>;
 using ConstMatrixMap = Eigen::Map<const RowMatrix>;
 
 // A float32 array argument. Unlike a plain FloatArray it refuses data that would convert to
 // garbage: complex numbers (their imaginary part dropped), objects (None turned into NaN),
-// strings and raw bytes raise ValueError instead.
-struct Floats : FloatArray {
+// strings and raw bytes raise ValueError instead. Hidden like pybind11's own types, which it
+// derives from (GCC warns about a visible type with a hidden base otherwise).
+struct DENSEKIT_BINDINGS_HIDDEN Floats : FloatArray {
   using FloatArray::FloatArray;
   explicit Floats(FloatArray a) : FloatArray(std::move(a)) {}
 };
@@ -74,7 +82,21 @@ inline Eigen::Map<const RowVector> vector_in(const FloatArray& a, const char* wh
   return Eigen::Map<const RowVector>(a.data(), a.shape(0));
 }
 
+// The same for an argument that may also be 1-D, taken as one row: a bias, its gradient, a
+// vector parameter (the arrays that are 1-D in Keras and (1, n) in the core).
+inline ConstMatrixMap matrix_or_row_in(const FloatArray& a, const char* where, const char* name) {
+  if (a.ndim() == 1) return ConstMatrixMap(a.data(), 1, a.shape(0));
+  if (a.ndim() == 2) return ConstMatrixMap(a.data(), a.shape(0), a.shape(1));
+  throw py::value_error(std::string(where) + ": " + name + " must be 1-D or 2-D; got " +
+                        std::to_string(a.ndim()) + "-D");
+}
+
 inline FloatArray new_matrix(Index rows, Index cols) { return FloatArray({rows, cols}); }
+
+using VectorMap = Eigen::Map<RowVector>;
+
+inline FloatArray new_vector(Index n) { return FloatArray({n}); }
+inline VectorMap vector_out(FloatArray& a) { return VectorMap(a.mutable_data(), a.shape(0)); }
 
 // A numpy view of a matrix owned by `owner` (1-D when as_vector); writes go through.
 inline py::array view_of(RowMatrix& m, bool as_vector, py::handle owner) {
@@ -84,9 +106,12 @@ inline py::array view_of(RowMatrix& m, bool as_vector, py::handle owner) {
                              m.data(), owner);
 }
 
-}  // namespace densekit::bindings
-
-namespace densekit::bindings {
+// A new numpy array that takes over `m` (no copy; 1-D when as_vector).
+inline py::array array_of(RowMatrix&& m, bool as_vector) {
+  auto owned = std::make_unique<RowMatrix>(std::move(m));
+  py::capsule owner(owned.get(), [](void* p) { delete static_cast<RowMatrix*>(p); });
+  return view_of(*owned.release(), as_vector, owner);
+}
 
 // An array updated in place (clipping, optimizer steps): must already be float32 and
 // C-contiguous, 1-D (taken as one row) or 2-D; ValueError otherwise.

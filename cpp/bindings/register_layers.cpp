@@ -1,4 +1,5 @@
-// C++ layers as Python objects. Parameters reach numpy as views of the C++ memory.
+// C++ layers as Python objects. Parameters reach numpy as views of the C++ memory; assign and
+// copy (one parameter or a list) read and write under the compute lock instead.
 #include <pybind11/stl.h>
 
 #include "arrays.hpp"
@@ -18,7 +19,42 @@ void register_layers(py::module_& m) {
       }, "A numpy view of the value: writes change the model.")
       .def_property_readonly("grad", [](py::object self) {
         return view_of(self.cast<Parameter&>().grad, self.cast<Parameter&>().is_vector, self);
-      }, "A numpy view of the last gradient (empty for non-trainable variables).");
+      }, "A numpy view of the last gradient (empty for non-trainable variables).")
+      .def("assign", [](Parameter& p, const Floats& value) {
+        auto v = matrix_or_row_in(value, "Parameter.assign", "value");
+        py::gil_scoped_release release;  // the compute lock may be held by fit in another thread
+        p.assign(v);
+      }, py::arg("value"),
+         "Copies value in under the compute lock; ValueError for a wrong shape or NaN/Inf.")
+      .def("copy", [](const Parameter& p) {
+        RowMatrix copy;
+        {
+          py::gil_scoped_release release;
+          copy = p.copy();
+        }
+        return array_of(std::move(copy), p.is_vector);
+      }, "A new numpy array with the value, read under the compute lock.");
+
+  m.def("assign_parameters", [](const std::vector<std::shared_ptr<Parameter>>& parameters,
+                                const std::vector<Floats>& values) {
+    std::vector<MatrixIn> views;
+    for (const auto& v : values)
+      views.emplace_back(matrix_or_row_in(v, "assign_parameters", "values"));
+    py::gil_scoped_release release;
+    assign_parameters(parameters, views);
+  }, py::arg("parameters"), py::arg("values"),
+     "values[i] into parameters[i], all or nothing, under one hold of the compute lock.");
+  m.def("copy_parameters", [](const std::vector<std::shared_ptr<Parameter>>& parameters) {
+    std::vector<RowMatrix> copies;
+    {
+      py::gil_scoped_release release;
+      copies = copy_parameters(parameters);
+    }
+    py::list arrays;
+    for (size_t i = 0; i < copies.size(); ++i)
+      arrays.append(array_of(std::move(copies[i]), parameters[i]->is_vector));
+    return arrays;
+  }, py::arg("parameters"), "Copies of the values, all read under one hold of the compute lock.");
 
   py::class_<Layer, std::shared_ptr<Layer>>(m, "Layer")
       .def_property_readonly("kind", &Layer::kind)

@@ -3,21 +3,26 @@
 // Jacobian product). Where f has a kink, f' takes the value TensorFlow's gradient op gives, so that
 // training matches Keras on the TF backend.
 //
-// Every loop runs over rows on loop_threads(n·units) threads, and every element goes through the
-// same instructions wherever it lies (map_chunks), so the result does not depend on the thread
-// count, the batch size or the row an example sits in. Each output coefficient is computed from
-// the same coefficient of the inputs only (softmax: the same row), which is what makes x == y and
-// dy == dx safe.
+// The loops are those of elementwise.hpp: over rows, in fixed-size chunks, so the result does not
+// depend on the thread count, the batch size or the row an example sits in, and x == y and
+// dy == dx may alias (softmax reads only its own row).
 #include "densekit/kernels/activations.hpp"
 
 #include <algorithm>
 #include <cmath>
 
 #include "densekit/error.hpp"
-#include "densekit/parallel.hpp"
+#include "elementwise.hpp"
 
 namespace densekit {
 namespace {
+
+using elementwise::for_each_row;
+using elementwise::map_chunks;
+using elementwise::map_derivative;
+using elementwise::map_elements;
+using elementwise::map_rows;
+using elementwise::sum_chunks;
 
 // Klambauer et al. 2017, the constants of keras/src/backend/numpy/nn.py selu.
 constexpr double kSeluAlpha = 1.67326324235437728481704299167171;
@@ -58,78 +63,6 @@ template <class A>
 auto expm1_nonpositive(const A& x) {
   const auto t = (Scalar(0.5) * x).tanh();
   return Scalar(2) * t / (Scalar(1) - t);
-}
-
-template <class Body>
-void for_each_row(Index rows, Index cols, Body body) {
-  parallel_for(rows, rows * cols, body);
-}
-
-// Element-wise work runs through chunks of kChunk coefficients mapped as fixed-size Eigen arrays,
-// the last one zero-padded on the stack. Eigen evaluates a fixed-size map without peeling off an
-// unaligned head, so every coefficient goes through the same vectorized instructions wherever it
-// lies: a value depends on its inputs only, not on its row, column offset, batch size or thread.
-// (A dynamic-size expression computes the head before the first aligned address with scalar code,
-// whose exp differs from the vectorized one by an ulp.)
-constexpr Index kChunk = 16;
-using Chunk = Eigen::Array<Scalar, 1, kChunk>;
-
-Chunk padded(const Scalar* p, Index from, Index to) {
-  Chunk v = Chunk::Zero();
-  std::copy(p + from, p + to, v.data());
-  return v;
-}
-
-// out[0, n) = f(in[0, n), ...) with f an Eigen array expression; out may be one of the inputs.
-template <class F, class... In>
-void map_chunks(Index n, Scalar* out, F f, In... in) {
-  Index c = 0;
-  for (; c + kChunk <= n; c += kChunk)
-    Eigen::Map<Chunk>(out + c) = f(Eigen::Map<const Chunk>(in + c)...);
-  if (c == n) return;
-  const Chunk last = f(padded(in, c, n)...);
-  std::copy(last.data(), last.data() + (n - c), out + c);
-}
-
-// Σ f(in[0, n), ...) in one fixed order; f of zeros must be zero (the padding).
-template <class F, class... In>
-Scalar sum_chunks(Index n, F f, In... in) {
-  Chunk acc = Chunk::Zero();
-  Index c = 0;
-  for (; c + kChunk <= n; c += kChunk) acc += f(Eigen::Map<const Chunk>(in + c)...);
-  if (c < n) acc += f(padded(in, c, n)...);
-  return acc.sum();
-}
-
-// y.row(r) = f(x.row(r)) for every row.
-template <class F>
-void map_rows(MatrixIn x, MatrixOut y, F f) {
-  for_each_row(x.rows(), x.cols(), [&](Index r) {
-    map_chunks(x.cols(), y.row(r).data(), f, x.row(r).data());
-  });
-}
-
-// dx.row(r) = g(x.row(r), y.row(r), dy.row(r)) for every row.
-template <class G>
-void map_rows(MatrixIn x, MatrixIn y, MatrixIn dy, MatrixOut dx, G g) {
-  for_each_row(x.rows(), x.cols(), [&](Index r) {
-    map_chunks(x.cols(), dx.row(r).data(), g, x.row(r).data(), y.row(r).data(), dy.row(r).data());
-  });
-}
-
-// The same with scalar functions, for the kinds that need std::erfc or branches.
-template <class F>
-void map_elements(MatrixIn x, MatrixOut y, F f) {
-  for_each_row(x.rows(), x.cols(), [&](Index r) {
-    for (Index c = 0; c < x.cols(); ++c) y(r, c) = f(x(r, c));
-  });
-}
-// dx = dy ⊙ f'(x, y) with f' a scalar function of x and y.
-template <class D>
-void map_derivative(MatrixIn x, MatrixIn y, MatrixIn dy, MatrixOut dx, D derivative) {
-  for_each_row(x.rows(), x.cols(), [&](Index r) {
-    for (Index c = 0; c < x.cols(); ++c) dx(r, c) = dy(r, c) * derivative(x(r, c), y(r, c));
-  });
 }
 
 // Keras 3 ReLU.static_call(x, negative_slope s, max_value m, threshold t), element-wise:
@@ -212,26 +145,6 @@ void softmax_backward(MatrixIn y, MatrixIn dy, MatrixOut dx) {
     map_chunks(n, dx.row(r).data(), [dot](const auto& a, const auto& g) { return a * (g - dot); },
                yr, dyr);
   });
-}
-
-// A nested splitmix64 hash (Steele, Lea & Flood 2014) of (seed, step, element): each element's
-// draw depends on nothing else, so it is the same whatever thread computes it.
-std::uint64_t splitmix64(std::uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-// The top 24 bits as a float in [0, 1): exact, so never rounds up to 1.
-Scalar uniform01(std::uint64_t key, std::uint64_t element) {
-  return static_cast<Scalar>(splitmix64(key ^ element) >> 40) * 0x1p-24f;
-}
-
-void check_rrelu_bounds(const char* where, Scalar lower, Scalar upper) {
-  if (!(lower <= upper) || !std::isfinite(lower) || !std::isfinite(upper))
-    throw ValueError(std::string(where) +
-                     ": lower and upper must be finite with lower <= upper. Received: lower=" +
-                     std::to_string(lower) + ", upper=" + std::to_string(upper));
 }
 
 }  // namespace
@@ -389,90 +302,6 @@ void activation_backward(const ActivationSpec& spec, MatrixIn x, MatrixIn y, Mat
       return softmax_backward(y, dy, dx);
   }
   throw ValueError("activation_backward: unknown ActivationKind");
-}
-
-// y = max(0, x) + α ⊙ min(0, x), α (1, units) broadcast over rows: Keras's
-// relu(x) - α·relu(-x), which is x for x > 0 and α·x otherwise.
-void prelu_forward(MatrixIn x, VectorIn alpha, MatrixOut y) {
-  require_shape("prelu_forward", "alpha", alpha.rows(), alpha.cols(), 1, x.cols());
-  require_shape("prelu_forward", "y", y.rows(), y.cols(), x.rows(), x.cols());
-  for_each_row(x.rows(), x.cols(), [&](Index r) {
-    const auto a = x.row(r).array();
-    y.row(r).array() = (a > 0).select(a, alpha.array() * a);
-  });
-}
-
-// dx = dy where x > 0 else α·dy (α·dy at x = 0, as the header specifies; TF's autodiff of
-// Keras's relu(x) - α·relu(-x) would give 0 there).
-// dα_j = Σ_r dy_rj · min(0, x_rj). The columns are split among threads in blocks and each sum
-// runs down the rows in order, so dα does not depend on the thread count either.
-// dx may have no rows and dalpha no columns: that part is skipped.
-void prelu_backward(MatrixIn x, VectorIn alpha, MatrixIn dy, MatrixOut dx, VectorOut dalpha) {
-  const char* where = "prelu_backward";
-  const Index n = x.rows(), units = x.cols();
-  require_shape(where, "alpha", alpha.rows(), alpha.cols(), 1, units);
-  require_shape(where, "dy", dy.rows(), dy.cols(), n, units);
-  if (dx.rows() != 0) {
-    require_shape(where, "dx", dx.rows(), dx.cols(), n, units);
-    for_each_row(n, units, [&](Index r) {
-      const auto g = dy.row(r).array();
-      dx.row(r).array() = (x.row(r).array() > 0).select(g, alpha.array() * g);
-    });
-  }
-  if (dalpha.cols() == 0) return;
-  require_shape(where, "dalpha", dalpha.rows(), dalpha.cols(), 1, units);
-  constexpr Index kBlock = 64;
-  const Index blocks = (units + kBlock - 1) / kBlock;
-  parallel_for(blocks, n * units, [&](Index b) {
-    const Index c0 = b * kBlock, width = std::min(kBlock, units - c0);
-    auto acc = dalpha.segment(c0, width).array();
-    acc.setZero();
-    for (Index r = 0; r < n; ++r)
-      acc += dy.row(r).segment(c0, width).array() *
-             x.row(r).segment(c0, width).array().min(Scalar(0));
-  });
-}
-
-// y = x where x >= 0 else a·x, a = lower + (upper - lower)·u per element, u uniform in [0, 1)
-// from splitmix64(splitmix64(splitmix64(seed) ^ step) ^ element), element = r·units + c.
-void rrelu_forward_training(MatrixIn x, Scalar lower, Scalar upper, std::uint64_t seed,
-                            std::uint64_t step, MatrixOut slopes, MatrixOut y) {
-  const char* where = "rrelu_forward_training";
-  check_rrelu_bounds(where, lower, upper);
-  require_shape(where, "slopes", slopes.rows(), slopes.cols(), x.rows(), x.cols());
-  require_shape(where, "y", y.rows(), y.cols(), x.rows(), x.cols());
-  const std::uint64_t key = splitmix64(splitmix64(seed) ^ step);
-  const Index units = x.cols();
-  const Scalar width = upper - lower;
-  for_each_row(x.rows(), units, [&](Index r) {
-    for (Index c = 0; c < units; ++c) {
-      const auto element = static_cast<std::uint64_t>(r * units + c);
-      // min: lower + width·u may round up past upper when u is close to 1
-      const Scalar a = std::min(lower + width * uniform01(key, element), upper);
-      const Scalar v = x(r, c);
-      slopes(r, c) = a;
-      y(r, c) = v >= 0 ? v : a * v;
-    }
-  });
-}
-
-// y = x where x >= 0 else ((lower + upper) / 2)·x: the expected slope.
-void rrelu_forward_inference(MatrixIn x, Scalar lower, Scalar upper, MatrixOut y) {
-  check_rrelu_bounds("rrelu_forward_inference", lower, upper);
-  require_shape("rrelu_forward_inference", "y", y.rows(), y.cols(), x.rows(), x.cols());
-  const Scalar mean = (lower + upper) / 2;
-  map_rows(x, y, [mean](const auto& a) { return (a >= 0).select(a, mean * a); });
-}
-
-// dx = dy where x >= 0 else a·dy, with the slopes a of the forward pass.
-void rrelu_backward(MatrixIn x, MatrixIn slopes, MatrixIn dy, MatrixOut dx) {
-  const char* where = "rrelu_backward";
-  require_shape(where, "slopes", slopes.rows(), slopes.cols(), x.rows(), x.cols());
-  require_shape(where, "dy", dy.rows(), dy.cols(), x.rows(), x.cols());
-  require_shape(where, "dx", dx.rows(), dx.cols(), x.rows(), x.cols());
-  map_rows(x, slopes, dy, dx, [](const auto& a, const auto& s, const auto& g) {
-    return (a >= 0).select(g, s * g);
-  });
 }
 
 }  // namespace densekit

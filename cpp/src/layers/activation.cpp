@@ -3,6 +3,7 @@
 #include <string>
 
 #include "densekit/error.hpp"
+#include "densekit/kernels/learned_activations.hpp"
 
 namespace densekit {
 

@@ -12,6 +12,51 @@ Parameter::Parameter(std::string name_, Index rows, Index cols, bool trainable_,
       trainable(trainable_),
       is_vector(is_vector_) {}
 
+namespace {
+
+// The checks of Parameter::assign, without the write. They need no lock: they read the new value
+// and the parameter's shape, which never changes.
+void check_assignable(const char* where, const Parameter* p, MatrixIn v) {
+  if (p == nullptr) throw ValueError(std::string(where) + ": got no parameter (None)");
+  require_shape(where, p->name.c_str(), v.rows(), v.cols(), p->value.rows(), p->value.cols());
+  if (!v.allFinite())
+    throw ValueError(std::string(where) + ": the value for " + p->name + " contains NaN or Inf");
+}
+
+}  // namespace
+
+void Parameter::assign(MatrixIn v) {
+  check_assignable("Parameter.assign", this, v);
+  ComputeLock lock(compute_mutex());
+  value = v;
+}
+
+RowMatrix Parameter::copy() const {
+  ComputeLock lock(compute_mutex());
+  return value;
+}
+
+void assign_parameters(const std::vector<std::shared_ptr<Parameter>>& parameters,
+                       const std::vector<MatrixIn>& values) {
+  if (parameters.size() != values.size())
+    throw ValueError("assign_parameters: got " + std::to_string(values.size()) + " values for " +
+                     std::to_string(parameters.size()) + " parameters");
+  for (size_t i = 0; i < parameters.size(); ++i)
+    check_assignable("assign_parameters", parameters[i].get(), values[i]);
+  ComputeLock lock(compute_mutex());
+  for (size_t i = 0; i < parameters.size(); ++i) parameters[i]->value = values[i];
+}
+
+std::vector<RowMatrix> copy_parameters(const std::vector<std::shared_ptr<Parameter>>& parameters) {
+  for (const auto& p : parameters)
+    if (p == nullptr) throw ValueError("copy_parameters: got no parameter (None)");
+  ComputeLock lock(compute_mutex());
+  std::vector<RowMatrix> copies;
+  copies.reserve(parameters.size());
+  for (const auto& p : parameters) copies.push_back(p->value);
+  return copies;
+}
+
 Layer::Layer(Index input_units, Index output_units)
     : input_units_(input_units), output_units_(output_units) {
   if (input_units < 1 || output_units < 1)

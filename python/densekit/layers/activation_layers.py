@@ -34,7 +34,7 @@ class ReLU(_ParameterFreeActivation):
         name = type(self).__name__
         self.max_value = None if max_value is None else _number(name, "max_value", max_value, 0)
         self.negative_slope = _number(name, "negative_slope", negative_slope, 0)
-        self.threshold = _number(name, "threshold", threshold)
+        self.threshold = _number(name, "threshold", threshold, 0)
         spec = _core.kernels.ActivationSpec(
             "relu", negative_slope=self.negative_slope,
             max_value=-1.0 if self.max_value is None else self.max_value, threshold=self.threshold)

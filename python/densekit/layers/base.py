@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from densekit import _naming
+from densekit import _core, _naming
 
 __all__ = ["Layer", "Variable"]
 
@@ -10,7 +10,11 @@ __all__ = ["Layer", "Variable"]
 class Variable:
     """A layer's variable: a numpy view of the C++ memory plus Keras's name and flags.
 
-    `numpy()` returns the view itself (writes change the model); `assign(value)` copies into it.
+    `numpy()` and `value` return the view itself, as a NumPy-backend Keras variable does: writes
+    through it change the model at once, without any check or lock, so they must not happen while
+    `fit` runs in another thread. `assign(value)` checks the shape and that the value is finite,
+    and copies it in under the lock that every computation holds: it waits for a running training
+    epoch instead of racing it. `np.array(variable)` is a copy read under that lock.
     """
 
     def __init__(self, layer, parameter):
@@ -45,16 +49,17 @@ class Variable:
         return self._parameter.value
 
     def assign(self, value):
-        value = np.asarray(value, dtype=np.float32)
-        if value.shape != self.shape:
-            raise ValueError(f"Variable {self.path}: cannot assign a value of shape {value.shape}; "
+        """Copies `value` (real numbers of this variable's shape, all finite) into the variable."""
+        array = np.asarray(value)
+        if array.shape != self.shape:
+            raise ValueError(f"Variable {self.path}: cannot assign a value of shape {array.shape}; "
                              f"expected {self.shape}")
-        if not np.isfinite(value).all():
-            raise ValueError(f"Variable {self.path}: the value contains NaN or Inf")
-        self._parameter.value[...] = value
+        array = float32_weight(array, self.shape, f"Variable {self.path}: the value")
+        self._parameter.assign(array)
 
     def __array__(self, dtype=None, copy=None):
-        return np.array(self._parameter.value, dtype=dtype, copy=True)
+        value = self._parameter.copy()
+        return value if dtype is None else value.astype(dtype, copy=False)
 
     def __repr__(self):
         return f"<Variable path={self.path}, shape={self.shape}, dtype=float32>"
@@ -165,22 +170,20 @@ class Layer:
         return int(sum(np.prod(v.shape) for v in self.variables))
 
     def get_weights(self):
-        """Copies of the variables' values, in Keras's order."""
-        return [np.array(v.numpy()) for v in self.variables]
+        """Copies of the variables' values, in Keras's order, read under the compute lock."""
+        return copy_variables(self.variables)
 
     def set_weights(self, weights):
-        """Copies `weights` into the variables; the layer is unchanged if any shape is wrong."""
+        """Copies `weights` into the variables, all or nothing: every array is checked (real
+        numbers, the variable's shape, finite) before the first is written."""
         variables = self.variables
+        weights = list(weights)
         if len(weights) != len(variables):
             raise ValueError(f"Layer '{self.name}' expects {len(variables)} weights; received "
                              f"{len(weights)}")
-        arrays = [np.asarray(w, dtype=np.float32) for w in weights]
-        for v, w in zip(variables, arrays):
-            if w.shape != v.shape:
-                raise ValueError(f"Layer '{self.name}': weight {v.path} has shape {v.shape}; "
-                                 f"received {w.shape}")
-        for v, w in zip(variables, arrays):
-            v.numpy()[...] = w
+        arrays = [float32_weight(w, v.shape, f"Layer '{self.name}': weight {v.path}")
+                  for v, w in zip(variables, weights)]
+        assign_variables(variables, arrays)
 
     # -- configuration ----------------------------------------------------------------------
     def get_config(self):
@@ -200,6 +203,36 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+# For densekit's own modules (Sequential, the file formats); not in __all__.
+def copy_variables(variables):
+    """Copies of the variables' values, all read under one hold of the compute lock."""
+    return list(_core.layers.copy_parameters([v._parameter for v in variables]))
+
+
+def assign_variables(variables, arrays):
+    """Writes arrays[i] into variables[i] under one hold of the compute lock, all or nothing
+    (the arrays come from `float32_weight`; the C++ side checks shapes and values again)."""
+    _core.layers.assign_parameters([v._parameter for v in variables], list(arrays))
+
+
+def float32_weight(value, shape, what):
+    """`value` as a C-contiguous float32 array of `shape`, or ValueError starting with `what`.
+
+    Only real numbers are accepted (no complex, bool, object or string data) and every value,
+    after rounding to float32, must be finite.
+    """
+    array = np.asarray(value)
+    if array.dtype.kind not in "fiu":
+        raise ValueError(f"{what} must hold real numbers; received an array of dtype {array.dtype}")
+    if array.shape != tuple(shape):
+        raise ValueError(f"{what} has shape {tuple(shape)}; received {array.shape}")
+    with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf, refused below
+        array = np.ascontiguousarray(array, dtype=np.float32)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{what} contains NaN or Inf")
+    return array
 
 
 def _shape_tuple(shape, name):

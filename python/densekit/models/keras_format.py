@@ -15,6 +15,7 @@ import h5py
 import numpy as np
 
 from densekit import _naming, losses, optimizers
+from densekit.layers.base import assign_variables, copy_variables, float32_weight
 
 __all__ = []
 
@@ -161,11 +162,13 @@ def weights_bytes(model, include_optimizer):
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as h5:
         h5.create_group("layers")
+        values = iter(copy_variables(model.variables))  # one snapshot, even while fit runs
         for layer, path in _layer_paths(model):
             group = h5.create_group(path).create_group("vars")
             group.attrs["name"] = layer.name
             for i, variable in enumerate(layer.variables):
-                group.create_dataset(str(i), data=np.reshape(variable.numpy(), _keras_shape(layer, variable)))
+                value = np.reshape(next(values), _keras_shape(layer, variable))
+                group.create_dataset(str(i), data=value)
         h5.create_group("vars").attrs["name"] = model.name
         optimizer = model.optimizer
         if include_optimizer and optimizer is not None:
@@ -191,8 +194,8 @@ def load_h5(model, source, where, load_optimizer):
     with h5:
         assignments = _layer_plan(model, h5, where)
         optimizer_update = _optimizer_plan(model, h5, where) if load_optimizer else None
-    for variable, value in assignments:  # everything was read and checked: now apply
-        variable.numpy()[...] = value
+    # everything was read and checked: now write, all together under the compute lock
+    assign_variables([variable for variable, _ in assignments], [value for _, value in assignments])
     if optimizer_update is not None:
         optimizer_update()
 
@@ -235,7 +238,9 @@ def _layer_plan(model, h5, where):
             if values[i].shape not in (variable.shape, _keras_shape(layer, variable)):
                 raise ValueError(f"{where}: layer '{layer.name}': weight {variable.path} has shape "
                                  f"{variable.shape} in the model but {values[i].shape} in {path}/vars/{i}")
-            plan.append((variable, values[i].astype(np.float32).reshape(variable.shape)))
+            what = f"{where}: layer '{layer.name}': weight {variable.path} ({path}/vars/{i})"
+            value = float32_weight(values[i].reshape(variable.shape), variable.shape, what)
+            plan.append((variable, value))
     extra = sorted(key for key in (h5.get("layers") or {}) if key not in read
                    and _vars(h5, f"layers/{key}", where))
     if extra:

@@ -4,6 +4,7 @@ import numpy as np
 
 from densekit import _core, _naming
 from densekit.layers import InputLayer, Layer
+from densekit.layers.base import assign_variables, copy_variables, float32_weight
 from densekit.models.summary import print_summary
 from densekit.models.training import Trainer
 
@@ -52,26 +53,49 @@ class Sequential(Trainer):
         if any(existing.name == layer.name for existing in self._layers):
             raise ValueError(f"Sequential '{self.name}': all layers must have unique names; "
                              f"'{layer.name}' appears twice")
-        if not self._layers and self._input_shape is None and layer._input_shape_arg is not None:
-            self._input_shape = (None,) + layer._input_shape_arg
-        self._layers.append(layer)
-        self._invalidate()
-        if self._input_shape is not None:
-            self.build(self._input_shape)
+        state = self._structure_state(also=layer)
+        try:
+            if not self._layers and self._input_shape is None and layer._input_shape_arg is not None:
+                self._input_shape = (None,) + layer._input_shape_arg
+            self._layers.append(layer)
+            self._invalidate()
+            if self._input_shape is not None:
+                self.build(self._input_shape)
+        except BaseException:
+            self._restore_structure(state)
+            raise
 
     def pop(self):
-        """Removes and returns the top layer."""
+        """Removes and returns the top layer; the model is unchanged if it cannot be rebuilt."""
         if not self._layers:
             raise IndexError(f"Sequential '{self.name}' has no layers to pop")
-        layer = self._layers.pop()
-        self._invalidate()
-        if self._layers and self._input_shape is not None:
-            self.build(self._input_shape)
+        state = self._structure_state()
+        try:
+            layer = self._layers.pop()
+            self._invalidate()
+            if self._layers and self._input_shape is not None:
+                self.build(self._input_shape)
+        except BaseException:
+            self._restore_structure(state)
+            raise
         return layer
 
     def _invalidate(self):
         self._network = None
         self.built = False
+
+    def _structure_state(self, also=None):
+        """What add, pop and build change: the model's network and shapes, and the build state
+        of each layer and of `also` (a failed build may leave a new layer half built)."""
+        layers = self._layers + ([also] if also is not None else [])
+        built = [(layer, layer._core, layer.built, layer.input_shape) for layer in layers]
+        return list(self._layers), self._network, self.built, self._input_shape, built
+
+    def _restore_structure(self, state):
+        layer_list, self._network, self.built, self._input_shape, layers = state
+        self._layers = list(layer_list)
+        for layer, core, built, input_shape in layers:
+            layer._core, layer.built, layer.input_shape = core, built, input_shape
 
     @property
     def layers(self):
@@ -149,25 +173,22 @@ class Sequential(Trainer):
         return int(sum(layer.count_params() for layer in self._layers))
 
     def get_weights(self):
-        return [w for layer in self._layers for w in layer.get_weights()]
+        """Copies of all weights, in Keras's order, read together under the compute lock (a
+        consistent snapshot even while `fit` runs in another thread)."""
+        return copy_variables(self.variables)
 
     def set_weights(self, weights):
-        """Copies all weights in; the model is unchanged if any count or shape is wrong."""
+        """Copies all weights in, all or nothing: every array is checked (real numbers, the
+        variable's shape, finite) before the first is written, and all are written together."""
         self._require_built("set_weights")
         weights = list(weights)
-        expected = [v.shape for v in self.variables]
-        if len(weights) != len(expected):
-            raise ValueError(f"Sequential '{self.name}' expects {len(expected)} weight arrays; "
+        variables = self.variables
+        if len(weights) != len(variables):
+            raise ValueError(f"Sequential '{self.name}' expects {len(variables)} weight arrays; "
                              f"received {len(weights)}")
-        for i, (w, shape) in enumerate(zip(weights, expected)):
-            if np.shape(w) != shape:
-                raise ValueError(f"Sequential '{self.name}': weight {i} ({self.variables[i].path}) has "
-                                 f"shape {shape}; received {np.shape(w)}")
-        start = 0
-        for layer in self._layers:
-            count = len(layer.variables)
-            layer.set_weights(weights[start:start + count])
-            start += count
+        arrays = [float32_weight(w, v.shape, f"Sequential '{self.name}': weight {i} ({v.path})")
+                  for i, (v, w) in enumerate(zip(variables, weights))]
+        assign_variables(variables, arrays)
 
     def get_layer(self, name=None, index=None):
         if index is not None:

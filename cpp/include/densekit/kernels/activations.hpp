@@ -2,9 +2,9 @@
 //
 // The backward kernels receive both the input x and the output y of the forward pass, because
 // some derivatives are cheapest from y (sigmoid: y(1-y), tanh: 1-y², exponential: y, softmax).
+// PReLU and RReLU, whose slopes are state, are in learned_activations.hpp.
 #pragma once
 
-#include <cstdint>
 #include <string>
 
 #include "densekit/types.hpp"
@@ -51,20 +51,5 @@ void activation_forward(const ActivationSpec& spec, MatrixIn x, MatrixOut y);
 // dx = dy ⊙ f'(x) (softmax: the row-wise Jacobian product). dx may alias dy.
 void activation_backward(const ActivationSpec& spec, MatrixIn x, MatrixIn y, MatrixIn dy,
                          MatrixOut dx);
-
-// PReLU with one learned slope per unit: y = max(0, x) + alpha ⊙ min(0, x), alpha (1, units).
-void prelu_forward(MatrixIn x, VectorIn alpha, MatrixOut y);
-// dx = dy where x > 0 else alpha·dy;  dalpha = Σ_rows dy ⊙ min(0, x). dx may be empty (skipped).
-void prelu_backward(MatrixIn x, VectorIn alpha, MatrixIn dy, MatrixOut dx, VectorOut dalpha);
-
-// Randomized leaky ReLU (Xu et al. 2015). Training: slope drawn uniformly in [lower, upper] for
-// each element from a counter-based generator keyed by (seed, step, element), so the draw does
-// not depend on the thread count; the slopes are written to `slopes` for the backward pass.
-// Inference: the fixed slope (lower + upper) / 2.
-void rrelu_forward_training(MatrixIn x, Scalar lower, Scalar upper, std::uint64_t seed,
-                            std::uint64_t step, MatrixOut slopes, MatrixOut y);
-void rrelu_forward_inference(MatrixIn x, Scalar lower, Scalar upper, MatrixOut y);
-// dx = dy where x >= 0 else slope·dy, with the slopes saved by the training forward.
-void rrelu_backward(MatrixIn x, MatrixIn slopes, MatrixIn dy, MatrixOut dx);
 
 }  // namespace densekit

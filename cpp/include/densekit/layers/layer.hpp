@@ -20,7 +20,23 @@ struct Parameter {
   bool is_vector = false;
 
   Parameter(std::string name, Index rows, Index cols, bool trainable, bool is_vector);
+
+  // Reads and writes from outside a computation (Python's Variable.assign, get_weights,
+  // set_weights, loading a file). Both take the compute lock, so they wait for a training step
+  // or epoch running in another thread instead of tearing its weights.
+  // value = v: ShapeError naming the parameter when the shape differs, ValueError when v holds
+  // NaN or Inf; value is unchanged then.
+  void assign(MatrixIn v);
+  RowMatrix copy() const;
 };
+
+// values[i] into parameters[i], all or nothing: every count, shape and value is checked before
+// the first write, and the writes happen under one hold of the compute lock, so no computation
+// sees a mix of old and new values.
+void assign_parameters(const std::vector<std::shared_ptr<Parameter>>& parameters,
+                       const std::vector<MatrixIn>& values);
+// Copies of the values, taken under one hold of the compute lock: a consistent snapshot.
+std::vector<RowMatrix> copy_parameters(const std::vector<std::shared_ptr<Parameter>>& parameters);
 
 class Layer {
  public:

@@ -1,0 +1,89 @@
+// Internal to cpp/src/kernels: the row loops and fixed-size chunks shared by the element-wise
+// kernels (activations.cpp, learned_activations.cpp). Not installed, not part of the API.
+//
+// Every loop runs over rows on loop_threads(rows·cols) threads, and every element goes through
+// the same instructions wherever it lies (map_chunks), so a result does not depend on the thread
+// count, the batch size or the row an example sits in. Each output coefficient is computed from
+// the same coefficient of the inputs only, which is what makes x == y and dy == dx safe.
+#pragma once
+
+#include <algorithm>
+
+#include "densekit/parallel.hpp"
+#include "densekit/types.hpp"
+
+namespace densekit::elementwise {
+
+template <class Body>
+void for_each_row(Index rows, Index cols, Body body) {
+  parallel_for(rows, rows * cols, body);
+}
+
+// Element-wise work runs through chunks of kChunk coefficients mapped as fixed-size Eigen arrays,
+// the last one zero-padded on the stack. Eigen evaluates a fixed-size map without peeling off an
+// unaligned head, so every coefficient goes through the same vectorized instructions wherever it
+// lies: a value depends on its inputs only, not on its row, column offset, batch size or thread.
+// (A dynamic-size expression computes the head before the first aligned address with scalar code,
+// whose exp differs from the vectorized one by an ulp.)
+inline constexpr Index kChunk = 16;
+using Chunk = Eigen::Array<Scalar, 1, kChunk>;
+
+inline Chunk padded(const Scalar* p, Index from, Index to) {
+  Chunk v = Chunk::Zero();
+  std::copy(p + from, p + to, v.data());
+  return v;
+}
+
+// out[0, n) = f(in[0, n), ...) with f an Eigen array expression; out may be one of the inputs.
+template <class F, class... In>
+void map_chunks(Index n, Scalar* out, F f, In... in) {
+  Index c = 0;
+  for (; c + kChunk <= n; c += kChunk)
+    Eigen::Map<Chunk>(out + c) = f(Eigen::Map<const Chunk>(in + c)...);
+  if (c == n) return;
+  const Chunk last = f(padded(in, c, n)...);
+  std::copy(last.data(), last.data() + (n - c), out + c);
+}
+
+// Σ f(in[0, n), ...) in one fixed order; f of zeros must be zero (the padding).
+template <class F, class... In>
+Scalar sum_chunks(Index n, F f, In... in) {
+  Chunk acc = Chunk::Zero();
+  Index c = 0;
+  for (; c + kChunk <= n; c += kChunk) acc += f(Eigen::Map<const Chunk>(in + c)...);
+  if (c < n) acc += f(padded(in, c, n)...);
+  return acc.sum();
+}
+
+// y.row(r) = f(x.row(r)) for every row.
+template <class F>
+void map_rows(MatrixIn x, MatrixOut y, F f) {
+  for_each_row(x.rows(), x.cols(), [&](Index r) {
+    map_chunks(x.cols(), y.row(r).data(), f, x.row(r).data());
+  });
+}
+
+// dx.row(r) = g(x.row(r), y.row(r), dy.row(r)) for every row.
+template <class G>
+void map_rows(MatrixIn x, MatrixIn y, MatrixIn dy, MatrixOut dx, G g) {
+  for_each_row(x.rows(), x.cols(), [&](Index r) {
+    map_chunks(x.cols(), dx.row(r).data(), g, x.row(r).data(), y.row(r).data(), dy.row(r).data());
+  });
+}
+
+// y = f(x) with f a scalar function, for the activations that need std::erfc or branches.
+template <class F>
+void map_elements(MatrixIn x, MatrixOut y, F f) {
+  for_each_row(x.rows(), x.cols(), [&](Index r) {
+    for (Index c = 0; c < x.cols(); ++c) y(r, c) = f(x(r, c));
+  });
+}
+// dx = dy ⊙ f'(x, y) with f' a scalar function of x and y.
+template <class D>
+void map_derivative(MatrixIn x, MatrixIn y, MatrixIn dy, MatrixOut dx, D derivative) {
+  for_each_row(x.rows(), x.cols(), [&](Index r) {
+    for (Index c = 0; c < x.cols(); ++c) dx(r, c) = dy(r, c) * derivative(x(r, c), y(r, c));
+  });
+}
+
+}  // namespace densekit::elementwise

@@ -27,8 +27,12 @@ constexpr double kProductParallelThreshold = 1 << 20;
 
 std::atomic<int> g_num_threads{0};  // 0: not set yet, use the OpenMP default
 
-// Until when (steady clock, ns) to run on one thread because the cores are contended.
+// Until when (steady clock, ns) to run on one thread because the cores are contended, and how
+// many parallel products in a row were slow: one alone is no proof (the first region creates the
+// threads; a page fault or a single preemption happens), two in a row are.
 std::atomic<std::int64_t> g_single_until_ns{0};
+std::atomic<int> g_slow_in_a_row{0};
+constexpr int kSlowProductsToBackOff = 2;
 constexpr std::int64_t kContendedBackoffNs = 1'000'000'000;
 // A core does at least ~20 G multiply-adds/s here (measured: 38); a parallel product slower than
 // 4x that rate, plus 200 µs of slack, was held up by something else.
@@ -75,8 +79,14 @@ ContentionProbe::ContentionProbe(double multiply_adds, int threads)
 
 ContentionProbe::~ContentionProbe() {
   const std::int64_t end = now_ns();
-  if (double(end - start_ns_) * 1e-9 > expected_seconds_)
+  if (double(end - start_ns_) * 1e-9 <= expected_seconds_) {
+    g_slow_in_a_row.store(0, std::memory_order_relaxed);
+    return;
+  }
+  if (g_slow_in_a_row.fetch_add(1, std::memory_order_relaxed) + 1 >= kSlowProductsToBackOff) {
+    g_slow_in_a_row.store(0, std::memory_order_relaxed);
     g_single_until_ns.store(end + kContendedBackoffNs, std::memory_order_relaxed);
+  }
 }
 
 std::recursive_mutex& compute_mutex() {

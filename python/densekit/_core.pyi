@@ -129,6 +129,12 @@ class SGD:
     iterations: int
     def momentum_slot(self, parameter: layers.Parameter) -> Optional[Array]: ...
 
+class AccuracyKind:
+    none: "AccuracyKind"
+    binary: "AccuracyKind"
+    sparse_categorical: "AccuracyKind"
+    categorical: "AccuracyKind"
+
 class StepTotals:
     loss_sum: float
     correct_sum: float
@@ -154,7 +160,7 @@ class Network:
     output_units: int
     optimizer: Optional[SGD]
     steps_done: int
-    def compile(self, loss: kernels.LossSpec, optimizer: SGD, track_accuracy: bool) -> None: ...
+    def compile(self, loss: kernels.LossSpec, optimizer: SGD, accuracy: AccuracyKind) -> None: ...
     def train_step(self, x: Array, y: Array) -> StepTotals: ...
     def train_epoch(self, x: Array, y: Array, order: npt.NDArray[np.int64], batch_size: int,
                     progress: Optional[Callable[[StepTotals], bool]] = ...,

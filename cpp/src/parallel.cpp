@@ -1,5 +1,6 @@
 #include "densekit/parallel.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 
@@ -33,7 +34,11 @@ std::atomic<int> g_num_threads{0};  // 0: not set yet, use the OpenMP default
 std::atomic<std::int64_t> g_single_until_ns{0};
 std::atomic<int> g_slow_in_a_row{0};
 constexpr int kSlowProductsToBackOff = 2;
-constexpr std::int64_t kContendedBackoffNs = 1'000'000'000;
+// The back-off doubles while the cores stay contended (a brief burst, such as another library's
+// threads spinning down, costs ~50 ms; a busy machine is retried rarely) and resets once a
+// parallel product is fast again.
+constexpr std::int64_t kFirstBackoffNs = 50'000'000, kLongestBackoffNs = 2'000'000'000;
+std::atomic<std::int64_t> g_backoff_ns{kFirstBackoffNs};
 // A core does at least ~20 G multiply-adds/s here (measured: 38); a parallel product slower than
 // 4x that rate, plus 200 µs of slack, was held up by something else.
 constexpr double kSlowMultiplyAddsPerSecond = 5e9;
@@ -81,11 +86,14 @@ ContentionProbe::~ContentionProbe() {
   const std::int64_t end = now_ns();
   if (double(end - start_ns_) * 1e-9 <= expected_seconds_) {
     g_slow_in_a_row.store(0, std::memory_order_relaxed);
+    g_backoff_ns.store(kFirstBackoffNs, std::memory_order_relaxed);
     return;
   }
   if (g_slow_in_a_row.fetch_add(1, std::memory_order_relaxed) + 1 >= kSlowProductsToBackOff) {
     g_slow_in_a_row.store(0, std::memory_order_relaxed);
-    g_single_until_ns.store(end + kContendedBackoffNs, std::memory_order_relaxed);
+    const std::int64_t backoff = g_backoff_ns.load(std::memory_order_relaxed);
+    g_single_until_ns.store(end + backoff, std::memory_order_relaxed);
+    g_backoff_ns.store(std::min(2 * backoff, kLongestBackoffNs), std::memory_order_relaxed);
   }
 }
 

@@ -52,8 +52,9 @@ int product_threads(double multiply_adds);
 // Shared cores. While other processes keep the cores busy, each join waits for a descheduled
 // thread's next time slice: milliseconds instead of microseconds, which made two threads 20-200
 // times slower than one on a loaded machine. So a parallel product times itself: one that takes
-// far longer than its work explains marks the cores as contended, and products and loops then
-// run on one thread for the next second before threads are tried again.
+// far longer than its work explains (twice in a row) marks the cores as contended, and products
+// and loops then run on one thread for a while (50 ms, doubling up to 2 s while it lasts)
+// before threads are tried again.
 class ContentionProbe {
  public:
   ContentionProbe(double multiply_adds, int threads);

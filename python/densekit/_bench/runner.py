@@ -22,6 +22,9 @@ PEERS = ("densekit", "torch", "numpy")
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
+_SETTLE_SECONDS = 0.5
+
+
 def _log(message):
     print(message, file=sys.stderr, flush=True)
 
@@ -155,6 +158,10 @@ def _repetition(rep, workers, items, options, raw, notes):
         peers = list(raw["results"].get(item.name, {}))
         shift = rep % len(peers) if peers else 0
         for peer in peers[shift:] + peers[:shift]:
+            # The other peers' processes stay alive between turns, and their thread pools spin
+            # for a while after their last call (OpenMP's and OpenBLAS's waits, up to ~200 ms):
+            # let them fall asleep, so no peer runs beside another's spinning threads.
+            time.sleep(_SETTLE_SECONDS)
             try:
                 result = workers[peer].ask("run", item=item.name, rep=rep,
                                            predict_batch=options["predict_batch"],

@@ -12,11 +12,14 @@
 #include "densekit/kernels/batch_norm.hpp"
 #include "densekit/layers/batch_norm.hpp"
 #include "densekit/parallel.hpp"
+#include "test_util.hpp"
 
 namespace densekit {
 namespace {
 
-using MatD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using test::expect_close;
+using test::MatD;
+using test::numeric_gradient;
 using VecD = Eigen::Matrix<double, 1, Eigen::Dynamic>;
 
 constexpr Scalar kEps = 1e-3f;  // Keras's default epsilon
@@ -67,37 +70,6 @@ MatD reference_inference(const MatD& x, const VecD& gamma, const VecD& beta, con
   return y;
 }
 
-// Central differences of loss() with respect to every entry of p (perturbed in place, restored).
-template <class M, class Loss>
-MatD numeric_gradient(M& p, Loss loss) {
-  const double h = 1e-5;
-  MatD g(p.rows(), p.cols());
-  for (Index i = 0; i < p.size(); ++i) {
-    const double saved = p.data()[i];
-    p.data()[i] = saved + h;
-    const double up = loss();
-    p.data()[i] = saved - h;
-    const double down = loss();
-    p.data()[i] = saved;
-    g.data()[i] = (up - down) / (2 * h);
-  }
-  return g;
-}
-
-// |actual - expected| <= tol·(1 + |expected|) everywhere; reports the first mismatch.
-template <class A, class B>
-void expect_close(const A& actual, const B& expected, double tol, const std::string& what) {
-  ASSERT_EQ(actual.rows(), expected.rows()) << what;
-  ASSERT_EQ(actual.cols(), expected.cols()) << what;
-  for (Index i = 0; i < actual.rows(); ++i)
-    for (Index j = 0; j < actual.cols(); ++j) {
-      const double a = actual(i, j), e = expected(i, j);
-      if (!(std::abs(a - e) <= tol * (1 + std::abs(e)))) {
-        ADD_FAILURE() << what << " at (" << i << ", " << j << "): " << a << " vs " << e;
-        return;
-      }
-    }
-}
 
 // L = Σ w ⊙ y. Plain loops in the oracles: GCC 12 warns (-Wmaybe-uninitialized, a false
 // positive inside its AVX-512 intrinsics) on Eigen's vectorized double reductions.

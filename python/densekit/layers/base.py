@@ -65,7 +65,27 @@ class Variable:
         return f"<Variable path={self.path}, shape={self.shape}, dtype=float32>"
 
 
-class Layer:
+class VariableLists:
+    """Keras's derived variable lists, from a class's `variables` (layers and models)."""
+
+    @property
+    def weights(self):
+        return self.variables
+
+    @property
+    def trainable_variables(self):
+        return [v for v in self.variables if v.trainable]
+
+    trainable_weights = trainable_variables
+
+    @property
+    def non_trainable_variables(self):
+        return [v for v in self.variables if not v.trainable]
+
+    non_trainable_weights = non_trainable_variables
+
+
+class Layer(VariableLists):
     """Base class of the layers: configuration and names in Python, math in a C++ twin.
 
     Subclasses set `_core` in `build(input_shape)` (None for layers without computation, such as
@@ -149,19 +169,6 @@ class Layer:
             return []
         return [Variable(self, p) for p in self._core.parameters]
 
-    weights = variables
-
-    @property
-    def trainable_variables(self):
-        return [v for v in self.variables if v.trainable]
-
-    trainable_weights = trainable_variables
-
-    @property
-    def non_trainable_variables(self):
-        return [v for v in self.variables if not v.trainable]
-
-    non_trainable_weights = non_trainable_variables
 
     def count_params(self):
         if not self.built:

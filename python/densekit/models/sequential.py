@@ -4,14 +4,14 @@ import numpy as np
 
 from densekit import _core, _naming
 from densekit.layers import InputLayer, Layer
-from densekit.layers.base import assign_variables, copy_variables, float32_weight
+from densekit.layers.base import VariableLists, assign_variables, copy_variables, float32_weight
 from densekit.models.summary import print_summary
 from densekit.models.training import Trainer
 
 __all__ = ["Sequential"]
 
 
-class Sequential(Trainer):
+class Sequential(Trainer, VariableLists):
     """A linear stack of layers, as Keras's `Sequential`.
 
     Args:
@@ -154,19 +154,6 @@ class Sequential(Trainer):
     def variables(self):
         return [v for layer in self._layers for v in layer.variables]
 
-    weights = variables
-
-    @property
-    def trainable_variables(self):
-        return [v for v in self.variables if v.trainable]
-
-    trainable_weights = trainable_variables
-
-    @property
-    def non_trainable_variables(self):
-        return [v for v in self.variables if not v.trainable]
-
-    non_trainable_weights = non_trainable_variables
 
     def count_params(self):
         self._require_built("count_params")

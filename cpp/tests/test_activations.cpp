@@ -13,6 +13,7 @@
 #include "densekit/kernels/activations.hpp"
 #include "densekit/layers/activation.hpp"
 #include "densekit/parallel.hpp"
+#include "test_util.hpp"
 
 namespace densekit {
 namespace {
@@ -152,14 +153,7 @@ bool close(double got, double want, double rel, double abs) {
   return std::abs(got - want) <= rel * std::abs(want) + abs;
 }
 
-class ThreadGuard {
- public:
-  ThreadGuard() : saved_(get_num_threads()) {}
-  ~ThreadGuard() { set_num_threads(saved_); }
-
- private:
-  int saved_;
-};
+using ThreadGuard = test::ThreadsGuard;
 
 // 0, ±tiny, the kinks, ±50, and ±100, ±1000 where e^|x| overflows float: a naive softplus,
 // sigmoid, swish or gelu would give inf or NaN there.

@@ -91,10 +91,7 @@ MatD to_double(const RowMatrix& m) { return m.cast<double>(); }
 VecD to_double(const RowVector& v) { return v.cast<double>(); }
 
 // Restores the thread count however the test ends.
-struct ThreadsGuard {
-  int saved = get_num_threads();
-  ~ThreadsGuard() { set_num_threads(saved); }
-};
+using test::ThreadsGuard;
 
 TEST(BatchNormKernel, ForwardTrainingMatchesDoubleLoop) {
   std::mt19937 rng(1);

@@ -12,6 +12,7 @@
 #include "densekit/kernels/learned_activations.hpp"
 #include "densekit/layers/activation.hpp"
 #include "densekit/parallel.hpp"
+#include "test_util.hpp"
 
 namespace densekit {
 namespace {
@@ -24,14 +25,7 @@ RowMatrix random_matrix(Index rows, Index cols, float lo, float hi, unsigned see
   return m;
 }
 
-class ThreadGuard {
- public:
-  ThreadGuard() : saved_(get_num_threads()) {}
-  ~ThreadGuard() { set_num_threads(saved_); }
-
- private:
-  int saved_;
-};
+using ThreadGuard = test::ThreadsGuard;
 
 // ---- PReLU -----------------------------------------------------------------------------------
 

@@ -621,6 +621,56 @@ def test_batch_norm_before_or_after_activation_one_step_matches_reference(placem
         ["kernel:0"] if placement == "before" else ["kernel:0", "bias:0"])
 
 
+@pytest.mark.parametrize("center,scale", FLAGS, ids=FLAG_IDS)
+@pytest.mark.parametrize("hidden", ["bias", "no-bias", "frozen"])
+def test_batch_norm_first_then_dense_one_step_matches_reference(hidden, center, scale, rng):
+    # The seed's shape, BN first: the dense layer above computes γ's and β's gradients without
+    # the input-gradient product (a frozen one cannot, and the plain backward runs). One step
+    # against the float64 chain: BN forward, then Dense(relu) -> Dense(softmax) and the loss;
+    # γ and β by finite differences of that loss, the dense gradients by the reference backward.
+    lr = 0.5
+    bn = L.BatchNormalization(momentum=0.9, center=center, scale=scale, input_shape=(5,))
+    dense1 = L.Dense(4, activation="relu", use_bias=hidden != "no-bias")
+    model = keras.Sequential([bn, dense1, L.Dense(3, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=lr),
+                  loss="sparse_categorical_crossentropy")
+    dense1.trainable = hidden != "frozen"
+    before_bn = _randomize(bn, rng)
+    gamma, beta = before_bn.get("gamma"), before_bn.get("beta")
+    w1 = dense1.get_weights()[0]
+    b1 = dense1.get_weights()[1] if hidden != "no-bias" else np.zeros(4, np.float32)
+    w2, b2 = model.layers[-1].get_weights()
+    x = _batch(rng, 8, 5)
+    labels = rng.integers(0, 3, size=8)
+
+    def chain(gamma, beta):
+        y_bn = ref.batch_norm_forward_training(x, gamma, beta, EPS)[0]
+        return ref.mlp_loss_and_gradients([w1, b1, w2, b2], ["relu", "softmax"], y_bn, labels,
+                                          "sparse_categorical_crossentropy")
+
+    ref_loss, _, (dw1, db1, dw2, db2) = chain(gamma, beta)
+    loss = model.train_on_batch(x, labels)
+    assert loss == pytest.approx(ref_loss, rel=1e-5)
+    after = _values(bn)
+    if scale:
+        dgamma = ref.numerical_gradient(lambda g: chain(g, beta)[0], np.float64(gamma))
+        assert np.abs(dgamma).max() > 1e-3  # a step that moves γ, or the check proves nothing
+        _close(after["gamma"] - gamma, -lr * dgamma, rtol=1e-4, atol=1e-6)
+    if center:
+        dbeta = ref.numerical_gradient(lambda b: chain(gamma, b)[0], np.float64(beta))
+        assert np.abs(dbeta).max() > 1e-3
+        _close(after["beta"] - beta, -lr * dbeta, rtol=1e-4, atol=1e-6)
+    new_dense1 = dense1.get_weights()
+    if hidden == "frozen":
+        assert_array_equal(new_dense1[0], w1)
+    else:
+        _close(new_dense1[0] - w1, -lr * dw1, rtol=1e-4, atol=1e-6)
+        if hidden == "bias":
+            _close(new_dense1[1] - b1, -lr * db1, rtol=1e-4, atol=1e-6)
+    _close(model.layers[-1].get_weights()[0] - w2, -lr * dw2, rtol=1e-4, atol=1e-6)
+    _close(model.layers[-1].get_weights()[1] - b2, -lr * db2, rtol=1e-4, atol=1e-6)
+
+
 def test_batch_norm_first_layer_trains_on_unstandardized_digits(digits):
     # The seed: with BN as the very first layer the inputs need no standardizing. Pixels are
     # scaled back to 0..16 (the raw digits values); BN learns their scale.

@@ -173,6 +173,57 @@ TEST(DenseKernel, MultiThreadedMatchesSingleThreaded) {
   expect_close_to_scale(two.db, one.db, 1e-6, "db");
 }
 
+// x = x̂ γ + β (row-broadcast; γ, β optional) in double.
+MatD affine(const MatD& x_hat, const MatD& gamma, const MatD& beta) {
+  MatD x = x_hat;
+  for (Index i = 0; i < x.rows(); ++i)
+    for (Index j = 0; j < x.cols(); ++j)
+      x(i, j) = x_hat(i, j) * (gamma.size() ? gamma(0, j) : 1.0) + (beta.size() ? beta(0, j) : 0.0);
+  return x;
+}
+
+// L = Σ g ⊙ ((x̂ γ + β) w): the kernel's dγ, dβ and dw against finite differences, Σ g as dy_sum,
+// and each of γ and β absent (1 and 0) or present.
+TEST(DenseKernel, BackwardNormalizedInputMatchesFiniteDifferences) {
+  std::mt19937 rng(7);
+  for (const auto& s : kShapes)
+    for (bool has_gamma : {false, true})
+      for (bool has_beta : {false, true}) {
+        const Index n = s[0], in = s[1], units = s[2];
+        const RowMatrix x_hat = random_matrix(n, in, rng, -2, 2), w = random_matrix(in, units, rng, -1, 1);
+        const RowMatrix g = random_matrix(n, units, rng, -1, 1);
+        const RowVector gamma = has_gamma ? random_vector(in, rng, 0.5, 2) : RowVector();
+        const RowVector beta = has_beta ? random_vector(in, rng, -1, 1) : RowVector();
+        RowMatrix dw(in, units);
+        RowVector dy_sum(units), dgamma(has_gamma ? in : 0), dbeta(has_beta ? in : 0);
+        dense_backward_normalized_input(x_hat, gamma, beta, g, w, dw, dy_sum, dgamma, dbeta);
+
+        MatD gammad = to_double(gamma), betad = to_double(beta), wd = to_double(w);
+        const MatD x_hatd = to_double(x_hat), gd = to_double(g), none;
+        auto loss = [&] { return weighted_sum(gd, reference_forward(affine(x_hatd, gammad, betad), wd, none)); };
+        const std::string what = " n=" + std::to_string(n) + " in=" + std::to_string(in) +
+                                 " gamma=" + std::to_string(has_gamma) + " beta=" + std::to_string(has_beta);
+        expect_close(dw, numeric_gradient(wd, loss), 1e-5, "dw" + what);
+        expect_close(dy_sum, reference_backward_weights(x_hatd, gd).second, 1e-5, "dy_sum" + what);
+        if (has_gamma) expect_close(dgamma, numeric_gradient(gammad, loss), 1e-4, "dgamma" + what);
+        if (has_beta) expect_close(dbeta, numeric_gradient(betad, loss), 1e-4, "dbeta" + what);
+      }
+}
+
+TEST(DenseKernel, BackwardNormalizedInputBadShapesThrowShapeError) {
+  const RowMatrix x_hat = RowMatrix::Zero(3, 4), w = RowMatrix::Zero(4, 5), dy = RowMatrix::Zero(3, 5);
+  const RowVector gamma = RowVector::Ones(4), short_gamma = RowVector::Ones(3), none;
+  RowMatrix dw(4, 5), wrong_dw(5, 4);
+  RowVector dy_sum(5), short_dy_sum(4), dgamma(4), short_dgamma(3);
+  RowVector no_grad;
+  EXPECT_THROW(dense_backward_normalized_input(x_hat, short_gamma, none, dy, w, dw, dy_sum, dgamma, no_grad), ShapeError);
+  EXPECT_THROW(dense_backward_normalized_input(x_hat, gamma, short_gamma, dy, w, dw, dy_sum, dgamma, no_grad), ShapeError);
+  EXPECT_THROW(dense_backward_normalized_input(x_hat, gamma, none, dy, w, wrong_dw, dy_sum, dgamma, no_grad), ShapeError);
+  EXPECT_THROW(dense_backward_normalized_input(x_hat, gamma, none, dy, w, dw, short_dy_sum, dgamma, no_grad), ShapeError);
+  EXPECT_THROW(dense_backward_normalized_input(x_hat, gamma, none, dy, w, dw, dy_sum, short_dgamma, no_grad), ShapeError);
+  EXPECT_THROW(dense_backward_normalized_input(x_hat, gamma, none, RowMatrix::Zero(2, 5), w, dw, dy_sum, dgamma, no_grad), ShapeError);
+}
+
 TEST(DenseKernel, BadShapesThrowShapeError) {
   const RowMatrix x = RowMatrix::Zero(3, 4), w = RowMatrix::Zero(4, 5), dy = RowMatrix::Zero(3, 5);
   const RowVector b = RowVector::Zero(5), short_b = RowVector::Zero(4);

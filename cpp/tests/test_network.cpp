@@ -494,5 +494,54 @@ TEST(Network, SigmoidActivationLayerWithBinaryCrossentropyMatchesFiniteDifferenc
   expect_close(logits_dense->kernel().grad, to_double(dense->kernel().grad), 1e-6, "fused vs logits dw");
 }
 
+// BatchNormalization → Dense(relu) → Dense(softmax) with the BN layer trained lowest: the dense
+// layer above produces γ's and β's gradients without the input-gradient product
+// (backward_to_affine_input). Every variable after two steps must match the same network trained
+// with the monitor on, which takes the plain path (every input gradient, BN's own backward).
+// A frozen middle layer cannot take that path and falls back to the plain one.
+TEST(Network, BatchNormFirstLayerGradientsWithoutInputProductMatchThePlainPath) {
+  struct Case {
+    bool use_bias, center, scale, freeze_dense;
+  };
+  for (const Case c : {Case{false, true, true, false}, Case{true, true, true, false},
+                       Case{false, false, true, false}, Case{true, true, false, false},
+                       Case{false, true, true, true}}) {
+    const std::string what = "bias=" + std::to_string(c.use_bias) + " center=" + std::to_string(c.center) +
+                             " scale=" + std::to_string(c.scale) + " frozen=" + std::to_string(c.freeze_dense);
+    auto build = [&](bool monitor) {
+      std::mt19937 rng(21);
+      auto bn = std::make_shared<BatchNormLayer>(6, 0.9f, 1e-3f, c.center, c.scale);
+      auto hidden = std::make_shared<DenseLayer>(6, 5, activation(ActivationKind::relu), c.use_bias);
+      auto out = std::make_shared<DenseLayer>(5, 3, activation(ActivationKind::softmax), true);
+      for (auto& layer : std::vector<std::shared_ptr<Layer>>{bn, hidden, out})
+        for (auto& p : layer->parameters())
+          if (p->trainable) p->value = random_matrix(p->value.rows(), p->value.cols(), rng, 0.2, 1.5) - RowMatrix::Constant(p->value.rows(), p->value.cols(), 0.6f);
+      hidden->trainable = !c.freeze_dense;
+      auto net = std::make_shared<Network>(std::vector<std::shared_ptr<Layer>>{bn, hidden, out}, 6);
+      net->compile(LossSpec{LossKind::sparse_categorical_crossentropy, false},
+                   std::make_shared<SGD>(0.5f, 0.0f, false, ClipSpec{}), AccuracyKind::none);
+      if (monitor) net->set_monitor_every(1);
+      return net;
+    };
+    std::mt19937 rng(22);
+    const RowMatrix x = random_matrix(8, 6, rng, -3, 3), y = random_labels(8, 3, rng);
+    auto fast = build(false), plain = build(true);
+    for (int step = 0; step < 2; ++step) {
+      EXPECT_TRUE(fast->train_step(x, y).finite) << what;
+      EXPECT_TRUE(plain->train_step(x, y).finite) << what;
+    }
+    for (size_t l = 0; l < fast->layers().size(); ++l)
+      for (size_t i = 0; i < fast->layers()[l]->parameters().size(); ++i) {
+        const Parameter& a = *fast->layers()[l]->parameters()[i];
+        const Parameter& b = *plain->layers()[l]->parameters()[i];
+        expect_close(a.value, to_double(b.value), 1e-5, what + " layer " + std::to_string(l) + " " + a.name);
+      }
+    // The path under test moved γ and β (the step is not a no-op for them).
+    auto& bn = static_cast<BatchNormLayer&>(*fast->layers()[0]);
+    if (c.scale) EXPECT_GT((bn.gamma()->grad.array().abs()).maxCoeff(), 1e-4) << what;
+    if (c.center) EXPECT_GT((bn.beta()->grad.array().abs()).maxCoeff(), 1e-4) << what;
+  }
+}
+
 }  // namespace
 }  // namespace densekit

@@ -9,6 +9,7 @@ DenseLayer::DenseLayer(Index input_units, Index units, const ActivationSpec& act
     : Layer(input_units, units), activation_(activation) {
   kernel_ = add_parameter("kernel", input_units, units, true, false);
   if (use_bias) bias_ = add_parameter("bias", 1, units, true, true);
+  else dz_sum_.resize(units);
 }
 
 void DenseLayer::reserve(Index max_batch) {
@@ -33,19 +34,33 @@ void DenseLayer::forward(MatrixIn x, MatrixOut y, bool /*training*/) {
   activation_forward(activation_, z, y);
 }
 
+MatrixIn DenseLayer::preactivation_grad(MatrixIn y, MatrixIn dy, bool dy_is_preactivation) {
+  if (activation_.is_identity() || dy_is_preactivation) return dy;
+  const Index n = y.rows();
+  activation_backward(activation_, z_.topRows(n), y, dy, dz_.topRows(n));
+  return dz_.topRows(n);
+}
+
 // dz = dy ⊙ f'(z);  dw = xᵀ dz, db = Σ dz (when training the weights);  dx = dz wᵀ (when asked).
 void DenseLayer::backward(MatrixIn x, MatrixIn y, MatrixIn dy, MatrixOut dx, bool update_weights,
                           bool dy_is_preactivation) {
-  const Index n = x.rows();
-  const bool use_dy = activation_.is_identity() || dy_is_preactivation;
-  if (!use_dy) activation_backward(activation_, z_.topRows(n), y, dy, dz_.topRows(n));
-  MatrixIn dz = use_dy ? dy : MatrixIn(dz_.topRows(n));
+  MatrixIn dz = preactivation_grad(y, dy, dy_is_preactivation);
   if (update_weights) {
     RowVector none;
     VectorOut db = bias_ ? VectorOut(bias_->grad.row(0)) : VectorOut(none);
     dense_backward_weights(x, dz, kernel_->grad, db);
   }
   if (dx.rows() > 0) dense_backward_data(dz, kernel_->value, dx);
+}
+
+bool DenseLayer::backward_to_affine_input(const AffineOutput& input, MatrixIn y, MatrixIn dy,
+                                          bool update_weights, bool dy_is_preactivation) {
+  if (!update_weights) return false;
+  MatrixIn dz = preactivation_grad(y, dy, dy_is_preactivation);
+  VectorOut dz_sum = bias_ ? VectorOut(bias_->grad.row(0)) : VectorOut(dz_sum_);
+  dense_backward_normalized_input(input.normalized, input.scale, input.shift, dz, kernel_->value,
+                                  kernel_->grad, dz_sum, input.scale_grad, input.shift_grad);
+  return true;
 }
 
 }  // namespace densekit

@@ -46,8 +46,9 @@ double parallel_sum(Index count, Index work, const Body& body) {
   return total;
 }
 
-// Threads for a matrix product of `multiply_adds` multiply-adds (m·n·k).
-int product_threads(double multiply_adds);
+// Threads for a matrix product of `multiply_adds` multiply-adds (m·n·k); thin: one side of the
+// output has only a few rows or columns (matrix-vector-like, bound by reading the other operand).
+int product_threads(double multiply_adds, bool thin);
 
 // Shared cores. While other processes keep the cores busy, each join waits for a descheduled
 // thread's next time slice: milliseconds instead of microseconds, which made two threads 20-200

@@ -29,7 +29,9 @@ std::pair<Index, Index> share(Index extent, Index thread, Index team) {
 // thread (small at the batch sizes where threading pays) is packed twice.
 template <typename Lhs, typename Rhs>
 void product(const Lhs& a, const Rhs& b, MatrixOut out) {
-  const int threads = product_threads(double(a.rows()) * double(a.cols()) * double(out.cols()));
+  constexpr Index kThinSide = 4;
+  const int threads = product_threads(double(a.rows()) * double(a.cols()) * double(out.cols()),
+                                      std::min(out.rows(), out.cols()) <= kThinSide);
   if (threads == 1) {
     out.noalias() = a * b;
     return;

@@ -6,6 +6,8 @@ checked. Coming out: the network's summed totals as Keras logs. Plain functions,
 `training.py` keeps the loops; each error names the call (`where`) and the value received.
 """
 
+import math
+
 import numpy as np
 
 from densekit import _arrays, metrics
@@ -53,7 +55,14 @@ def prepare_x(array, input_shape, where, allow_nonfinite=False):
     it is refused rather than silently reinterpreted.
     """
     expected = tuple(input_shape[1:])
-    features = int(np.prod(expected))
+    features = math.prod(expected)
+    if (array.dtype == np.float32 and array.ndim == 2 and array.shape[0] > 0
+            and array.shape[1] == features and array.flags.c_contiguous):
+        # Already the network's matrix (the common case, and the whole cost of predicting one
+        # sample apart from the network): skip the general conversion.
+        if not allow_nonfinite:
+            _arrays.check_finite(array, where, "x")
+        return array
     got = tuple(array.shape[1:])
     # A scalar has no sample shape: as_float_matrix reports the missing batch axis.
     if array.ndim >= 1 and got != expected and got != (features,):

@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "densekit/error.hpp"
-#include "densekit/kernels/clipping.hpp"
 #include "densekit/parallel.hpp"
 
 namespace densekit {
@@ -85,12 +84,6 @@ void Network::collect_trainable() {
   }
 }
 
-bool Network::gradients_finite() const {
-  double total = 0;
-  for (const Parameter* p : trainable_) total += squared_norm(p->grad);
-  return std::isfinite(total);
-}
-
 Scalar Network::forward_backward(MatrixIn y, Index n, Index lowest, bool all_input_grads,
                                  bool& fused) {
   forward(n, true);
@@ -144,7 +137,8 @@ StepTotals Network::step_on_buffers(MatrixIn y, Index n) {
   totals.correct_sum = accuracy_sum(accuracy_, acts_.back().topRows(n), y);
   if (monitor) records_.push_back(MonitorRecord{steps_done_, collect_stats(n)});
   ++steps_done_;
-  bool finite = std::isfinite(loss) && gradients_finite();
+  // The optimizer refuses a non-finite gradient or result itself.
+  bool finite = std::isfinite(loss);
   for (auto& layer : layers_) finite = finite && layer->pending_state_finite();
   if (!finite || !optimizer_->apply(trainable_)) {
     totals.finite = false;

@@ -3,7 +3,10 @@
 //   m ← momentum·m − lr·g;  plain w ← w + m;  nesterov w ← w + momentum·m − lr·g;  no momentum w ← w − lr·g
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
 #include <memory>
+#include <string>
 #include <random>
 #include <vector>
 
@@ -187,6 +190,61 @@ TEST(SgdOptimizer, MomentumSlotsExistOnlyForBuiltTrainableParametersWithMomentum
   ASSERT_NE(m, RowMatrix::Zero(1, 2));
   with.build({p});
   EXPECT_EQ(*with.momentum_slot(p.get()), m);
+}
+
+// Parameters larger than one chunk of the optimizer's passes (16,384 elements): the norms summed
+// over chunks, the clipped gradients and the updates equal the whole-matrix rule in double, on
+// one and two threads, for each kind of clipping and with momentum.
+TEST(SgdOptimizer, ApplyOverManyChunksMatchesTheDoubleRule) {
+  test::ThreadsGuard guard;
+  std::mt19937 rng(3);
+  const RowMatrix w1 = test::random_matrix(784, 300, rng, -1, 1), g1 = test::random_matrix(784, 300, rng, -0.02, 0.02);
+  const RowMatrix w2 = test::random_matrix(1, 300, rng, -1, 1), g2 = test::random_matrix(1, 300, rng, -2, 2);
+  for (const ClipSpec clip : {clip_spec(0.01f, 0, 0), clip_spec(0, 1.5f, 0), clip_spec(0, 0, 2.0f)})
+    for (int threads : {1, 2}) {
+      set_num_threads(threads);
+      SGD opt(kLr, kMomentum, false, clip);
+      auto p1 = parameter(w1, g1), p2 = parameter(w2, g2);
+      opt.build({p1, p2});
+      ASSERT_TRUE(opt.apply({p1.get(), p2.get()}));
+      MatD c1 = test::to_double(g1), c2 = test::to_double(g2);
+      if (clip.clipvalue > 0) {
+        c1 = c1.cwiseMax(-0.01).cwiseMin(0.01);
+        c2 = c2.cwiseMax(-0.01).cwiseMin(0.01);
+      }
+      const double n1 = c1.norm(), n2 = c2.norm(), joint = std::sqrt(n1 * n1 + n2 * n2);
+      ASSERT_GT(clip.clipnorm > 0 ? std::min(n1, n2) : joint, 2.0);  // every clip is active
+      if (clip.clipnorm > 0) c1 *= 1.5 / n1, c2 *= 1.5 / n2;
+      if (clip.global_clipnorm > 0) c1 *= 2.0 / joint, c2 *= 2.0 / joint;
+      const std::string what = "threads " + std::to_string(threads);
+      expect_close(p1->grad, c1, 1e-5, "clipped g1 " + what);
+      expect_close(p2->grad, c2, 1e-5, "clipped g2 " + what);
+      // First momentum step from zero slots: w ← w - lr·g.
+      expect_close(p1->value, MatD(test::to_double(w1) - double(kLr) * c1), 1e-6, "w1 " + what);
+      expect_close(p2->value, MatD(test::to_double(w2) - double(kLr) * c2), 1e-6, "w2 " + what);
+      expect_close(*opt.momentum_slot(p1.get()), MatD(-double(kLr) * c1), 1e-6, "m1 " + what);
+    }
+}
+
+// A non-finite gradient anywhere refuses the whole step, even where clipping would have made it
+// finite (clipvalue turns Inf into the bound, clipnorm scales everything else to 0): no value,
+// slot or iteration count changes.
+TEST(SgdOptimizer, ApplyRefusesANonFiniteGradientBeforeAnyWrite) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  for (const ClipSpec clip : {ClipSpec{}, clip_spec(1, 0, 0), clip_spec(0, 1, 0), clip_spec(0, 0, 1)})
+    for (float bad : {inf, -inf, nan}) {
+      SGD opt(kLr, kMomentum, false, clip);
+      auto good = parameter(row({1, 2}), row({0.5f, 0.5f}));
+      auto big = parameter(RowMatrix::Ones(200, 100), RowMatrix::Constant(200, 100, 0.1f));
+      big->grad(199, 99) = bad;  // the last chunk of the last parameter
+      opt.build({good, big});
+      EXPECT_FALSE(opt.apply({good.get(), big.get()}));
+      EXPECT_EQ(good->value, row({1, 2}));
+      EXPECT_EQ(big->value, RowMatrix::Ones(200, 100));
+      EXPECT_EQ(*opt.momentum_slot(good.get()), RowMatrix::Zero(1, 2));
+      EXPECT_EQ(*opt.momentum_slot(big.get()), RowMatrix::Zero(200, 100));
+      EXPECT_EQ(opt.iterations, 0);
+    }
 }
 
 }  // namespace

@@ -72,7 +72,6 @@ class Network {
   Scalar forward_backward(MatrixIn y, Index n, Index lowest, bool all_input_grads, bool& fused);
   std::vector<LayerStats> collect_stats(Index n);
   void collect_trainable();
-  bool gradients_finite() const;
   void require_compiled(const char* where) const;
   Index target_columns() const;  // 1 for sparse labels, else the output units
 

@@ -26,8 +26,10 @@ class SGD {
   // training step allocates nothing; slots of parameters seen before are kept.
   void build(const std::vector<std::shared_ptr<Parameter>>& params);
 
-  // Clips the gradients in place, then updates the values and increments iterations, unless an
-  // updated value would not be finite: then nothing is updated and it returns false.
+  // Clips the gradients in place, then updates the values and increments iterations, unless a
+  // gradient (before clipping) or an updated value is not finite: then no value or slot changes
+  // and it returns false. Three passes at most, each over all the parameters at once, split in
+  // chunks across threads: the norms (clipnorm, global_clipnorm), clip-and-check, update.
   bool apply(const std::vector<Parameter*>& params);
 
   // The momentum slot of a parameter, or null when momentum is 0 or the slot does not exist.
@@ -40,12 +42,26 @@ class SGD {
   std::int64_t iterations = 0;
 
  private:
+  // A contiguous run of one parameter's elements: the unit a thread takes in every pass.
+  struct Chunk {
+    Parameter* parameter;
+    RowMatrix* slot;   // the momentum slot, or an empty matrix when momentum is 0
+    size_t owner;      // index of the parameter in apply's list
+    Index start, size;
+    double squares;    // Σ g² over the chunk, for the norms
+  };
+
   RowMatrix& slot_for_update(Parameter* p);
+  void split_into_chunks(const std::vector<Parameter*>& params);
+  void compute_clip_scales(size_t parameters);  // scales_ from the chunks' squares
 
   std::map<const Parameter*, RowMatrix> slots_;
   std::vector<std::shared_ptr<Parameter>> owners_;  // keeps slot keys alive
-  std::vector<MatrixOut> grads_;                    // reused by global clipping, no allocation
-  size_t parameter_count_ = 0;                      // parameters seen by build, for grads_
+  // Reused every step; build reserves them for every parameter it saw, so apply allocates nothing.
+  std::vector<Chunk> chunks_;
+  std::vector<Scalar> scales_;  // per parameter: the factor clipnorm or global_clipnorm applies
+  size_t parameter_count_ = 0;
+  size_t chunk_count_ = 0;
 };
 
 }  // namespace densekit

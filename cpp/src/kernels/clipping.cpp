@@ -5,6 +5,7 @@
 
 #include "densekit/error.hpp"
 #include "densekit/parallel.hpp"
+#include "elementwise.hpp"
 
 namespace densekit {
 
@@ -31,6 +32,13 @@ double squared_norm(MatrixIn g) {
     const double sum = block.squaredNorm();
     return std::isfinite(sum) ? sum : block.cast<double>().squaredNorm();
   });
+}
+
+bool all_finite(MatrixIn g) {
+  const double marker = parallel_sum(g.rows(), g.size(), [&](Index r) {
+    return elementwise::non_finite_marker(g.row(r).array());
+  });
+  return marker == 0;
 }
 
 // g ← g · c / max(‖g‖, c): unchanged when the norm is within c, rescaled to norm c otherwise.

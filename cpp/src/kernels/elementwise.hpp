@@ -86,4 +86,12 @@ void map_derivative(MatrixIn x, MatrixIn y, MatrixIn dy, MatrixOut dx, D derivat
   });
 }
 
+// x·0 is 0 for a finite x and NaN for ±Inf or NaN, so the sum of such products is 0 exactly
+// when every x is finite: one reduction that Eigen vectorizes, where isFinite().all() runs
+// element by element (it was 17% of a seed-model step). Takes any Eigen array expression.
+template <class Array>
+double non_finite_marker(const Array& a) {
+  return double((a * Scalar(0)).sum());
+}
+
 }  // namespace densekit::elementwise

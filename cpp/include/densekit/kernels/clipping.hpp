@@ -17,6 +17,9 @@ void clip_by_norm(MatrixOut g, Scalar clip_norm);
 // Squared L2 norm, accumulated in double.
 double squared_norm(MatrixIn g);
 
+// Whether every entry of g is finite (no NaN, no ±Inf): one vectorized pass.
+bool all_finite(MatrixIn g);
+
 // The gradients are given as views so the optimizer can pass its list without copying.
 void clip_by_global_norm(const std::vector<MatrixOut>& grads, Scalar clip_norm);
 

@@ -76,6 +76,9 @@ int get_num_threads() {
 }
 
 int loop_threads(Index work) {
+#ifdef _OPENMP
+  if (omp_in_parallel()) return 1;  // a loop inside a product's threads (an epilogue) runs inline
+#endif
   return work < kParallelThreshold || contended() ? 1 : get_num_threads();
 }
 

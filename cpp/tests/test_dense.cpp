@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -171,6 +173,36 @@ TEST(DenseKernel, MultiThreadedMatchesSingleThreaded) {
   expect_close_to_scale(two.dx, one.dx, 1e-6, "dx");
   expect_close_to_scale(two.dw, one.dw, 1e-6, "dw");
   expect_close_to_scale(two.db, one.db, 1e-6, "db");
+}
+
+// The fused forward (bias and activation in each thread's block of the product) equals the
+// separate kernels bit for bit: on one and two threads, for outputs split by rows (256x100) and
+// by columns (32x300), with and without bias, for element-wise activations and softmax (which
+// runs after the product), and in place (y = z).
+TEST(DenseKernel, ActivationForwardEqualsProductThenActivation) {
+  test::ThreadsGuard guard;
+  std::mt19937 rng(8);
+  for (const auto& [n, in, units] : {std::tuple<Index, Index, Index>{256, 300, 100}, {32, 784, 300}, {3, 5, 4}})
+    for (ActivationKind kind : {ActivationKind::elu, ActivationKind::relu, ActivationKind::softmax})
+      for (bool use_bias : {false, true})
+        for (int threads : {1, 2}) {
+          set_num_threads(threads);
+          const RowMatrix x = random_matrix(n, in, rng, -1, 1), w = random_matrix(in, units, rng, -0.2, 0.2);
+          const RowVector b = use_bias ? random_vector(units, rng, -1, 1) : kNoBias;
+          ActivationSpec f;
+          f.kind = kind;
+          RowMatrix z_expected(n, units), y_expected(n, units), z(n, units), y(n, units);
+          dense_forward(x, w, b, z_expected);
+          activation_forward(f, z_expected, y_expected);
+          dense_activation_forward(x, w, b, f, z, y);
+          const std::string what = activation_name(kind) + " n=" + std::to_string(n) +
+                                   " bias=" + std::to_string(use_bias) + " threads=" + std::to_string(threads);
+          EXPECT_EQ(z, z_expected) << what;
+          EXPECT_EQ(y, y_expected) << what;
+          RowMatrix in_place(n, units);
+          dense_activation_forward(x, w, b, f, in_place, in_place);
+          EXPECT_EQ(in_place, y_expected) << what << " in place";
+        }
 }
 
 // x = x̂ γ + β (row-broadcast; γ, β optional) in double.

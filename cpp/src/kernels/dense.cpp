@@ -26,14 +26,17 @@ std::pair<Index, Index> share(Index extent, Index thread, Index team) {
 // out = a b, split across threads along out's longer side: by columns for the batch-sized
 // outputs of the forward and backward-data products, by rows for a tall weight gradient. Each
 // thread runs Eigen's single-threaded GEMM on its block, so the operand it shares with the other
-// thread (small at the batch sizes where threading pays) is packed twice.
-template <typename Lhs, typename Rhs>
-void product(const Lhs& a, const Rhs& b, MatrixOut out) {
+// thread (small at the batch sizes where threading pays) is packed twice. Then each thread runs
+// epilogue(first_row, rows, first_column, columns) on its block while it is still in its cache
+// (on one thread: once, on the whole of out).
+template <typename Lhs, typename Rhs, typename Epilogue>
+void product(const Lhs& a, const Rhs& b, MatrixOut out, const Epilogue& epilogue) {
   constexpr Index kThinSide = 4;
   const int threads = product_threads(double(a.rows()) * double(a.cols()) * double(out.cols()),
                                       std::min(out.rows(), out.cols()) <= kThinSide);
   if (threads == 1) {
     out.noalias() = a * b;
+    epilogue(Index(0), out.rows(), Index(0), out.cols());
     return;
   }
   const bool by_rows = out.rows() > out.cols();
@@ -49,11 +52,18 @@ void product(const Lhs& a, const Rhs& b, MatrixOut out) {
     if (size > 0) {
       if (by_rows) {
         out.middleRows(start, size).noalias() = a.middleRows(start, size) * b;
+        epilogue(start, size, Index(0), out.cols());
       } else {
         out.middleCols(start, size).noalias() = a * b.middleCols(start, size);
+        epilogue(Index(0), out.rows(), start, size);
       }
     }
   }
+}
+
+template <typename Lhs, typename Rhs>
+void product(const Lhs& a, const Rhs& b, MatrixOut out) {
+  product(a, b, out, [](Index, Index, Index, Index) {});
 }
 
 }  // namespace
@@ -65,6 +75,24 @@ void dense_forward(MatrixIn x, MatrixIn w, VectorIn b, MatrixOut y) {
   if (b.cols() != 0) require_shape("dense_forward", "b", b.rows(), b.cols(), 1, w.cols());
   product(x, w, y);
   if (b.cols() != 0) y.rowwise() += b;
+}
+
+// z = x w + b, y = f(z): the bias and an element-wise f run in the product's epilogue, on each
+// thread's block; softmax needs whole rows, so it runs after the product.
+void dense_activation_forward(MatrixIn x, MatrixIn w, VectorIn b, const ActivationSpec& f,
+                              MatrixOut z, MatrixOut y) {
+  const char* where = "dense_forward";  // the same checks, and messages, as dense_forward's
+  require_shape(where, "w", w.rows(), w.cols(), x.cols(), -1);
+  require_shape(where, "z", z.rows(), z.cols(), x.rows(), w.cols());
+  require_shape(where, "y", y.rows(), y.cols(), x.rows(), w.cols());
+  if (b.cols() != 0) require_shape(where, "b", b.rows(), b.cols(), 1, w.cols());
+  const bool fuse_f = f.is_elementwise();
+  product(x, w, z, [&](Index r0, Index rows, Index c0, Index cols) {
+    auto block = z.block(r0, c0, rows, cols);
+    if (b.cols() != 0) block.rowwise() += b.segment(c0, cols);
+    if (fuse_f) activation_forward(f, block, y.block(r0, c0, rows, cols));
+  });
+  if (!fuse_f) activation_forward(f, z, y);
 }
 
 // dx = dy wᵀ: each input unit collects the gradient of every unit it feeds, weighted.

@@ -29,9 +29,7 @@ void DenseLayer::forward(MatrixIn x, MatrixOut y, bool /*training*/) {
     return;
   }
   if (z_.rows() < x.rows()) reserve(x.rows());
-  auto z = z_.topRows(x.rows());
-  dense_forward(x, kernel_->value, b, z);
-  activation_forward(activation_, z, y);
+  dense_activation_forward(x, kernel_->value, b, activation_, z_.topRows(x.rows()), y);
 }
 
 MatrixIn DenseLayer::preactivation_grad(MatrixIn y, MatrixIn dy, bool dy_is_preactivation) {

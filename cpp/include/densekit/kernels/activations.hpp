@@ -39,6 +39,8 @@ struct ActivationSpec {
   bool approximate = false;    // gelu
 
   bool is_identity() const { return kind == ActivationKind::linear; }
+  // Each output from its own input only (every kind but softmax): it may run on any block.
+  bool is_elementwise() const { return kind != ActivationKind::softmax; }
 };
 
 // Parses a Keras name ("relu", "silu", "hard_sigmoid", ...); throws ValueError listing the valid ones.

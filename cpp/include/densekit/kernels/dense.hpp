@@ -13,12 +13,18 @@
 // which skips dx = dy wᵀ, a third of the layer's multiply-adds.
 #pragma once
 
+#include "densekit/kernels/activations.hpp"
 #include "densekit/types.hpp"
 
 namespace densekit {
 
 // b may be empty (0 columns) for a layer without bias.
 void dense_forward(MatrixIn x, MatrixIn w, VectorIn b, MatrixOut y);
+
+// z = x w + b and y = f(z) in one pass over each thread's block of the product (z is kept for
+// the backward). y may be z.
+void dense_activation_forward(MatrixIn x, MatrixIn w, VectorIn b, const ActivationSpec& f,
+                              MatrixOut z, MatrixOut y);
 
 void dense_backward_data(MatrixIn dy, MatrixIn w, MatrixOut dx);
 

@@ -228,13 +228,29 @@ StepTotals Network::train_epoch(MatrixIn x, MatrixIn y, const std::vector<std::i
   return epoch;
 }
 
+namespace {
+
+// In inference mode a sample's output does not depend on the others in its batch, so evaluate
+// and predict compute in blocks of at least this many rows whatever the batch size: a product
+// over 256 rows runs ~1.5x faster per sample than over Keras's default 32, and packs the weights
+// once per block instead of once per batch.
+constexpr Index kInferenceBlock = 256;
+
+Index inference_block(Index batch_size, Index rows) {
+  return std::min(std::max(batch_size, kInferenceBlock), std::max<Index>(rows, 1));
+}
+
+}  // namespace
+
 StepTotals Network::evaluate(MatrixIn x, MatrixIn y, Index batch_size) {
   ComputeLock lock(compute_mutex());
   require_compiled("evaluate");
   require_shape("evaluate", "x", x.rows(), x.cols(), -1, input_units_);
   require_shape("evaluate", "y", y.rows(), y.cols(), x.rows(), target_columns());
   if (batch_size < 1) throw ValueError("evaluate: batch_size must be >= 1");
-  reserve(std::min(batch_size, std::max<Index>(x.rows(), 1)));
+  const Index batches = (x.rows() + batch_size - 1) / batch_size;  // as Keras counts its steps
+  batch_size = inference_block(batch_size, x.rows());
+  reserve(batch_size);
   StepTotals totals;
   const size_t last = layers_.size();
   for (Index start = 0; start < x.rows(); start += batch_size) {
@@ -246,8 +262,8 @@ StepTotals Network::evaluate(MatrixIn x, MatrixIn y, Index batch_size) {
     totals.loss_sum += double(loss_value(loss_, pred, target)) * n;
     totals.correct_sum += accuracy_sum(accuracy_, pred, target);
     totals.samples += n;
-    totals.steps += 1;
   }
+  totals.steps = batches;
   return totals;
 }
 
@@ -256,7 +272,10 @@ void Network::predict(MatrixIn x, MatrixOut out, Index batch_size, bool training
   require_shape("predict", "x", x.rows(), x.cols(), -1, input_units_);
   require_shape("predict", "out", out.rows(), out.cols(), x.rows(), output_units());
   if (batch_size < 1) throw ValueError("predict: batch_size must be >= 1");
-  reserve(std::min(batch_size, std::max<Index>(x.rows(), 1)));
+  // Training-mode outputs (batch statistics) depend on the batch: those keep batch_size.
+  batch_size = training ? std::min(batch_size, std::max<Index>(x.rows(), 1))
+                        : inference_block(batch_size, x.rows());
+  reserve(batch_size);
   const size_t last = layers_.size();
   for (Index start = 0; start < x.rows(); start += batch_size) {
     const Index n = std::min(batch_size, x.rows() - start);

@@ -41,10 +41,12 @@ class Network {
   StepTotals train_epoch(MatrixIn x, MatrixIn y, const std::vector<std::int64_t>& order,
                          Index batch_size, const ProgressFn& progress, double progress_seconds);
 
-  // Loss and accuracy totals in inference mode, in batches.
+  // Loss and accuracy totals in inference mode; steps counts batches of batch_size, though the
+  // rows are computed in blocks of at least 256 (an output does not depend on its batch).
   StepTotals evaluate(MatrixIn x, MatrixIn y, Index batch_size);
 
-  // out = network(x) in batches; training selects batch statistics and random slopes.
+  // out = network(x); training selects batch statistics and random slopes, computed per batch
+  // of batch_size. In inference mode the rows go in blocks of at least 256, as in evaluate.
   void predict(MatrixIn x, MatrixOut out, Index batch_size, bool training);
 
   // Gradient monitoring: every `every` training steps (0: off), the step records per-layer

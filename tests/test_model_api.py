@@ -620,6 +620,26 @@ def test_call_with_training_false_equals_predict():
     assert not np.allclose(model(x, training=True), model(x, training=False), atol=1e-4)
 
 
+@pytest.mark.parametrize("batch_size", [1, 32, 300, 1000])
+def test_predict_and_evaluate_do_not_depend_on_batch_size(batch_size):
+    # In inference mode the network computes in blocks of at least 256 rows, whatever the batch
+    # size; 700 rows make several blocks and a partial one. Every output matches the row-by-row
+    # float64 forward, and evaluate's loss is the mean of the per-sample losses.
+    x, y = _data(samples=700)
+    model = _classifier()
+    model.fit(x[:96], y[:96], epochs=1, verbose=0, seed=0)
+    w1, b1, w2, b2 = model.get_weights()
+    hidden = np.maximum(np.float64(x) @ w1 + b1, 0)
+    logits = hidden @ w2 + b2
+    probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    assert_allclose(model.predict(x, batch_size=batch_size, verbose=0), probabilities,
+                    rtol=1e-5, atol=1e-6)
+    loss, accuracy = model.evaluate(x, y, batch_size=batch_size, verbose=0)
+    assert loss == pytest.approx(-np.log(probabilities[np.arange(700), y]).mean(), rel=1e-5)
+    assert accuracy == pytest.approx((probabilities.argmax(axis=1) == y).mean())
+
+
 def test_predict_on_batch_equals_predict():
     x, _ = _data()
     model = _classifier()

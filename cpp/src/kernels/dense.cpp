@@ -23,6 +23,9 @@ std::pair<Index, Index> share(Index extent, Index thread, Index team) {
   return {start, size};
 }
 
+// How product splits out across threads: by rows when it is taller than wide.
+bool splits_by_rows(Index rows, Index cols) { return rows > cols; }
+
 // out = a b, split across threads along out's longer side: by columns for the batch-sized
 // outputs of the forward and backward-data products, by rows for a tall weight gradient. Each
 // thread runs Eigen's single-threaded GEMM on its block, so the operand it shares with the other
@@ -39,7 +42,7 @@ void product(const Lhs& a, const Rhs& b, MatrixOut out, const Epilogue& epilogue
     epilogue(Index(0), out.rows(), Index(0), out.cols());
     return;
   }
-  const bool by_rows = out.rows() > out.cols();
+  const bool by_rows = splits_by_rows(out.rows(), out.cols());
   const ContentionProbe probe(double(a.rows()) * double(a.cols()) * double(out.cols()), threads);
 #pragma omp parallel num_threads(threads)
   {
@@ -126,15 +129,23 @@ void dense_backward_normalized_input(MatrixIn x_hat, VectorIn gamma, VectorIn be
   if (beta.cols() != 0) require_shape(where, "beta", beta.rows(), beta.cols(), 1, in);
   if (dgamma.cols() != 0) require_shape(where, "dgamma", dgamma.rows(), dgamma.cols(), 1, in);
   if (dbeta.cols() != 0) require_shape(where, "dbeta", dbeta.rows(), dbeta.cols(), 1, in);
-  product(x_hat.transpose(), dy, dw);  // M
   dy_sum.noalias() = dy.colwise().sum();
-  parallel_for(in, in * units, [&](Index j) {
+  // The product's epilogue turns each thread's rows of M into dw's while they are in its cache.
+  const auto finish_rows = [&](Index j) {
     if (dgamma.cols() != 0) dgamma(j) = w.row(j).dot(dw.row(j));
     if (dbeta.cols() != 0) dbeta(j) = w.row(j).dot(dy_sum);
     const Scalar g = gamma.cols() != 0 ? gamma(j) : Scalar(1);
     const Scalar b = beta.cols() != 0 ? beta(j) : Scalar(0);
     dw.row(j) = g * dw.row(j) + b * dy_sum;
-  });
+  };
+  if (splits_by_rows(dw.rows(), dw.cols())) {  // each thread's block is whole rows
+    product(x_hat.transpose(), dy, dw, [&](Index r0, Index rows, Index, Index) {
+      for (Index j = r0; j < r0 + rows; ++j) finish_rows(j);
+    });
+  } else {
+    product(x_hat.transpose(), dy, dw);
+    parallel_for(in, in * units, finish_rows);
+  }
 }
 
 }  // namespace densekit

@@ -22,9 +22,11 @@ int default_threads() {
 }
 
 // Below this many elements an element-wise loop runs faster on one thread than forking a team
-// (about 20 µs of work), and below this many multiply-adds a product does (about 8 µs; two
-// halves of a 32x100x100 product, 320 k, were slower than one whole).
-constexpr Index kParallelThreshold = 1 << 16;
+// (about 5 µs of work: with the workers spinning between regions, as densekit's import sets
+// GOMP_SPINCOUNT, a fork-join costs ~1 µs; the seed's first batch norm at batch 32, 25 k
+// elements, went from 24 to 14 µs), and below this many multiply-adds a product does (about
+// 8 µs; two halves of a 32x100x100 product, 320 k, were slower than one whole).
+constexpr Index kParallelThreshold = 1 << 14;
 constexpr double kProductParallelThreshold = 1 << 19;
 // A product over a few rows (a single sample) streams its weight matrix from the cache once per
 // row; two cores read their halves from two caches, so such a product splits from less work:

@@ -54,6 +54,14 @@ void bench_dense(Index n, Index in, Index out) {
   report("dense_forward " + shape, median_microseconds([&] { dense_forward(x, w, b, y); }, 200), flops);
   report("dense_backward_data " + shape, median_microseconds([&] { dense_backward_data(dy, w, dx); }, 200), flops);
   report("dense_backward_weights " + shape, median_microseconds([&] { dense_backward_weights(x, dy, dw, db); }, 200), flops);
+  ActivationSpec relu{ActivationKind::relu};
+  RowMatrix z(n, out);
+  report("dense_activation_forward (relu) " + shape,
+         median_microseconds([&] { dense_activation_forward(x, w, b, relu, z, y); }, 200), flops);
+  RowVector gamma = RowVector::Ones(in), beta = RowVector::Zero(in), dgamma(in), dbeta(in), dy_sum(out);
+  report("dense_backward_normalized_input " + shape, median_microseconds([&] {
+    dense_backward_normalized_input(x, gamma, beta, dy, w, dw, dy_sum, dgamma, dbeta);
+  }, 200), flops);
 }
 
 void bench_elementwise(Index n, Index units) {
@@ -114,6 +122,21 @@ std::shared_ptr<Network> deep_network() {
   return net;
 }
 
+// One SGD::apply over the seed model's trainable parameters (270k), clipvalue as in the seed.
+void bench_optimizer() {
+  auto net = seed_network(32);
+  std::vector<Parameter*> trainable;
+  for (auto& layer : net->layers())
+    for (auto& p : layer->parameters())
+      if (p->trainable) p->grad.setRandom(), p->grad *= 1e-3f, trainable.push_back(p.get());
+  report("SGD apply, seed parameters, clipvalue", median_microseconds([&] { net->optimizer()->apply(trainable); }, 500));
+}
+
+void bench_predict_one(const std::shared_ptr<Network>& net) {
+  RowMatrix x = RowMatrix::Random(1, 784), out(1, 10);
+  report("seed predict, 1 sample", median_microseconds([&] { net->predict(x, out, 1, false); }, 2000));
+}
+
 void bench_step(const std::string& name, const std::shared_ptr<Network>& net, Index batch) {
   RowMatrix x = RowMatrix::Random(batch, 784);
   RowMatrix y(batch, 1);
@@ -137,6 +160,8 @@ int main(int argc, char** argv) {
   bench_elementwise(32, 784);
   bench_elementwise(256, 784);
   bench_elementwise(256, 100);
+  bench_optimizer();
+  bench_predict_one(seed_network(1));
   for (Index batch : {32, 256}) {
     bench_step("seed", seed_network(batch), batch);
     bench_step("deep", deep_network(), batch);

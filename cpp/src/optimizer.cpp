@@ -113,6 +113,10 @@ bool SGD::apply(const std::vector<Parameter*>& params) {
   const double marker = parallel_sum(count, elements, [&](Index i) {
     const Chunk& c = chunks_[i];
     MatrixOut g = chunk_of(c.parameter->grad, c.start, c.size);
+    if (momentum == 0)  // the common case, in one pass
+      return sgd_clip_and_check(c.parameter->value.data() + c.start, g.data(), c.size,
+                                scales_[c.owner], clip.clipvalue, learning_rate)
+                 ? 0.0 : std::nan("");
     const double raw = all_finite(g) ? 0.0 : std::nan("");
     if (scales_[c.owner] != Scalar(1)) g *= scales_[c.owner];
     if (clip.clipvalue > 0) clip_by_value(g, clip.clipvalue);

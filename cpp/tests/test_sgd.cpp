@@ -201,9 +201,9 @@ TEST(SgdOptimizer, ApplyOverManyChunksMatchesTheDoubleRule) {
   const RowMatrix w1 = test::random_matrix(784, 300, rng, -1, 1), g1 = test::random_matrix(784, 300, rng, -0.02, 0.02);
   const RowMatrix w2 = test::random_matrix(1, 300, rng, -1, 1), g2 = test::random_matrix(1, 300, rng, -2, 2);
   for (const ClipSpec clip : {clip_spec(0.01f, 0, 0), clip_spec(0, 1.5f, 0), clip_spec(0, 0, 2.0f)})
-    for (int threads : {1, 2}) {
+    for (const auto& [threads, momentum] : {std::pair{1, kMomentum}, {2, kMomentum}, {1, 0.0f}, {2, 0.0f}}) {
       set_num_threads(threads);
-      SGD opt(kLr, kMomentum, false, clip);
+      SGD opt(kLr, momentum, false, clip);
       auto p1 = parameter(w1, g1), p2 = parameter(w2, g2);
       opt.build({p1, p2});
       ASSERT_TRUE(opt.apply({p1.get(), p2.get()}));
@@ -216,13 +216,13 @@ TEST(SgdOptimizer, ApplyOverManyChunksMatchesTheDoubleRule) {
       ASSERT_GT(clip.clipnorm > 0 ? std::min(n1, n2) : joint, 2.0);  // every clip is active
       if (clip.clipnorm > 0) c1 *= 1.5 / n1, c2 *= 1.5 / n2;
       if (clip.global_clipnorm > 0) c1 *= 2.0 / joint, c2 *= 2.0 / joint;
-      const std::string what = "threads " + std::to_string(threads);
+      const std::string what = "threads " + std::to_string(threads) + " momentum " + std::to_string(momentum);
       expect_close(p1->grad, c1, 1e-5, "clipped g1 " + what);
       expect_close(p2->grad, c2, 1e-5, "clipped g2 " + what);
       // First momentum step from zero slots: w ← w - lr·g.
       expect_close(p1->value, MatD(test::to_double(w1) - double(kLr) * c1), 1e-6, "w1 " + what);
       expect_close(p2->value, MatD(test::to_double(w2) - double(kLr) * c2), 1e-6, "w2 " + what);
-      expect_close(*opt.momentum_slot(p1.get()), MatD(-double(kLr) * c1), 1e-6, "m1 " + what);
+      if (momentum != 0) expect_close(*opt.momentum_slot(p1.get()), MatD(-double(kLr) * c1), 1e-6, "m1 " + what);
     }
 }
 
@@ -232,19 +232,35 @@ TEST(SgdOptimizer, ApplyOverManyChunksMatchesTheDoubleRule) {
 TEST(SgdOptimizer, ApplyRefusesANonFiniteGradientBeforeAnyWrite) {
   const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
   for (const ClipSpec clip : {ClipSpec{}, clip_spec(1, 0, 0), clip_spec(0, 1, 0), clip_spec(0, 0, 1)})
-    for (float bad : {inf, -inf, nan}) {
-      SGD opt(kLr, kMomentum, false, clip);
-      auto good = parameter(row({1, 2}), row({0.5f, 0.5f}));
-      auto big = parameter(RowMatrix::Ones(200, 100), RowMatrix::Constant(200, 100, 0.1f));
-      big->grad(199, 99) = bad;  // the last chunk of the last parameter
-      opt.build({good, big});
-      EXPECT_FALSE(opt.apply({good.get(), big.get()}));
-      EXPECT_EQ(good->value, row({1, 2}));
-      EXPECT_EQ(big->value, RowMatrix::Ones(200, 100));
-      EXPECT_EQ(*opt.momentum_slot(good.get()), RowMatrix::Zero(1, 2));
-      EXPECT_EQ(*opt.momentum_slot(big.get()), RowMatrix::Zero(200, 100));
-      EXPECT_EQ(opt.iterations, 0);
-    }
+    for (float bad : {inf, -inf, nan})
+      for (float momentum : {kMomentum, 0.0f}) {
+        SGD opt(kLr, momentum, false, clip);
+        auto good = parameter(row({1, 2}), row({0.5f, 0.5f}));
+        auto big = parameter(RowMatrix::Ones(200, 100), RowMatrix::Constant(200, 100, 0.1f));
+        big->grad(199, 99) = bad;  // the last chunk of the last parameter
+        opt.build({good, big});
+        EXPECT_FALSE(opt.apply({good.get(), big.get()}));
+        EXPECT_EQ(good->value, row({1, 2}));
+        EXPECT_EQ(big->value, RowMatrix::Ones(200, 100));
+        if (momentum != 0) {
+          EXPECT_EQ(*opt.momentum_slot(good.get()), RowMatrix::Zero(1, 2));
+          EXPECT_EQ(*opt.momentum_slot(big.get()), RowMatrix::Zero(200, 100));
+        }
+        EXPECT_EQ(opt.iterations, 0);
+      }
+}
+
+// A finite gradient whose step overflows float (lr·g beyond 3.4e38), in the partial last lane of
+// the plain (momentum 0) path: refused, nothing written but the clipped gradient.
+TEST(SgdOptimizer, ApplyRefusesAnOverflowingStepInTheLastElements) {
+  SGD opt(1e30f, 0, false, ClipSpec{});
+  auto p = parameter(RowMatrix::Ones(1, 37), RowMatrix::Constant(1, 37, 1.0f));
+  p->grad(0, 36) = -1e10f;  // 1e40 > FLT_MAX
+  opt.build({p});
+  EXPECT_FALSE(opt.apply({p.get()}));
+  EXPECT_EQ(p->value, RowMatrix::Ones(1, 37));
+  p->grad(0, 36) = 1e-10f;
+  EXPECT_TRUE(opt.apply({p.get()}));
 }
 
 }  // namespace

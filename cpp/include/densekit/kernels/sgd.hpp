@@ -13,6 +13,12 @@ namespace densekit {
 void sgd_update(MatrixOut w, MatrixIn g, MatrixOut m, Scalar learning_rate, Scalar momentum,
                 bool nesterov);
 
+// The check of a plain SGD step (momentum 0) fused with its clipping, in one pass: g ← g·scale,
+// clipped to ±clip_value when clip_value > 0, in place; returns whether the incoming g and
+// w - lr·g are all finite (g is clipped either way). w and g are contiguous runs of n floats.
+bool sgd_clip_and_check(const Scalar* w, Scalar* g, Index n, Scalar scale, Scalar clip_value,
+                        Scalar learning_rate);
+
 // Whether sgd_update with these arguments would leave w and m finite (it writes nothing): a
 // finite gradient times a large learning rate can still overflow float32.
 bool sgd_update_is_finite(MatrixIn w, MatrixIn g, MatrixIn m, Scalar learning_rate,

@@ -183,7 +183,11 @@ class Trainer:
         return _data.result_of(logs, return_dict)
 
     def predict(self, x, batch_size=None, verbose="auto", callbacks=None, steps=None):
-        """Outputs for `x` in inference mode, computed in batches of `batch_size` (default 32)."""
+        """Outputs for `x` in inference mode.
+
+        `batch_size` (default 32) is accepted as in Keras; since an inference output does not
+        depend on the rest of its batch, the rows are computed in blocks of at least 256.
+        """
         batch_size = _data.check_batch_size(batch_size, "predict")
         return self._run(x, batch_size=batch_size, training=False)
 

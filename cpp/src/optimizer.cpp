@@ -108,6 +108,11 @@ bool SGD::apply(const std::vector<Parameter*>& params) {
       Chunk& c = chunks_[i];
       c.squares = squared_norm(chunk_of(c.parameter->grad, c.start, c.size));
     });
+  // A non-finite norm means a non-finite gradient: refuse before clipping writes anything, so
+  // the gradients stay as they came (with clipvalue or no clipping, the check pass below finds it
+  // and the gradients are left clipped).
+  for (const Chunk& c : chunks_)
+    if (!std::isfinite(c.squares)) return false;
   compute_clip_scales(params.size());
   // Clip in place and check in one pass: the sum is 0, or NaN when a gradient or a result is not.
   const double marker = parallel_sum(count, elements, [&](Index i) {

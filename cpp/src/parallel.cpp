@@ -50,6 +50,8 @@ std::atomic<std::int64_t> g_backoff_ns{kFirstBackoffNs};
 // 4x that rate, plus 200 µs of slack, was held up by something else.
 constexpr double kSlowMultiplyAddsPerSecond = 5e9;
 constexpr double kSlackSeconds = 200e-6;
+// An epilogue element costs at most ~30 ns (exact gelu's erfc, scalar); 4x that is slow.
+constexpr double kSlowEpilogueElementsPerSecond = 1e7;
 
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -79,7 +81,7 @@ int get_num_threads() {
 
 int loop_threads(Index work) {
 #ifdef _OPENMP
-  if (omp_in_parallel()) return 1;  // a loop inside a product's threads (an epilogue) runs inline
+  if (omp_get_level() > 0) return 1;  // a loop inside a product's threads (an epilogue) runs inline
 #endif
   return work < kParallelThreshold || contended() ? 1 : get_num_threads();
 }
@@ -89,8 +91,10 @@ int product_threads(double multiply_adds, bool thin) {
   return multiply_adds < threshold || contended() ? 1 : get_num_threads();
 }
 
-ContentionProbe::ContentionProbe(double multiply_adds, int threads)
-    : expected_seconds_(multiply_adds / (kSlowMultiplyAddsPerSecond * threads) + kSlackSeconds),
+ContentionProbe::ContentionProbe(double multiply_adds, int threads, double epilogue_elements)
+    : expected_seconds_((multiply_adds / kSlowMultiplyAddsPerSecond +
+                         epilogue_elements / kSlowEpilogueElementsPerSecond) / threads +
+                        kSlackSeconds),
       start_ns_(now_ns()) {}
 
 ContentionProbe::~ContentionProbe() {

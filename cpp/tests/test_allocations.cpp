@@ -181,11 +181,13 @@ ActivationSpec activation(ActivationKind kind) {
 
 // The seed model: Dense(784 → 300, relu, no bias) → BatchNormalization → Dense(300 → 100, relu)
 // → Dense(100 → 10, softmax), sparse categorical cross-entropy, SGD(momentum 0.9, clipnorm 1).
+// batch_norm_first: another BatchNormalization below it all, with plain SGD(clipvalue 1), as
+// issue 5's seed model: the BN-first backward and the one-pass clip-and-check.
 struct SeedModel {
   std::shared_ptr<Network> net;
   RowMatrix x, y;
 
-  explicit SeedModel(Index rows) {
+  explicit SeedModel(Index rows, bool batch_norm_first = false) {
     std::mt19937 rng(1);
     auto d1 = std::make_shared<DenseLayer>(784, 300, activation(ActivationKind::relu), false);
     auto bn = std::make_shared<BatchNormLayer>(300, 0.99f, 1e-3f, true, true);
@@ -194,19 +196,22 @@ struct SeedModel {
     d1->kernel().value = test::random_matrix(784, 300, rng, -0.08, 0.08);
     d2->kernel().value = test::random_matrix(300, 100, rng, -0.1, 0.1);
     d3->kernel().value = test::random_matrix(100, 10, rng, -0.2, 0.2);
-    net = std::make_shared<Network>(std::vector<std::shared_ptr<Layer>>{d1, bn, d2, d3}, 784);
+    std::vector<std::shared_ptr<Layer>> layers{d1, bn, d2, d3};
+    if (batch_norm_first)
+      layers.insert(layers.begin(), std::make_shared<BatchNormLayer>(784, 0.99f, 1e-3f, true, true));
+    net = std::make_shared<Network>(layers, 784);
     ClipSpec clip;
-    clip.clipnorm = 1;
+    (batch_norm_first ? clip.clipvalue : clip.clipnorm) = 1;
     net->compile(LossSpec{LossKind::sparse_categorical_crossentropy, false},
-                 std::make_shared<SGD>(0.01f, 0.9f, false, clip),
+                 std::make_shared<SGD>(0.01f, batch_norm_first ? 0.0f : 0.9f, false, clip),
                  AccuracyKind::sparse_categorical);
     x = test::random_matrix(rows, 784, rng, 0, 1);
     y = test::random_labels(rows, 10, rng);
   }
 };
 
-void expect_steady_train_steps_allocate_nothing() {
-  SeedModel model(32);
+void expect_steady_train_steps_allocate_nothing(bool batch_norm_first = false) {
+  SeedModel model(32, batch_norm_first);
   for (int warm_up = 0; warm_up < 2; ++warm_up) ASSERT_TRUE(model.net->train_step(model.x, model.y).finite);
   bool finite = true;
   const AllocationCount counted = count_allocations([&] {
@@ -224,6 +229,10 @@ TEST(Allocations, SteadyStateTrainStepAllocatesNothingOnOneThread) {
   test::ThreadsGuard guard;
   set_num_threads(1);
   expect_steady_train_steps_allocate_nothing();
+}
+
+TEST(Allocations, SteadyStateBatchNormFirstPlainSgdTrainStepAllocatesNothing) {
+  expect_steady_train_steps_allocate_nothing(true);
 }
 
 // 101 rows in batches of 32: 32, 32, 32 and a partial 5.

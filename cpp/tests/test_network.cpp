@@ -538,8 +538,12 @@ TEST(Network, BatchNormFirstLayerGradientsWithoutInputProductMatchThePlainPath) 
       }
     // The path under test moved γ and β (the step is not a no-op for them).
     auto& bn = static_cast<BatchNormLayer&>(*fast->layers()[0]);
-    if (c.scale) EXPECT_GT((bn.gamma()->grad.array().abs()).maxCoeff(), 1e-4) << what;
-    if (c.center) EXPECT_GT((bn.beta()->grad.array().abs()).maxCoeff(), 1e-4) << what;
+    if (c.scale) {
+      EXPECT_GT(bn.gamma()->grad.array().abs().maxCoeff(), 1e-4) << what;
+    }
+    if (c.center) {
+      EXPECT_GT(bn.beta()->grad.array().abs().maxCoeff(), 1e-4) << what;
+    }
   }
 }
 

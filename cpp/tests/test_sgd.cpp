@@ -247,6 +247,12 @@ TEST(SgdOptimizer, ApplyRefusesANonFiniteGradientBeforeAnyWrite) {
           EXPECT_EQ(*opt.momentum_slot(big.get()), RowMatrix::Zero(200, 100));
         }
         EXPECT_EQ(opt.iterations, 0);
+        // Gradients as they came, except what clipping by value bounded before the check.
+        EXPECT_EQ(good->grad, row({0.5f, 0.5f}));
+        if (clip.clipvalue == 0) {
+          EXPECT_EQ(big->grad(0, 0), 0.1f);
+          EXPECT_TRUE(std::isnan(bad) ? std::isnan(big->grad(199, 99)) : big->grad(199, 99) == bad);
+        }
       }
 }
 

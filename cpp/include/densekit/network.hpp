@@ -66,6 +66,7 @@ class Network {
 
  private:
   void reserve(Index batch);
+  Index widest_units() const;  // the most units of any activation buffer, the input's included
   void forward(Index n, bool training);  // on acts_[0].topRows(n)
   // The backward pass and the update, for the batch in acts_[0].topRows(n) and target y.
   StepTotals step_on_buffers(MatrixIn y, Index n);

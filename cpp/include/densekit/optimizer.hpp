@@ -27,8 +27,8 @@ class SGD {
   void build(const std::vector<std::shared_ptr<Parameter>>& params);
 
   // Clips the gradients in place, then updates the values and increments iterations, unless a
-  // gradient (before clipping) or an updated value is not finite: then no value or slot changes
-  // and it returns false. Three passes at most, each over all the parameters at once, split in
+  // gradient (before clipping) or an updated value is not finite: then no value, slot or
+  // iteration count changes and it returns false (the gradients may be left clipped by value). Three passes at most, each over all the parameters at once, split in
   // chunks across threads: the norms (clipnorm, global_clipnorm), clip-and-check, update.
   bool apply(const std::vector<Parameter*>& params);
 

@@ -58,7 +58,8 @@ int product_threads(double multiply_adds, bool thin);
 // before threads are tried again.
 class ContentionProbe {
  public:
-  ContentionProbe(double multiply_adds, int threads);
+  // epilogue_elements: outputs the product's threads also finish in place (bias, activation).
+  ContentionProbe(double multiply_adds, int threads, double epilogue_elements = 0);
   ~ContentionProbe();
 
  private:

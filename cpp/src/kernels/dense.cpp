@@ -12,15 +12,14 @@
 namespace densekit {
 namespace {
 
-// The [start, start + size) part of `extent` that thread `thread` of `team` takes: an equal
-// share rounded to the nearest multiple of 16 (one AVX-512 register of floats, so no block starts
-// mid-vector), the last thread taking the rest. Rounding to the nearest, not up, keeps 100
-// columns at 48 + 52 instead of 64 + 36.
+// The [start, start + size) part of `extent` that thread `thread` of `team` takes: the blocks of
+// 16 (one AVX-512 register of floats, so no share starts mid-vector) dealt out as evenly as
+// possible, the last block possibly partial. 100 columns on 2 threads: 48 + 52, not 64 + 36.
 std::pair<Index, Index> share(Index extent, Index thread, Index team) {
-  const Index per_thread = std::max<Index>(16, (extent + 8 * team) / (16 * team) * 16);
-  const Index start = std::min(extent, thread * per_thread);
-  const Index size = thread == team - 1 ? extent - start : std::min(per_thread, extent - start);
-  return {start, size};
+  const Index blocks = (extent + 15) / 16;
+  const Index first_block = blocks * thread / team, end_block = blocks * (thread + 1) / team;
+  const Index start = std::min(extent, first_block * 16);
+  return {start, std::min(extent, end_block * 16) - start};
 }
 
 // How product splits out across threads: by rows when it is taller than wide.
@@ -43,7 +42,8 @@ void product(const Lhs& a, const Rhs& b, MatrixOut out, const Epilogue& epilogue
     return;
   }
   const bool by_rows = splits_by_rows(out.rows(), out.cols());
-  const ContentionProbe probe(double(a.rows()) * double(a.cols()) * double(out.cols()), threads);
+  const ContentionProbe probe(double(a.rows()) * double(a.cols()) * double(out.cols()), threads,
+                              double(out.size()));  // the epilogue's elements
 #pragma omp parallel num_threads(threads)
   {
 #ifdef _OPENMP

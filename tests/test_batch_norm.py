@@ -28,14 +28,9 @@ FLAGS = [(True, True), (False, True), (True, False), (False, False)]  # (center,
 FLAG_IDS = ["center-scale", "scale-only", "center-only", "neither"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # The models here are tiny; on a loaded 2-core machine a second thread only adds barriers.
-    # test_batch_norm_kernels_threaded_match_one_thread sets its own count.
-    threads = keras.get_num_threads()
-    keras.set_num_threads(1)
-    yield
-    keras.set_num_threads(threads)
+# The models here are tiny; on a loaded 2-core machine a second thread only adds barriers.
+# test_batch_norm_kernels_threaded_match_one_thread sets its own count.
+pytestmark = pytest.mark.usefixtures("one_thread_per_module")
 
 
 @pytest.fixture(scope="module")

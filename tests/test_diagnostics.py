@@ -22,15 +22,10 @@ FIGURE_KEYS = {"layer", "kind", "weight_grad_norm", "input_grad_norm", "output_m
                "output_std", "saturated_fraction", "dead_fraction"}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # The figures do not depend on the thread count; one thread keeps these small layers fast when
-    # the machine is busy (with more threads than free cores, OpenMP regions of a 20-layer pass
-    # can take 100x longer).
-    previous = densekit.get_num_threads()
-    densekit.set_num_threads(1)
-    yield
-    densekit.set_num_threads(previous)
+# The figures do not depend on the thread count; one thread keeps these small layers fast when
+# the machine is busy (with more threads than free cores, OpenMP regions of a 20-layer pass
+# can take 100x longer).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -33,13 +33,8 @@ def forget_on_demand_modules():
             sys.modules.pop(f"densekit.{name}", None)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # As in test_diagnostics: small layers run faster on one thread on a busy machine.
-    previous = densekit.get_num_threads()
-    densekit.set_num_threads(1)
-    yield
-    densekit.set_num_threads(previous)
+# As in test_diagnostics: small layers run faster on one thread on a busy machine.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def assert_real_png(path, min_height=200, min_width=300):

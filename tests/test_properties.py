@@ -38,12 +38,7 @@ SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, repo
                     suppress_health_check=[HealthCheck.too_slow])
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = densekit.get_num_threads()
-    densekit.set_num_threads(1)
-    yield
-    densekit.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # -- strategies ------------------------------------------------------------------------------------

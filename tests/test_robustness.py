@@ -24,12 +24,7 @@ from densekit import layers as L
 from densekit.initializers import GlorotUniform
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = densekit.get_num_threads()
-    densekit.set_num_threads(1)
-    yield
-    densekit.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

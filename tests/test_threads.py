@@ -14,19 +14,14 @@ import pytest
 from numpy.testing import assert_array_equal
 
 import densekit
+from concurrency import JOIN_SECONDS, run_threads
 from densekit import layers as L
 from densekit.initializers import GlorotUniform
 
 RUN_SECONDS = 1.5
-JOIN_SECONDS = 120  # generous: the machine is loaded
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = densekit.get_num_threads()
-    densekit.set_num_threads(1)
-    yield
-    densekit.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make_model(features=64, classes=10, seed=0):
@@ -45,26 +40,6 @@ def make_model(features=64, classes=10, seed=0):
 def data(rows=512, features=64, classes=10, seed=1):
     rng = np.random.default_rng(seed)
     return rng.normal(size=(rows, features)).astype(np.float32), rng.integers(0, classes, rows)
-
-
-def run_threads(targets):
-    """Starts one thread per callable, joins them; re-raises the first exception of any."""
-    errors = []
-
-    def guarded(target):
-        try:
-            target()
-        except BaseException as e:  # noqa: BLE001 - handed to the main thread
-            errors.append(e)
-
-    threads = [threading.Thread(target=guarded, args=(t,), daemon=True) for t in targets]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(JOIN_SECONDS)
-    assert not any(t.is_alive() for t in threads), "a thread is stuck (deadlock?)"
-    if errors:
-        raise errors[0]
 
 
 def test_four_threads_predicting_at_once_agree_with_single_threaded_results():

@@ -18,15 +18,10 @@ def digits():
     return keras.datasets.digits.load_data()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Batches of 32 x 300 gain nothing from a second thread, and on a shared 2-core machine the
-    # OpenMP barriers of every product make a threaded epoch many times slower; the threaded
-    # path has its own test below (test_thread_count_does_not_change_training).
-    threads = keras.get_num_threads()
-    keras.set_num_threads(1)
-    yield
-    keras.set_num_threads(threads)
+# Batches of 32 x 300 gain nothing from a second thread, and on a shared 2-core machine the
+# OpenMP barriers of every product make a threaded epoch many times slower; the threaded
+# path has its own test below (test_thread_count_does_not_change_training).
+pytestmark = pytest.mark.usefixtures("one_thread_per_module")
 
 
 def _digits_model(seed=0, lr=0.05, momentum=0.9):

@@ -13,11 +13,11 @@ import pytest
 from numpy.testing import assert_array_equal
 
 import densekit
+from concurrency import JOIN_SECONDS, run_threads
 from densekit import layers as L
 from densekit.initializers import GlorotUniform
 from densekit.models import training
 
-JOIN_SECONDS = 120  # generous: the machine may be loaded
 
 
 def _model():
@@ -116,33 +116,20 @@ def test_writes_and_reads_during_fit_neither_fail_nor_deadlock():
     model = _model()
     x, y = _data(1024)
     start = [w.copy() for w in model.get_weights()]
-    errors = []
     done = threading.Event()
 
     def fit():
         try:
             model.fit(x, y, epochs=20, batch_size=32, verbose=0)
-        except BaseException as e:  # noqa: BLE001 - handed to the main thread
-            errors.append(e)
         finally:
             done.set()
 
     def write_and_read():
-        try:
-            while not done.is_set():
-                model.set_weights(start)
-                snapshot = model.get_weights()
-                assert [w.shape for w in snapshot] == [w.shape for w in start]
-                model.layers[1].bias.assign(np.zeros(3, np.float32))
-        except BaseException as e:  # noqa: BLE001
-            errors.append(e)
+        while not done.is_set():
+            model.set_weights(start)
+            snapshot = model.get_weights()
+            assert [w.shape for w in snapshot] == [w.shape for w in start]
+            model.layers[1].bias.assign(np.zeros(3, np.float32))
 
-    threads = [threading.Thread(target=t, daemon=True) for t in (fit, write_and_read)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(JOIN_SECONDS)
-    assert not any(t.is_alive() for t in threads), "a thread is stuck (deadlock?)"
-    if errors:
-        raise errors[0]
+    run_threads([fit, write_and_read])  # re-raises the first error of either thread
     assert all(np.isfinite(w).all() for w in model.get_weights())

@@ -105,7 +105,6 @@ Scalar Network::forward_backward(MatrixIn y, Index n, Index lowest, bool all_inp
   for (Index i = static_cast<Index>(last) - 1; i >= lowest; --i) {
     Layer& layer = *layers_[i];
     const bool fused_here = fused && static_cast<size_t>(i) == last - 1;
-    // The lowest layer's input gradient feeds nothing, unless the diagnostics want it.
     if (i == lowest + 1 && !all_input_grads) {
       // Below a trained lowest BatchNormalization, dx would serve only its γ and β gradients,
       // which the dense layer above can produce without that product.
@@ -115,6 +114,7 @@ Scalar Network::forward_backward(MatrixIn y, Index n, Index lowest, bool all_inp
                                                   fused_here))
         break;
     }
+    // The lowest layer's input gradient feeds nothing, unless the diagnostics want it.
     const bool need_dx = i > lowest || all_input_grads;
     auto dx = need_dx ? grads_[i].topRows(n) : grads_[i].topRows(0);
     layer.backward(acts_[i].topRows(n), acts_[i + 1].topRows(n), grads_[i + 1].topRows(n), dx,

@@ -122,13 +122,7 @@ std::vector<double> reference_softmax(const std::vector<double>& x) {
   return y;
 }
 
-RowMatrix random_matrix(Index rows, Index cols, float lo, float hi, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  RowMatrix m(rows, cols);
-  for (Index i = 0; i < m.size(); ++i) m.data()[i] = dist(gen);
-  return m;
-}
+using test::random_matrix;
 
 bool near_kink(const ActivationSpec& s, float x) {
   const float kinks[] = {0, -3, 3, 6, s.threshold, s.max_value};

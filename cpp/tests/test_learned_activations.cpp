@@ -17,13 +17,7 @@
 namespace densekit {
 namespace {
 
-RowMatrix random_matrix(Index rows, Index cols, float lo, float hi, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  RowMatrix m(rows, cols);
-  for (Index i = 0; i < m.size(); ++i) m.data()[i] = dist(gen);
-  return m;
-}
+using test::random_matrix;
 
 using ThreadGuard = test::ThreadsGuard;
 

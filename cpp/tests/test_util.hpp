@@ -24,6 +24,15 @@ inline RowMatrix random_matrix(Index rows, Index cols, std::mt19937& rng, double
   return m;
 }
 
+// Uniform float32 entries in [lo, hi), from a generator seeded with `seed` and drawn in float.
+inline RowMatrix random_matrix(Index rows, Index cols, float lo, float hi, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  RowMatrix m(rows, cols);
+  for (Index i = 0; i < m.size(); ++i) m.data()[i] = dist(gen);
+  return m;
+}
+
 inline RowVector random_vector(Index n, std::mt19937& rng, double lo, double hi) {
   return random_matrix(1, n, rng, lo, hi).row(0);
 }

@@ -21,12 +21,6 @@ SGD::SGD(Scalar learning_rate_, Scalar momentum_, bool nesterov_, const ClipSpec
 
 namespace {
 
-// Elements of a parameter per chunk: 64 KiB of gradient, a few microseconds of work, so the
-// 784x300 kernel spreads over threads while a bias stays one chunk.
-constexpr Index kChunkElements = 1 << 14;
-
-Index chunks_of(const Parameter& p) { return (p.value.size() + kChunkElements - 1) / kChunkElements; }
-
 // A chunk of a parameter-shaped matrix as a (1, size) view; every parameter is contiguous.
 MatrixOut chunk_of(RowMatrix& m, Index start, Index size) {
   return Eigen::Map<RowMatrix>(m.data() + start, 1, size);
@@ -43,12 +37,13 @@ void SGD::build(const std::vector<std::shared_ptr<Parameter>>& params) {
   for (const auto& p : params) {
     if (!p->trainable) continue;
     ++parameter_count_;
-    chunk_count_ += size_t(chunks_of(*p));
     if (momentum == 0 || slots_.count(p.get())) continue;  // as Keras: no slots without momentum
     slots_.emplace(p.get(), RowMatrix::Zero(p->value.rows(), p->value.cols()));
     owners_.push_back(p);
   }
-  chunks_.reserve(chunk_count_);
+  // Each thread's run cuts at most one parameter in two.
+  chunks_.reserve(parameter_count_ + size_t(get_num_threads()));
+  run_starts_.reserve(size_t(get_num_threads()) + 1);
   scales_.reserve(parameter_count_);
 }
 
@@ -65,15 +60,30 @@ RowMatrix& SGD::slot_for_update(Parameter* p) {
   return *slot;
 }
 
-// Throws (slot_for_update) before any write when a parameter has no slot.
-void SGD::split_into_chunks(const std::vector<Parameter*>& params) {
+// Lays the parameters end to end and deals the elements out as one contiguous run per thread
+// (whole 16-float blocks, evenly, as the products deal out their outputs), cut into chunks at
+// parameter boundaries: thread t takes chunks [run_starts_[t], run_starts_[t + 1]). Even runs
+// matter: 16k-element chunks dealt round by round gave one thread twice the other's share of the
+// seed's parameters. Throws (slot_for_update) before any write when a parameter has no slot.
+void SGD::split_into_runs(const std::vector<Parameter*>& params, Index elements, int threads) {
+  const Index blocks = (elements + 15) / 16;
+  const auto run_end = [&](int t) { return std::min(elements, blocks * (t + 1) / threads * 16); };
   chunks_.clear();
+  run_starts_.assign(1, 0);
+  int t = 0;
+  Index offset = 0;  // of parameter i's first element, in the elements laid end to end
   for (size_t i = 0; i < params.size(); ++i) {
     RowMatrix* slot = &slot_for_update(params[i]);
-    for (Index start = 0; start < params[i]->value.size(); start += kChunkElements)
-      chunks_.push_back(Chunk{params[i], slot, i, start,
-                              std::min(kChunkElements, params[i]->value.size() - start), 0.0});
+    const Index size = params[i]->value.size();
+    for (Index start = 0; start < size;) {
+      for (; offset + start >= run_end(t) && t + 1 < threads; ++t) run_starts_.push_back(chunks_.size());
+      const Index take = std::min(size - start, run_end(t) - (offset + start));
+      chunks_.push_back(Chunk{params[i], slot, i, start, take, 0.0});
+      start += take;
+    }
+    offset += size;
   }
+  while (run_starts_.size() < size_t(threads) + 1) run_starts_.push_back(chunks_.size());
 }
 
 // g ← g · c / max(‖g‖, c), each parameter by its own norm or all by their joint norm. A NaN norm
@@ -99,15 +109,25 @@ void SGD::compute_clip_scales(size_t parameters) {
 }
 
 bool SGD::apply(const std::vector<Parameter*>& params) {
-  split_into_chunks(params);
   Index elements = 0;
   for (const Parameter* p : params) elements += p->value.size();
-  const Index count = static_cast<Index>(chunks_.size());
-  if (clip.clipnorm > 0 || clip.global_clipnorm > 0)
-    parallel_for(count, elements, [&](Index i) {
-      Chunk& c = chunks_[i];
-      c.squares = squared_norm(chunk_of(c.parameter->grad, c.start, c.size));
+  const int threads = loop_threads(elements);
+  split_into_runs(params, elements, threads);
+  // body(chunk) over every chunk, each thread along its own run (on one thread: all, in order).
+  const auto over_runs = [&](const auto& body) {
+    parallel_for(threads, elements, [&](Index t) {
+      for (size_t c = run_starts_[t]; c < run_starts_[t + 1]; ++c) body(chunks_[c]);
     });
+  };
+  const auto sum_over_runs = [&](const auto& body) {
+    return parallel_sum(threads, elements, [&](Index t) {
+      double total = 0;
+      for (size_t c = run_starts_[t]; c < run_starts_[t + 1]; ++c) total += body(chunks_[c]);
+      return total;
+    });
+  };
+  if (clip.clipnorm > 0 || clip.global_clipnorm > 0)
+    over_runs([&](Chunk& c) { c.squares = squared_norm(chunk_of(c.parameter->grad, c.start, c.size)); });
   // A non-finite norm means a non-finite gradient: refuse before clipping writes anything, so
   // the gradients stay as they came (with clipvalue or no clipping, the check pass below finds it
   // and the gradients are left clipped).
@@ -115,8 +135,7 @@ bool SGD::apply(const std::vector<Parameter*>& params) {
     if (!std::isfinite(c.squares)) return false;
   compute_clip_scales(params.size());
   // Clip in place and check in one pass: the sum is 0, or NaN when a gradient or a result is not.
-  const double marker = parallel_sum(count, elements, [&](Index i) {
-    const Chunk& c = chunks_[i];
+  const double marker = sum_over_runs([&](const Chunk& c) {
     MatrixOut g = chunk_of(c.parameter->grad, c.start, c.size);
     if (momentum == 0)  // the common case, in one pass
       return sgd_clip_and_check(c.parameter->value.data() + c.start, g.data(), c.size,
@@ -131,8 +150,7 @@ bool SGD::apply(const std::vector<Parameter*>& params) {
     return raw + (finite ? 0.0 : std::nan(""));
   });
   if (!(marker == 0)) return false;
-  parallel_for(count, elements, [&](Index i) {
-    const Chunk& c = chunks_[i];
+  over_runs([&](const Chunk& c) {
     sgd_update(chunk_of(c.parameter->value, c.start, c.size), chunk_of(c.parameter->grad, c.start, c.size),
                slot_chunk(*c.slot, c.start, c.size), learning_rate, momentum, nesterov);
   });

@@ -192,10 +192,10 @@ TEST(SgdOptimizer, MomentumSlotsExistOnlyForBuiltTrainableParametersWithMomentum
   EXPECT_EQ(*with.momentum_slot(p.get()), m);
 }
 
-// Parameters larger than one chunk of the optimizer's passes (16,384 elements): the norms summed
-// over chunks, the clipped gradients and the updates equal the whole-matrix rule in double, on
-// one and two threads, for each kind of clipping and with momentum.
-TEST(SgdOptimizer, ApplyOverManyChunksMatchesTheDoubleRule) {
+// A parameter cut between two threads' runs (on two threads the 784x300 one is): the norms summed
+// over its chunks, the clipped gradients and the updates equal the whole-matrix rule in double,
+// on one and two threads, for each kind of clipping and with momentum.
+TEST(SgdOptimizer, ApplySplitAcrossThreadRunsMatchesTheDoubleRule) {
   test::ThreadsGuard guard;
   std::mt19937 rng(3);
   const RowMatrix w1 = test::random_matrix(784, 300, rng, -1, 1), g1 = test::random_matrix(784, 300, rng, -0.02, 0.02);
@@ -237,7 +237,7 @@ TEST(SgdOptimizer, ApplyRefusesANonFiniteGradientBeforeAnyWrite) {
         SGD opt(kLr, momentum, false, clip);
         auto good = parameter(row({1, 2}), row({0.5f, 0.5f}));
         auto big = parameter(RowMatrix::Ones(200, 100), RowMatrix::Constant(200, 100, 0.1f));
-        big->grad(199, 99) = bad;  // the last chunk of the last parameter
+        big->grad(199, 99) = bad;  // in the last thread's run
         opt.build({good, big});
         EXPECT_FALSE(opt.apply({good.get(), big.get()}));
         EXPECT_EQ(good->value, row({1, 2}));

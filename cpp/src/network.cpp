@@ -213,11 +213,17 @@ StepTotals Network::train_epoch(MatrixIn x, MatrixIn y, const std::vector<std::i
   const Index target_cols = y.cols();
   for (Index start = 0; start < total; start += batch_size) {
     const Index n = std::min(batch_size, total - start);
-    for (Index r = 0; r < n; ++r) {
-      acts_[0].row(r) = x.row(order[start + r]);
-      target_.row(r).head(target_cols) = y.row(order[start + r]);
+    const auto step_start = Clock::now();
+    StepTotals step;
+    {
+      const ThreadCap cap(thread_tuner_.next(get_num_threads()));
+      for (Index r = 0; r < n; ++r) {
+        acts_[0].row(r) = x.row(order[start + r]);
+        target_.row(r).head(target_cols) = y.row(order[start + r]);
+      }
+      step = step_on_buffers(target_.topRows(n).leftCols(target_cols), n);
     }
-    StepTotals step = step_on_buffers(target_.topRows(n).leftCols(target_cols), n);
+    thread_tuner_.record(std::chrono::duration<double>(Clock::now() - step_start).count());
     epoch.finite = step.finite;
     if (!step.finite) break;
     epoch.loss_sum += step.loss_sum;

@@ -41,10 +41,10 @@ void SGD::build(const std::vector<std::shared_ptr<Parameter>>& params) {
     slots_.emplace(p.get(), RowMatrix::Zero(p->value.rows(), p->value.cols()));
     owners_.push_back(p);
   }
-  // Each thread's run cuts at most one parameter in two.
-  chunks_.reserve(parameter_count_ + size_t(get_num_threads()));
+  chunks_.reserve(parameter_count_ * size_t(get_num_threads()));
   run_starts_.reserve(size_t(get_num_threads()) + 1);
   scales_.reserve(parameter_count_);
+  squares_.reserve(parameter_count_);
 }
 
 RowMatrix* SGD::momentum_slot(const Parameter* p) {
@@ -60,30 +60,25 @@ RowMatrix& SGD::slot_for_update(Parameter* p) {
   return *slot;
 }
 
-// Lays the parameters end to end and deals the elements out as one contiguous run per thread
-// (whole 16-float blocks, evenly, as the products deal out their outputs), cut into chunks at
-// parameter boundaries: thread t takes chunks [run_starts_[t], run_starts_[t + 1]). Even runs
-// matter: 16k-element chunks dealt round by round gave one thread twice the other's share of the
-// seed's parameters. Throws (slot_for_update) before any write when a parameter has no slot.
-void SGD::split_into_runs(const std::vector<Parameter*>& params, Index elements, int threads) {
-  const Index blocks = (elements + 15) / 16;
-  const auto run_end = [&](int t) { return std::min(elements, blocks * (t + 1) / threads * 16); };
+// Deals every parameter out across the threads, by rows as the products deal out the weight
+// gradients (share_of), so each thread updates the rows whose gradient it computed and which it
+// reads in the next step: on these shared cores a cache line that moves between the two cores
+// costs 4-5x more at times (a 1-row parameter is dealt by elements). Thread t takes chunks
+// [run_starts_[t], run_starts_[t + 1]). Throws (slot_for_update) before any write when a
+// parameter has no slot.
+void SGD::split_into_runs(const std::vector<Parameter*>& params, int threads) {
   chunks_.clear();
   run_starts_.assign(1, 0);
-  int t = 0;
-  Index offset = 0;  // of parameter i's first element, in the elements laid end to end
-  for (size_t i = 0; i < params.size(); ++i) {
-    RowMatrix* slot = &slot_for_update(params[i]);
-    const Index size = params[i]->value.size();
-    for (Index start = 0; start < size;) {
-      for (; offset + start >= run_end(t) && t + 1 < threads; ++t) run_starts_.push_back(chunks_.size());
-      const Index take = std::min(size - start, run_end(t) - (offset + start));
-      chunks_.push_back(Chunk{params[i], slot, i, start, take, 0.0});
-      start += take;
+  for (int t = 0; t < threads; ++t) {
+    for (size_t i = 0; i < params.size(); ++i) {
+      RowMatrix* slot = &slot_for_update(params[i]);
+      const Index rows = params[i]->value.rows(), cols = params[i]->value.cols();
+      const auto [start, size] = rows > 1 ? share_of(rows, t, threads) : share_of(cols, t, threads);
+      const Index row_size = rows > 1 ? cols : 1;
+      if (size > 0) chunks_.push_back(Chunk{params[i], slot, i, start * row_size, size * row_size, 0.0});
     }
-    offset += size;
+    run_starts_.push_back(chunks_.size());
   }
-  while (run_starts_.size() < size_t(threads) + 1) run_starts_.push_back(chunks_.size());
 }
 
 // g ← g · c / max(‖g‖, c), each parameter by its own norm or all by their joint norm. A NaN norm
@@ -92,18 +87,17 @@ void SGD::compute_clip_scales(size_t parameters) {
   scales_.assign(parameters, Scalar(1));
   const double limit = clip.clipnorm > 0 ? clip.clipnorm : clip.global_clipnorm;
   if (!(limit > 0)) return;
+  squares_.assign(parameters, 0.0);
+  for (const Chunk& c : chunks_) squares_[c.owner] += c.squares;
   if (clip.global_clipnorm > 0) {
     double total = 0;
-    for (const Chunk& c : chunks_) total += c.squares;
+    for (double squares : squares_) total += squares;
     const double norm = std::sqrt(total);
     std::fill(scales_.begin(), scales_.end(), norm > limit ? Scalar(limit / norm) : Scalar(1));
     return;
   }
-  size_t c = 0;  // chunks_ lists each parameter's chunks together, in parameter order
   for (size_t i = 0; i < parameters; ++i) {
-    double squares = 0;
-    for (; c < chunks_.size() && chunks_[c].owner == i; ++c) squares += chunks_[c].squares;
-    const double norm = std::sqrt(squares);
+    const double norm = std::sqrt(squares_[i]);
     scales_[i] = norm > limit ? Scalar(limit / norm) : Scalar(1);
   }
 }
@@ -112,7 +106,7 @@ bool SGD::apply(const std::vector<Parameter*>& params) {
   Index elements = 0;
   for (const Parameter* p : params) elements += p->value.size();
   const int threads = loop_threads(elements);
-  split_into_runs(params, elements, threads);
+  split_into_runs(params, threads);
   // body(chunk) over every chunk, each thread along its own run (on one thread: all, in order).
   const auto over_runs = [&](const auto& body) {
     parallel_for(threads, elements, [&](Index t) {

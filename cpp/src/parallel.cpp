@@ -34,6 +34,7 @@ constexpr double kProductParallelThreshold = 1 << 19;
 constexpr double kThinProductParallelThreshold = 1 << 17;
 
 std::atomic<int> g_num_threads{0};  // 0: not set yet, use the OpenMP default
+std::atomic<int> g_thread_cap{0};   // 0: no ThreadCap alive
 
 // Until when (steady clock, ns) to run on one thread because the cores are contended, and how
 // many parallel products in a row were slow: one alone is no proof (the first region creates the
@@ -79,16 +80,36 @@ int get_num_threads() {
   return n > 0 ? n : default_threads();
 }
 
+ThreadCap::ThreadCap(int n) { g_thread_cap.store(std::max(n, 1)); }
+ThreadCap::~ThreadCap() { g_thread_cap.store(0); }
+
+namespace {
+
+// What products and loops above their thresholds use: the configured count, under the cap.
+int allowed_threads() {
+  const int cap = g_thread_cap.load(std::memory_order_relaxed);
+  return cap > 0 ? std::min(cap, get_num_threads()) : get_num_threads();
+}
+
+}  // namespace
+
+std::pair<Index, Index> share_of(Index extent, Index thread, Index team) {
+  const Index blocks = (extent + 15) / 16;
+  const Index first_block = blocks * thread / team, end_block = blocks * (thread + 1) / team;
+  const Index start = std::min(extent, first_block * 16);
+  return {start, std::min(extent, end_block * 16) - start};
+}
+
 int loop_threads(Index work) {
 #ifdef _OPENMP
   if (omp_get_level() > 0) return 1;  // a loop inside a product's threads (an epilogue) runs inline
 #endif
-  return work < kParallelThreshold || contended() ? 1 : get_num_threads();
+  return work < kParallelThreshold || contended() ? 1 : allowed_threads();
 }
 
 int product_threads(double multiply_adds, bool thin) {
   const double threshold = thin ? kThinProductParallelThreshold : kProductParallelThreshold;
-  return multiply_adds < threshold || contended() ? 1 : get_num_threads();
+  return multiply_adds < threshold || contended() ? 1 : allowed_threads();
 }
 
 ContentionProbe::ContentionProbe(double multiply_adds, int threads, double epilogue_elements)

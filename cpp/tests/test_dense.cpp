@@ -148,41 +148,52 @@ TEST(DenseKernel, WritesIntoBlocksOfLargerBuffersOnly) {
   EXPECT_TRUE((dx.bottomRows(capacity - n).array() == 42.0f).all());
 }
 
+// Every way a product splits across threads: the forward over the inner dimension (batch
+// narrower than the inputs, partial sums added per column share; a single sample too), and over
+// the batch's rows when it is taller; the backward products over the output's rows or columns.
+// On 2 and 3 threads (three partial sums, uneven shares).
 TEST(DenseKernel, MultiThreadedMatchesSingleThreaded) {
   test::ThreadsGuard guard;
   std::mt19937 rng(6);
-  const Index n = 256, in = 784, units = 300;
-  const RowMatrix x = random_matrix(n, in, rng, -1, 1), w = random_matrix(in, units, rng, -0.1, 0.1);
-  const RowVector b = random_vector(units, rng, -1, 1);
-  const RowMatrix dy = random_matrix(n, units, rng, -1, 1);
-  struct Outputs {
-    RowMatrix y, dx, dw;
-    RowVector db;
-  };
-  auto run = [&](int threads) {
-    set_num_threads(threads);
-    Outputs o{RowMatrix(n, units), RowMatrix(n, in), RowMatrix(in, units), RowVector(units)};
-    dense_forward(x, w, b, o.y);
-    dense_backward_data(dy, w, o.dx);
-    dense_backward_weights(x, dy, o.dw, o.db);
-    return o;
-  };
-  const Outputs one = run(1), two = run(2);
-  // Relative to the largest entry: single entries of a 784-term sum may cancel to ~0.
-  expect_close_to_scale(two.y, one.y, 1e-6, "y");
-  expect_close_to_scale(two.dx, one.dx, 1e-6, "dx");
-  expect_close_to_scale(two.dw, one.dw, 1e-6, "dw");
-  expect_close_to_scale(two.db, one.db, 1e-6, "db");
+  for (const auto& [n, in, units] : {std::tuple<Index, Index, Index>{256, 784, 300}, {1, 784, 300}, {512, 100, 100}}) {
+    const RowMatrix x = random_matrix(n, in, rng, -1, 1), w = random_matrix(in, units, rng, -0.1, 0.1);
+    const RowVector b = random_vector(units, rng, -1, 1);
+    const RowMatrix dy = random_matrix(n, units, rng, -1, 1);
+    struct Outputs {
+      RowMatrix y, dx, dw;
+      RowVector db;
+    };
+    auto run = [&](int threads) {
+      set_num_threads(threads);
+      Outputs o{RowMatrix(n, units), RowMatrix(n, in), RowMatrix(in, units), RowVector(units)};
+      dense_forward(x, w, b, o.y);
+      dense_backward_data(dy, w, o.dx);
+      dense_backward_weights(x, dy, o.dw, o.db);
+      return o;
+    };
+    const Outputs one = run(1);
+    for (int threads : {2, 3}) {
+      const Outputs many = run(threads);
+      const std::string what = std::to_string(n) + "x" + std::to_string(in) + "x" + std::to_string(units) +
+                               " threads=" + std::to_string(threads);
+      // Relative to the largest entry: single entries of a 784-term sum may cancel to ~0.
+      expect_close_to_scale(many.y, one.y, 1e-6, "y " + what);
+      expect_close_to_scale(many.dx, one.dx, 1e-6, "dx " + what);
+      expect_close_to_scale(many.dw, one.dw, 1e-6, "dw " + what);
+      expect_close_to_scale(many.db, one.db, 1e-6, "db " + what);
+    }
+  }
 }
 
 // The fused forward (bias and activation in each thread's block of the product) equals the
-// separate kernels bit for bit: on one and two threads, for outputs split by rows (256x100) and
-// by columns (32x300), with and without bias, for element-wise activations and softmax (which
+// separate kernels bit for bit: on one and two threads, for products split over the batch's rows
+// (512x100x100) and over the inner dimension (32x784x300, 256x300x100), with and without bias, for element-wise activations and softmax (which
 // runs after the product), and in place (y = z).
 TEST(DenseKernel, ActivationForwardEqualsProductThenActivation) {
   test::ThreadsGuard guard;
   std::mt19937 rng(8);
-  for (const auto& [n, in, units] : {std::tuple<Index, Index, Index>{256, 300, 100}, {32, 784, 300}, {3, 5, 4}})
+  for (const auto& [n, in, units] :
+       {std::tuple<Index, Index, Index>{512, 100, 100}, {256, 300, 100}, {32, 784, 300}, {3, 5, 4}})
     for (ActivationKind kind : {ActivationKind::elu, ActivationKind::relu, ActivationKind::softmax})
       for (bool use_bias : {false, true})
         for (int threads : {1, 2}) {

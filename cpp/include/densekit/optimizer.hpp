@@ -29,8 +29,8 @@ class SGD {
   // Clips the gradients in place, then updates the values and increments iterations, unless a
   // gradient (before clipping) or an updated value is not finite: then no value, slot or
   // iteration count changes and it returns false (the gradients may be left clipped by value).
-  // Three passes at most, each over all the parameters at once, each thread along the same run
-  // of elements: the norms (clipnorm, global_clipnorm), clip-and-check, update.
+  // Three passes at most, each over all the parameters at once, each thread on the same rows of
+  // every parameter: the norms (clipnorm, global_clipnorm), clip-and-check, update.
   bool apply(const std::vector<Parameter*>& params);
 
   // The momentum slot of a parameter, or null when momentum is 0 or the slot does not exist.
@@ -43,7 +43,7 @@ class SGD {
   std::int64_t iterations = 0;
 
  private:
-  // A contiguous run of one parameter's elements, inside one thread's run.
+  // A contiguous run of one parameter's elements (whole rows), taken by one thread.
   struct Chunk {
     Parameter* parameter;
     RowMatrix* slot;   // the momentum slot, or an empty matrix when momentum is 0
@@ -53,7 +53,7 @@ class SGD {
   };
 
   RowMatrix& slot_for_update(Parameter* p);
-  void split_into_runs(const std::vector<Parameter*>& params, Index elements, int threads);
+  void split_into_runs(const std::vector<Parameter*>& params, int threads);
   void compute_clip_scales(size_t parameters);  // scales_ from the chunks' squares
 
   std::map<const Parameter*, RowMatrix> slots_;
@@ -62,6 +62,7 @@ class SGD {
   std::vector<Chunk> chunks_;
   std::vector<size_t> run_starts_;  // thread t's chunks: [run_starts_[t], run_starts_[t + 1])
   std::vector<Scalar> scales_;  // per parameter: the factor clipnorm or global_clipnorm applies
+  std::vector<double> squares_;  // per parameter: Σ g², summed over its chunks
   size_t parameter_count_ = 0;
 };
 

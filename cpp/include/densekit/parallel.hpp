@@ -5,6 +5,7 @@
 #pragma once
 
 #include <mutex>
+#include <utility>
 
 #include "densekit/types.hpp"
 
@@ -13,6 +14,16 @@ namespace densekit {
 // Sets the threads used by Eigen's products and our loops (n >= 1); process-wide.
 void set_num_threads(int n);
 int get_num_threads();
+
+// Caps the threads of products and loops at n (>= 1) while it lives, process-wide like
+// set_num_threads: the lever of the epoch loop's ThreadTuner. Not nested.
+class ThreadCap {
+ public:
+  explicit ThreadCap(int n);
+  ~ThreadCap();
+  ThreadCap(const ThreadCap&) = delete;
+  ThreadCap& operator=(const ThreadCap&) = delete;
+};
 
 // Threads for an element-wise loop over `work` elements: 1 below the threshold where forking
 // costs more than it saves, get_num_threads() above it.
@@ -45,6 +56,13 @@ double parallel_sum(Index count, Index work, const Body& body) {
   for (Index i = 0; i < count; ++i) total += body(i);
   return total;
 }
+
+// The [start, start + size) part of `extent` that thread `thread` of `team` takes: blocks of 16
+// (one AVX-512 register of floats, so no share starts mid-vector) dealt out as evenly as
+// possible, the last block possibly partial. 100 columns on 2 threads: 48 + 52, not 64 + 36.
+// Products split their outputs and the optimizer its parameters this way, so a thread updates
+// the rows of a weight matrix whose gradient it computed.
+std::pair<Index, Index> share_of(Index extent, Index thread, Index team);
 
 // Threads for a matrix product of `multiply_adds` multiply-adds (m·n·k); thin: one side of the
 // output has only a few rows or columns (matrix-vector-like, bound by reading the other operand).

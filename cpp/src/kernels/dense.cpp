@@ -1,6 +1,7 @@
 #include "densekit/kernels/dense.hpp"
 
 #include <algorithm>
+#include <vector>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -12,18 +13,9 @@
 namespace densekit {
 namespace {
 
-// The [start, start + size) part of `extent` that thread `thread` of `team` takes: the blocks of
-// 16 (one AVX-512 register of floats, so no share starts mid-vector) dealt out as evenly as
-// possible, the last block possibly partial. 100 columns on 2 threads: 48 + 52, not 64 + 36.
-std::pair<Index, Index> share(Index extent, Index thread, Index team) {
-  const Index blocks = (extent + 15) / 16;
-  const Index first_block = blocks * thread / team, end_block = blocks * (thread + 1) / team;
-  const Index start = std::min(extent, first_block * 16);
-  return {start, std::min(extent, end_block * 16) - start};
-}
-
-// How product splits out across threads: by rows when it is taller than wide.
-bool splits_by_rows(Index rows, Index cols) { return rows > cols; }
+// How product splits out across threads: by rows unless it is wider than tall. A square weight
+// gradient goes by rows too, as the optimizer splits every weight matrix (optimizer.cpp).
+bool splits_by_rows(Index rows, Index cols) { return rows >= cols; }
 
 // out = a b, split across threads along out's longer side: by columns for the batch-sized
 // outputs of the forward and backward-data products, by rows for a tall weight gradient. Each
@@ -51,7 +43,7 @@ void product(const Lhs& a, const Rhs& b, MatrixOut out, const Epilogue& epilogue
 #else
     const Index thread = 0, team = 1;
 #endif
-    const auto [start, size] = share(by_rows ? out.rows() : out.cols(), thread, team);
+    const auto [start, size] = share_of(by_rows ? out.rows() : out.cols(), thread, team);
     if (size > 0) {
       if (by_rows) {
         out.middleRows(start, size).noalias() = a.middleRows(start, size) * b;
@@ -69,6 +61,54 @@ void product(const Lhs& a, const Rhs& b, MatrixOut out) {
   product(a, b, out, [](Index, Index, Index, Index) {});
 }
 
+// out = x w for a layer's forward pass. Split like the rest of a weight matrix's life (its
+// gradient's product and the optimizer deal out its rows): thread t multiplies x's columns K_t
+// by w's rows K_t into a partial sum, and after a barrier adds the partials over its share of
+// out's columns and runs the epilogue there. So w's rows stay in one core's cache from step to
+// step; the column split made each core read the other's freshly updated rows, and on these
+// shared cores such traffic costs 4-5x more at times. It pays while the partial sums (batch x
+// units) are smaller than w (inputs x units); a batch taller than that splits out's rows or
+// columns as product does.
+template <typename Epilogue>
+void forward_product(MatrixIn x, MatrixIn w, MatrixOut out, const Epilogue& epilogue) {
+  const double multiply_adds = double(x.rows()) * double(x.cols()) * double(out.cols());
+  constexpr Index kThinSide = 4;  // as product's
+  const int threads = x.rows() < x.cols()
+                          ? product_threads(multiply_adds, std::min(out.rows(), out.cols()) <= kThinSide)
+                          : 1;
+  if (threads == 1) return product(x, w, out, epilogue);
+  // Partial sums of threads 1.. in a buffer of the calling thread that only ever grows, so a
+  // steady training step allocates nothing.
+  thread_local std::vector<Scalar> partials;
+  const Index units = out.cols(), rows = out.rows();
+  if (partials.size() < size_t((threads - 1) * rows * units)) partials.resize(size_t((threads - 1) * rows * units));
+  Scalar* partial_data = partials.data();
+  const ContentionProbe probe(multiply_adds, threads, double(out.size()));
+#pragma omp parallel num_threads(threads)
+  {
+#ifdef _OPENMP
+    const Index thread = omp_get_thread_num(), team = omp_get_num_threads();
+#else
+    const Index thread = 0, team = 1;
+#endif
+    const auto partial = [&](Index t) {
+      return t == 0 ? out : MatrixOut(Eigen::Map<RowMatrix>(partial_data + (t - 1) * rows * units, rows, units));
+    };
+    const auto [k0, k_size] = share_of(x.cols(), thread, team);
+    MatrixOut mine = partial(thread);
+    if (k_size > 0)
+      mine.noalias() = x.middleCols(k0, k_size) * w.middleRows(k0, k_size);
+    else
+      mine.setZero();
+#pragma omp barrier
+    const auto [c0, c_size] = share_of(units, thread, team);
+    if (c_size > 0) {
+      for (Index t = 1; t < team; ++t) out.middleCols(c0, c_size) += partial(t).middleCols(c0, c_size);
+      epilogue(Index(0), rows, c0, c_size);
+    }
+  }
+}
+
 }  // namespace
 
 // y = x w + b. The product writes y in place (noalias); the bias is a broadcast add over rows.
@@ -76,8 +116,9 @@ void dense_forward(MatrixIn x, MatrixIn w, VectorIn b, MatrixOut y) {
   require_shape("dense_forward", "w", w.rows(), w.cols(), x.cols(), -1);
   require_shape("dense_forward", "y", y.rows(), y.cols(), x.rows(), w.cols());
   if (b.cols() != 0) require_shape("dense_forward", "b", b.rows(), b.cols(), 1, w.cols());
-  product(x, w, y);
-  if (b.cols() != 0) y.rowwise() += b;
+  forward_product(x, w, y, [&](Index r0, Index rows, Index c0, Index cols) {
+    if (b.cols() != 0) y.block(r0, c0, rows, cols).rowwise() += b.segment(c0, cols);
+  });
 }
 
 // z = x w + b, y = f(z): the bias and an element-wise f run in the product's epilogue, on each
@@ -90,7 +131,7 @@ void dense_activation_forward(MatrixIn x, MatrixIn w, VectorIn b, const Activati
   require_shape(where, "y", y.rows(), y.cols(), x.rows(), w.cols());
   if (b.cols() != 0) require_shape(where, "b", b.rows(), b.cols(), 1, w.cols());
   const bool fuse_f = f.is_elementwise();
-  product(x, w, z, [&](Index r0, Index rows, Index c0, Index cols) {
+  forward_product(x, w, z, [&](Index r0, Index rows, Index c0, Index cols) {
     auto block = z.block(r0, c0, rows, cols);
     if (b.cols() != 0) block.rowwise() += b.segment(c0, cols);
     if (fuse_f) activation_forward(f, block, y.block(r0, c0, rows, cols));

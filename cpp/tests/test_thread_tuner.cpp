@@ -1,0 +1,104 @@
+// The epoch loop's choice between all threads and one, driven by made-up step times.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "densekit/parallel.hpp"
+#include "densekit/thread_tuner.hpp"
+
+namespace densekit {
+namespace {
+
+constexpr int kBlock = ThreadTuner::kBlockSteps;
+constexpr int kTrialSteps = 2 * ThreadTuner::kRounds * kBlock;
+
+// Runs `steps` steps asking for `most` threads; a step on t threads takes seconds(t, i).
+template <class Seconds>
+std::vector<int> run(ThreadTuner& tuner, int most, int steps, const Seconds& seconds) {
+  std::vector<int> asked;
+  for (int i = 0; i < steps; ++i) {
+    const int threads = tuner.next(most);
+    asked.push_back(threads);
+    tuner.record(seconds(threads, i));
+  }
+  return asked;
+}
+
+std::vector<int> trial_pattern(int most) {
+  std::vector<int> pattern;
+  for (int block = 0; block < 2 * ThreadTuner::kRounds; ++block)
+    pattern.insert(pattern.end(), kBlock, block % 2 == 0 ? most : 1);
+  return pattern;
+}
+
+TEST(ThreadTuner, ATrialAlternatesBlocksThenKeepsTheFasterCount) {
+  ThreadTuner faster_on_two, faster_on_one;
+  const auto two_fast = [](int t, int) { return t == 2 ? 0.01 : 0.016; };
+  const auto one_fast = [](int t, int) { return t == 2 ? 0.009 : 0.006; };
+  EXPECT_EQ(run(faster_on_two, 2, kTrialSteps, two_fast), trial_pattern(2));
+  EXPECT_EQ(run(faster_on_one, 2, kTrialSteps, one_fast), trial_pattern(2));
+  EXPECT_EQ(run(faster_on_two, 2, 50, two_fast), std::vector<int>(50, 2));
+  EXPECT_EQ(run(faster_on_one, 2, 50, one_fast), std::vector<int>(50, 1));
+}
+
+TEST(ThreadTuner, TheFirstStepOfABlockIsNotTimed) {
+  ThreadTuner tuner;
+  // Each switch to one thread costs a slow first step; the steady steps are what count.
+  const auto seconds = [](int t, int i) { return t == 1 ? (i % kBlock == 0 ? 1.0 : 0.006) : 0.009; };
+  run(tuner, 2, kTrialSteps, seconds);
+  EXPECT_EQ(tuner.next(2), 1);
+}
+
+TEST(ThreadTuner, TriesAgainAfterTheSettlingTime) {
+  ThreadTuner tuner;
+  // Powers of two, so the sums of step times are exact.
+  const auto seconds = [](int t, int) { return t == 2 ? 1.0 / 64 : 1.0 / 32; };
+  run(tuner, 2, kTrialSteps, seconds);  // 12 steps of each: 0.5625 s, so it settles for 11.25 s
+  const int settled = int(ThreadTuner::kSettleTrials * 0.5625 * 64);
+  EXPECT_EQ(run(tuner, 2, settled, seconds), std::vector<int>(settled, 2));
+  EXPECT_EQ(run(tuner, 2, kTrialSteps, seconds), trial_pattern(2));
+}
+
+TEST(ThreadTuner, SlowStepsInARowStartATrialEarly) {
+  ThreadTuner tuner;
+  run(tuner, 2, kTrialSteps, [](int t, int) { return t == 2 ? 0.01 : 0.02; });
+  // Two threads became slow: after kSlowSteps such steps the next trial finds one faster.
+  const auto changed = [](int t, int) { return t == 2 ? 0.03 : 0.02; };
+  EXPECT_EQ(run(tuner, 2, ThreadTuner::kSlowSteps, changed), std::vector<int>(ThreadTuner::kSlowSteps, 2));
+  EXPECT_EQ(run(tuner, 2, kTrialSteps, changed), trial_pattern(2));
+  EXPECT_EQ(tuner.next(2), 1);
+  // Occasional slow steps (not kSlowSteps in a row) do not.
+  ThreadTuner steady;
+  run(steady, 2, kTrialSteps, [](int t, int) { return t == 2 ? 0.01 : 0.02; });
+  const auto spiky = [](int t, int i) { return t == 2 && i % 2 == 0 ? 0.05 : 0.01; };
+  EXPECT_EQ(run(steady, 2, 30, spiky), std::vector<int>(30, 2));
+}
+
+TEST(ThreadTuner, OneThreadConfiguredIsOneThreadAndANewCountStartsATrial) {
+  ThreadTuner tuner;
+  EXPECT_EQ(run(tuner, 1, 30, [](int, int) { return 0.01; }), std::vector<int>(30, 1));
+  EXPECT_EQ(tuner.next(0), 1);
+  run(tuner, 4, kTrialSteps, [](int t, int) { return t == 4 ? 0.01 : 0.02; });
+  EXPECT_EQ(tuner.next(4), 4);
+  EXPECT_EQ(run(tuner, 3, kTrialSteps, [](int, int) { return 0.01; }), trial_pattern(3));
+}
+
+TEST(ThreadCap, CapsProductAndLoopThreadsWhileItLives) {
+  const int configured = get_num_threads();
+  set_num_threads(2);
+  constexpr Index kLargeLoop = Index(1) << 22;
+  constexpr double kLargeProduct = 1e9;
+  EXPECT_EQ(loop_threads(kLargeLoop), 2);
+  {
+    const ThreadCap cap(1);
+    EXPECT_EQ(loop_threads(kLargeLoop), 1);
+    EXPECT_EQ(product_threads(kLargeProduct, false), 1);
+    EXPECT_EQ(get_num_threads(), 2);  // the configured count is untouched
+  }
+  EXPECT_EQ(loop_threads(kLargeLoop), 2);
+  EXPECT_EQ(product_threads(kLargeProduct, false), 2);
+  set_num_threads(configured);
+}
+
+}  // namespace
+}  // namespace densekit

@@ -146,7 +146,7 @@ StepTotals Network::step_on_buffers(MatrixIn y, Index n) {
   // The optimizer refuses a non-finite gradient or result itself.
   bool finite = std::isfinite(loss);
   for (auto& layer : layers_) finite = finite && layer->pending_state_finite();
-  if (!finite || !optimizer_->apply(trainable_)) {
+  if (!finite || !optimizer_->apply(trainable_, n)) {
     totals.finite = false;
     return totals;
   }

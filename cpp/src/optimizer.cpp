@@ -63,18 +63,21 @@ RowMatrix& SGD::slot_for_update(Parameter* p) {
 // Deals every parameter out across the threads, by rows as the products deal out the weight
 // gradients (share_of), so each thread updates the rows whose gradient it computed and which it
 // reads in the next step: on these shared cores a cache line that moves between the two cores
-// costs 4-5x more at times (a 1-row parameter is dealt by elements). Thread t takes chunks
-// [run_starts_[t], run_starts_[t + 1]). Throws (slot_for_update) before any write when a
+// costs 4-5x more at times (a 1-row parameter is dealt by elements). A parameter whose gradient's
+// product over batch_rows rows ran on one thread, the calling one, stays whole on that thread
+// (20 layers of 100x100 at batch 32: 1400 -> 770 µs a step at such times). Thread t takes
+// chunks [run_starts_[t], run_starts_[t + 1]). Throws (slot_for_update) before any write when a
 // parameter has no slot.
-void SGD::split_into_runs(const std::vector<Parameter*>& params, int threads) {
+void SGD::split_into_runs(const std::vector<Parameter*>& params, int threads, Index batch_rows) {
   chunks_.clear();
   run_starts_.assign(1, 0);
   for (int t = 0; t < threads; ++t) {
     for (size_t i = 0; i < params.size(); ++i) {
       RowMatrix* slot = &slot_for_update(params[i]);
       const Index rows = params[i]->value.rows(), cols = params[i]->value.cols();
-      const auto [start, size] = rows > 1 ? share_of(rows, t, threads) : share_of(cols, t, threads);
-      const Index row_size = rows > 1 ? cols : 1;
+      const Index extent = rows > 1 ? rows : cols, row_size = rows > 1 ? cols : 1;
+      const bool dealt = batch_rows == 0 || product_threads(double(batch_rows) * double(rows * cols), false) > 1;
+      const auto [start, size] = dealt ? share_of(extent, t, threads) : std::pair<Index, Index>{0, t == 0 ? extent : 0};
       if (size > 0) chunks_.push_back(Chunk{params[i], slot, i, start * row_size, size * row_size, 0.0});
     }
     run_starts_.push_back(chunks_.size());
@@ -102,11 +105,11 @@ void SGD::compute_clip_scales(size_t parameters) {
   }
 }
 
-bool SGD::apply(const std::vector<Parameter*>& params) {
+bool SGD::apply(const std::vector<Parameter*>& params, Index batch_rows) {
   Index elements = 0;
   for (const Parameter* p : params) elements += p->value.size();
   const int threads = loop_threads(elements);
-  split_into_runs(params, threads);
+  split_into_runs(params, threads, batch_rows);
   // body(chunk) over every chunk, each thread along its own run (on one thread: all, in order).
   const auto over_runs = [&](const auto& body) {
     parallel_for(threads, elements, [&](Index t) {

@@ -192,21 +192,24 @@ TEST(SgdOptimizer, MomentumSlotsExistOnlyForBuiltTrainableParametersWithMomentum
   EXPECT_EQ(*with.momentum_slot(p.get()), m);
 }
 
-// A parameter cut between two threads' runs (on two threads the 784x300 one is): the norms summed
-// over its chunks, the clipped gradients and the updates equal the whole-matrix rule in double,
-// on one and two threads, for each kind of clipping and with momentum.
+// Parameters dealt out by rows across threads, or kept whole on the calling thread when their
+// gradient's product over batch_rows rows was too small to split (batch_rows 1: both; 32: the
+// 1x300 one; 0, unknown: neither): the norms summed over the chunks, the clipped gradients and the
+// updates equal the whole-matrix rule in double, on one and two threads, for each kind of
+// clipping and with momentum.
 TEST(SgdOptimizer, ApplySplitAcrossThreadRunsMatchesTheDoubleRule) {
   test::ThreadsGuard guard;
   std::mt19937 rng(3);
   const RowMatrix w1 = test::random_matrix(784, 300, rng, -1, 1), g1 = test::random_matrix(784, 300, rng, -0.02, 0.02);
   const RowMatrix w2 = test::random_matrix(1, 300, rng, -1, 1), g2 = test::random_matrix(1, 300, rng, -2, 2);
   for (const ClipSpec clip : {clip_spec(0.01f, 0, 0), clip_spec(0, 1.5f, 0), clip_spec(0, 0, 2.0f)})
-    for (const auto& [threads, momentum] : {std::pair{1, kMomentum}, {2, kMomentum}, {1, 0.0f}, {2, 0.0f}}) {
+    for (const auto& [threads, momentum] : {std::pair{1, kMomentum}, {2, kMomentum}, {1, 0.0f}, {2, 0.0f}})
+    for (const Index batch_rows : {0, 1, 32}) {
       set_num_threads(threads);
       SGD opt(kLr, momentum, false, clip);
       auto p1 = parameter(w1, g1), p2 = parameter(w2, g2);
       opt.build({p1, p2});
-      ASSERT_TRUE(opt.apply({p1.get(), p2.get()}));
+      ASSERT_TRUE(opt.apply({p1.get(), p2.get()}, batch_rows));
       MatD c1 = test::to_double(g1), c2 = test::to_double(g2);
       if (clip.clipvalue > 0) {
         c1 = c1.cwiseMax(-0.01).cwiseMin(0.01);
@@ -216,7 +219,8 @@ TEST(SgdOptimizer, ApplySplitAcrossThreadRunsMatchesTheDoubleRule) {
       ASSERT_GT(clip.clipnorm > 0 ? std::min(n1, n2) : joint, 2.0);  // every clip is active
       if (clip.clipnorm > 0) c1 *= 1.5 / n1, c2 *= 1.5 / n2;
       if (clip.global_clipnorm > 0) c1 *= 2.0 / joint, c2 *= 2.0 / joint;
-      const std::string what = "threads " + std::to_string(threads) + " momentum " + std::to_string(momentum);
+      const std::string what = "threads " + std::to_string(threads) + " momentum " + std::to_string(momentum) +
+                               " batch_rows " + std::to_string(batch_rows);
       expect_close(p1->grad, c1, 1e-5, "clipped g1 " + what);
       expect_close(p2->grad, c2, 1e-5, "clipped g2 " + what);
       // First momentum step from zero slots: w ← w - lr·g.

@@ -31,7 +31,9 @@ class SGD {
   // iteration count changes and it returns false (the gradients may be left clipped by value).
   // Three passes at most, each over all the parameters at once, each thread on the same rows of
   // every parameter: the norms (clipnorm, global_clipnorm), clip-and-check, update.
-  bool apply(const std::vector<Parameter*>& params);
+  // batch_rows: the rows of the batch whose gradients these are, when known (0: not known),
+  // which tells what ran on which thread.
+  bool apply(const std::vector<Parameter*>& params, Index batch_rows = 0);
 
   // The momentum slot of a parameter, or null when momentum is 0 or the slot does not exist.
   RowMatrix* momentum_slot(const Parameter* p);
@@ -53,7 +55,7 @@ class SGD {
   };
 
   RowMatrix& slot_for_update(Parameter* p);
-  void split_into_runs(const std::vector<Parameter*>& params, int threads);
+  void split_into_runs(const std::vector<Parameter*>& params, int threads, Index batch_rows);
   void compute_clip_scales(size_t parameters);  // scales_ from the chunks' squares
 
   std::map<const Parameter*, RowMatrix> slots_;

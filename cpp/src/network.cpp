@@ -194,6 +194,18 @@ StepTotals Network::train_step(MatrixIn x, MatrixIn y) {
   return step_on_buffers(y, n);
 }
 
+// The batch's rows of x into acts_[0], each thread copying the columns that the first layer deals
+// to it (share_of), so they land in the cache of the core that uses them; the targets too.
+void Network::gather_batch(MatrixIn x, MatrixIn y, const std::vector<std::int64_t>& order, Index start,
+                           Index n) {
+  const int threads = loop_threads(n * x.cols());
+  parallel_for(threads, n * x.cols(), [&](Index t) {
+    const auto [c0, columns] = share_of(x.cols(), t, threads);
+    for (Index r = 0; r < n; ++r) acts_[0].row(r).segment(c0, columns) = x.row(order[start + r]).segment(c0, columns);
+  });
+  for (Index r = 0; r < n; ++r) target_.row(r).head(y.cols()) = y.row(order[start + r]);
+}
+
 StepTotals Network::train_epoch(MatrixIn x, MatrixIn y, const std::vector<std::int64_t>& order,
                                 Index batch_size, const ProgressFn& progress,
                                 double progress_seconds) {
@@ -217,10 +229,7 @@ StepTotals Network::train_epoch(MatrixIn x, MatrixIn y, const std::vector<std::i
     StepTotals step;
     {
       const ThreadCap cap(thread_tuner_.next(get_num_threads()));
-      for (Index r = 0; r < n; ++r) {
-        acts_[0].row(r) = x.row(order[start + r]);
-        target_.row(r).head(target_cols) = y.row(order[start + r]);
-      }
+      gather_batch(x, y, order, start, n);
       step = step_on_buffers(target_.topRows(n).leftCols(target_cols), n);
     }
     thread_tuner_.record(std::chrono::duration<double>(Clock::now() - step_start).count());

@@ -69,6 +69,8 @@ class Network {
   void reserve(Index batch);
   Index widest_units() const;  // the most units of any activation buffer, the input's included
   void forward(Index n, bool training);  // on acts_[0].topRows(n)
+  // Rows order[start, start + n) of x and y into acts_[0] and target_.
+  void gather_batch(MatrixIn x, MatrixIn y, const std::vector<std::int64_t>& order, Index start, Index n);
   // The backward pass and the update, for the batch in acts_[0].topRows(n) and target y.
   StepTotals step_on_buffers(MatrixIn y, Index n);
   // Forward, loss and backward down to layer `lowest`, without the update; every input gradient

@@ -76,7 +76,7 @@ void SGD::split_into_runs(const std::vector<Parameter*>& params, int threads, In
       RowMatrix* slot = &slot_for_update(params[i]);
       const Index rows = params[i]->value.rows(), cols = params[i]->value.cols();
       const Index extent = rows > 1 ? rows : cols, row_size = rows > 1 ? cols : 1;
-      const bool dealt = batch_rows == 0 || product_threads(double(batch_rows) * double(rows * cols), false) > 1;
+      const bool dealt = batch_rows == 0 || product_splits(double(batch_rows) * double(rows * cols), false);
       const auto [start, size] = dealt ? share_of(extent, t, threads) : std::pair<Index, Index>{0, t == 0 ? extent : 0};
       if (size > 0) chunks_.push_back(Chunk{params[i], slot, i, start * row_size, size * row_size, 0.0});
     }
@@ -108,7 +108,9 @@ void SGD::compute_clip_scales(size_t parameters) {
 bool SGD::apply(const std::vector<Parameter*>& params, Index batch_rows) {
   Index elements = 0;
   for (const Parameter* p : params) elements += p->value.size();
-  const int threads = loop_threads(elements);
+  // Runs cut by the configured count, not by how many threads run now (fewer under the epoch
+  // loop's ThreadCap): the chunks, and so the sums of squares for the norms, stay the same.
+  const int threads = get_num_threads();
   split_into_runs(params, threads, batch_rows);
   // body(chunk) over every chunk, each thread along its own run (on one thread: all, in order).
   const auto over_runs = [&](const auto& body) {

@@ -107,9 +107,13 @@ int loop_threads(Index work) {
   return work < kParallelThreshold || contended() ? 1 : allowed_threads();
 }
 
+bool product_splits(double multiply_adds, bool thin) {
+  return multiply_adds >= (thin ? kThinProductParallelThreshold : kProductParallelThreshold) &&
+         get_num_threads() > 1;
+}
+
 int product_threads(double multiply_adds, bool thin) {
-  const double threshold = thin ? kThinProductParallelThreshold : kProductParallelThreshold;
-  return multiply_adds < threshold || contended() ? 1 : allowed_threads();
+  return !product_splits(multiply_adds, thin) || contended() ? 1 : allowed_threads();
 }
 
 ContentionProbe::ContentionProbe(double multiply_adds, int threads, double epilogue_elements)

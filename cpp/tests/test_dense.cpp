@@ -185,6 +185,28 @@ TEST(DenseKernel, MultiThreadedMatchesSingleThreaded) {
   }
 }
 
+// The epoch loop may run a step on one thread while two are configured (ThreadCap): a forward
+// product split over its inner dimension is cut by the configured count either way, so its bits
+// do not change (and training stays reproducible for a given thread count).
+TEST(DenseKernel, ForwardUnderAThreadCapHasTheSameBits) {
+  test::ThreadsGuard guard;
+  std::mt19937 rng(9);
+  for (const auto& [n, in, units] : {std::tuple<Index, Index, Index>{32, 784, 300}, {1, 784, 300}})
+    for (int threads : {2, 3}) {
+      set_num_threads(threads);
+      const RowMatrix x = random_matrix(n, in, rng, -1, 1), w = random_matrix(in, units, rng, -0.2, 0.2);
+      const RowVector b = random_vector(units, rng, -1, 1);
+      RowMatrix all(n, units), capped(n, units);
+      dense_forward(x, w, b, all);
+      {
+        const ThreadCap cap(1);
+        dense_forward(x, w, b, capped);
+      }
+      EXPECT_EQ(capped, all) << n << "x" << in << "x" << units << " threads=" << threads;
+      expect_close(all, reference_forward(to_double(x), to_double(w), to_double(b)), 1e-4, "y");
+    }
+}
+
 // The fused forward (bias and activation in each thread's block of the product) equals the
 // separate kernels bit for bit: on one and two threads, for products split over the batch's rows
 // (512x100x100) and over the inner dimension (32x784x300, 256x300x100), with and without bias, for element-wise activations and softmax (which

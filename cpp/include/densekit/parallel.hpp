@@ -68,6 +68,11 @@ std::pair<Index, Index> share_of(Index extent, Index thread, Index team);
 // output has only a few rows or columns (matrix-vector-like, bound by reading the other operand).
 int product_threads(double multiply_adds, bool thin);
 
+// Whether the configured thread count splits such a product, whatever a ThreadCap or contention
+// allow now: what a split that must give the same bits on any number of running threads is cut
+// by.
+bool product_splits(double multiply_adds, bool thin);
+
 // Shared cores. While other processes keep the cores busy, each join waits for a descheduled
 // thread's next time slice: milliseconds instead of microseconds, which made two threads 20-200
 // times slower than one on a loaded machine. So a parallel product times itself: one that takes

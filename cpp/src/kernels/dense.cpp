@@ -68,21 +68,42 @@ void product(const Lhs& a, const Rhs& b, MatrixOut out) {
 // step; the column split made each core read the other's freshly updated rows, and on these
 // shared cores such traffic costs 4-5x more at times. It pays while the partial sums (batch x
 // units) are smaller than w (inputs x units); a batch taller than that splits out's rows or
-// columns as product does.
+// columns as product does. The inner dimension is cut in as many parts as threads are
+// configured, however many run now (one under the epoch loop's ThreadCap or on contended cores),
+// and the parts are added in the same order, so out has the same bits either way.
 template <typename Epilogue>
 void forward_product(MatrixIn x, MatrixIn w, MatrixOut out, const Epilogue& epilogue) {
   const double multiply_adds = double(x.rows()) * double(x.cols()) * double(out.cols());
   constexpr Index kThinSide = 4;  // as product's
-  const int threads = x.rows() < x.cols()
-                          ? product_threads(multiply_adds, std::min(out.rows(), out.cols()) <= kThinSide)
-                          : 1;
-  if (threads == 1) return product(x, w, out, epilogue);
-  // Partial sums of threads 1.. in a buffer of the calling thread that only ever grows, so a
-  // steady training step allocates nothing.
+  const bool thin = std::min(out.rows(), out.cols()) <= kThinSide;
+  const Index parts = x.rows() < x.cols() && product_splits(multiply_adds, thin) ? get_num_threads() : 1;
+  if (parts == 1) return product(x, w, out, epilogue);
+  // Parts 1.. in a buffer of the calling thread that only ever grows, so a steady training step
+  // allocates nothing.
   thread_local std::vector<Scalar> partials;
   const Index units = out.cols(), rows = out.rows();
-  if (partials.size() < size_t((threads - 1) * rows * units)) partials.resize(size_t((threads - 1) * rows * units));
+  if (partials.size() < size_t((parts - 1) * rows * units)) partials.resize(size_t((parts - 1) * rows * units));
   Scalar* partial_data = partials.data();
+  const auto part = [&](Index p) {
+    return p == 0 ? out : MatrixOut(Eigen::Map<RowMatrix>(partial_data + (p - 1) * rows * units, rows, units));
+  };
+  const auto multiply_part = [&](Index p) {
+    const auto [k0, k_size] = share_of(x.cols(), p, parts);
+    if (k_size > 0)
+      part(p).noalias() = x.middleCols(k0, k_size) * w.middleRows(k0, k_size);
+    else
+      part(p).setZero();
+  };
+  const auto add_parts = [&](Index c0, Index c_size) {
+    for (Index p = 1; p < parts; ++p) out.middleCols(c0, c_size) += part(p).middleCols(c0, c_size);
+  };
+  const int threads = product_threads(multiply_adds, thin);
+  if (threads == 1) {
+    for (Index p = 0; p < parts; ++p) multiply_part(p);
+    add_parts(0, units);
+    epilogue(Index(0), rows, Index(0), units);
+    return;
+  }
   const ContentionProbe probe(multiply_adds, threads, double(out.size()));
 #pragma omp parallel num_threads(threads)
   {
@@ -91,19 +112,11 @@ void forward_product(MatrixIn x, MatrixIn w, MatrixOut out, const Epilogue& epil
 #else
     const Index thread = 0, team = 1;
 #endif
-    const auto partial = [&](Index t) {
-      return t == 0 ? out : MatrixOut(Eigen::Map<RowMatrix>(partial_data + (t - 1) * rows * units, rows, units));
-    };
-    const auto [k0, k_size] = share_of(x.cols(), thread, team);
-    MatrixOut mine = partial(thread);
-    if (k_size > 0)
-      mine.noalias() = x.middleCols(k0, k_size) * w.middleRows(k0, k_size);
-    else
-      mine.setZero();
+    for (Index p = thread; p < parts; p += team) multiply_part(p);
 #pragma omp barrier
     const auto [c0, c_size] = share_of(units, thread, team);
     if (c_size > 0) {
-      for (Index t = 1; t < team; ++t) out.middleCols(c0, c_size) += partial(t).middleCols(c0, c_size);
+      add_parts(c0, c_size);
       epilogue(Index(0), rows, c0, c_size);
     }
   }

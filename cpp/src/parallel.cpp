@@ -100,6 +100,10 @@ std::pair<Index, Index> share_of(Index extent, Index thread, Index team) {
   return {start, std::min(extent, end_block * 16) - start};
 }
 
+int sum_parts(Index work) {
+  return work < kParallelThreshold ? 1 : std::min(get_num_threads(), kMaxSumParts);
+}
+
 int loop_threads(Index work) {
 #ifdef _OPENMP
   if (omp_get_level() > 0) return 1;  // a loop inside a product's threads (an epilogue) runs inline

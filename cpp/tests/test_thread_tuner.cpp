@@ -1,6 +1,7 @@
 // The epoch loop's choice between all threads and one, driven by made-up step times.
 #include <gtest/gtest.h>
 
+#include <random>
 #include <vector>
 
 #include "densekit/parallel.hpp"
@@ -97,6 +98,32 @@ TEST(ThreadCap, CapsProductAndLoopThreadsWhileItLives) {
   }
   EXPECT_EQ(loop_threads(kLargeLoop), 2);
   EXPECT_EQ(product_threads(kLargeProduct, false), 2);
+  set_num_threads(configured);
+}
+
+// A loss or a norm summed in parts: the same bits on one thread under a cap as on two, because
+// the parts are cut by the configured count.
+TEST(ThreadCap, ParallelSumHasTheSameBitsUnderACap) {
+  const int configured = get_num_threads();
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<double> uniform(-1, 1);
+  std::vector<double> values(1 << 20);
+  for (double& v : values) v = uniform(rng) * 1e3;
+  const auto body = [&](Index i) { return values[size_t(i)]; };
+  for (int threads : {2, 3}) {
+    set_num_threads(threads);
+    const Index count = Index(values.size());
+    const double all = parallel_sum(count, count, body);
+    double capped;
+    {
+      const ThreadCap cap(1);
+      capped = parallel_sum(count, count, body);
+    }
+    EXPECT_EQ(capped, all) << "threads=" << threads;
+    double serial = 0;
+    for (double v : values) serial += v;
+    EXPECT_NEAR(all, serial, 1e-6);
+  }
   set_num_threads(configured);
 }
 

@@ -43,17 +43,30 @@ void parallel_for(Index count, Index work, const Body& body) {
   for (Index i = 0; i < count; ++i) body(i);
 }
 
-// Σ body(i) for i in [0, count), accumulated in double, as parallel_for.
+// Parts a parallel_sum over `work` elements is cut in: 1 below the loop threshold, else the
+// configured thread count (at most kMaxSumParts), however many threads run now.
+constexpr int kMaxSumParts = 64;
+int sum_parts(Index work);
+
+// Σ body(i) for i in [0, count), accumulated in double: each of sum_parts(work) contiguous parts
+// on its own, over loop_threads(work) threads, then the parts in order. So the sum has the same
+// bits on one thread (a ThreadCap, a contended machine, a nested call) as on all of them.
 template <class Body>
 double parallel_sum(Index count, Index work, const Body& body) {
-  double total = 0;
-  const int threads = loop_threads(work);
-  if (threads == 1) {
-    for (Index i = 0; i < count; ++i) total += body(i);
-    return total;
+  const int parts = sum_parts(work);
+  double partial[kMaxSumParts];
+  const auto sum_part = [&](Index p) {
+    double sum = 0;
+    for (Index i = count * p / parts; i < count * (p + 1) / parts; ++i) sum += body(i);
+    partial[p] = sum;
+  };
+  if (parts == 1) {
+    sum_part(0);
+  } else {
+    parallel_for(parts, work, sum_part);
   }
-#pragma omp parallel for num_threads(threads) reduction(+ : total) schedule(static)
-  for (Index i = 0; i < count; ++i) total += body(i);
+  double total = 0;
+  for (int p = 0; p < parts; ++p) total += partial[p];
   return total;
 }
 

@@ -18,24 +18,42 @@ namespace {
 bool splits_by_rows(Index rows, Index cols) { return rows >= cols; }
 
 // out = a b, split across threads along out's longer side: by columns for the batch-sized
-// outputs of the forward and backward-data products, by rows for a tall weight gradient. Each
-// thread runs Eigen's single-threaded GEMM on its block, so the operand it shares with the other
-// thread (small at the batch sizes where threading pays) is packed twice. Then each thread runs
+// outputs of the backward-data products, by rows for a tall weight gradient. Each thread runs
+// Eigen's single-threaded GEMM on its block, so the operand it shares with the other thread
+// (small at the batch sizes where threading pays) is packed twice. Then each thread runs
 // epilogue(first_row, rows, first_column, columns) on its block while it is still in its cache
-// (on one thread: once, on the whole of out).
+// (unsplit: once, on the whole of out). The blocks are cut by the configured thread count even
+// when fewer threads run (a ThreadCap, contended cores): Eigen's blocking of a GEMM depends on its
+// shape, so other cuts could change the bits of out.
 template <typename Lhs, typename Rhs, typename Epilogue>
 void product(const Lhs& a, const Rhs& b, MatrixOut out, const Epilogue& epilogue) {
   constexpr Index kThinSide = 4;
-  const int threads = product_threads(double(a.rows()) * double(a.cols()) * double(out.cols()),
-                                      std::min(out.rows(), out.cols()) <= kThinSide);
-  if (threads == 1) {
+  const double multiply_adds = double(a.rows()) * double(a.cols()) * double(out.cols());
+  const bool thin = std::min(out.rows(), out.cols()) <= kThinSide;
+  if (!product_splits(multiply_adds, thin)) {
     out.noalias() = a * b;
     epilogue(Index(0), out.rows(), Index(0), out.cols());
     return;
   }
+  const Index parts = get_num_threads();
   const bool by_rows = splits_by_rows(out.rows(), out.cols());
-  const ContentionProbe probe(double(a.rows()) * double(a.cols()) * double(out.cols()), threads,
-                              double(out.size()));  // the epilogue's elements
+  const auto multiply_part = [&](Index p) {
+    const auto [start, size] = share_of(by_rows ? out.rows() : out.cols(), p, parts);
+    if (size == 0) return;
+    if (by_rows) {
+      out.middleRows(start, size).noalias() = a.middleRows(start, size) * b;
+      epilogue(start, size, Index(0), out.cols());
+    } else {
+      out.middleCols(start, size).noalias() = a * b.middleCols(start, size);
+      epilogue(Index(0), out.rows(), start, size);
+    }
+  };
+  const int threads = product_threads(multiply_adds, thin);
+  if (threads == 1) {
+    for (Index p = 0; p < parts; ++p) multiply_part(p);
+    return;
+  }
+  const ContentionProbe probe(multiply_adds, threads, double(out.size()));  // and the epilogue's elements
 #pragma omp parallel num_threads(threads)
   {
 #ifdef _OPENMP
@@ -43,16 +61,7 @@ void product(const Lhs& a, const Rhs& b, MatrixOut out, const Epilogue& epilogue
 #else
     const Index thread = 0, team = 1;
 #endif
-    const auto [start, size] = share_of(by_rows ? out.rows() : out.cols(), thread, team);
-    if (size > 0) {
-      if (by_rows) {
-        out.middleRows(start, size).noalias() = a.middleRows(start, size) * b;
-        epilogue(start, size, Index(0), out.cols());
-      } else {
-        out.middleCols(start, size).noalias() = a * b.middleCols(start, size);
-        epilogue(Index(0), out.rows(), start, size);
-      }
-    }
+    for (Index p = thread; p < parts; p += team) multiply_part(p);
   }
 }
 

@@ -32,7 +32,6 @@ void ThreadTuner::record(double seconds) {
     if (settled_seconds_ >= settle_for_ || slow_in_a_row_ >= kSlowSteps) start_trial();
     return;
   }
-  trial_seconds_ += seconds;
   const int block = step_in_trial_ / kBlockSteps;
   if (step_in_trial_ % kBlockSteps != 0) {
     if (block % 2 == 0)
@@ -46,16 +45,17 @@ void ThreadTuner::record(double seconds) {
 void ThreadTuner::start_trial() {
   trial_ = true;
   step_in_trial_ = timed_most_ = timed_one_ = 0;
-  trial_seconds_ = 0;
 }
 
 void ThreadTuner::settle() {
   const double most = median(on_most_, timed_most_), one = median(on_one_, timed_one_);
-  chosen_ = one < most ? 1 : most_;
-  chosen_median_ = std::min(one, most);
+  chosen_ = one < kMargin * most ? 1 : most_;
+  chosen_median_ = chosen_ == 1 ? one : most;
   trial_ = false;
   settled_seconds_ = 0;
-  settle_for_ = std::max(kSettleSeconds, kSettleTrials * trial_seconds_);
+  constexpr int kTrialSteps = 2 * kRounds * kBlockSteps;
+  settle_for_ = chosen_ == 1 ? kRecheckOneSeconds
+                             : std::max(kSettleSeconds, kSettleTrials * kTrialSteps * chosen_median_);
   slow_in_a_row_ = 0;
 }
 

@@ -1,6 +1,7 @@
 // The epoch loop's choice between all threads and one, driven by made-up step times.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <vector>
 
@@ -39,7 +40,7 @@ TEST(ThreadTuner, ATrialAlternatesBlocksThenKeepsTheFasterCount) {
   EXPECT_EQ(run(faster_on_two, 2, kTrialSteps, two_fast), trial_pattern(2));
   EXPECT_EQ(run(faster_on_one, 2, kTrialSteps, one_fast), trial_pattern(2));
   EXPECT_EQ(run(faster_on_two, 2, 50, two_fast), std::vector<int>(50, 2));
-  EXPECT_EQ(run(faster_on_one, 2, 50, one_fast), std::vector<int>(50, 1));
+  EXPECT_EQ(run(faster_on_one, 2, 40, one_fast), std::vector<int>(40, 1));  // 0.24 s, before the recheck
 }
 
 TEST(ThreadTuner, TheFirstStepOfABlockIsNotTimed) {
@@ -51,13 +52,33 @@ TEST(ThreadTuner, TheFirstStepOfABlockIsNotTimed) {
 }
 
 TEST(ThreadTuner, TriesAgainAfterTheSettlingTime) {
-  ThreadTuner tuner;
   // Powers of two, so the sums of step times are exact.
-  const auto seconds = [](int t, int) { return t == 2 ? 1.0 / 64 : 1.0 / 32; };
-  run(tuner, 2, kTrialSteps, seconds);  // 12 steps of each: 0.5625 s, so it settles for 11.25 s
-  const int settled = int(ThreadTuner::kSettleTrials * 0.5625 * 64);
-  EXPECT_EQ(run(tuner, 2, settled, seconds), std::vector<int>(settled, 2));
-  EXPECT_EQ(run(tuner, 2, kTrialSteps, seconds), trial_pattern(2));
+  const auto two_fast = [](int t, int) { return t == 2 ? 1.0 / 64 : 1.0 / 32; };
+  const auto one_fast = [](int t, int) { return t == 2 ? 1.0 / 32 : 1.0 / 64; };
+  // All threads: 1 s of steps, or 20 trials' worth of them when that is longer.
+  for (const double step : {1.0 / 64, 1.0 / 4}) {
+    ThreadTuner tuner;
+    const auto seconds = [&](int t, int) { return t == 2 ? step : 2 * step; };
+    run(tuner, 2, kTrialSteps, seconds);
+    const int settled = int(std::max(ThreadTuner::kSettleSeconds / step, ThreadTuner::kSettleTrials * kTrialSteps));
+    EXPECT_EQ(run(tuner, 2, settled, seconds), std::vector<int>(settled, 2)) << step;
+    EXPECT_EQ(run(tuner, 2, kTrialSteps, seconds), trial_pattern(2)) << step;
+  }
+  // One thread, the exception: checked again after a quarter of a second.
+  ThreadTuner tuner;
+  run(tuner, 2, kTrialSteps, one_fast);
+  const int settled = int(ThreadTuner::kRecheckOneSeconds * 64);
+  EXPECT_EQ(run(tuner, 2, settled, one_fast), std::vector<int>(settled, 1));
+  EXPECT_EQ(run(tuner, 2, kTrialSteps, two_fast), trial_pattern(2));
+  EXPECT_EQ(tuner.next(2), 2);
+}
+
+TEST(ThreadTuner, OneThreadMustBeFasterByTheMargin) {
+  ThreadTuner close, clear;
+  run(close, 2, kTrialSteps, [](int t, int) { return t == 2 ? 0.0100 : 0.0095; });
+  run(clear, 2, kTrialSteps, [](int t, int) { return t == 2 ? 0.0100 : 0.0085; });
+  EXPECT_EQ(close.next(2), 2);
+  EXPECT_EQ(clear.next(2), 1);
 }
 
 TEST(ThreadTuner, SlowStepsInARowStartATrialEarly) {

@@ -1,8 +1,9 @@
 // Whether a training epoch's steps run faster on all the threads or on one. On a shared virtual
-// machine the answer changes by the minute: at times the hypervisor runs both of our vCPUs on
-// one physical core, and then two threads train the seed model ~1.4x slower than one (each
-// thread computes at half speed and every join waits for the slower). So the epoch loop times its
-// steps on both and keeps the faster, trying again now and then.
+// machine the answer changes by the minute: at times our two vCPUs shared one physical core (two
+// programs, one on each, each ran at half speed), or another thread pool was still spinning on a
+// core, and two threads then trained the seed model up to 1.4x slower than one, since every join
+// waits for the slower thread. So the epoch loop times its steps on both and keeps the faster,
+// trying again now and then.
 #pragma once
 
 #include <array>
@@ -20,10 +21,14 @@ class ThreadTuner {
   // A trial: blocks of kBlockSteps steps, alternately on `most` threads and on one, kRounds
   // blocks of each; a block's first step is not timed (it moves data between the cores' caches).
   static constexpr int kBlockSteps = 6, kRounds = 2;
-  // After a trial the faster count runs for this many seconds of steps, or 20 trials' worth when
-  // steps are long, so trials cost a few percent at most; then another trial. Sooner when
-  // kSlowSteps steps in a row take kSlower times the trial's median: the machine changed.
-  static constexpr double kSettleSeconds = 1.0, kSettleTrials = 20.0, kSlower = 1.3;
+  // After a trial the faster count runs for a while, then another trial: all threads for
+  // kSettleSeconds, or kSettleTrials trials' worth of steps when steps are long, so trials cost a
+  // few percent at most; one thread only for kRecheckOneSeconds, since it is the exception (a trial
+  // at a bad moment, such as another process's threads spinning down, must not cost seconds).
+  // One thread is chosen only when it is faster by kMargin. A settled count is tried again sooner
+  // when kSlowSteps steps in a row take kSlower times the trial's median: the machine changed.
+  static constexpr double kSettleSeconds = 1.0, kSettleTrials = 20.0, kRecheckOneSeconds = 0.25;
+  static constexpr double kMargin = 0.9, kSlower = 1.3;
   static constexpr int kSlowSteps = 5;
 
  private:
@@ -36,7 +41,6 @@ class ThreadTuner {
   int step_in_trial_ = 0;      // 0 .. 2 * kRounds * kBlockSteps
   std::array<double, kTimed> on_most_{}, on_one_{};
   int timed_most_ = 0, timed_one_ = 0;
-  double trial_seconds_ = 0;   // what the current trial's steps took
   int chosen_ = 0;
   double chosen_median_ = 0;   // seconds per step of chosen_ in the trial
   double settled_seconds_ = 0, settle_for_ = 0;

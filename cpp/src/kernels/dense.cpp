@@ -17,6 +17,29 @@ namespace {
 // gradient goes by rows too, as the optimizer splits every weight matrix (optimizer.cpp).
 bool splits_by_rows(Index rows, Index cols) { return rows >= cols; }
 
+// A product whose output has at most this many rows or columns is thin (matrix-vector-like).
+constexpr Index kThinSide = 4;
+
+// body(thread, team) on each thread of a team of `threads`, under a ContentionProbe; or once as
+// (0, 1) on the calling thread, with no team (GCC's OpenMP allocates one even for a single
+// thread, and a training step must not allocate).
+template <typename Body>
+void run_team(int threads, double multiply_adds, double epilogue_elements, const Body& body) {
+  if (threads == 1) {
+    body(Index(0), Index(1));
+    return;
+  }
+  const ContentionProbe probe(multiply_adds, threads, epilogue_elements);
+#pragma omp parallel num_threads(threads)
+  {
+#ifdef _OPENMP
+    body(Index(omp_get_thread_num()), Index(omp_get_num_threads()));
+#else
+    body(Index(0), Index(1));
+#endif
+  }
+}
+
 // out = a b, split across threads along out's longer side: by columns for the batch-sized
 // outputs of the backward-data products, by rows for a tall weight gradient. Each thread runs
 // Eigen's single-threaded GEMM on its block, so the operand it shares with the other thread
@@ -27,7 +50,6 @@ bool splits_by_rows(Index rows, Index cols) { return rows >= cols; }
 // shape, so other cuts could change the bits of out.
 template <typename Lhs, typename Rhs, typename Epilogue>
 void product(const Lhs& a, const Rhs& b, MatrixOut out, const Epilogue& epilogue) {
-  constexpr Index kThinSide = 4;
   const double multiply_adds = double(a.rows()) * double(a.cols()) * double(out.cols());
   const bool thin = std::min(out.rows(), out.cols()) <= kThinSide;
   if (!product_splits(multiply_adds, thin)) {
@@ -48,21 +70,10 @@ void product(const Lhs& a, const Rhs& b, MatrixOut out, const Epilogue& epilogue
       epilogue(Index(0), out.rows(), start, size);
     }
   };
-  const int threads = product_threads(multiply_adds, thin);
-  if (threads == 1) {
-    for (Index p = 0; p < parts; ++p) multiply_part(p);
-    return;
-  }
-  const ContentionProbe probe(multiply_adds, threads, double(out.size()));  // and the epilogue's elements
-#pragma omp parallel num_threads(threads)
-  {
-#ifdef _OPENMP
-    const Index thread = omp_get_thread_num(), team = omp_get_num_threads();
-#else
-    const Index thread = 0, team = 1;
-#endif
+  // The probe allows for the epilogue's elements too.
+  run_team(product_threads(multiply_adds, thin), multiply_adds, double(out.size()), [&](Index thread, Index team) {
     for (Index p = thread; p < parts; p += team) multiply_part(p);
-  }
+  });
 }
 
 template <typename Lhs, typename Rhs>
@@ -83,7 +94,6 @@ void product(const Lhs& a, const Rhs& b, MatrixOut out) {
 template <typename Epilogue>
 void forward_product(MatrixIn x, MatrixIn w, MatrixOut out, const Epilogue& epilogue) {
   const double multiply_adds = double(x.rows()) * double(x.cols()) * double(out.cols());
-  constexpr Index kThinSide = 4;  // as product's
   const bool thin = std::min(out.rows(), out.cols()) <= kThinSide;
   const Index parts = x.rows() < x.cols() && product_splits(multiply_adds, thin) ? get_num_threads() : 1;
   if (parts == 1) return product(x, w, out, epilogue);
@@ -106,29 +116,17 @@ void forward_product(MatrixIn x, MatrixIn w, MatrixOut out, const Epilogue& epil
   const auto add_parts = [&](Index c0, Index c_size) {
     for (Index p = 1; p < parts; ++p) out.middleCols(c0, c_size) += part(p).middleCols(c0, c_size);
   };
-  const int threads = product_threads(multiply_adds, thin);
-  if (threads == 1) {
-    for (Index p = 0; p < parts; ++p) multiply_part(p);
-    add_parts(0, units);
-    epilogue(Index(0), rows, Index(0), units);
-    return;
-  }
-  const ContentionProbe probe(multiply_adds, threads, double(out.size()));
-#pragma omp parallel num_threads(threads)
-  {
-#ifdef _OPENMP
-    const Index thread = omp_get_thread_num(), team = omp_get_num_threads();
-#else
-    const Index thread = 0, team = 1;
-#endif
+  run_team(product_threads(multiply_adds, thin), multiply_adds, double(out.size()), [&](Index thread, Index team) {
     for (Index p = thread; p < parts; p += team) multiply_part(p);
+    if (team > 1) {
 #pragma omp barrier
+    }
     const auto [c0, c_size] = share_of(units, thread, team);
     if (c_size > 0) {
       add_parts(c0, c_size);
       epilogue(Index(0), rows, c0, c_size);
     }
-  }
+  });
 }
 
 }  // namespace

@@ -80,8 +80,8 @@ int get_num_threads() {
   return n > 0 ? n : default_threads();
 }
 
-ThreadCap::ThreadCap(int n) { g_thread_cap.store(std::max(n, 1)); }
-ThreadCap::~ThreadCap() { g_thread_cap.store(0); }
+ThreadCap::ThreadCap(int n) : previous_(g_thread_cap.exchange(std::max(n, 1))) {}
+ThreadCap::~ThreadCap() { g_thread_cap.store(previous_); }
 
 namespace {
 

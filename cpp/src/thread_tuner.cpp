@@ -32,6 +32,7 @@ void ThreadTuner::record(double seconds) {
     if (settled_seconds_ >= settle_for_ || slow_in_a_row_ >= kSlowSteps) start_trial();
     return;
   }
+  trial_seconds_ += seconds;
   const int block = step_in_trial_ / kBlockSteps;
   if (step_in_trial_ % kBlockSteps != 0) {
     if (block % 2 == 0)
@@ -45,6 +46,7 @@ void ThreadTuner::record(double seconds) {
 void ThreadTuner::start_trial() {
   trial_ = true;
   step_in_trial_ = timed_most_ = timed_one_ = 0;
+  trial_seconds_ = 0;
 }
 
 void ThreadTuner::settle() {
@@ -53,9 +55,7 @@ void ThreadTuner::settle() {
   chosen_median_ = chosen_ == 1 ? one : most;
   trial_ = false;
   settled_seconds_ = 0;
-  constexpr int kTrialSteps = 2 * kRounds * kBlockSteps;
-  settle_for_ = chosen_ == 1 ? kRecheckOneSeconds
-                             : std::max(kSettleSeconds, kSettleTrials * kTrialSteps * chosen_median_);
+  settle_for_ = chosen_ == 1 ? kRecheckOneSeconds : std::max(kSettleSeconds, kSettleTrials * trial_seconds_);
   slow_in_a_row_ = 0;
 }
 

@@ -55,12 +55,13 @@ TEST(ThreadTuner, TriesAgainAfterTheSettlingTime) {
   // Powers of two, so the sums of step times are exact.
   const auto two_fast = [](int t, int) { return t == 2 ? 1.0 / 64 : 1.0 / 32; };
   const auto one_fast = [](int t, int) { return t == 2 ? 1.0 / 32 : 1.0 / 64; };
-  // All threads: 1 s of steps, or 20 trials' worth of them when that is longer.
+  // All threads: 1 s of steps, or 20 times what the trial took when that is longer (here the
+  // trial's 12 steps on two threads and 12 twice as long on one: 36 steps' time, so 720 steps).
   for (const double step : {1.0 / 64, 1.0 / 4}) {
     ThreadTuner tuner;
     const auto seconds = [&](int t, int) { return t == 2 ? step : 2 * step; };
     run(tuner, 2, kTrialSteps, seconds);
-    const int settled = int(std::max(ThreadTuner::kSettleSeconds / step, ThreadTuner::kSettleTrials * kTrialSteps));
+    const int settled = int(std::max(ThreadTuner::kSettleSeconds / step, ThreadTuner::kSettleTrials * 36));
     EXPECT_EQ(run(tuner, 2, settled, seconds), std::vector<int>(settled, 2)) << step;
     EXPECT_EQ(run(tuner, 2, kTrialSteps, seconds), trial_pattern(2)) << step;
   }
@@ -119,6 +120,16 @@ TEST(ThreadCap, CapsProductAndLoopThreadsWhileItLives) {
   }
   EXPECT_EQ(loop_threads(kLargeLoop), 2);
   EXPECT_EQ(product_threads(kLargeProduct, false), 2);
+  set_num_threads(4);
+  {
+    const ThreadCap outer(2);
+    {
+      const ThreadCap inner(1);
+      EXPECT_EQ(loop_threads(kLargeLoop), 1);
+    }
+    EXPECT_EQ(loop_threads(kLargeLoop), 2);  // the outer cap again
+  }
+  EXPECT_EQ(loop_threads(kLargeLoop), 4);
   set_num_threads(configured);
 }
 

@@ -23,7 +23,8 @@ class SGD {
   SGD(Scalar learning_rate, Scalar momentum, bool nesterov, const ClipSpec& clip);
 
   // Creates the momentum slots for these parameters (zeros). Called at compile time so that the
-  // training step allocates nothing; slots of parameters seen before are kept.
+  // training step allocates nothing (after a set_num_threads that raises the count, the first
+  // step does once); slots of parameters seen before are kept.
   void build(const std::vector<std::shared_ptr<Parameter>>& params);
 
   // Clips the gradients in place, then updates the values and increments iterations, unless a

@@ -16,13 +16,17 @@ void set_num_threads(int n);
 int get_num_threads();
 
 // Caps the threads of products and loops at n (>= 1) while it lives, process-wide like
-// set_num_threads: the lever of the epoch loop's ThreadTuner. Not nested.
+// set_num_threads: the lever of the epoch loop's ThreadTuner. A nested cap holds until it ends,
+// then the outer one again.
 class ThreadCap {
  public:
   explicit ThreadCap(int n);
   ~ThreadCap();
   ThreadCap(const ThreadCap&) = delete;
   ThreadCap& operator=(const ThreadCap&) = delete;
+
+ private:
+  int previous_;
 };
 
 // Threads for an element-wise loop over `work` elements: 1 below the threshold where forking

@@ -22,8 +22,8 @@ class ThreadTuner {
   // blocks of each; a block's first step is not timed (it moves data between the cores' caches).
   static constexpr int kBlockSteps = 6, kRounds = 2;
   // After a trial the faster count runs for a while, then another trial: all threads for
-  // kSettleSeconds, or kSettleTrials trials' worth of steps when steps are long, so trials cost a
-  // few percent at most; one thread only for kRecheckOneSeconds, since it is the exception (a trial
+  // kSettleSeconds, or kSettleTrials times what the trial took when that is longer, so trials
+  // cost 5% at most; one thread only for kRecheckOneSeconds, since it is the exception (a trial
   // at a bad moment, such as another process's threads spinning down, must not cost seconds).
   // One thread is chosen only when it is faster by kMargin. A settled count is tried again sooner
   // when kSlowSteps steps in a row take kSlower times the trial's median: the machine changed.
@@ -39,6 +39,7 @@ class ThreadTuner {
   int most_ = 0;               // the count the last trial compared with one thread
   bool trial_ = true;          // in a trial, else settled on chosen_
   int step_in_trial_ = 0;      // 0 .. 2 * kRounds * kBlockSteps
+  double trial_seconds_ = 0;   // what the current trial's steps took, on both counts
   std::array<double, kTimed> on_most_{}, on_one_{};
   int timed_most_ = 0, timed_one_ = 0;
   int chosen_ = 0;

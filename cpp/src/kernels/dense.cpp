@@ -86,17 +86,19 @@ void product(const Lhs& a, const Rhs& b, MatrixOut out) {
 // by w's rows K_t into a partial sum, and after a barrier adds the partials over its share of
 // out's columns and runs the epilogue there. So w's rows stay in one core's cache from step to
 // step; the column split made each core read the other's freshly updated rows, and on these
-// shared cores such traffic costs 4-5x more at times. It pays while the partial sums (batch x
-// units) are smaller than w (inputs x units); a batch taller than that splits out's rows or
-// columns as product does. The inner dimension is cut in as many parts as threads are
-// configured, however many run now (one under the epoch loop's ThreadCap or on contended cores),
-// and the parts are added in the same order, so out has the same bits either way.
+// shared cores such traffic costs 4-5x more at times. It pays while the partial sums beyond the
+// first ((parts - 1) x batch x units) are smaller than w (inputs x units); a taller batch splits
+// out's rows or columns as product does. The inner dimension is cut in as many parts as threads
+// are configured (at most one per 16 inputs), however many run now (one under the epoch loop's
+// ThreadCap or on contended cores), and the parts are added in the same order, so out has the
+// same bits either way.
 template <typename Epilogue>
 void forward_product(MatrixIn x, MatrixIn w, MatrixOut out, const Epilogue& epilogue) {
   const double multiply_adds = double(x.rows()) * double(x.cols()) * double(out.cols());
   const bool thin = std::min(out.rows(), out.cols()) <= kThinSide;
-  const Index parts = x.rows() < x.cols() && product_splits(multiply_adds, thin) ? get_num_threads() : 1;
-  if (parts == 1) return product(x, w, out, epilogue);
+  const Index parts = std::min<Index>(get_num_threads(), (x.cols() + 15) / 16);
+  if (parts < 2 || (parts - 1) * x.rows() >= x.cols() || !product_splits(multiply_adds, thin))
+    return product(x, w, out, epilogue);
   // Parts 1.. in a buffer of the calling thread that only ever grows, so a steady training step
   // allocates nothing.
   thread_local std::vector<Scalar> partials;

@@ -62,12 +62,12 @@ RowMatrix& SGD::slot_for_update(Parameter* p) {
 
 // Deals every parameter out across the threads, by rows as the products deal out the weight
 // gradients (share_of) of layers no wider than their inputs, so each thread updates the rows
-// whose gradient it computed and which it reads in the next step: on these shared cores a cache line that moves between the two cores
-// costs 4-5x more at times (a 1-row parameter is dealt by elements). A parameter whose gradient's
-// product over batch_rows rows ran on one thread, the calling one, stays whole on that thread
-// (20 layers of 100x100 at batch 32: 1400 -> 770 µs a step at such times). Thread t takes
-// chunks [run_starts_[t], run_starts_[t + 1]). Throws (slot_for_update) before any write when a
-// parameter has no slot.
+// whose gradient it computed and which it reads in the next step: on these shared cores a cache
+// line that moves between the two cores costs 4-5x more at times (a 1-row parameter is dealt by
+// elements). A parameter whose gradient's product over batch_rows rows ran on one thread, the
+// calling one, stays whole on that thread (20 layers of 100x100 at batch 32: 1400 -> 770 µs a
+// step at such times). Thread t takes chunks [run_starts_[t], run_starts_[t + 1]). Throws
+// (slot_for_update) before any write when a parameter has no slot.
 void SGD::split_into_runs(const std::vector<Parameter*>& params, int threads, Index batch_rows) {
   chunks_.clear();
   run_starts_.assign(1, 0);

@@ -43,14 +43,6 @@ TEST(ThreadTuner, ATrialAlternatesBlocksThenKeepsTheFasterCount) {
   EXPECT_EQ(run(faster_on_one, 2, 40, one_fast), std::vector<int>(40, 1));  // 0.24 s, before the recheck
 }
 
-TEST(ThreadTuner, TheFirstStepOfABlockIsNotTimed) {
-  ThreadTuner tuner;
-  // Each switch to one thread costs a slow first step; the steady steps are what count.
-  const auto seconds = [](int t, int i) { return t == 1 ? (i % kBlock == 0 ? 1.0 : 0.006) : 0.009; };
-  run(tuner, 2, kTrialSteps, seconds);
-  EXPECT_EQ(tuner.next(2), 1);
-}
-
 TEST(ThreadTuner, TriesAgainAfterTheSettlingTime) {
   // Powers of two, so the sums of step times are exact.
   const auto two_fast = [](int t, int) { return t == 2 ? 1.0 / 64 : 1.0 / 32; };

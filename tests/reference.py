@@ -24,8 +24,23 @@ SELU_SCALE = 1.0507009873554804934193349852946
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _GELU_CUBIC = 0.044715
 
-ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu", "swish",
-               "softplus", "softsign", "hard_sigmoid", "exponential", "thresholded_relu", "softmax")
+ACTIVATIONS = (
+    "linear",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "gelu",
+    "swish",
+    "softplus",
+    "softsign",
+    "hard_sigmoid",
+    "exponential",
+    "thresholded_relu",
+    "softmax",
+)
 
 
 def _f64(a):
@@ -89,24 +104,26 @@ def relu_derivative(x, negative_slope=0.0, max_value=None, threshold=0.0):
 def gelu(x, approximate=False):
     x = _f64(x)
     if approximate:
-        return 0.5 * x * (1.0 + np.tanh(_SQRT_2_OVER_PI * (x + _GELU_CUBIC * x ** 3)))
+        return 0.5 * x * (1.0 + np.tanh(_SQRT_2_OVER_PI * (x + _GELU_CUBIC * x**3)))
     return 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)))
 
 
 def gelu_derivative(x, approximate=False):
     x = _f64(x)
     if approximate:
-        t = np.tanh(_SQRT_2_OVER_PI * (x + _GELU_CUBIC * x ** 3))
+        t = np.tanh(_SQRT_2_OVER_PI * (x + _GELU_CUBIC * x**3))
         return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _SQRT_2_OVER_PI * (
-            1.0 + 3.0 * _GELU_CUBIC * x * x)
+            1.0 + 3.0 * _GELU_CUBIC * x * x
+        )
     # d/dx x·Φ(x) = Φ(x) + x·φ(x)
     cdf = 0.5 * (1.0 + _erf(x / math.sqrt(2.0)))
     pdf = np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
     return cdf + x * pdf
 
 
-def activation(name, x, negative_slope=0.0, max_value=None, threshold=0.0, alpha=1.0,
-               approximate=False):
+def activation(
+    name, x, negative_slope=0.0, max_value=None, threshold=0.0, alpha=1.0, approximate=False
+):
     """y = f(x) for one of ACTIVATIONS, Keras 3 definitions."""
     x = _f64(x)
     if name == "linear":
@@ -142,8 +159,9 @@ def activation(name, x, negative_slope=0.0, max_value=None, threshold=0.0, alpha
     raise ValueError(f"unknown activation {name!r}")
 
 
-def activation_derivative(name, x, negative_slope=0.0, max_value=None, threshold=0.0, alpha=1.0,
-                          approximate=False):
+def activation_derivative(
+    name, x, negative_slope=0.0, max_value=None, threshold=0.0, alpha=1.0, approximate=False
+):
     """f'(x) element-wise (not for softmax), away from kinks."""
     x = _f64(x)
     if name == "linear":
@@ -225,8 +243,12 @@ def dense_backward(x, w, dy):
 
 
 # -- losses -----------------------------------------------------------------------------------
-LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy",
-          "mean_squared_error")
+LOSSES = (
+    "sparse_categorical_crossentropy",
+    "categorical_crossentropy",
+    "binary_crossentropy",
+    "mean_squared_error",
+)
 
 
 def one_hot(labels, classes):
@@ -280,7 +302,7 @@ def loss_and_gradient(name, pred, target, from_logits=False):
         return values.mean(axis=-1).mean(), grad / (n * classes)
     if name == "mean_squared_error":
         diff = pred - t
-        return (diff ** 2).mean(axis=-1).mean(), 2.0 * diff / (n * classes)
+        return (diff**2).mean(axis=-1).mean(), 2.0 * diff / (n * classes)
     raise ValueError(f"unknown loss {name!r}")
 
 
@@ -310,7 +332,7 @@ def clip_gradients(grads, clipvalue=None, clipnorm=None, global_clipnorm=None):
     grads = [_f64(g).copy() for g in grads]
     if clipnorm:
         # g · c / max(‖g‖, c), each variable by its own norm
-        return [g * clipnorm / max(math.sqrt(float((g ** 2).sum())), clipnorm) for g in grads]
+        return [g * clipnorm / max(math.sqrt(float((g**2).sum())), clipnorm) for g in grads]
     if global_clipnorm:
         # c · min(1 / ‖G‖, 1 / c), all variables by their joint norm
         scale = global_clipnorm * min(1.0 / global_norm(grads), 1.0 / global_clipnorm)
@@ -355,9 +377,21 @@ def mlp_loss_and_gradients(weights, activations, x, y, loss_name, from_logits=Fa
     return value, h, grads
 
 
-def training_step(weights, slots, activations, x, y, loss_name, from_logits=False,
-                  learning_rate=0.01, momentum=0.0, nesterov=False, clipvalue=None, clipnorm=None,
-                  global_clipnorm=None):
+def training_step(
+    weights,
+    slots,
+    activations,
+    x,
+    y,
+    loss_name,
+    from_logits=False,
+    learning_rate=0.01,
+    momentum=0.0,
+    nesterov=False,
+    clipvalue=None,
+    clipnorm=None,
+    global_clipnorm=None,
+):
     """One train_on_batch: gradients, Keras clipping, SGD. Returns (loss, new weights, new slots).
 
     `slots` is the list of momentum slots (zeros at the first step), ignored when momentum == 0.
@@ -427,8 +461,10 @@ def batch_norm_forward_inference(x, gamma, beta, moving_mean, moving_var, epsilo
 def batch_norm_update_moving(moving_mean, moving_var, mean, var, momentum):
     """(new moving_mean, new moving_var)."""
     keep, take = momentum, 1.0 - momentum
-    return (_f64(moving_mean) * keep + _f64(mean) * take,
-            _f64(moving_var) * keep + _f64(var) * take)
+    return (
+        _f64(moving_mean) * keep + _f64(mean) * take,
+        _f64(moving_var) * keep + _f64(var) * take,
+    )
 
 
 def batch_norm_backward_training(x, dy, gamma, epsilon):
@@ -448,7 +484,7 @@ def batch_norm_backward_training(x, dy, gamma, epsilon):
     inv = 1.0 / np.sqrt(var + epsilon)
     x_hat = centered * inv
     dx_hat = dy * g
-    dvar = (dx_hat * centered).sum(axis=0) * -0.5 * inv ** 3
+    dvar = (dx_hat * centered).sum(axis=0) * -0.5 * inv**3
     dmean = (-dx_hat * inv).sum(axis=0) + dvar * (-2.0 * centered).sum(axis=0) / n
     dx = dx_hat * inv + dvar * 2.0 * centered / n + dmean / n
     return dx, (dy * x_hat).sum(axis=0), dy.sum(axis=0)
@@ -468,9 +504,19 @@ def batch_norm_backward_inference(x, dy, gamma, moving_mean, moving_var, epsilon
 # output it printed for a fresh BatchNormalization in inference mode, x / sqrt(1 + 0.001).
 # Shared by test_batch_norm.py and test_seed.py.
 
-SEED_IMAGE = np.array([[0.13832426, 0.38750803, 0.09253335],
-                       [0.7931794, 0.17145753, 0.38980567],
-                       [0.57801473, 0.13108122, 0.6219201]], dtype=np.float32)
-SEED_BN_OUTPUT = np.array([[0.13825515, 0.38731444, 0.09248712],
-                           [0.79278314, 0.17137186, 0.38961092],
-                           [0.57772595, 0.13101573, 0.6216094]], dtype=np.float32)
+SEED_IMAGE = np.array(
+    [
+        [0.13832426, 0.38750803, 0.09253335],
+        [0.7931794, 0.17145753, 0.38980567],
+        [0.57801473, 0.13108122, 0.6219201],
+    ],
+    dtype=np.float32,
+)
+SEED_BN_OUTPUT = np.array(
+    [
+        [0.13825515, 0.38731444, 0.09248712],
+        [0.79278314, 0.17137186, 0.38961092],
+        [0.57772595, 0.13101573, 0.6216094],
+    ],
+    dtype=np.float32,
+)

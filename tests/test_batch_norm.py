@@ -12,11 +12,11 @@ import math
 
 import numpy as np
 import pytest
+import reference as ref
 from numpy.testing import assert_allclose, assert_array_equal
+from reference import SEED_BN_OUTPUT, SEED_IMAGE
 
 import densekit as keras
-import reference as ref
-from reference import SEED_BN_OUTPUT, SEED_IMAGE
 from densekit import _core
 
 L = keras.layers
@@ -66,16 +66,21 @@ def _values(layer):
 def _randomize(bn, rng):
     """Sets γ, β and the moving statistics of a built BN layer to random values; returns them."""
     f = bn.variables[0].shape[0]
-    new = {"gamma": rng.uniform(0.5, 2, f), "beta": rng.uniform(-1, 1, f),
-           "moving_mean": rng.uniform(-1, 1, f), "moving_variance": rng.uniform(0.5, 3, f)}
+    new = {
+        "gamma": rng.uniform(0.5, 2, f),
+        "beta": rng.uniform(-1, 1, f),
+        "moving_mean": rng.uniform(-1, 1, f),
+        "moving_variance": rng.uniform(0.5, 3, f),
+    }
     for v in bn.variables:
         v.assign(new[v.name.split("/")[-1].split(":")[0]])
     return _values(bn)
 
 
 def _bn_model(features, center=True, scale=True, momentum=0.9, lr=0.1):
-    bn = L.BatchNormalization(momentum=momentum, center=center, scale=scale,
-                              input_shape=(features,))
+    bn = L.BatchNormalization(
+        momentum=momentum, center=center, scale=scale, input_shape=(features,)
+    )
     model = keras.Sequential([bn])
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=lr), loss="mse")
     return model, bn
@@ -83,8 +88,9 @@ def _bn_model(features, center=True, scale=True, momentum=0.9, lr=0.1):
 
 def _close(actual, expected, rtol=1e-5, atol=1e-5, err_msg=""):
     # atol relative to the size of the values, since float32 rounds relative to them
-    assert_allclose(actual, expected, rtol=rtol, atol=atol * max(1.0, np.abs(expected).max()),
-                    err_msg=err_msg)
+    assert_allclose(
+        actual, expected, rtol=rtol, atol=atol * max(1.0, np.abs(expected).max()), err_msg=err_msg
+    )
 
 
 # -- the seed's cell (In [94], In [95]) ----------------------------------------------------------------
@@ -130,7 +136,8 @@ def test_batch_norm_forward_training_kernel_by_hand():
     # gamma 2, beta 0.5: y = 0.5 ∓ 1.9997501 = [-1.4997501, 2.4997501].
     x = np.array([[1.0], [5.0]], np.float32)
     y, mean, var, inv_std, x_hat = K.batch_norm_forward_training(
-        x, np.array([2.0], np.float32), np.array([0.5], np.float32), EPS)
+        x, np.array([2.0], np.float32), np.array([0.5], np.float32), EPS
+    )
     assert_allclose(mean, [3.0])
     assert_allclose(var, [4.0])
     assert_allclose(inv_std, [0.49993752], rtol=1e-7)
@@ -174,7 +181,9 @@ def test_batch_norm_update_moving_kernel_matches_reference(momentum, rng):
     # By hand: moving 0 and 1, batch mean 2 and variance 4, momentum 0.9:
     # 0.9·0 + 0.1·2 = 0.2 and 0.9·1 + 0.1·4 = 1.3.
     mm, mv = np.zeros(1, np.float32), np.ones(1, np.float32)
-    K.batch_norm_update_moving(mm, mv, np.array([2.0], np.float32), np.array([4.0], np.float32), 0.9)
+    K.batch_norm_update_moving(
+        mm, mv, np.array([2.0], np.float32), np.array([4.0], np.float32), 0.9
+    )
     assert_allclose([mm[0], mv[0]], [0.2, 1.3], rtol=1e-6)
 
 
@@ -187,9 +196,11 @@ def _fd_training(x, gamma, beta, dy):
     def loss(x_, g_, b_):
         return float((dy * ref.batch_norm_forward_training(x_, g_, b_, EPS)[0]).sum())
 
-    return (ref.numerical_gradient(lambda v: loss(v, g, b), x),
-            ref.numerical_gradient(lambda v: loss(x, v, b), g),
-            ref.numerical_gradient(lambda v: loss(x, g, v), b))
+    return (
+        ref.numerical_gradient(lambda v: loss(v, g, b), x),
+        ref.numerical_gradient(lambda v: loss(x, v, b), g),
+        ref.numerical_gradient(lambda v: loss(x, g, v), b),
+    )
 
 
 @pytest.mark.parametrize("center,scale", FLAGS, ids=FLAG_IDS)
@@ -229,9 +240,11 @@ def test_batch_norm_backward_inference_kernel_matches_finite_differences(n, cent
     def loss(x_, g_, b_):
         return float((dy * ref.batch_norm_forward_inference(x_, g_, b_, mm, mv, EPS)).sum())
 
-    fd = (ref.numerical_gradient(lambda v: loss(v, g, b), np.float64(x)),
-          ref.numerical_gradient(lambda v: loss(x, v, b), g),
-          ref.numerical_gradient(lambda v: loss(x, g, v), b))
+    fd = (
+        ref.numerical_gradient(lambda v: loss(v, g, b), np.float64(x)),
+        ref.numerical_gradient(lambda v: loss(x, v, b), g),
+        ref.numerical_gradient(lambda v: loss(x, g, v), b),
+    )
     for oracle, numeric in zip(ref.batch_norm_backward_inference(x, dy, gamma, mm, mv, EPS), fd):
         _close(oracle, numeric, rtol=1e-6, atol=1e-7)
     for kernel, numeric in zip((dx, dgamma, dbeta), fd):
@@ -294,7 +307,8 @@ def test_batch_norm_train_on_batch_matches_reference(n, center, scale, rng):
     ref_loss, dy = ref.loss_and_gradient("mean_squared_error", y, t)
     _, dgamma, dbeta = ref.batch_norm_backward_training(x, dy, gamma, EPS)
     moving_mean, moving_var = ref.batch_norm_update_moving(
-        before["moving_mean"], before["moving_variance"], mean, var, momentum)
+        before["moving_mean"], before["moving_variance"], mean, var, momentum
+    )
     after = _values(bn)
     assert loss == pytest.approx(ref_loss, rel=1e-5)
     _close(after["moving_mean"], moving_mean, atol=1e-6)
@@ -336,8 +350,9 @@ def test_batch_norm_training_uses_batch_statistics(how, rng):
     x = _batch(rng, 16, 4)
     t = rng.normal(size=(16, 4)).astype(np.float32)
     y_batch = ref.batch_norm_forward_training(x, before["gamma"], before["beta"], EPS)[0]
-    y_moving = ref.batch_norm_forward_inference(x, before["gamma"], before["beta"],
-                                                before["moving_mean"], before["moving_variance"], EPS)
+    y_moving = ref.batch_norm_forward_inference(
+        x, before["gamma"], before["beta"], before["moving_mean"], before["moving_variance"], EPS
+    )
     if how == "fit":
         loss = model.fit(x, t, batch_size=16, epochs=1, verbose=0).history["loss"][0]
     else:
@@ -351,8 +366,9 @@ def test_batch_norm_inference_uses_moving_stats(rng):
     before = _randomize(bn, rng)
     x = _batch(rng, 16, 4)
     t = rng.normal(size=(16, 4)).astype(np.float32)
-    expected = ref.batch_norm_forward_inference(x, before["gamma"], before["beta"],
-                                                before["moving_mean"], before["moving_variance"], EPS)
+    expected = ref.batch_norm_forward_inference(
+        x, before["gamma"], before["beta"], before["moving_mean"], before["moving_variance"], EPS
+    )
     outputs = {
         "predict": model.predict(x, verbose=0),
         "predict batch_size=5": model.predict(x, batch_size=5, verbose=0),
@@ -361,7 +377,7 @@ def test_batch_norm_inference_uses_moving_stats(rng):
         "model(x, training=False)": model(x, training=False),
         "layer(x)": bn(x),
         "layer(x, training=False)": bn(x, training=False),
-        "one row": np.concatenate([bn(x[i:i + 1]) for i in range(16)]),
+        "one row": np.concatenate([bn(x[i : i + 1]) for i in range(16)]),
     }
     for how, out in outputs.items():
         _close(out, expected, atol=1e-6, err_msg=how)
@@ -388,6 +404,7 @@ def test_batch_norm_discarded_training_forward_never_moves_moving_stats(before_c
     t = rng.normal(size=(8, 2)).astype(np.float32)
     if before_call == "gradient_flow":
         from densekit import diagnostics
+
         diagnostics.gradient_flow(model, x, t)
     else:
         bad = x.copy()
@@ -398,8 +415,17 @@ def test_batch_norm_discarded_training_forward_never_moves_moving_stats(before_c
         assert_array_equal(value, before[name], err_msg=f"{name} after {before_call}")
     if then == "layer(x)":
         z = _batch(rng, 4, 4)
-        _close(bn(z), ref.batch_norm_forward_inference(
-            z, before["gamma"], before["beta"], before["moving_mean"], before["moving_variance"], EPS))
+        _close(
+            bn(z),
+            ref.batch_norm_forward_inference(
+                z,
+                before["gamma"],
+                before["beta"],
+                before["moving_mean"],
+                before["moving_variance"],
+                EPS,
+            ),
+        )
     else:
         bn.trainable = False
         model.train_on_batch(x, t)
@@ -417,8 +443,9 @@ def test_batch_norm_training_call_uses_batch_stats_and_updates_moving_stats(call
     out = bn(x, training=True) if call == "layer" else model(x, training=True)
     y, mean, var = ref.batch_norm_forward_training(x, before["gamma"], before["beta"], EPS)
     _close(out, y)
-    mm, mv = ref.batch_norm_update_moving(before["moving_mean"], before["moving_variance"],
-                                          mean, var, 0.9)
+    mm, mv = ref.batch_norm_update_moving(
+        before["moving_mean"], before["moving_variance"], mean, var, 0.9
+    )
     after = _values(bn)
     _close(after["moving_mean"], mm, atol=1e-6)
     _close(after["moving_variance"], mv, atol=1e-6)
@@ -444,11 +471,13 @@ def test_batch_norm_layer_call_training_by_hand():
 
 def _dense_bn_dense(rng, trainable=True):
     glorot = keras.initializers.GlorotUniform
-    model = keras.Sequential([
-        L.Dense(4, use_bias=False, input_shape=(3,), kernel_initializer=glorot(seed=1)),
-        L.BatchNormalization(momentum=0.9, trainable=trainable),
-        L.Dense(2, kernel_initializer=glorot(seed=2)),
-    ])
+    model = keras.Sequential(
+        [
+            L.Dense(4, use_bias=False, input_shape=(3,), kernel_initializer=glorot(seed=1)),
+            L.BatchNormalization(momentum=0.9, trainable=trainable),
+            L.Dense(2, kernel_initializer=glorot(seed=2)),
+        ]
+    )
     return model, model.layers[1]
 
 
@@ -468,13 +497,15 @@ def test_batch_norm_frozen_layer_runs_in_inference_mode_during_training(rng):
     loss = model.train_on_batch(x, t)
 
     z = ref.dense_forward(x, w)
-    h = ref.batch_norm_forward_inference(z, frozen["gamma"], frozen["beta"], frozen["moving_mean"],
-                                         frozen["moving_variance"], EPS)
+    h = ref.batch_norm_forward_inference(
+        z, frozen["gamma"], frozen["beta"], frozen["moving_mean"], frozen["moving_variance"], EPS
+    )
     out = ref.dense_forward(h, v, c)
     ref_loss, dout = ref.loss_and_gradient("mean_squared_error", out, t)
     dh, dv, dc = ref.dense_backward(h, v, dout)
-    dz, _, _ = ref.batch_norm_backward_inference(z, dh, frozen["gamma"], frozen["moving_mean"],
-                                                 frozen["moving_variance"], EPS)
+    dz, _, _ = ref.batch_norm_backward_inference(
+        z, dh, frozen["gamma"], frozen["moving_mean"], frozen["moving_variance"], EPS
+    )
     _, dw, _ = ref.dense_backward(x, w, dz)
     assert loss == pytest.approx(ref_loss, rel=1e-5)
     _close(model.layers[0].get_weights()[0] - w, -lr * dw, rtol=1e-4, atol=1e-6)
@@ -499,8 +530,17 @@ def test_batch_norm_frozen_layer_is_bit_identical_after_fit(how, rng):
     assert not np.allclose(model.layers[0].get_weights()[0], dense_before)  # the rest trained
     # Asked to train directly, a frozen layer still runs in inference mode and moves nothing.
     z = _batch(rng, 6, 4)
-    _close(bn(z, training=True), ref.batch_norm_forward_inference(
-        z, frozen["gamma"], frozen["beta"], frozen["moving_mean"], frozen["moving_variance"], EPS))
+    _close(
+        bn(z, training=True),
+        ref.batch_norm_forward_inference(
+            z,
+            frozen["gamma"],
+            frozen["beta"],
+            frozen["moving_mean"],
+            frozen["moving_variance"],
+            EPS,
+        ),
+    )
     for name, value in _values(bn).items():
         assert_array_equal(value, frozen[name], err_msg=name)
     # Unfrozen again, the next step trains it.
@@ -524,18 +564,27 @@ def test_batch_norm_frozen_layer_counts_as_non_trainable_in_summary(rng, capsys)
     assert "Total params: 38" in text and "Trainable params: 22" in text
     assert "Non-trainable params: 16" in text
     assert [(v.name.split("/", 1)[1], v.trainable) for v in bn.variables] == [
-        ("gamma:0", False), ("beta:0", False), ("moving_mean:0", False), ("moving_variance:0", False)]
+        ("gamma:0", False),
+        ("beta:0", False),
+        ("moving_mean:0", False),
+        ("moving_variance:0", False),
+    ]
     assert bn.trainable_weights == [] and len(bn.non_trainable_weights) == 4
     assert bn.get_config()["trainable"] is False
 
 
-@pytest.mark.parametrize("center,scale,per_feature", [(True, True, 4), (False, True, 3),
-                                                      (True, False, 3), (False, False, 2)])
+@pytest.mark.parametrize(
+    "center,scale,per_feature",
+    [(True, True, 4), (False, True, 3), (True, False, 3), (False, False, 2)],
+)
 def test_batch_norm_center_scale_off_variables_and_counts(center, scale, per_feature):
     layer = L.BatchNormalization(center=center, scale=scale)
     layer(np.zeros((2, 5), np.float32))
     names = [v.name.split("/", 1)[1] for v in layer.variables]
-    assert names == ["gamma:0"] * scale + ["beta:0"] * center + ["moving_mean:0", "moving_variance:0"]
+    assert names == ["gamma:0"] * scale + ["beta:0"] * center + [
+        "moving_mean:0",
+        "moving_variance:0",
+    ]
     assert layer.count_params() == per_feature * 5
     assert len(layer.trainable_weights) == center + scale
 
@@ -572,12 +621,22 @@ def test_batch_norm_before_or_after_activation_one_step_matches_reference(placem
     lr = 0.2
     glorot = keras.initializers.GlorotUniform
     if placement == "before":  # the BN paper's placement: Dense(use_bias=False), BN, activation
-        layers = [L.Dense(4, use_bias=False, input_shape=(3,), kernel_initializer=glorot(seed=3)),
-                  L.BatchNormalization(momentum=0.9), L.Activation("sigmoid")]
+        layers = [
+            L.Dense(4, use_bias=False, input_shape=(3,), kernel_initializer=glorot(seed=3)),
+            L.BatchNormalization(momentum=0.9),
+            L.Activation("sigmoid"),
+        ]
     else:
-        layers = [L.Dense(4, activation="sigmoid", input_shape=(3,), kernel_initializer=glorot(seed=3),
-                          bias_initializer=keras.initializers.RandomUniform(-1, 1, seed=4)),
-                  L.BatchNormalization(momentum=0.9)]
+        layers = [
+            L.Dense(
+                4,
+                activation="sigmoid",
+                input_shape=(3,),
+                kernel_initializer=glorot(seed=3),
+                bias_initializer=keras.initializers.RandomUniform(-1, 1, seed=4),
+            ),
+            L.BatchNormalization(momentum=0.9),
+        ]
     model = keras.Sequential(layers + [L.Dense(2, kernel_initializer=glorot(seed=5))])
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=lr), loss="mse")
     dense1, bn, dense2 = model.layers[0], model.layers[1], model.layers[-1]
@@ -604,8 +663,12 @@ def test_batch_norm_before_or_after_activation_one_step_matches_reference(placem
 
     loss = model.train_on_batch(x, t)
     assert loss == pytest.approx(ref_loss, rel=1e-5)
-    new = [dense1.get_weights()[0], dense1.get_weights()[1] if placement == "after" else None,
-           *bn.get_weights()[:2], *dense2.get_weights()]
+    new = [
+        dense1.get_weights()[0],
+        dense1.get_weights()[1] if placement == "after" else None,
+        *bn.get_weights()[:2],
+        *dense2.get_weights(),
+    ]
     for name, p_new, p_old, g in zip(["w1", "b1", "gamma", "beta", "w2", "b2"], new, params, grads):
         if p_old is not None:
             _close(p_new - p_old, -lr * g, rtol=1e-4, atol=1e-6, err_msg=name)
@@ -613,7 +676,8 @@ def test_batch_norm_before_or_after_activation_one_step_matches_reference(placem
     _close(bn.get_weights()[2], mm, atol=1e-6)
     _close(bn.get_weights()[3], mv, atol=1e-6)
     assert [v.name.split("/", 1)[1] for v in dense1.variables] == (
-        ["kernel:0"] if placement == "before" else ["kernel:0", "bias:0"])
+        ["kernel:0"] if placement == "before" else ["kernel:0", "bias:0"]
+    )
 
 
 @pytest.mark.parametrize("center,scale", FLAGS, ids=FLAG_IDS)
@@ -627,8 +691,9 @@ def test_batch_norm_first_then_dense_one_step_matches_reference(hidden, center, 
     bn = L.BatchNormalization(momentum=0.9, center=center, scale=scale, input_shape=(5,))
     dense1 = L.Dense(4, activation="relu", use_bias=hidden != "no-bias")
     model = keras.Sequential([bn, dense1, L.Dense(3, activation="softmax")])
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=lr),
-                  loss="sparse_categorical_crossentropy")
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=lr), loss="sparse_categorical_crossentropy"
+    )
     dense1.trainable = hidden != "frozen"
     before_bn = _randomize(bn, rng)
     gamma, beta = before_bn.get("gamma"), before_bn.get("beta")
@@ -640,8 +705,9 @@ def test_batch_norm_first_then_dense_one_step_matches_reference(hidden, center, 
 
     def chain(gamma, beta):
         y_bn = ref.batch_norm_forward_training(x, gamma, beta, EPS)[0]
-        return ref.mlp_loss_and_gradients([w1, b1, w2, b2], ["relu", "softmax"], y_bn, labels,
-                                          "sparse_categorical_crossentropy")
+        return ref.mlp_loss_and_gradients(
+            [w1, b1, w2, b2], ["relu", "softmax"], y_bn, labels, "sparse_categorical_crossentropy"
+        )
 
     ref_loss, _, (dw1, db1, dw2, db2) = chain(gamma, beta)
     loss = model.train_on_batch(x, labels)
@@ -672,14 +738,23 @@ def test_batch_norm_first_layer_trains_on_unstandardized_digits(digits):
     (x_train, y_train), (x_test, y_test) = digits
     x_train, x_test = x_train * 16, x_test * 16
     assert x_train.max() == 16
-    model = keras.Sequential([
-        L.Flatten(input_shape=[8, 8]),
-        L.BatchNormalization(),
-        L.Dense(64, activation="relu", kernel_initializer=keras.initializers.HeNormal(seed=1)),
-        L.Dense(10, activation="softmax", kernel_initializer=keras.initializers.GlorotUniform(seed=2)),
-    ])
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.05),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model = keras.Sequential(
+        [
+            L.Flatten(input_shape=[8, 8]),
+            L.BatchNormalization(),
+            L.Dense(64, activation="relu", kernel_initializer=keras.initializers.HeNormal(seed=1)),
+            L.Dense(
+                10,
+                activation="softmax",
+                kernel_initializer=keras.initializers.GlorotUniform(seed=2),
+            ),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=0.05),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     model.fit(x_train, y_train, batch_size=32, epochs=10, verbose=0, seed=0)
     # Observed: 0.96 (seed 0).
     assert model.evaluate(x_test, y_test, verbose=0)[1] > 0.9
@@ -700,14 +775,20 @@ def _deep_sigmoid(bn, depth=10, units=100):
             # momentum 0.9: the moving statistics catch up within the 225 steps of 5 epochs
             # (with 0.99, 0.99^225 = 10% of the initial statistics would remain, and 10
             # stacked mismatches ruin the test accuracy though training went well).
-            layers += [L.Dense(units, use_bias=False, kernel_initializer=glorot(seed=i)),
-                       L.BatchNormalization(momentum=0.9), L.Activation("sigmoid")]
+            layers += [
+                L.Dense(units, use_bias=False, kernel_initializer=glorot(seed=i)),
+                L.BatchNormalization(momentum=0.9),
+                L.Activation("sigmoid"),
+            ]
         else:
             layers.append(L.Dense(units, activation="sigmoid", kernel_initializer=glorot(seed=i)))
     layers.append(L.Dense(10, activation="softmax", kernel_initializer=glorot(seed=99)))
     model = keras.Sequential(layers)
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=0.1),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -728,34 +809,54 @@ def test_batch_norm_lets_a_deep_sigmoid_network_learn(digits):
 
 
 def _seed_bn_model():
-    return keras.models.Sequential([
-        L.Flatten(input_shape=[28, 28]),
-        L.BatchNormalization(),
-        L.Dense(300, activation="relu", use_bias=False),
-        L.BatchNormalization(),
-        L.Dense(100, use_bias=False),
-        L.BatchNormalization(),
-        L.Activation("relu"),
-        L.Dense(10, activation="softmax"),
-    ])
+    return keras.models.Sequential(
+        [
+            L.Flatten(input_shape=[28, 28]),
+            L.BatchNormalization(),
+            L.Dense(300, activation="relu", use_bias=False),
+            L.BatchNormalization(),
+            L.Dense(100, use_bias=False),
+            L.BatchNormalization(),
+            L.Activation("relu"),
+            L.Dense(10, activation="softmax"),
+        ]
+    )
 
 
 def test_batch_norm_seed_model_parameter_counts_and_variables(capsys):
     model = _seed_bn_model()
     # 4 per feature: 4·784 = 3,136, 4·300 = 1,200, 4·100 = 400; Dense without bias 784·300 =
     # 235,200 and 300·100 = 30,000; the last Dense 100·10 + 10 = 1,010.
-    assert [layer.count_params() for layer in model.layers] == [0, 3136, 235200, 1200, 30000,
-                                                                 400, 0, 1010]
-    trainable = [sum(int(np.prod(v.shape)) for v in layer.trainable_weights) for layer in model.layers]
+    assert [layer.count_params() for layer in model.layers] == [
+        0,
+        3136,
+        235200,
+        1200,
+        30000,
+        400,
+        0,
+        1010,
+    ]
+    trainable = [
+        sum(int(np.prod(v.shape)) for v in layer.trainable_weights) for layer in model.layers
+    ]
     assert trainable == [0, 1568, 235200, 600, 30000, 200, 0, 1010]
     model.summary()
     text = capsys.readouterr().out
     # 270,946 in all; non-trainable 2·(784 + 300 + 100) = 2,368; trainable 268,578.
-    for line in ("Total params: 270,946", "Trainable params: 268,578", "Non-trainable params: 2,368"):
+    for line in (
+        "Total params: 270,946",
+        "Trainable params: 268,578",
+        "Non-trainable params: 2,368",
+    ):
         assert line in text
     bn1 = model.layers[1]
     assert [(v.name.split("/", 1)[1], v.trainable) for v in bn1.variables] == [
-        ("gamma:0", True), ("beta:0", True), ("moving_mean:0", False), ("moving_variance:0", False)]
+        ("gamma:0", True),
+        ("beta:0", True),
+        ("moving_mean:0", False),
+        ("moving_variance:0", False),
+    ]
     assert all(v.name.startswith(bn1.name + "/") for v in bn1.variables)
     # Freezing the three BN layers moves their gamma and beta to the non-trainable count:
     # 268,578 - 2,368 = 266,210 trainable, 2·2,368 = 4,736 not.
@@ -763,7 +864,11 @@ def test_batch_norm_seed_model_parameter_counts_and_variables(capsys):
         layer.trainable = False
     model.summary()
     text = capsys.readouterr().out
-    for line in ("Total params: 270,946", "Trainable params: 266,210", "Non-trainable params: 4,736"):
+    for line in (
+        "Total params: 270,946",
+        "Trainable params: 266,210",
+        "Non-trainable params: 4,736",
+    ):
         assert line in text
 
 
@@ -799,7 +904,9 @@ def test_batch_norm_matches_keras(center, scale, rng):
     torch = pytest.importorskip("torch")
     f = 6
     ours = L.BatchNormalization(momentum=0.9, epsilon=1e-2, center=center, scale=scale)
-    theirs = keras3.layers.BatchNormalization(momentum=0.9, epsilon=1e-2, center=center, scale=scale)
+    theirs = keras3.layers.BatchNormalization(
+        momentum=0.9, epsilon=1e-2, center=center, scale=scale
+    )
     ours(np.zeros((1, f), np.float32))
     theirs.build((None, f))
     weights = list(_randomize(ours, rng).values())
@@ -818,10 +925,12 @@ def test_batch_norm_matches_keras(center, scale, rng):
     _close(ours_values["moving_mean"], _torch_numpy(theirs.moving_mean.value), atol=1e-6)
     _close(ours_values["moving_variance"], _torch_numpy(theirs.moving_variance.value), atol=1e-6)
     _, _, _, inv_std, x_hat = K.batch_norm_forward_training(
-        x, ours_values.get("gamma", EMPTY), EMPTY, 1e-2)
+        x, ours_values.get("gamma", EMPTY), EMPTY, 1e-2
+    )
     # (the forward above used the pre-call gamma: a training call does not change gamma)
-    dx, dgamma, dbeta = K.batch_norm_backward_training(x_hat, dy, ours_values.get("gamma", EMPTY),
-                                                       inv_std)
+    dx, dgamma, dbeta = K.batch_norm_backward_training(
+        x_hat, dy, ours_values.get("gamma", EMPTY), inv_std
+    )
     _close(dx, _torch_numpy(x_t.grad), rtol=1e-4, atol=1e-5)
     if scale:
         _close(dgamma, _torch_numpy(theirs.gamma.value.grad), rtol=1e-4, atol=1e-5)

@@ -60,8 +60,14 @@ def run_fit(model, cbs, epoch_logs, steps=4, verbose=0):
     traced back to its epoch.
     """
     cbs = callbacks.CallbackList(
-        cbs, add_history=True, add_progbar=verbose != 0, model=model,
-        verbose=verbose, epochs=len(epoch_logs), steps=steps)
+        cbs,
+        add_history=True,
+        add_progbar=verbose != 0,
+        model=model,
+        verbose=verbose,
+        epochs=len(epoch_logs),
+        steps=steps,
+    )
     model.stop_training = False
     cbs.on_train_begin()
     logs = None
@@ -83,6 +89,7 @@ def losses(*values):
 
 # --- Progbar ---------------------------------------------------------------
 
+
 def test_progbar_final_line_verbose_1(clock):
     out = io.StringIO()
     bar = Progbar(1875, file=out)
@@ -94,7 +101,8 @@ def test_progbar_final_line_verbose_1(clock):
     # the first step is left out: 2.5 s / 1874 steps = 1.33 ms.
     assert out.getvalue() == (
         "1875/1875 [==============================] - 3s 1ms/step"
-        " - loss: 0.4211 - accuracy: 0.8512\n")
+        " - loss: 0.4211 - accuracy: 0.8512\n"
+    )
 
 
 def test_progbar_final_line_verbose_2(clock):
@@ -106,8 +114,8 @@ def test_progbar_final_line_verbose_2(clock):
     bar.update(1875, [("loss", 0.4211), ("accuracy", 0.8512)])
     # 3 s / 1875 steps = 1.6 ms, printed rounded as tf.keras 2 does.
     assert out.getvalue() == (
-        "1875/1875 - 3s - loss: 0.4211 - accuracy: 0.8512"
-        " - 3s/epoch - 2ms/step\n")
+        "1875/1875 - 3s - loss: 0.4211 - accuracy: 0.8512 - 3s/epoch - 2ms/step\n"
+    )
 
 
 def test_progbar_line_during_epoch_shows_eta(clock):
@@ -118,8 +126,8 @@ def test_progbar_line_during_epoch_shows_eta(clock):
     # int(30 * 512 / 1875) = 8 cells: 7 '=' and the head '>'.
     # ETA: 0.5 s / 512 steps * 1363 steps left = 1.33 s.
     assert out.getvalue() == (
-        "\r 512/1875 [=======>......................] - ETA: 1s"
-        " - loss: 0.4211 - accuracy: 0.8512")
+        "\r 512/1875 [=======>......................] - ETA: 1s - loss: 0.4211 - accuracy: 0.8512"
+    )
 
 
 def test_progbar_averages_values_over_steps(clock):
@@ -136,8 +144,7 @@ def test_progbar_formats_tiny_values_with_exponent(clock):
     out = io.StringIO()
     bar = Progbar(1, verbose=2, file=out, stateful_metrics=["neg"])
     bar.update(1, [("tiny", 5e-5), ("zero", 0.0), ("neg", -0.5)])
-    assert (" - tiny: 5.0000e-05 - zero: 0.0000e+00 - neg: -0.5000 - "
-            in out.getvalue())
+    assert " - tiny: 5.0000e-05 - zero: 0.0000e+00 - neg: -0.5000 - " in out.getvalue()
 
 
 def test_progbar_redraws_at_most_once_per_interval(clock):
@@ -192,9 +199,9 @@ def test_progbar_time_and_eta_formats():
 
 # --- ProgbarLogger ---------------------------------------------------------
 
+
 def test_progbar_logger_prints_epochs_and_given_values(clock, capsys):
-    epoch_logs = [{"loss": 0.5, "accuracy": 0.75}, {"loss": 0.25,
-                                                    "accuracy": 0.875}]
+    epoch_logs = [{"loss": 0.5, "accuracy": 0.75}, {"loss": 0.25, "accuracy": 0.875}]
     run_fit(FakeModel(), [], epoch_logs, steps=10, verbose=1)
     # The epoch logs are means already: shown as given, not re-averaged.
     assert capsys.readouterr().out == (
@@ -203,14 +210,14 @@ def test_progbar_logger_prints_epochs_and_given_values(clock, capsys):
         " - loss: 0.5000 - accuracy: 0.7500\n"
         "Epoch 2/2\n"
         "10/10 [==============================] - 0s 0s/step"
-        " - loss: 0.2500 - accuracy: 0.8750\n")
+        " - loss: 0.2500 - accuracy: 0.8750\n"
+    )
 
 
 def test_progbar_logger_verbose_2_and_single_epoch(clock, capsys):
     run_fit(FakeModel(), [], losses(0.5), steps=10, verbose=2)
     # One epoch: no "Epoch 1/1" line, as in tf.keras.
-    assert capsys.readouterr().out == (
-        "10/10 - 0s - loss: 0.5000 - 0s/epoch - 0s/step\n")
+    assert capsys.readouterr().out == ("10/10 - 0s - loss: 0.5000 - 0s/epoch - 0s/step\n")
 
 
 def test_progbar_logger_follows_chunked_reports(clock, monkeypatch):
@@ -226,8 +233,7 @@ def test_progbar_logger_follows_chunked_reports(clock, monkeypatch):
     clock.now += 1.0
     cbs.on_epoch_end(0, {"loss": 1.0})
     lines = out.getvalue().split("\r")[1:]
-    assert [line[:9] for line in lines] == [
-        " 300/1000", " 600/1000", " 900/1000", "1000/1000"]
+    assert [line[:9] for line in lines] == [" 300/1000", " 600/1000", " 900/1000", "1000/1000"]
     assert lines[1].startswith(" 600/1000 [=================>")
     assert lines[1].endswith(" - ETA: 1s - loss: 2.0000")
     assert lines[-1].endswith(" - 4s 4ms/step - loss: 1.0000\n")
@@ -239,8 +245,7 @@ def test_progbar_logger_learns_unknown_steps(clock, capsys):
 
 
 def test_progbar_logger_is_silent_for_validation_inside_fit(clock, capsys):
-    cbs = callbacks.CallbackList(add_progbar=True, verbose=1, epochs=1,
-                                 steps=3)
+    cbs = callbacks.CallbackList(add_progbar=True, verbose=1, epochs=1, steps=3)
     cbs.on_train_begin()
     cbs.on_epoch_begin(0)
     cbs.on_train_batch_end(2, {"loss": 1.0})
@@ -251,8 +256,7 @@ def test_progbar_logger_is_silent_for_validation_inside_fit(clock, capsys):
     assert capsys.readouterr().out == ""
     cbs.on_epoch_end(0, {"loss": 1.0, "val_loss": 3.0})
     cbs.on_train_end()
-    assert capsys.readouterr().out.endswith(
-        " - loss: 1.0000 - val_loss: 3.0000\n")
+    assert capsys.readouterr().out.endswith(" - loss: 1.0000 - val_loss: 3.0000\n")
     # `evaluate` alone draws its own bar.
     cbs.on_test_begin()
     cbs.on_test_batch_end(2, {"loss": 3.0})
@@ -264,8 +268,9 @@ def test_progbar_logger_ends_a_stopped_epoch_at_the_steps_done(clock, capsys):
     # TerminateOnNaN stops at the chunk ending with batch 1: the final line shows 2 of the 45
     # steps, not 45/45 as if the epoch had run to its end.
     model = FakeModel()
-    cbs = callbacks.CallbackList([callbacks.TerminateOnNaN()], add_progbar=True,
-                                 model=model, verbose=1, epochs=1, steps=45)
+    cbs = callbacks.CallbackList(
+        [callbacks.TerminateOnNaN()], add_progbar=True, model=model, verbose=1, epochs=1, steps=45
+    )
     cbs.on_train_begin()
     cbs.on_epoch_begin(0)
     cbs.on_train_batch_end(1, {"loss": float("nan")})
@@ -274,25 +279,30 @@ def test_progbar_logger_ends_a_stopped_epoch_at_the_steps_done(clock, capsys):
     # int(30 * 2 / 45) = 1 cell, the head: '>' since 2 < 45.
     assert capsys.readouterr().out == (
         "Batch 1: Invalid loss, terminating training\n"
-        " 2/45 [>.............................] - 0s 0s/step - loss: nan\n")
+        " 2/45 [>.............................] - 0s 0s/step - loss: nan\n"
+    )
     # Stopped before any step was reported (fit's first step not finite): 0 steps done.
     cbs.on_epoch_begin(0)
     cbs.on_epoch_end(0, {"loss": float("nan")})
-    assert capsys.readouterr().out.startswith(
-        " 0/45 [..............................] - ")
+    assert capsys.readouterr().out.startswith(" 0/45 [..............................] - ")
     # A full epoch whose end sets the stop (EarlyStopping, here before the bar in the list)
     # still shows all its steps.
-    run_fit(model, [callbacks.EarlyStopping(monitor="loss"), callbacks.ProgbarLogger()],
-            losses(1.0, 2.0), steps=45, verbose=2)
+    run_fit(
+        model,
+        [callbacks.EarlyStopping(monitor="loss"), callbacks.ProgbarLogger()],
+        losses(1.0, 2.0),
+        steps=45,
+        verbose=2,
+    )
     assert capsys.readouterr().out.splitlines()[-1].startswith("45/45 - ")
 
 
 # --- History ---------------------------------------------------------------
 
+
 def test_history_collects_epoch_logs_and_is_set_on_model():
     model = FakeModel()
-    history = run_fit(model, [], [{"loss": 1.0, "val_loss": 2.0},
-                                  {"loss": 0.5, "val_loss": 1.5}])
+    history = run_fit(model, [], [{"loss": 1.0, "val_loss": 2.0}, {"loss": 0.5, "val_loss": 1.5}])
     assert isinstance(model.history, callbacks.History)
     assert history.history == {"loss": [1.0, 0.5], "val_loss": [2.0, 1.5]}
     assert history.epoch == [0, 1]
@@ -301,10 +311,10 @@ def test_history_collects_epoch_logs_and_is_set_on_model():
 
 # --- EarlyStopping ---------------------------------------------------------
 
+
 def test_early_stopping_stops_after_patience_epochs_without_improvement():
     stopper = callbacks.EarlyStopping(monitor="loss", patience=2)
-    history = run_fit(FakeModel(), [stopper],
-                      losses(1.0, 0.8, 0.9, 0.85, 0.7, 0.6))
+    history = run_fit(FakeModel(), [stopper], losses(1.0, 0.8, 0.9, 0.85, 0.7, 0.6))
     # Best at epoch 1; epochs 2 and 3 do not improve: stop after epoch 3.
     assert history.history["loss"] == [1.0, 0.8, 0.9, 0.85]
     assert stopper.stopped_epoch == 3 and stopper.best == 0.8
@@ -318,38 +328,43 @@ def test_early_stopping_patience_0_stops_at_first_worse_epoch():
 
 def test_early_stopping_restores_best_weights(capsys):
     model = FakeModel()
-    stopper = callbacks.EarlyStopping(monitor="loss", patience=2, verbose=1,
-                                      restore_best_weights=True)
+    stopper = callbacks.EarlyStopping(
+        monitor="loss", patience=2, verbose=1, restore_best_weights=True
+    )
     run_fit(model, [stopper], losses(1.0, 0.8, 0.9, 0.85, 0.7))
     # run_fit sets the weights to the epoch index: epoch 1 was the best.
     assert all(np.all(w == 1.0) for w in model.weights)
     assert capsys.readouterr().out == (
-        "Epoch 4: early stopping\n"
-        "Restoring model weights from the end of the best epoch: 2.\n")
+        "Epoch 4: early stopping\nRestoring model weights from the end of the best epoch: 2.\n"
+    )
 
 
 def test_early_stopping_restores_best_weights_even_without_stopping():
     model = FakeModel()
-    stopper = callbacks.EarlyStopping(monitor="loss", patience=5,
-                                      restore_best_weights=True)
+    stopper = callbacks.EarlyStopping(monitor="loss", patience=5, restore_best_weights=True)
     run_fit(model, [stopper], losses(1.0, 0.5, 0.9))
     assert stopper.stopped_epoch == 0
     assert all(np.all(w == 1.0) for w in model.weights)
 
 
 def test_early_stopping_max_mode():
-    stopper = callbacks.EarlyStopping(monitor="score", mode="max",
-                                      patience=1)
-    history = run_fit(FakeModel(), [stopper],
-                      [{"score": s} for s in (0.5, 0.6, 0.55, 0.9)])
+    stopper = callbacks.EarlyStopping(monitor="score", mode="max", patience=1)
+    history = run_fit(FakeModel(), [stopper], [{"score": s} for s in (0.5, 0.6, 0.55, 0.9)])
     assert history.epoch == [0, 1, 2] and stopper.best == 0.6
 
 
-@pytest.mark.parametrize("monitor, op", [
-    ("val_loss", np.less), ("loss", np.less), ("mae", np.less),
-    ("accuracy", np.greater), ("val_acc", np.greater),
-    ("val_sparse_categorical_accuracy", np.greater), ("auc", np.greater),
-])
+@pytest.mark.parametrize(
+    "monitor, op",
+    [
+        ("val_loss", np.less),
+        ("loss", np.less),
+        ("mae", np.less),
+        ("accuracy", np.greater),
+        ("val_acc", np.greater),
+        ("val_sparse_categorical_accuracy", np.greater),
+        ("auc", np.greater),
+    ],
+)
 def test_early_stopping_auto_mode_follows_metric_name(monitor, op):
     assert callbacks.EarlyStopping(monitor=monitor).monitor_op is op
 
@@ -361,16 +376,14 @@ def test_early_stopping_unknown_mode_warns_and_uses_auto():
 
 
 def test_early_stopping_min_delta():
-    stopper = callbacks.EarlyStopping(monitor="loss", min_delta=0.1,
-                                      patience=1)
+    stopper = callbacks.EarlyStopping(monitor="loss", min_delta=0.1, patience=1)
     history = run_fit(FakeModel(), [stopper], losses(1.0, 0.95, 0.5))
     # 0.95 is below 1.0 but not by 0.1: no improvement, stop at epoch 1.
     assert history.epoch == [0, 1]
 
 
 def test_early_stopping_baseline_keeps_counting_until_beaten():
-    stopper = callbacks.EarlyStopping(monitor="loss", patience=2,
-                                      baseline=0.5)
+    stopper = callbacks.EarlyStopping(monitor="loss", patience=2, baseline=0.5)
     history = run_fit(FakeModel(), [stopper], losses(1.0, 0.9, 0.95, 0.1))
     # Improvements that miss the baseline do not reset the wait: 3 >= 2
     # at the first epoch without improvement.
@@ -388,8 +401,9 @@ def test_early_stopping_start_from_epoch():
 
 def test_early_stopping_missing_monitor_warns():
     stopper = callbacks.EarlyStopping()  # monitors val_loss
-    with pytest.warns(UserWarning, match="`val_loss` which is not available. "
-                                         "Available metrics are: loss"):
+    with pytest.warns(
+        UserWarning, match="`val_loss` which is not available. Available metrics are: loss"
+    ):
         history = run_fit(FakeModel(), [stopper], losses(1.0, 2.0))
     assert history.epoch == [0, 1]
 
@@ -404,6 +418,7 @@ def test_early_stopping_is_reset_between_fits():
 
 # --- TerminateOnNaN --------------------------------------------------------
 
+
 @pytest.mark.parametrize("loss", [float("nan"), np.float32("inf"), -np.inf])
 def test_terminate_on_nan_stops_training(loss, capsys):
     model = FakeModel()
@@ -412,18 +427,17 @@ def test_terminate_on_nan_stops_training(loss, capsys):
     assert not model.stop_training
     cbs.on_train_batch_end(599, {"loss": loss})
     assert model.stop_training
-    assert capsys.readouterr().out == (
-        "Batch 599: Invalid loss, terminating training\n")
+    assert capsys.readouterr().out == ("Batch 599: Invalid loss, terminating training\n")
 
 
 def test_terminate_on_nan_can_raise():
-    cbs = callbacks.CallbackList([callbacks.TerminateOnNaN(raise_error=True)],
-                                 model=FakeModel())
+    cbs = callbacks.CallbackList([callbacks.TerminateOnNaN(raise_error=True)], model=FakeModel())
     with pytest.raises(RuntimeError, match="NaN or Inf loss"):
         cbs.on_train_batch_end(0, {"loss": float("nan")})
 
 
 # --- LambdaCallback --------------------------------------------------------
+
 
 def test_lambda_callback_calls_its_functions():
     calls = []
@@ -434,15 +448,23 @@ def test_lambda_callback_calls_its_functions():
         on_train_end=lambda logs: calls.append(("te", logs)),
         on_train_batch_begin=lambda batch, logs: calls.append(("bb", batch)),
         on_train_batch_end=lambda batch, logs: calls.append(("be", batch)),
-        on_test_end=lambda logs: calls.append(("test_end", logs)))
+        on_test_end=lambda logs: calls.append(("test_end", logs)),
+    )
     run_fit(FakeModel(), [lam], losses(1.0))
     callbacks.CallbackList([lam]).on_test_end({"loss": 2.0})
-    assert calls == [("tb",), ("eb", 0), ("bb", 0), ("be", 3),
-                     ("ee", 0, {"loss": 1.0}), ("te", {"loss": 1.0}),
-                     ("test_end", {"loss": 2.0})]
+    assert calls == [
+        ("tb",),
+        ("eb", 0),
+        ("bb", 0),
+        ("be", 3),
+        ("ee", 0, {"loss": 1.0}),
+        ("te", {"loss": 1.0}),
+        ("test_end", {"loss": 2.0}),
+    ]
 
 
 # --- CallbackList ----------------------------------------------------------
+
 
 class BatchWatcher(callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
@@ -455,14 +477,19 @@ class LegacyBatchWatcher(callbacks.Callback):
 
 
 def test_needs_batch_hooks_only_for_user_batch_hooks():
-    builtin = [callbacks.EarlyStopping(), callbacks.TerminateOnNaN(),
-               callbacks.LambdaCallback(on_epoch_end=print)]
-    quiet = callbacks.CallbackList(builtin, add_history=True,
-                                   add_progbar=True, verbose=1)
+    builtin = [
+        callbacks.EarlyStopping(),
+        callbacks.TerminateOnNaN(),
+        callbacks.LambdaCallback(on_epoch_end=print),
+    ]
+    quiet = callbacks.CallbackList(builtin, add_history=True, add_progbar=True, verbose=1)
     assert not quiet.needs_batch_hooks()
-    for watcher in (BatchWatcher(), LegacyBatchWatcher(),
-                    callbacks.LambdaCallback(on_train_batch_begin=print),
-                    callbacks.LambdaCallback(on_batch_end=print)):
+    for watcher in (
+        BatchWatcher(),
+        LegacyBatchWatcher(),
+        callbacks.LambdaCallback(on_train_batch_begin=print),
+        callbacks.LambdaCallback(on_batch_end=print),
+    ):
         cbs = callbacks.CallbackList(builtin + [watcher], add_progbar=True)
         assert cbs.needs_batch_hooks()
         assert not cbs.needs_batch_hooks("test")
@@ -474,8 +501,7 @@ def test_needs_batch_hooks_when_a_subclass_overrides_a_builtin_hook():
             super().on_train_batch_end(batch, logs)
 
     assert callbacks.CallbackList([CountingProgbar()]).needs_batch_hooks()
-    assert not callbacks.CallbackList(
-        [callbacks.ProgbarLogger()]).needs_batch_hooks("predict")
+    assert not callbacks.CallbackList([callbacks.ProgbarLogger()]).needs_batch_hooks("predict")
 
 
 def test_legacy_batch_hooks_are_called_by_train_batch_hooks():
@@ -490,27 +516,40 @@ def test_callback_list_dispatches_every_hook():
     class Recorder(callbacks.Callback):
         pass
 
-    hooks = ["on_train_begin", "on_train_end", "on_test_begin",
-             "on_test_end", "on_predict_begin", "on_predict_end"]
-    indexed = ["on_epoch_begin", "on_epoch_end", "on_train_batch_begin",
-               "on_train_batch_end", "on_test_batch_begin",
-               "on_test_batch_end", "on_predict_batch_begin",
-               "on_predict_batch_end", "on_batch_begin", "on_batch_end"]
+    hooks = [
+        "on_train_begin",
+        "on_train_end",
+        "on_test_begin",
+        "on_test_end",
+        "on_predict_begin",
+        "on_predict_end",
+    ]
+    indexed = [
+        "on_epoch_begin",
+        "on_epoch_end",
+        "on_train_batch_begin",
+        "on_train_batch_end",
+        "on_test_batch_begin",
+        "on_test_batch_end",
+        "on_predict_batch_begin",
+        "on_predict_batch_end",
+        "on_batch_begin",
+        "on_batch_end",
+    ]
     recorder = Recorder()
     for name in hooks:
-        setattr(recorder, name,
-                lambda logs=None, name=name: calls.append((name, logs)))
+        setattr(recorder, name, lambda logs=None, name=name: calls.append((name, logs)))
     for name in indexed:
-        setattr(recorder, name, lambda i, logs=None, name=name:
-                calls.append((name, i, logs)))
+        setattr(recorder, name, lambda i, logs=None, name=name: calls.append((name, i, logs)))
     cbs = callbacks.CallbackList([recorder])
     logs = {"loss": np.float32(0.5)}
     for name in hooks:
         getattr(cbs, name)(logs)
     for name in indexed:
         getattr(cbs, name)(3, logs)
-    assert calls == ([(name, {"loss": 0.5}) for name in hooks]
-                     + [(name, 3, {"loss": 0.5}) for name in indexed])
+    assert calls == (
+        [(name, {"loss": 0.5}) for name in hooks] + [(name, 3, {"loss": 0.5}) for name in indexed]
+    )
     # NumPy scalars reach the callbacks as Python floats.
     assert type(calls[0][1]["loss"]) is float
 
@@ -530,8 +569,9 @@ def test_callback_list_forwards_each_hook_of_callback_under_its_name():
 def test_callback_list_wires_model_params_and_defaults():
     model = FakeModel()
     user = callbacks.EarlyStopping()
-    cbs = callbacks.CallbackList([user], add_history=True, add_progbar=True,
-                                 model=model, verbose=2, epochs=3, steps=7)
+    cbs = callbacks.CallbackList(
+        [user], add_history=True, add_progbar=True, model=model, verbose=2, epochs=3, steps=7
+    )
     progbar, _, history = cbs.callbacks
     assert isinstance(progbar, callbacks.ProgbarLogger)
     assert model.history is history
@@ -539,6 +579,5 @@ def test_callback_list_wires_model_params_and_defaults():
     assert user.params == {"verbose": 2, "epochs": 3, "steps": 7}
     assert (progbar.verbose, progbar.epochs, progbar.target) == (2, 3, 7)
     # A History or ProgbarLogger already in the list is not added twice.
-    again = callbacks.CallbackList([history, progbar], add_history=True,
-                                   add_progbar=True)
+    again = callbacks.CallbackList([history, progbar], add_history=True, add_progbar=True)
     assert again.callbacks == [history, progbar]

@@ -197,7 +197,8 @@ def test_read_idx_trailing_bytes_raise(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "magic", [b"\x01\x00\x08\x01", b"\x00\x00\x07\x01", b"\x00\x00\x08\x00"],
+    "magic",
+    [b"\x01\x00\x08\x01", b"\x00\x00\x07\x01", b"\x00\x00\x08\x00"],
     ids=["nonzero-prefix", "unknown-type", "zero-dims"],
 )
 def test_read_idx_bad_magic_raises(tmp_path, magic):
@@ -212,7 +213,8 @@ def test_read_idx_bad_magic_raises(tmp_path, magic):
 
 
 @pytest.mark.parametrize(
-    "gz", [(False,) * 4, (True,) * 4, (True, False, False, True)],
+    "gz",
+    [(False,) * 4, (True,) * 4, (True, False, False, True)],
     ids=["plain", "gzipped", "mixed"],
 )
 @pytest.mark.parametrize("module", [mnist, fashion_mnist])
@@ -221,12 +223,8 @@ def test_load_data_reads_idx_folder(tmp_path, module, gz):
     assert_loaded(module.load_data(path=write_folder(tmp_path, arrays, gz)), arrays)
 
 
-@pytest.mark.parametrize(
-    "module, subdir", [(mnist, "mnist"), (fashion_mnist, "fashion-mnist")]
-)
-def test_load_data_default_reads_keras_home_cache(
-    tmp_path, monkeypatch, module, subdir
-):
+@pytest.mark.parametrize("module, subdir", [(mnist, "mnist"), (fashion_mnist, "fashion-mnist")])
+def test_load_data_default_reads_keras_home_cache(tmp_path, monkeypatch, module, subdir):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     arrays = tiny_mnist()
     write_folder(tmp_path / "datasets" / subdir, arrays, gz=(True,) * 4)
@@ -265,12 +263,8 @@ def test_path_to_a_non_npz_file_raises(tmp_path):
         mnist.load_data(path=path)
 
 
-@pytest.mark.parametrize(
-    "module, subdir", [(mnist, "mnist"), (fashion_mnist, "fashion-mnist")]
-)
-def test_missing_files_error_names_files_and_folder(
-    tmp_path, monkeypatch, module, subdir
-):
+@pytest.mark.parametrize("module, subdir", [(mnist, "mnist"), (fashion_mnist, "fashion-mnist")])
+def test_missing_files_error_names_files_and_folder(tmp_path, monkeypatch, module, subdir):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     with pytest.raises(FileNotFoundError) as info:
         module.load_data()

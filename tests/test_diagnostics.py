@@ -10,16 +10,23 @@ import math
 
 import numpy as np
 import pytest
+import reference as ref
 
 import densekit
 from densekit import callbacks, diagnostics, initializers, layers, optimizers
 from densekit.callbacks import GradientMonitor
 from densekit.diagnostics import GradientWarning
 
-import reference as ref
-
-FIGURE_KEYS = {"layer", "kind", "weight_grad_norm", "input_grad_norm", "output_mean",
-               "output_std", "saturated_fraction", "dead_fraction"}
+FIGURE_KEYS = {
+    "layer",
+    "kind",
+    "weight_grad_norm",
+    "input_grad_norm",
+    "output_mean",
+    "output_std",
+    "saturated_fraction",
+    "dead_fraction",
+}
 
 
 # The figures do not depend on the thread count; one thread keeps these small layers fast when
@@ -38,10 +45,17 @@ def deep_model(activation, initializer, depth=20, units=100, seed=0, input_shape
     """`depth` Dense layers with per-layer seeded kernels, a softmax on top, compiled."""
     cls, kwargs = initializer
     stack = [layers.Flatten(input_shape=list(input_shape))]
-    stack += [layers.Dense(units, activation=activation, kernel_initializer=cls(seed=seed + i, **kwargs))
-              for i in range(depth)]
-    stack.append(layers.Dense(10, activation="softmax",
-                              kernel_initializer=initializers.GlorotUniform(seed=seed + depth)))
+    stack += [
+        layers.Dense(units, activation=activation, kernel_initializer=cls(seed=seed + i, **kwargs))
+        for i in range(depth)
+    ]
+    stack.append(
+        layers.Dense(
+            10,
+            activation="softmax",
+            kernel_initializer=initializers.GlorotUniform(seed=seed + depth),
+        )
+    )
     model = densekit.Sequential(stack)
     model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd", metrics=["accuracy"])
     return model
@@ -58,7 +72,9 @@ def test_logistic_with_normal_init_vanishes_orders_of_magnitude_more_than_elu_wi
     # 30 units: with N(0, 1) weights the backward gain of a sigmoid layer grows like
     # units^(1/4) (wider layers saturate more but multiply by larger weights); at 30 units it is
     # below 1 and 20 layers lose orders of magnitude (at 100 units only ~30x, at 300 none).
-    logistic = diagnostics.gradient_flow(deep_model("sigmoid", NORMAL_0_1, units=30), x[:256], y[:256])
+    logistic = diagnostics.gradient_flow(
+        deep_model("sigmoid", NORMAL_0_1, units=30), x[:256], y[:256]
+    )
     elu = diagnostics.gradient_flow(deep_model("elu", HE_NORMAL, units=30), x[:256], y[:256])
     assert logistic.grad_norm_ratio() < 1e-2 * elu.grad_norm_ratio()
     assert 0.1 < elu.grad_norm_ratio() < 10  # He init keeps it about level
@@ -71,8 +87,9 @@ def test_selu_with_lecun_normal_keeps_outputs_standardized_across_20_layers(digi
     flat = x.reshape(len(x), -1)
     std = flat.std(axis=0)
     standardized = (flat - flat.mean(axis=0)) / np.where(std > 0, std, 1.0)
-    flow = diagnostics.gradient_flow(deep_model("selu", LECUN_NORMAL, depth=20, units=100),
-                                     standardized[:512], y[:512])
+    flow = diagnostics.gradient_flow(
+        deep_model("selu", LECUN_NORMAL, depth=20, units=100), standardized[:512], y[:512]
+    )
     hidden = flow[:-1]
     assert len(hidden) == 20
     for row in hidden:
@@ -82,14 +99,20 @@ def test_selu_with_lecun_normal_keeps_outputs_standardized_across_20_layers(digi
 
 # -- gradient_flow's rows ---------------------------------------------------------------------
 def small_mixed_model():
-    model = densekit.Sequential([
-        layers.Flatten(input_shape=[2, 3]),
-        layers.Dense(8, activation="sigmoid", kernel_initializer=initializers.GlorotUniform(seed=1)),
-        layers.BatchNormalization(),
-        layers.Dense(6, activation="relu", kernel_initializer=initializers.HeNormal(seed=2)),
-        layers.Activation("tanh"),
-        layers.Dense(3, activation="softmax", kernel_initializer=initializers.GlorotUniform(seed=3)),
-    ])
+    model = densekit.Sequential(
+        [
+            layers.Flatten(input_shape=[2, 3]),
+            layers.Dense(
+                8, activation="sigmoid", kernel_initializer=initializers.GlorotUniform(seed=1)
+            ),
+            layers.BatchNormalization(),
+            layers.Dense(6, activation="relu", kernel_initializer=initializers.HeNormal(seed=2)),
+            layers.Activation("tanh"),
+            layers.Dense(
+                3, activation="softmax", kernel_initializer=initializers.GlorotUniform(seed=3)
+            ),
+        ]
+    )
     model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
     return model
 
@@ -103,7 +126,13 @@ def test_gradient_flow_gives_one_row_per_computing_layer_with_none_where_not_app
     assert isinstance(flow, list)
     # Flatten computes nothing and is left out.
     assert [r["layer"] for r in flow] == [l.name for l in model.layers[1:]]
-    assert [r["kind"] for r in flow] == ["Dense", "BatchNormalization", "Dense", "Activation", "Dense"]
+    assert [r["kind"] for r in flow] == [
+        "Dense",
+        "BatchNormalization",
+        "Dense",
+        "Activation",
+        "Dense",
+    ]
     assert all(set(r) == FIGURE_KEYS for r in flow)
     sigmoid, bn, relu, tanh, softmax = flow
     assert sigmoid["saturated_fraction"] is not None and sigmoid["dead_fraction"] is None
@@ -135,14 +164,17 @@ def test_gradient_flow_needs_a_compiled_model(rng):
 
 
 def test_grad_norm_ratio_compares_lowest_and_top_dense_layers():
-    rows = [{"kind": "BatchNormalization", "weight_grad_norm": 5.0},
-            {"kind": "Dense", "weight_grad_norm": 0.002},
-            {"kind": "Activation", "weight_grad_norm": None},
-            {"kind": "Dense", "weight_grad_norm": 0.5}]
+    rows = [
+        {"kind": "BatchNormalization", "weight_grad_norm": 5.0},
+        {"kind": "Dense", "weight_grad_norm": 0.002},
+        {"kind": "Activation", "weight_grad_norm": None},
+        {"kind": "Dense", "weight_grad_norm": 0.5},
+    ]
     assert diagnostics.grad_norm_ratio(rows) == pytest.approx(0.004)  # 0.002 / 0.5
     assert diagnostics.grad_norm_ratio(rows[2:]) is None
-    assert math.isnan(diagnostics.grad_norm_ratio(rows[:3] + [{"kind": "Dense",
-                                                               "weight_grad_norm": math.inf}]))
+    assert math.isnan(
+        diagnostics.grad_norm_ratio(rows[:3] + [{"kind": "Dense", "weight_grad_norm": math.inf}])
+    )
 
 
 # -- the monitor's figures against NumPy --------------------------------------------------------
@@ -160,16 +192,21 @@ def _reference_figures(weights, activations, x, y):
         out = ref.activation(activations[i], z)
         dz = ref.activation_backward(activations[i], z, dh)
         dh, dw, db = ref.dense_backward(h_in, weights[2 * i], dz)
-        figures[i] = (math.sqrt((dw ** 2).sum() + (db ** 2).sum()), float(np.linalg.norm(dh)), out)
+        figures[i] = (math.sqrt((dw**2).sum() + (db**2).sum()), float(np.linalg.norm(dh)), out)
     return figures
 
 
 def _monitored_model(weights):
-    model = densekit.Sequential([layers.Dense(7, activation="tanh", input_shape=[4]),
-                                 layers.Dense(5, activation="relu"),
-                                 layers.Dense(3, activation="softmax")])
-    model.compile(loss="sparse_categorical_crossentropy",
-                  optimizer=optimizers.SGD(learning_rate=0.1))
+    model = densekit.Sequential(
+        [
+            layers.Dense(7, activation="tanh", input_shape=[4]),
+            layers.Dense(5, activation="relu"),
+            layers.Dense(3, activation="softmax"),
+        ]
+    )
+    model.compile(
+        loss="sparse_categorical_crossentropy", optimizer=optimizers.SGD(learning_rate=0.1)
+    )
     model.set_weights([w.astype(np.float32) for w in weights])
     return model
 
@@ -178,9 +215,14 @@ def test_monitor_figures_equal_a_numpy_forward_and_backward_of_the_same_weights(
     rng = np.random.default_rng(5)
     x = rng.normal(size=(12, 4))
     y = rng.integers(0, 3, size=12)
-    weights = [rng.normal(0, 2.0, size=(4, 7)), rng.normal(0, 0.5, size=7),  # large: tanh saturates
-               rng.normal(0, 0.5, size=(7, 5)), rng.normal(0, 0.1, size=5),
-               rng.normal(0, 0.5, size=(5, 3)), np.zeros(3)]
+    weights = [
+        rng.normal(0, 2.0, size=(4, 7)),
+        rng.normal(0, 0.5, size=7),  # large: tanh saturates
+        rng.normal(0, 0.5, size=(7, 5)),
+        rng.normal(0, 0.1, size=5),
+        rng.normal(0, 0.5, size=(5, 3)),
+        np.zeros(3),
+    ]
     weights[3][0] = -50.0  # relu unit 0 is dead for every sample
     weights = [ref._f64(w.astype(np.float32)) for w in weights]  # exactly what the model holds
     model = _monitored_model(weights)
@@ -190,8 +232,9 @@ def test_monitor_figures_equal_a_numpy_forward_and_backward_of_the_same_weights(
     assert [(r["epoch"], r["step"], r["batch"]) for r in monitor.records] == [(0, 0, 0), (1, 1, 0)]
 
     activations = ("tanh", "relu", "softmax")
-    _, after_one_step, _ = ref.training_step(weights, [None] * 6, activations, x, y,
-                                             "sparse_categorical_crossentropy", learning_rate=0.1)
+    _, after_one_step, _ = ref.training_step(
+        weights, [None] * 6, activations, x, y, "sparse_categorical_crossentropy", learning_rate=0.1
+    )
     labels = y.reshape(-1, 1)
     for record, step_weights in zip(monitor.records, (weights, after_one_step)):
         expected = _reference_figures(step_weights, activations, x, labels)
@@ -233,8 +276,9 @@ def test_monitor_records_every_nth_step_and_adds_grad_norm_ratio_to_the_history(
     assert all(len(r["layers"]) == 4 for r in monitor.records)
     ratios = history.history["grad_norm_ratio"]
     assert len(ratios) == 3 and all(r > 0 for r in ratios)
-    assert ratios[0] == pytest.approx(np.median(
-        [diagnostics.grad_norm_ratio(r["layers"]) for r in monitor.records[:3]]))
+    assert ratios[0] == pytest.approx(
+        np.median([diagnostics.grad_norm_ratio(r["layers"]) for r in monitor.records[:3]])
+    )
 
     # Off after fit: another fit without the monitor records nothing.
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
@@ -259,8 +303,14 @@ def test_monitor_is_switched_off_and_its_records_dropped_when_fit_raises(rng, or
     monitor = GradientMonitor(every=1, warn=False)
     cbs = [monitor, RaiseAtEpochEnd()]
     with pytest.raises(RuntimeError, match="raised by a callback"):
-        model.fit(x, y, batch_size=8, epochs=2, verbose=0,
-                  callbacks=cbs if order == "monitor-first" else cbs[::-1])
+        model.fit(
+            x,
+            y,
+            batch_size=8,
+            epochs=2,
+            verbose=0,
+            callbacks=cbs if order == "monitor-first" else cbs[::-1],
+        )
     # It was recording (4 steps of the first epoch) until the raise...
     assert len(monitor.records) == (4 if order == "monitor-first" else 0)
     assert model._network.take_monitor_records() == []  # ...and left nothing behind.
@@ -284,7 +334,9 @@ def test_monitor_warns_when_gradients_vanish_naming_the_layers(digits):
     vanishing = [m for m in messages if m.startswith("Vanishing gradients")]
     assert len(vanishing) == 1
     dense = [l.name for l in model.layers if isinstance(l, layers.Dense)]
-    assert f"lowest layer '{dense[0]}'" in vanishing[0] and f"top layer '{dense[-1]}'" in vanishing[0]
+    assert (
+        f"lowest layer '{dense[0]}'" in vanishing[0] and f"top layer '{dense[-1]}'" in vanishing[0]
+    )
     assert [kind for kind, _ in monitor.messages] == ["vanishing"]
 
 
@@ -292,8 +344,16 @@ def _diverging_regression(learning_rate):
     rng = np.random.default_rng(7)
     x = rng.normal(size=(24, 4))
     y = x @ np.array([1.0, -2.0, 0.5, 3.0])
-    model = densekit.Sequential([layers.Dense(1, input_shape=[4], name="regression",
-                                              kernel_initializer=initializers.GlorotUniform(seed=1))])
+    model = densekit.Sequential(
+        [
+            layers.Dense(
+                1,
+                input_shape=[4],
+                name="regression",
+                kernel_initializer=initializers.GlorotUniform(seed=1),
+            )
+        ]
+    )
     model.compile(loss="mse", optimizer=optimizers.SGD(learning_rate=learning_rate))
     return model, x, y
 
@@ -316,7 +376,9 @@ def test_monitor_warns_when_gradients_become_nonfinite():
     model, x, y = _diverging_regression(learning_rate=3.0)
     monitor = GradientMonitor(every=1)
     with pytest.warns(GradientWarning) as caught:
-        history = model.fit(x, y, batch_size=1, epochs=3, shuffle=False, callbacks=[monitor], verbose=0)
+        history = model.fit(
+            x, y, batch_size=1, epochs=3, shuffle=False, callbacks=[monitor], verbose=0
+        )
     assert history.stopped_on_nonfinite is not None
     nonfinite = [str(w.message) for w in caught if "NaN or Inf" in str(w.message)]
     assert len(nonfinite) == 1 and "layer 'regression'" in nonfinite[0]
@@ -327,7 +389,9 @@ def test_monitor_warns_about_a_nonfinite_step_it_did_not_record():
     model, x, y = _diverging_regression(learning_rate=3.0)
     monitor = GradientMonitor(every=5)
     with pytest.warns(GradientWarning) as caught:
-        history = model.fit(x, y, batch_size=1, epochs=3, shuffle=False, callbacks=[monitor], verbose=0)
+        history = model.fit(
+            x, y, batch_size=1, epochs=3, shuffle=False, callbacks=[monitor], verbose=0
+        )
     stopped = history.stopped_on_nonfinite
     step = 24 * stopped["epoch"] + stopped["step"]
     assert step % 5 != 0  # not a recorded step
@@ -339,15 +403,33 @@ def test_monitor_warns_about_a_nonfinite_step_it_did_not_record():
 
 def test_gradient_problems_from_hand_made_records():
     def record(step, bottom, top):
-        return {"epoch": 0, "step": step, "layers": [
-            {"layer": "low", "kind": "Dense", "weight_grad_norm": bottom, "input_grad_norm": 1.0,
-             "output_mean": 0.0, "output_std": 1.0},
-            {"layer": "high", "kind": "Dense", "weight_grad_norm": top, "input_grad_norm": 1.0,
-             "output_mean": 0.0, "output_std": 1.0}]}
+        return {
+            "epoch": 0,
+            "step": step,
+            "layers": [
+                {
+                    "layer": "low",
+                    "kind": "Dense",
+                    "weight_grad_norm": bottom,
+                    "input_grad_norm": 1.0,
+                    "output_mean": 0.0,
+                    "output_std": 1.0,
+                },
+                {
+                    "layer": "high",
+                    "kind": "Dense",
+                    "weight_grad_norm": top,
+                    "input_grad_norm": 1.0,
+                    "output_mean": 0.0,
+                    "output_std": 1.0,
+                },
+            ],
+        }
 
     # Global norms: 1.0 at step 0, then sqrt(0.03² + 150²) ≈ 150 at step 2: grew 150x (≥ 100).
-    problems = diagnostics.gradient_problems([record(0, 1e-4, 1.0), record(1, 0.5, 50.0),
-                                              record(2, 0.03, 150.0)])
+    problems = diagnostics.gradient_problems(
+        [record(0, 1e-4, 1.0), record(1, 0.5, 50.0), record(2, 0.03, 150.0)]
+    )
     assert [kind for kind, _ in problems] == ["vanishing", "exploding"]
     assert "1.0e-04 times" in problems[0][1] and "step 0" in problems[0][1]  # 1e-4 / 1.0
     assert "grew 150x" in problems[1][1] and "layer 'high'" in problems[1][1]

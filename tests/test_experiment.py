@@ -17,8 +17,14 @@ from densekit.callbacks import GradientMonitor
 pytest.importorskip("matplotlib")
 from matplotlib import image  # noqa: E402
 
-PNGS = ("activations.png", "gradient_flow_init.png", "gradient_flow_init_bn.png",
-        "training_curves.png", "training_curves_bn.png", "gradient_norms.png")
+PNGS = (
+    "activations.png",
+    "gradient_flow_init.png",
+    "gradient_flow_init_bn.png",
+    "training_curves.png",
+    "training_curves_bn.png",
+    "gradient_norms.png",
+)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -46,15 +52,17 @@ def assert_real_png(path, min_height=200, min_width=300):
 
 def test_experiment_activations_prints_the_table_and_writes_the_pngs(tmp_path, capsys):
     out = tmp_path / "figures"
-    assert main(["experiment", "activations", "--depth", "5", "--epochs", "2", "--out", str(out)]) == 0
+    assert (
+        main(["experiment", "activations", "--depth", "5", "--epochs", "2", "--out", str(out)]) == 0
+    )
     printed = capsys.readouterr().out
     lines = printed.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("model"))
     for column in ("test acc", "test loss", "epochs to 90%", "grad ratio at init", "time (s)"):
         assert column in lines[header]
-    rows = lines[header + 2:header + 16]
+    rows = lines[header + 2 : header + 16]
     labels = [label for label, *_ in experiment.CONFIGS]
-    assert [row[:len(label)] for row, label in zip(rows, labels * 2)] == labels * 2
+    assert [row[: len(label)] for row, label in zip(rows, labels * 2)] == labels * 2
     assert all(("+ BN" in row) == (i >= 7) for i, row in enumerate(rows))
     # A progress line per configuration, before the table.
     assert sum(line.startswith("[") for line in lines[:header]) == 14
@@ -71,20 +79,32 @@ def test_build_model_uses_the_same_seeds_across_configurations():
     assert not np.array_equal(kernels[0], kernels[1])  # but distinct per layer
     with_bn = experiment.build_model("leaky_relu", (initializers.HeNormal, {}), 2, 8, True, seed=4)
     assert [type(l).__name__ for l in with_bn.layers] == [
-        "Flatten", "Dense", "BatchNormalization", "LeakyReLU",
-        "Dense", "BatchNormalization", "LeakyReLU", "Dense"]
+        "Flatten",
+        "Dense",
+        "BatchNormalization",
+        "LeakyReLU",
+        "Dense",
+        "BatchNormalization",
+        "LeakyReLU",
+        "Dense",
+    ]
     assert not with_bn.layers[1].use_bias
 
 
 def test_plot_functions_write_pngs(tmp_path, rng):
-    model = densekit.Sequential([layers.Dense(12, activation="tanh", input_shape=[5]),
-                                 layers.Dense(12, activation="relu"),
-                                 layers.Dense(3, activation="softmax")])
+    model = densekit.Sequential(
+        [
+            layers.Dense(12, activation="tanh", input_shape=[5]),
+            layers.Dense(12, activation="relu"),
+            layers.Dense(3, activation="softmax"),
+        ]
+    )
     model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd", metrics=["accuracy"])
     x, y = rng.normal(size=(64, 5)), rng.integers(0, 3, size=64)
     monitor = GradientMonitor(every=2)
-    history = model.fit(x, y, batch_size=16, epochs=3, validation_split=0.25, callbacks=[monitor],
-                        verbose=0)
+    history = model.fit(
+        x, y, batch_size=16, epochs=3, validation_split=0.25, callbacks=[monitor], verbose=0
+    )
     flow = diagnostics.gradient_flow(model, x[:32], y[:32])
     # One figure per function, single runs (the experiment above draws dicts of runs); few, as
     # matplotlib is slow on a busy machine.

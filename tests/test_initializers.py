@@ -18,24 +18,58 @@ from densekit import initializers
 TRUNCATED_STD = 0.87962566103423978
 
 PUBLIC_NAMES = [
-    "Constant", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform",
-    "Identity", "Initializer", "LecunNormal", "LecunUniform", "Ones",
-    "Orthogonal", "RandomNormal", "RandomUniform", "TruncatedNormal",
-    "VarianceScaling", "Zeros", "constant", "deserialize", "get",
-    "glorot_normal", "glorot_uniform", "he_normal", "he_uniform", "identity",
-    "lecun_normal", "lecun_uniform", "ones", "orthogonal", "random_normal",
-    "random_uniform", "serialize", "truncated_normal", "variance_scaling",
+    "Constant",
+    "GlorotNormal",
+    "GlorotUniform",
+    "HeNormal",
+    "HeUniform",
+    "Identity",
+    "Initializer",
+    "LecunNormal",
+    "LecunUniform",
+    "Ones",
+    "Orthogonal",
+    "RandomNormal",
+    "RandomUniform",
+    "TruncatedNormal",
+    "VarianceScaling",
+    "Zeros",
+    "constant",
+    "deserialize",
+    "get",
+    "glorot_normal",
+    "glorot_uniform",
+    "he_normal",
+    "he_uniform",
+    "identity",
+    "lecun_normal",
+    "lecun_uniform",
+    "ones",
+    "orthogonal",
+    "random_normal",
+    "random_uniform",
+    "serialize",
+    "truncated_normal",
+    "variance_scaling",
     "zeros",
 ]
 
 ALIASES = {
-    "constant": "Constant", "zeros": "Zeros", "ones": "Ones",
-    "identity": "Identity", "random_normal": "RandomNormal",
-    "random_uniform": "RandomUniform", "truncated_normal": "TruncatedNormal",
-    "variance_scaling": "VarianceScaling", "glorot_normal": "GlorotNormal",
-    "glorot_uniform": "GlorotUniform", "he_normal": "HeNormal",
-    "he_uniform": "HeUniform", "lecun_normal": "LecunNormal",
-    "lecun_uniform": "LecunUniform", "orthogonal": "Orthogonal",
+    "constant": "Constant",
+    "zeros": "Zeros",
+    "ones": "Ones",
+    "identity": "Identity",
+    "random_normal": "RandomNormal",
+    "random_uniform": "RandomUniform",
+    "truncated_normal": "TruncatedNormal",
+    "variance_scaling": "VarianceScaling",
+    "glorot_normal": "GlorotNormal",
+    "glorot_uniform": "GlorotUniform",
+    "he_normal": "HeNormal",
+    "he_uniform": "HeUniform",
+    "lecun_normal": "LecunNormal",
+    "lecun_uniform": "LecunUniform",
+    "orthogonal": "Orthogonal",
 }
 
 # One non-default construction of every class, for round trips.
@@ -47,8 +81,7 @@ EXAMPLES = {
     "RandomNormal": dict(mean=1.0, stddev=0.5, seed=1),
     "RandomUniform": dict(minval=-1.0, maxval=2.0, seed=2),
     "TruncatedNormal": dict(mean=-1.0, stddev=0.2, seed=3),
-    "VarianceScaling": dict(scale=0.5, mode="fan_avg",
-                            distribution="uniform", seed=4),
+    "VarianceScaling": dict(scale=0.5, mode="fan_avg", distribution="uniform", seed=4),
     "GlorotNormal": dict(seed=5),
     "GlorotUniform": dict(seed=6),
     "HeNormal": dict(seed=7),
@@ -69,11 +102,24 @@ KERAS_CONFIGS = {
     "RandomNormal": {"seed": 1, "mean": 1.0, "stddev": 0.5},
     "RandomUniform": {"seed": 2, "minval": -1.0, "maxval": 2.0},
     "TruncatedNormal": {"seed": 3, "mean": -1.0, "stddev": 0.2},
-    "VarianceScaling": {"seed": 4, "scale": 0.5, "mode": "fan_avg",
-                        "distribution": "uniform", **PRESET_CONFIG},
-    **{name: {"seed": EXAMPLES[name]["seed"], **PRESET_CONFIG}
-       for name in ["GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform",
-                    "LecunNormal", "LecunUniform"]},
+    "VarianceScaling": {
+        "seed": 4,
+        "scale": 0.5,
+        "mode": "fan_avg",
+        "distribution": "uniform",
+        **PRESET_CONFIG,
+    },
+    **{
+        name: {"seed": EXAMPLES[name]["seed"], **PRESET_CONFIG}
+        for name in [
+            "GlorotNormal",
+            "GlorotUniform",
+            "HeNormal",
+            "HeUniform",
+            "LecunNormal",
+            "LecunUniform",
+        ]
+    },
     "Orthogonal": {"seed": 11, "gain": 1.5},
 }
 
@@ -116,8 +162,8 @@ def test_snake_case_alias_is_the_class(alias, name):
 
 @pytest.mark.parametrize("mode", sorted(FANS))
 @pytest.mark.parametrize(
-    "distribution",
-    ["truncated_normal", "untruncated_normal", "normal", "uniform"])
+    "distribution", ["truncated_normal", "untruncated_normal", "normal", "uniform"]
+)
 def test_variance_scaling_variance_is_scale_over_fan(mode, distribution):
     scale = 3.0
     init = initializers.VarianceScaling(scale, mode, distribution, seed=0)
@@ -140,8 +186,7 @@ def test_variance_scaling_variance_is_scale_over_fan(mode, distribution):
 def test_preset_is_variance_scaling(name, scale, mode, distribution):
     init = getattr(initializers, name)(seed=1)
     assert isinstance(init, initializers.VarianceScaling)
-    assert (init.scale, init.mode, init.distribution) == (
-        scale, mode, distribution)
+    assert (init.scale, init.mode, init.distribution) == (scale, mode, distribution)
     same = initializers.VarianceScaling(scale, mode, distribution, seed=1)
     np.testing.assert_array_equal(init(SHAPE), same(SHAPE))
     assert_moments(init(SHAPE), scale / FANS[mode])
@@ -153,16 +198,18 @@ def test_he_uniform_limit_on_dense_kernel():
     assert np.abs(x).max() <= 1.0 and np.abs(x).max() > 0.999
 
 
-@pytest.mark.parametrize("shape, fan_in, fan_out", [
-    ((3, 3, 16, 32), 144, 288),  # receptive field 3 * 3 = 9: 9*16, 9*32
-    ((5, 8, 4), 40, 20),         # receptive field 5: 5*8, 5*4
-    ((4000,), 4000, 4000),       # 1-D: both fans are the length
-    ((), 1, 1),                  # a scalar counts as fan 1
-])
+@pytest.mark.parametrize(
+    "shape, fan_in, fan_out",
+    [
+        ((3, 3, 16, 32), 144, 288),  # receptive field 3 * 3 = 9: 9*16, 9*32
+        ((5, 8, 4), 40, 20),  # receptive field 5: 5*8, 5*4
+        ((4000,), 4000, 4000),  # 1-D: both fans are the length
+        ((), 1, 1),  # a scalar counts as fan 1
+    ],
+)
 def test_fans_follow_keras_rules(shape, fan_in, fan_out):
     for mode, fan in [("fan_in", fan_in), ("fan_out", fan_out)]:
-        init = initializers.VarianceScaling(
-            mode=mode, distribution="uniform", seed=0)
+        init = initializers.VarianceScaling(mode=mode, distribution="uniform", seed=0)
         x = init(shape)
         assert x.shape == shape
         assert np.abs(x).max() <= math.sqrt(3.0 / fan)
@@ -171,8 +218,8 @@ def test_fans_follow_keras_rules(shape, fan_in, fan_out):
 def test_variance_scaling_explicit_axes():
     # input_axes (0,) -> fan_in 10; output_axes (1, 2) -> fan_out 4 * 500.
     init = initializers.VarianceScaling(
-        mode="fan_in", distribution="uniform", seed=0,
-        input_axes=[0], output_axes=[1, 2])
+        mode="fan_in", distribution="uniform", seed=0, input_axes=[0], output_axes=[1, 2]
+    )
     x = init((10, 4, 500))
     assert np.abs(x).max() <= math.sqrt(3.0 / 10)
     assert np.abs(x).max() > 0.99 * math.sqrt(3.0 / 10)
@@ -199,21 +246,22 @@ def test_random_normal_and_uniform_moments():
 def test_defaults_match_keras():
     assert initializers.Constant().value == 0.0
     normal = initializers.RandomNormal()
-    assert (normal.mean, normal.stddev, normal.get_config()["seed"]) == (
-        0.0, 0.05, None)
+    assert (normal.mean, normal.stddev, normal.get_config()["seed"]) == (0.0, 0.05, None)
     uniform = initializers.RandomUniform()
     assert (uniform.minval, uniform.maxval) == (-0.05, 0.05)
     truncated = initializers.TruncatedNormal()
     assert (truncated.mean, truncated.stddev) == (0.0, 0.05)
     scaling = initializers.VarianceScaling()
     assert (scaling.scale, scaling.mode, scaling.distribution) == (
-        1.0, "fan_in", "truncated_normal")
+        1.0,
+        "fan_in",
+        "truncated_normal",
+    )
     assert initializers.Orthogonal().gain == 1.0
     assert initializers.Identity().gain == 1.0
 
 
-@pytest.mark.parametrize("shape", [(64, 64), (100, 40), (40, 100),
-                                   (3, 3, 8, 16), (2, 5, 30)])
+@pytest.mark.parametrize("shape", [(64, 64), (100, 40), (40, 100), (3, 3, 8, 16), (2, 5, 30)])
 def test_orthogonal_is_gain_times_orthonormal(shape):
     gain = 1.5
     w = initializers.Orthogonal(gain=gain, seed=0)(shape)
@@ -230,8 +278,7 @@ def test_orthogonal_needs_rank_two():
 
 
 def test_identity_and_constants():
-    np.testing.assert_array_equal(initializers.Identity(gain=2.0)((2, 3)),
-                                  [[2, 0, 0], [0, 2, 0]])
+    np.testing.assert_array_equal(initializers.Identity(gain=2.0)((2, 3)), [[2, 0, 0], [0, 2, 0]])
     np.testing.assert_array_equal(initializers.Constant(7)((2,)), [7, 7])
     np.testing.assert_array_equal(initializers.Zeros()((2, 2)), np.zeros((2, 2)))
     np.testing.assert_array_equal(initializers.Ones()((3,)), np.ones(3))
@@ -285,14 +332,19 @@ def test_bad_seed_raises(seed):
         initializers.RandomUniform(seed=seed)
 
 
-@pytest.mark.parametrize("kwargs, ending, valid", [
-    (dict(scale=0.0), "Received: scale=0.0", []),
-    (dict(scale=-1), "Received: scale=-1", []),
-    (dict(mode="fan_x"), "Received: mode=fan_x",
-     ["fan_in", "fan_out", "fan_avg"]),
-    (dict(distribution="gaussian"), "Received: distribution=gaussian",
-     ["truncated_normal", "untruncated_normal", "uniform"]),
-])
+@pytest.mark.parametrize(
+    "kwargs, ending, valid",
+    [
+        (dict(scale=0.0), "Received: scale=0.0", []),
+        (dict(scale=-1), "Received: scale=-1", []),
+        (dict(mode="fan_x"), "Received: mode=fan_x", ["fan_in", "fan_out", "fan_avg"]),
+        (
+            dict(distribution="gaussian"),
+            "Received: distribution=gaussian",
+            ["truncated_normal", "untruncated_normal", "uniform"],
+        ),
+    ],
+)
 def test_variance_scaling_validation(kwargs, ending, valid):
     with pytest.raises(ValueError) as info:
         initializers.VarianceScaling(**kwargs)
@@ -302,10 +354,8 @@ def test_variance_scaling_validation(kwargs, ending, valid):
 
 
 def test_distribution_names_are_normalized_as_in_keras():
-    assert initializers.VarianceScaling(
-        distribution="normal").distribution == "truncated_normal"
-    assert initializers.VarianceScaling(
-        distribution="Uniform").distribution == "uniform"
+    assert initializers.VarianceScaling(distribution="normal").distribution == "truncated_normal"
+    assert initializers.VarianceScaling(distribution="Uniform").distribution == "uniform"
 
 
 @pytest.mark.parametrize("name", sorted(ALIASES) + sorted(ALIASES.values()))
@@ -343,8 +393,7 @@ def test_get_array_uses_its_values():
 
 @pytest.mark.parametrize("identifier", [3, [1], 2.5, {"class_name": "Nope"}])
 def test_get_bad_identifier_raises(identifier):
-    with pytest.raises(ValueError,
-                       match="^Could not interpret initializer identifier"):
+    with pytest.raises(ValueError, match="^Could not interpret initializer identifier"):
         initializers.get(identifier)
 
 
@@ -352,8 +401,7 @@ def test_get_unknown_name_lists_valid_names():
     with pytest.raises(ValueError) as info:
         initializers.get("he_norma")
     message = str(info.value)
-    assert message.startswith(
-        "Could not interpret initializer identifier: he_norma.")
+    assert message.startswith("Could not interpret initializer identifier: he_norma.")
     assert all(name in message for pair in ALIASES.items() for name in pair)
 
 
@@ -365,8 +413,11 @@ def test_deserialize_needs_a_class_name():
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_serialize_matches_keras_format(name):
     assert initializers.serialize(make(name)) == {
-        "module": "keras.initializers", "class_name": name,
-        "config": KERAS_CONFIGS[name], "registered_name": None}
+        "module": "keras.initializers",
+        "class_name": name,
+        "config": KERAS_CONFIGS[name],
+        "registered_name": None,
+    }
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
@@ -375,9 +426,13 @@ def test_round_trip_through_serialize_get_and_from_config(name):
     config = initializers.serialize(init)
     legacy = {"class_name": name, "config": init.get_config()}
     shape = (6, 6)
-    for copy in [initializers.deserialize(config), initializers.get(config),
-                 initializers.get(legacy), init.clone(),
-                 type(init).from_config(init.get_config())]:
+    for copy in [
+        initializers.deserialize(config),
+        initializers.get(config),
+        initializers.get(legacy),
+        init.clone(),
+        type(init).from_config(init.get_config()),
+    ]:
         assert type(copy) is type(init)
         assert copy.get_config() == init.get_config()
         np.testing.assert_array_equal(copy(shape), init(shape))
@@ -406,8 +461,9 @@ def keras_initializers():
     """
     if "keras" not in sys.modules and "KERAS_BACKEND" not in os.environ:
         if importlib.util.find_spec("jax") is None:
-            pytest.skip("Keras's numpy backend needs jax; set KERAS_BACKEND "
-                        "to run the Keras parity tests")
+            pytest.skip(
+                "Keras's numpy backend needs jax; set KERAS_BACKEND to run the Keras parity tests"
+            )
         os.environ["KERAS_BACKEND"] = "numpy"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -418,8 +474,7 @@ def keras_initializers():
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_parity_serialize_with_keras(keras_initializers, name):
     ours = initializers.serialize(make(name))
-    theirs = keras_initializers.serialize(
-        getattr(keras_initializers, name)(**EXAMPLES[name]))
+    theirs = keras_initializers.serialize(getattr(keras_initializers, name)(**EXAMPLES[name]))
     if name == "Identity":  # Keras drops `gain` from its config.
         ours["config"].pop("gain")
     assert ours == theirs

@@ -9,16 +9,15 @@ import math
 
 import numpy as np
 import pytest
+import reference as ref
 
 import densekit
 from densekit import _core
 
-import reference as ref
-
 K = _core.kernels
 
 F32 = dict(rtol=1e-5, atol=1e-6)  # one float32 op chain against float64
-FD = dict(rtol=1e-4, atol=1e-5)   # float32 backward against float64 finite differences
+FD = dict(rtol=1e-4, atol=1e-5)  # float32 backward against float64 finite differences
 # Backward kernels may take f' from y (tanh: 1 - y², sigmoid: y(1 - y)), as Keras does: where
 # |y| ~ 1 that has an absolute error of a few float32 ulps of 1 (~2.4e-7 each) times |dy| <= ~5.
 BACKWARD = dict(rtol=1e-5, atol=3e-6)
@@ -40,7 +39,11 @@ ACTIVATION_CASES = [
     ("relu-max_value6", "relu", {"max_value": 6.0}),
     ("relu-max_value-slope", "relu", {"max_value": 2.5, "negative_slope": 0.2}),
     ("relu-threshold", "relu", {"threshold": 0.5}),
-    ("relu-threshold-slope-max", "relu", {"threshold": 0.5, "negative_slope": 0.3, "max_value": 4.0}),
+    (
+        "relu-threshold-slope-max",
+        "relu",
+        {"threshold": 0.5, "negative_slope": 0.3, "max_value": 4.0},
+    ),
     ("relu-negative-threshold", "relu", {"threshold": -1.0}),
     ("relu-negative-threshold-max", "relu", {"threshold": -1.0, "max_value": 3.0}),
     ("leaky_relu", "leaky_relu", {"negative_slope": 0.2}),
@@ -90,8 +93,28 @@ def away_from_kinks(x, name, params, margin=0.05):
 
 def edge_values(name, params):
     """Extremes, tiny values and the kinks themselves, as one row."""
-    values = [0.0, -0.0, 1e-30, -1e-30, 1e-7, -1e-7, 1.0, -1.0, 3.0, -3.0, 6.0, -6.0, 20.0,
-              -20.0, 50.0, -50.0, 88.0, -88.0, 1000.0, -1000.0]
+    values = [
+        0.0,
+        -0.0,
+        1e-30,
+        -1e-30,
+        1e-7,
+        -1e-7,
+        1.0,
+        -1.0,
+        3.0,
+        -3.0,
+        6.0,
+        -6.0,
+        20.0,
+        -20.0,
+        50.0,
+        -50.0,
+        88.0,
+        -88.0,
+        1000.0,
+        -1000.0,
+    ]
     values += kinks(name, params)
     if name == "exponential":  # exp(88) is finite in float32, exp(1000) is inf in both
         values = [v for v in values if v <= 80.0]
@@ -103,7 +126,9 @@ def test_activation_forward_matches_reference(case, rng):
     _, name, params = case
     spec = spec_of(name, params)
     x = f32(rng.normal(0.0, 3.0, size=(7, 9)))
-    np.testing.assert_allclose(K.activation_forward(spec, x), ref.activation(name, x, **params), **F32)
+    np.testing.assert_allclose(
+        K.activation_forward(spec, x), ref.activation(name, x, **params), **F32
+    )
 
 
 @pytest.mark.parametrize("case", ACTIVATION_CASES, ids=ACTIVATION_IDS)
@@ -129,8 +154,11 @@ def test_softmax_is_stable_for_large_logits():
 def test_activation_backward_matches_reference(case, rng):
     _, name, params = case
     spec = spec_of(name, params)
-    x = away_from_kinks(np.concatenate([rng.normal(0.0, 3.0, size=(6, 9)),
-                                        rng.normal(0.0, 30.0, size=(2, 9))]), name, params)
+    x = away_from_kinks(
+        np.concatenate([rng.normal(0.0, 3.0, size=(6, 9)), rng.normal(0.0, 30.0, size=(2, 9))]),
+        name,
+        params,
+    )
     if name == "exponential":
         x = f32(np.clip(x, -80, 20))
     dy = f32(rng.normal(size=x.shape))
@@ -147,7 +175,9 @@ def test_activation_backward_finite_differences(case, rng):
     dy = f32(rng.normal(size=x.shape))
     y = K.activation_forward(spec, x)
     dx = K.activation_backward(spec, x, y, dy)
-    numeric = ref.numerical_gradient(lambda v: float((dy * ref.activation(name, v, **params)).sum()), x)
+    numeric = ref.numerical_gradient(
+        lambda v: float((dy * ref.activation(name, v, **params)).sum()), x
+    )
     np.testing.assert_allclose(dx, numeric, **FD)
 
 
@@ -159,8 +189,11 @@ def test_activation_large_batch_matches_reference(case, rng):
     dy = f32(rng.normal(size=LARGE))
     y = K.activation_forward(spec, x)
     np.testing.assert_allclose(y, ref.activation(name, x, **params), **F32)
-    np.testing.assert_allclose(K.activation_backward(spec, x, y, dy),
-                               ref.activation_backward(name, x, dy, **params), **BACKWARD)
+    np.testing.assert_allclose(
+        K.activation_backward(spec, x, y, dy),
+        ref.activation_backward(name, x, dy, **params),
+        **BACKWARD,
+    )
 
 
 def test_reference_relu_matches_keras_docstring_examples():
@@ -173,7 +206,8 @@ def test_reference_relu_matches_keras_docstring_examples():
     for kwargs in ({}, {"negative_slope": 0.5}, {"max_value": 5.0}, {"threshold": 5.0}):
         np.testing.assert_array_equal(
             K.activation_forward(K.ActivationSpec("relu", **kwargs), f32(x.reshape(1, -1)))[0],
-            ref.relu(x, **kwargs))
+            ref.relu(x, **kwargs),
+        )
 
 
 def test_hard_sigmoid_is_keras3_relu6_form():
@@ -282,7 +316,9 @@ def test_rrelu_large_batch_matches_reference(rng):
     negative = x < 0
     assert np.all((slopes[negative] >= 0.1) & (slopes[negative] <= 0.3))
     np.testing.assert_allclose(y, ref.rrelu(x, slopes), **F32)
-    np.testing.assert_allclose(K.rrelu_backward(x, slopes, dy), ref.rrelu_backward(x, slopes, dy), **F32)
+    np.testing.assert_allclose(
+        K.rrelu_backward(x, slopes, dy), ref.rrelu_backward(x, slopes, dy), **F32
+    )
 
 
 def test_rrelu_backward_matches_reference_and_finite_differences(rng):
@@ -309,7 +345,9 @@ def test_dense_large_matches_reference(rng):
     x, w, b = rng.normal(size=(300, 200)), rng.normal(size=(200, 150)), rng.normal(size=150)
     x, w, b = f32(x), f32(w), f32(b)
     dy = f32(rng.normal(size=(300, 150)))
-    np.testing.assert_allclose(K.dense_forward(x, w, b), ref.dense_forward(x, w, b), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        K.dense_forward(x, w, b), ref.dense_forward(x, w, b), rtol=1e-4, atol=1e-4
+    )
     ref_dx, ref_dw, ref_db = ref.dense_backward(x, w, dy)
     np.testing.assert_allclose(K.dense_backward_data(dy, w), ref_dx, rtol=1e-4, atol=1e-4)
     dw, db = K.dense_backward_weights(x, dy, True)
@@ -400,7 +438,9 @@ def test_loss_large_batch_matches_reference(case, rng):
     assert value == pytest.approx(expected, rel=1e-5)
     np.testing.assert_allclose(grad, ref_grad, rtol=1e-5, atol=1e-10)
     if name != "mean_squared_error":
-        assert K.accuracy_sum(spec, pred, target) == pytest.approx(ref.accuracy_sum(name, pred, target))
+        assert K.accuracy_sum(spec, pred, target) == pytest.approx(
+            ref.accuracy_sum(name, pred, target)
+        )
 
 
 @pytest.mark.parametrize("case", LOSS_CASES, ids=LOSS_IDS)
@@ -420,14 +460,18 @@ def test_loss_values_hand_computed():
     # Categorical CE of unnormalized probabilities (1, 1, 2) with target class 2: Keras
     # normalizes to (0.25, 0.25, 0.5), so the loss is -log 0.5 = 0.693147.
     spec = K.LossSpec("categorical_crossentropy")
-    assert K.loss_value(spec, f32([[1, 1, 2]]), f32([[0, 0, 1]])) == pytest.approx(math.log(2), rel=1e-6)
+    assert K.loss_value(spec, f32([[1, 1, 2]]), f32([[0, 0, 1]])) == pytest.approx(
+        math.log(2), rel=1e-6
+    )
     # Sparse, same numbers, label 2.
     spec = K.LossSpec("sparse_categorical_crossentropy")
     assert K.loss_value(spec, f32([[1, 1, 2]]), f32([[2]])) == pytest.approx(math.log(2), rel=1e-6)
     # BCE of p = (0.5, 0.8) against t = (1, 0): (-log 0.5 - log 0.2) / 2 = (0.693147 + 1.609438) / 2
     # = 1.151293.
     spec = K.LossSpec("binary_crossentropy")
-    assert K.loss_value(spec, f32([[0.5, 0.8]]), f32([[1, 0]])) == pytest.approx(1.1512925, rel=1e-6)
+    assert K.loss_value(spec, f32([[0.5, 0.8]]), f32([[1, 0]])) == pytest.approx(
+        1.1512925, rel=1e-6
+    )
     # MSE of rows (1, 2) vs (0, 0) and (3, 3) vs (3, 5): mean of (1 + 4) / 2 and (0 + 4) / 2 = 2.25.
     spec = K.LossSpec("mean_squared_error")
     assert K.loss_value(spec, f32([[1, 2], [3, 3]]), f32([[0, 0], [3, 5]])) == pytest.approx(2.25)
@@ -441,7 +485,9 @@ def test_crossentropy_clips_probabilities_like_keras(name):
     # Row 2: p = (0.5, 0.5, 0), class 1: loss log 2; unclipped entries get the usual gradient.
     probs = f32([[0, 1, 0], [1, 0, 0], [0.5, 0.5, 0]])
     labels = np.array([0, 0, 1])
-    target = f32(labels.reshape(-1, 1)) if name.startswith("sparse") else f32(ref.one_hot(labels, 3))
+    target = (
+        f32(labels.reshape(-1, 1)) if name.startswith("sparse") else f32(ref.one_hot(labels, 3))
+    )
     spec = K.LossSpec(name)
     value, grad = K.loss_value_and_gradient(spec, probs, target)
     expected, ref_grad = ref.loss_and_gradient(name, probs, target)
@@ -462,8 +508,9 @@ def test_binary_crossentropy_clips_probabilities_like_keras():
     value, grad = K.loss_value_and_gradient(spec, probs, target)
     assert value == pytest.approx(-math.log(1e-7) / 3, rel=1e-5)
     assert np.all(np.isfinite(grad))
-    np.testing.assert_allclose(grad, ref.loss_and_gradient("binary_crossentropy", probs, target)[1],
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        grad, ref.loss_and_gradient("binary_crossentropy", probs, target)[1], rtol=1e-5, atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("name", ["categorical_crossentropy", "binary_crossentropy"])
@@ -507,8 +554,11 @@ def test_fused_gradient_is_derivative_wrt_preactivation(case, rng):
     np.testing.assert_allclose(dz, (prob.astype(np.float64) - t) / scale, rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("case", [c for c in LOSS_CASES if c[1] != "mean_squared_error"],
-                         ids=[c[0] for c in LOSS_CASES if c[1] != "mean_squared_error"])
+@pytest.mark.parametrize(
+    "case",
+    [c for c in LOSS_CASES if c[1] != "mean_squared_error"],
+    ids=[c[0] for c in LOSS_CASES if c[1] != "mean_squared_error"],
+)
 def test_accuracy_sum_matches_reference(case, rng):
     _, name, from_logits = case
     pred, target = loss_inputs(name, from_logits, rng, n=20, classes=4)
@@ -565,8 +615,10 @@ def test_clipping_matches_reference(large, rng):
     grads = [f32(rng.normal(size=(4, 3))), f32(rng.normal(size=3)), f32(rng.normal(size=(3, 2)))]
     if large:  # above the OpenMP threshold of the norm's reduction
         grads.append(f32(rng.normal(size=LARGE)))
-    for kwargs, clip in (({"clipvalue": 0.5}, lambda g: K.clip_by_value(g, 0.5)),
-                         ({"clipnorm": 1.0}, lambda g: K.clip_by_norm(g, 1.0))):
+    for kwargs, clip in (
+        ({"clipvalue": 0.5}, lambda g: K.clip_by_value(g, 0.5)),
+        ({"clipnorm": 1.0}, lambda g: K.clip_by_norm(g, 1.0)),
+    ):
         copies = [g.copy() for g in grads]
         for g in copies:
             clip(g)
@@ -579,12 +631,16 @@ def test_clipping_matches_reference(large, rng):
         np.testing.assert_allclose(got, want, **F32)
 
 
-@pytest.mark.parametrize("clips", [
-    {"clipnorm": 1.0, "clipvalue": 1.0},
-    {"clipnorm": 1.0, "global_clipnorm": 1.0},
-    {"clipvalue": 1.0, "global_clipnorm": 1.0},
-    {"clipnorm": 1.0, "clipvalue": 1.0, "global_clipnorm": 1.0},
-], ids=["norm+value", "norm+global", "value+global", "all"])
+@pytest.mark.parametrize(
+    "clips",
+    [
+        {"clipnorm": 1.0, "clipvalue": 1.0},
+        {"clipnorm": 1.0, "global_clipnorm": 1.0},
+        {"clipvalue": 1.0, "global_clipnorm": 1.0},
+        {"clipnorm": 1.0, "clipvalue": 1.0, "global_clipnorm": 1.0},
+    ],
+    ids=["norm+value", "norm+global", "value+global", "all"],
+)
 def test_sgd_with_more_than_one_clip_raises(clips):
     with pytest.raises(ValueError, match="Only one of"):
         densekit.optimizers.SGD(learning_rate=0.1, **clips)
@@ -608,8 +664,11 @@ def test_sgd_update_hand_computed():
     assert m[0, 0] == pytest.approx(0.2)
 
 
-@pytest.mark.parametrize("momentum,nesterov", [(0.0, False), (0.9, False), (0.9, True)],
-                         ids=["plain", "momentum", "nesterov"])
+@pytest.mark.parametrize(
+    "momentum,nesterov",
+    [(0.0, False), (0.9, False), (0.9, True)],
+    ids=["plain", "momentum", "nesterov"],
+)
 @pytest.mark.parametrize("shape", [(4, 3), (5,), LARGE], ids=["kernel", "bias", "large"])
 def test_sgd_update_matches_reference(momentum, nesterov, shape, rng):
     w = f32(rng.normal(size=shape))
@@ -650,7 +709,8 @@ BAD_CALLS = {
     "activation_backward-y": lambda: K.activation_backward(RELU, _a(2, 3), _a(3, 2), _a(2, 3)),
     "activation_backward-dy": lambda: K.activation_backward(RELU, _a(2, 3), _a(2, 3), _a(2, 4)),
     "activation_backward-softmax-dy": lambda: K.activation_backward(
-        K.ActivationSpec("softmax"), _a(2, 3), _a(2, 3), _a(1, 3)),
+        K.ActivationSpec("softmax"), _a(2, 3), _a(2, 3), _a(1, 3)
+    ),
     "activation-unknown-name": lambda: K.ActivationSpec("no_such_activation"),
     "prelu_forward-alpha-length": lambda: K.prelu_forward(_a(2, 3), _a(4)),
     "prelu_forward-alpha-2d": lambda: K.prelu_forward(_a(2, 3), _a(1, 3)),
@@ -663,16 +723,24 @@ BAD_CALLS = {
     "loss-unknown-name": lambda: K.LossSpec("no_such_loss"),
     "loss_value-cce-target": lambda: K.loss_value(CCE, _a(2, 3), _a(2, 4)),
     "loss_value-cce-rows": lambda: K.loss_value(CCE, _a(2, 3), _a(3, 3)),
-    "loss_value-scce-target-cols": lambda: K.loss_value(SCCE, _a(2, 3), np.zeros((2, 3), np.float32)),
-    "loss_value-scce-target-rows": lambda: K.loss_value(SCCE, _a(2, 3), np.zeros((3, 1), np.float32)),
+    "loss_value-scce-target-cols": lambda: K.loss_value(
+        SCCE, _a(2, 3), np.zeros((2, 3), np.float32)
+    ),
+    "loss_value-scce-target-rows": lambda: K.loss_value(
+        SCCE, _a(2, 3), np.zeros((3, 1), np.float32)
+    ),
     "loss_value-bce-target": lambda: K.loss_value(BCE, _a(2, 3), _a(2, 2)),
     "loss_value-mse-target": lambda: K.loss_value(MSE, _a(2, 3), _a(2, 1)),
     "loss_value-pred-1d": lambda: K.loss_value(MSE, _a(3), _a(3)),
     "loss_grad-cce-target": lambda: K.loss_value_and_gradient(CCE, _a(2, 3), _a(2, 4)),
-    "loss_grad-scce-target-rows": lambda: K.loss_value_and_gradient(SCCE, _a(2, 3), np.zeros((1, 1), np.float32)),
+    "loss_grad-scce-target-rows": lambda: K.loss_value_and_gradient(
+        SCCE, _a(2, 3), np.zeros((1, 1), np.float32)
+    ),
     "loss_grad-mse-target": lambda: K.loss_value_and_gradient(MSE, _a(2, 3), _a(3, 3)),
     "loss_grad-fused-cce-target": lambda: K.loss_value_and_gradient(CCE, _a(2, 3), _a(2, 4), True),
-    "loss_grad-fused-scce-target": lambda: K.loss_value_and_gradient(SCCE, _a(2, 3), np.zeros((2, 2), np.float32), True),
+    "loss_grad-fused-scce-target": lambda: K.loss_value_and_gradient(
+        SCCE, _a(2, 3), np.zeros((2, 2), np.float32), True
+    ),
     "loss_grad-fused-bce-target": lambda: K.loss_value_and_gradient(BCE, _a(2, 3), _a(2, 2), True),
     "accuracy_sum-target": lambda: K.accuracy_sum(CCE, _a(2, 3), _a(2, 4)),
     "accuracy_sum-scce-rows": lambda: K.accuracy_sum(SCCE, _a(2, 3), np.zeros((3, 1), np.float32)),
@@ -690,7 +758,9 @@ BAD_CALLS = {
     "sgd_update-m-shape": lambda: K.sgd_update(_a(3, 2), _a(3, 2), _a(2, 3), 0.1, 0.9, False),
     "sgd_update-w-3d": lambda: K.sgd_update(_a(2, 2, 2), _a(2, 2), _a(2, 2), 0.1, 0.0, False),
     "sgd_update-g-3d": lambda: K.sgd_update(_a(2, 2), _a(2, 2, 1), _a(2, 2), 0.1, 0.0, False),
-    "sgd_update-w-float64": lambda: K.sgd_update(np.ones((2, 2)), _a(2, 2), _a(2, 2), 0.1, 0.0, False),
+    "sgd_update-w-float64": lambda: K.sgd_update(
+        np.ones((2, 2)), _a(2, 2), _a(2, 2), 0.1, 0.0, False
+    ),
 }
 
 

@@ -26,19 +26,37 @@ def _data(samples=96, features=6, classes=3, seed=0):
 
 
 def _classifier(features=6, classes=3, hidden=16, seed=1, lr=0.05, momentum=0.0):
-    model = keras.Sequential([
-        L.Dense(hidden, activation="relu", input_shape=(features,), kernel_initializer=SEEDED(seed=seed)),
-        L.Dense(classes, activation="softmax", kernel_initializer=SEEDED(seed=seed + 1)),
-    ])
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=lr, momentum=momentum),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model = keras.Sequential(
+        [
+            L.Dense(
+                hidden,
+                activation="relu",
+                input_shape=(features,),
+                kernel_initializer=SEEDED(seed=seed),
+            ),
+            L.Dense(classes, activation="softmax", kernel_initializer=SEEDED(seed=seed + 1)),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=lr, momentum=momentum),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     return model
 
 
 # -- modules -----------------------------------------------------------------------------------------
 
-MODULES = ["models", "layers", "initializers", "activations", "optimizers", "losses", "metrics",
-           "callbacks"]
+MODULES = [
+    "models",
+    "layers",
+    "initializers",
+    "activations",
+    "optimizers",
+    "losses",
+    "metrics",
+    "callbacks",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -78,8 +96,14 @@ def test_automatic_names_in_a_fresh_process_are_dense_dense_1_dense_2():
     )
     package_root = os.path.dirname(os.path.dirname(densekit.__file__))
     env = {**os.environ, "PYTHONPATH": package_root}
-    result = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True,
-                            text=True, env=env, timeout=60, check=True)
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
     assert result.stdout.splitlines() == [
         "['dense', 'dense_1', 'dense_2']",
         "['batch_normalization', 'batch_normalization_1']",
@@ -212,17 +236,26 @@ def test_leaky_relu_alpha_alias_and_defaults():
 
 
 def test_sequential_config_round_trip():
-    model = keras.Sequential([
-        L.Flatten(input_shape=(2, 4)),
-        L.Dense(5, activation="relu", kernel_initializer="he_normal"),
-        L.BatchNormalization(),
-        L.LeakyReLU(negative_slope=0.1),
-        L.Dense(3, activation="softmax"),
-    ], name="roundtrip")
+    model = keras.Sequential(
+        [
+            L.Flatten(input_shape=(2, 4)),
+            L.Dense(5, activation="relu", kernel_initializer="he_normal"),
+            L.BatchNormalization(),
+            L.LeakyReLU(negative_slope=0.1),
+            L.Dense(3, activation="softmax"),
+        ],
+        name="roundtrip",
+    )
     config = model.get_config()
     assert config["name"] == "roundtrip"
     assert [layer["class_name"] for layer in config["layers"]] == [
-        "InputLayer", "Flatten", "Dense", "BatchNormalization", "LeakyReLU", "Dense"]
+        "InputLayer",
+        "Flatten",
+        "Dense",
+        "BatchNormalization",
+        "LeakyReLU",
+        "Dense",
+    ]
     clone = keras.Sequential.from_config(config)
     assert clone.built and clone.input_shape == (None, 2, 4)
     assert [l.name for l in clone.layers] == [l.name for l in model.layers]
@@ -236,47 +269,47 @@ def test_sequential_config_round_trip():
 # BatchNormalization(name="bn"), LeakyReLU(name="lr"), Dense(2, "softmax", name="d2")], name="k3"),
 # from `json.dumps(model.get_config())` with KERAS_BACKEND=torch.
 KERAS3_CONFIG = (
-    "{\"name\": \"k3\", \"trainable\": true, \"dtype\": {\"module\": \"keras\", \"class_name\": \"DT"
-    "ypePolicy\", \"config\": {\"name\": \"float32\"}, \"registered_name\": null}, \"layers\": ["
-    "{\"module\": \"keras.layers\", \"class_name\": \"InputLayer\", \"config\": {\"batch_shape\":"
-    " [null, 4], \"dtype\": \"float32\", \"sparse\": false, \"ragged\": false, \"name\": \"input"
-    "_layer\", \"optional\": false}, \"registered_name\": null}, {\"module\": \"keras.layers\""
-    ", \"class_name\": \"Dense\", \"config\": {\"name\": \"d1\", \"trainable\": true, \"dtype\": {\""
-    "module\": \"keras\", \"class_name\": \"DTypePolicy\", \"config\": {\"name\": \"float32\"}, \"r"
-    "egistered_name\": null}, \"units\": 3, \"activation\": \"relu\", \"use_bias\": true, \"ker"
-    "nel_initializer\": {\"module\": \"keras.initializers\", \"class_name\": \"HeNormal\", \"co"
-    "nfig\": {\"seed\": null, \"input_axes\": null, \"output_axes\": null}, \"registered_name"
-    "\": null}, \"bias_initializer\": {\"module\": \"keras.initializers\", \"class_name\": \"Ze"
-    "ros\", \"config\": {}, \"registered_name\": null}, \"kernel_regularizer\": null, \"bias_"
-    "regularizer\": null, \"kernel_constraint\": null, \"bias_constraint\": null, \"quantiz"
-    "ation_config\": null}, \"registered_name\": null, \"build_config\": {\"input_shape\": ["
-    "null, 4]}}, {\"module\": \"keras.layers\", \"class_name\": \"BatchNormalization\", \"conf"
-    "ig\": {\"name\": \"bn\", \"trainable\": true, \"dtype\": {\"module\": \"keras\", \"class_name\""
-    ": \"DTypePolicy\", \"config\": {\"name\": \"float32\"}, \"registered_name\": null}, \"axis\""
-    ": -1, \"momentum\": 0.99, \"epsilon\": 0.001, \"center\": true, \"scale\": true, \"beta_i"
-    "nitializer\": {\"module\": \"keras.initializers\", \"class_name\": \"Zeros\", \"config\": {"
-    "}, \"registered_name\": null}, \"gamma_initializer\": {\"module\": \"keras.initializers"
-    "\", \"class_name\": \"Ones\", \"config\": {}, \"registered_name\": null}, \"moving_mean_in"
-    "itializer\": {\"module\": \"keras.initializers\", \"class_name\": \"Zeros\", \"config\": {}"
-    ", \"registered_name\": null}, \"moving_variance_initializer\": {\"module\": \"keras.ini"
-    "tializers\", \"class_name\": \"Ones\", \"config\": {}, \"registered_name\": null}, \"beta_"
-    "regularizer\": null, \"gamma_regularizer\": null, \"beta_constraint\": null, \"gamma_c"
-    "onstraint\": null, \"synchronized\": false, \"renorm\": false, \"renorm_clipping\": nul"
-    "l, \"renorm_momentum\": 0.99}, \"registered_name\": null, \"build_config\": {\"input_sh"
-    "ape\": [null, 3]}}, {\"module\": \"keras.layers\", \"class_name\": \"LeakyReLU\", \"config"
-    "\": {\"name\": \"lr\", \"trainable\": true, \"dtype\": {\"module\": \"keras\", \"class_name\": "
-    "\"DTypePolicy\", \"config\": {\"name\": \"float32\"}, \"registered_name\": null}, \"negativ"
-    "e_slope\": 0.3}, \"registered_name\": null}, {\"module\": \"keras.layers\", \"class_name"
-    "\": \"Dense\", \"config\": {\"name\": \"d2\", \"trainable\": true, \"dtype\": {\"module\": \"ker"
-    "as\", \"class_name\": \"DTypePolicy\", \"config\": {\"name\": \"float32\"}, \"registered_nam"
-    "e\": null}, \"units\": 2, \"activation\": \"softmax\", \"use_bias\": true, \"kernel_initia"
-    "lizer\": {\"module\": \"keras.initializers\", \"class_name\": \"GlorotUniform\", \"config\""
-    ": {\"seed\": null, \"input_axes\": null, \"output_axes\": null}, \"registered_name\": nu"
-    "ll}, \"bias_initializer\": {\"module\": \"keras.initializers\", \"class_name\": \"Zeros\","
-    " \"config\": {}, \"registered_name\": null}, \"kernel_regularizer\": null, \"bias_regul"
-    "arizer\": null, \"kernel_constraint\": null, \"bias_constraint\": null, \"quantization"
-    "_config\": null}, \"registered_name\": null, \"build_config\": {\"input_shape\": [null,"
-    " 3]}}], \"build_input_shape\": [null, 4]}"
+    '{"name": "k3", "trainable": true, "dtype": {"module": "keras", "class_name": "DT'
+    'ypePolicy", "config": {"name": "float32"}, "registered_name": null}, "layers": ['
+    '{"module": "keras.layers", "class_name": "InputLayer", "config": {"batch_shape":'
+    ' [null, 4], "dtype": "float32", "sparse": false, "ragged": false, "name": "input'
+    '_layer", "optional": false}, "registered_name": null}, {"module": "keras.layers"'
+    ', "class_name": "Dense", "config": {"name": "d1", "trainable": true, "dtype": {"'
+    'module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "r'
+    'egistered_name": null}, "units": 3, "activation": "relu", "use_bias": true, "ker'
+    'nel_initializer": {"module": "keras.initializers", "class_name": "HeNormal", "co'
+    'nfig": {"seed": null, "input_axes": null, "output_axes": null}, "registered_name'
+    '": null}, "bias_initializer": {"module": "keras.initializers", "class_name": "Ze'
+    'ros", "config": {}, "registered_name": null}, "kernel_regularizer": null, "bias_'
+    'regularizer": null, "kernel_constraint": null, "bias_constraint": null, "quantiz'
+    'ation_config": null}, "registered_name": null, "build_config": {"input_shape": ['
+    'null, 4]}}, {"module": "keras.layers", "class_name": "BatchNormalization", "conf'
+    'ig": {"name": "bn", "trainable": true, "dtype": {"module": "keras", "class_name"'
+    ': "DTypePolicy", "config": {"name": "float32"}, "registered_name": null}, "axis"'
+    ': -1, "momentum": 0.99, "epsilon": 0.001, "center": true, "scale": true, "beta_i'
+    'nitializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {'
+    '}, "registered_name": null}, "gamma_initializer": {"module": "keras.initializers'
+    '", "class_name": "Ones", "config": {}, "registered_name": null}, "moving_mean_in'
+    'itializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}'
+    ', "registered_name": null}, "moving_variance_initializer": {"module": "keras.ini'
+    'tializers", "class_name": "Ones", "config": {}, "registered_name": null}, "beta_'
+    'regularizer": null, "gamma_regularizer": null, "beta_constraint": null, "gamma_c'
+    'onstraint": null, "synchronized": false, "renorm": false, "renorm_clipping": nul'
+    'l, "renorm_momentum": 0.99}, "registered_name": null, "build_config": {"input_sh'
+    'ape": [null, 3]}}, {"module": "keras.layers", "class_name": "LeakyReLU", "config'
+    '": {"name": "lr", "trainable": true, "dtype": {"module": "keras", "class_name": '
+    '"DTypePolicy", "config": {"name": "float32"}, "registered_name": null}, "negativ'
+    'e_slope": 0.3}, "registered_name": null}, {"module": "keras.layers", "class_name'
+    '": "Dense", "config": {"name": "d2", "trainable": true, "dtype": {"module": "ker'
+    'as", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_nam'
+    'e": null}, "units": 2, "activation": "softmax", "use_bias": true, "kernel_initia'
+    'lizer": {"module": "keras.initializers", "class_name": "GlorotUniform", "config"'
+    ': {"seed": null, "input_axes": null, "output_axes": null}, "registered_name": nu'
+    'll}, "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros",'
+    ' "config": {}, "registered_name": null}, "kernel_regularizer": null, "bias_regul'
+    'arizer": null, "kernel_constraint": null, "bias_constraint": null, "quantization'
+    '_config": null}, "registered_name": null, "build_config": {"input_shape": [null,'
+    ' 3]}}], "build_input_shape": [null, 4]}'
 )
 
 
@@ -287,7 +320,11 @@ def test_sequential_from_a_keras3_config():
     assert model.name == "k3" and model.built and model.input_shape == (None, 4)
     assert [layer.name for layer in model.layers] == ["d1", "bn", "lr", "d2"]
     assert [type(layer).__name__ for layer in model.layers] == [
-        "Dense", "BatchNormalization", "LeakyReLU", "Dense"]
+        "Dense",
+        "BatchNormalization",
+        "LeakyReLU",
+        "Dense",
+    ]
     assert isinstance(model.layers[0].kernel_initializer, keras.initializers.HeNormal)
     assert model.layers[0].activation is keras.activations.relu
     assert model.layers[2].negative_slope == pytest.approx(0.3)
@@ -299,14 +336,26 @@ def test_sequential_from_a_keras3_config():
 
 
 def test_variable_names_paths_flags_shapes_dtypes():
-    model = keras.Sequential([L.Dense(4, input_shape=(3,), name="dense"),
-                              L.BatchNormalization(name="bn")])
+    model = keras.Sequential(
+        [L.Dense(4, input_shape=(3,), name="dense"), L.BatchNormalization(name="bn")]
+    )
     variables = model.variables
     assert [v.name for v in variables] == [
-        "dense/kernel:0", "dense/bias:0", "bn/gamma:0", "bn/beta:0", "bn/moving_mean:0",
-        "bn/moving_variance:0"]
+        "dense/kernel:0",
+        "dense/bias:0",
+        "bn/gamma:0",
+        "bn/beta:0",
+        "bn/moving_mean:0",
+        "bn/moving_variance:0",
+    ]
     assert [v.path for v in variables] == [
-        "dense/kernel", "dense/bias", "bn/gamma", "bn/beta", "bn/moving_mean", "bn/moving_variance"]
+        "dense/kernel",
+        "dense/bias",
+        "bn/gamma",
+        "bn/beta",
+        "bn/moving_mean",
+        "bn/moving_variance",
+    ]
     assert [v.trainable for v in variables] == [True, True, True, True, False, False]
     assert [v.shape for v in variables] == [(3, 4), (4,), (4,), (4,), (4,), (4,)]
     assert all(v.dtype == "float32" and v.numpy().dtype == np.float32 for v in variables)
@@ -351,13 +400,19 @@ def test_count_params_get_weights_set_weights():
 
 
 def test_trainable_and_non_trainable_weights():
-    model = keras.Sequential([L.Dense(4, input_shape=(3,), name="d"), L.BatchNormalization(name="b")])
+    model = keras.Sequential(
+        [L.Dense(4, input_shape=(3,), name="d"), L.BatchNormalization(name="b")]
+    )
     assert [v.path for v in model.trainable_weights] == ["d/kernel", "d/bias", "b/gamma", "b/beta"]
     assert [v.path for v in model.non_trainable_weights] == ["b/moving_mean", "b/moving_variance"]
     model.layers[0].trainable = False
     assert [v.path for v in model.trainable_weights] == ["b/gamma", "b/beta"]
     assert [v.path for v in model.non_trainable_weights] == [
-        "d/kernel", "d/bias", "b/moving_mean", "b/moving_variance"]
+        "d/kernel",
+        "d/bias",
+        "b/moving_mean",
+        "b/moving_variance",
+    ]
 
 
 def test_frozen_layer_is_not_updated_by_fit():
@@ -376,8 +431,9 @@ def test_frozen_layer_is_not_updated_by_fit():
 
 
 def test_summary_format_lines(capsys):
-    model = keras.Sequential([L.Dense(4, input_shape=(3,), name="hidden"), L.Dense(2, name="out")],
-                             name="small")
+    model = keras.Sequential(
+        [L.Dense(4, input_shape=(3,), name="hidden"), L.Dense(2, name="out")], name="small"
+    )
     model.summary()
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == 'Model: "small"'
@@ -388,8 +444,12 @@ def test_summary_format_lines(capsys):
     assert lines[5].strip() == ""
     assert re.fullmatch(r" out \(Dense\) +\(None, 2\) +10", lines[6])
     assert lines[7] == "=" * 65
-    assert lines[8:] == ["Total params: 26", "Trainable params: 26", "Non-trainable params: 0",
-                         "_" * 65]
+    assert lines[8:] == [
+        "Total params: 26",
+        "Trainable params: 26",
+        "Non-trainable params: 0",
+        "_" * 65,
+    ]
 
 
 def test_summary_print_fn_receives_every_line():
@@ -401,7 +461,9 @@ def test_summary_print_fn_receives_every_line():
 
 # -- fit output and History ----------------------------------------------------------------------------
 
-BAR = re.compile(r"^(\d+)/\1 \[=+\] - .+ - loss: \S+ - accuracy: \S+( - val_loss: \S+ - val_accuracy: \S+)?$")
+BAR = re.compile(
+    r"^(\d+)/\1 \[=+\] - .+ - loss: \S+ - accuracy: \S+( - val_loss: \S+ - val_accuracy: \S+)?$"
+)
 
 
 def test_fit_verbose_1_prints_tf_keras_progress_bar(capsys):
@@ -438,9 +500,12 @@ def test_fit_verbose_0_prints_nothing_even_when_training_diverges(capsys):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 4)).astype(np.float32)
     y = rng.normal(size=(64, 1)).astype(np.float32) * 100
-    model = keras.Sequential([
-        L.Dense(8, activation="relu", input_shape=(4,), kernel_initializer=SEEDED(seed=1)),
-        L.Dense(1, kernel_initializer=SEEDED(seed=2))])
+    model = keras.Sequential(
+        [
+            L.Dense(8, activation="relu", input_shape=(4,), kernel_initializer=SEEDED(seed=1)),
+            L.Dense(1, kernel_initializer=SEEDED(seed=2)),
+        ]
+    )
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0, momentum=0.9), loss="mse")
     history = model.fit(x, y, epochs=20, verbose=0, seed=0)
     assert history.stopped_on_nonfinite is not None
@@ -489,10 +554,21 @@ def test_early_stopping_on_val_loss_with_restore_best_weights():
     x, y = _data()
     model = _classifier(lr=0.5, momentum=0.9)
     seen = []
-    stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=1, restore_best_weights=True)
-    record = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: seen.append(model.get_weights()))
-    history = model.fit(x[:64], y[:64], epochs=200, verbose=0, validation_data=(x[64:], y[64:]),
-                        callbacks=[record, stopper], seed=0)
+    stopper = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=1, restore_best_weights=True
+    )
+    record = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda e, logs: seen.append(model.get_weights())
+    )
+    history = model.fit(
+        x[:64],
+        y[:64],
+        epochs=200,
+        verbose=0,
+        validation_data=(x[64:], y[64:]),
+        callbacks=[record, stopper],
+        seed=0,
+    )
     epochs = len(history.history["loss"])
     assert epochs < 200
     best = int(np.argmin(history.history["val_loss"]))
@@ -503,7 +579,9 @@ def test_early_stopping_on_val_loss_with_restore_best_weights():
 def test_lambda_callback_on_epoch_end_once_per_epoch():
     x, y = _data()
     calls = []
-    callback = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: calls.append((epoch, dict(logs))))
+    callback = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: calls.append((epoch, dict(logs)))
+    )
     _classifier().fit(x, y, epochs=4, verbose=0, callbacks=[callback], seed=0)
     assert [epoch for epoch, _ in calls] == [0, 1, 2, 3]
     assert all(set(logs) == {"loss", "accuracy"} for _, logs in calls)
@@ -586,8 +664,14 @@ def test_learning_rate_set_between_epochs_to_zero_freezes_the_weights():
             after_first.extend(model.get_weights())
             model.optimizer.learning_rate = 0.0  # Keras accepts 0: no more updates
 
-    model.fit(x, y, epochs=3, verbose=0, seed=0,
-              callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=freeze)])
+    model.fit(
+        x,
+        y,
+        epochs=3,
+        verbose=0,
+        seed=0,
+        callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=freeze)],
+    )
     assert model.optimizer.learning_rate == 0.0
     for got, want in zip(model.get_weights(), after_first):
         assert_array_equal(got, want)
@@ -610,8 +694,14 @@ def test_learning_rate_set_between_fit_calls_changes_the_step():
 
 def test_call_with_training_false_equals_predict():
     x, y = _data()
-    model = keras.Sequential([L.Dense(8, input_shape=(6,), kernel_initializer=SEEDED(seed=2)),
-                              L.BatchNormalization(), L.Activation("relu"), L.Dense(3, activation="softmax")])
+    model = keras.Sequential(
+        [
+            L.Dense(8, input_shape=(6,), kernel_initializer=SEEDED(seed=2)),
+            L.BatchNormalization(),
+            L.Activation("relu"),
+            L.Dense(3, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     model.fit(x, y, epochs=2, verbose=0, seed=0)
     assert_allclose(model(x, training=False), model.predict(x, verbose=0), rtol=1e-6, atol=1e-7)
@@ -633,8 +723,9 @@ def test_predict_and_evaluate_do_not_depend_on_batch_size(batch_size):
     logits = hidden @ w2 + b2
     probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
     probabilities /= probabilities.sum(axis=1, keepdims=True)
-    assert_allclose(model.predict(x, batch_size=batch_size, verbose=0), probabilities,
-                    rtol=1e-5, atol=1e-6)
+    assert_allclose(
+        model.predict(x, batch_size=batch_size, verbose=0), probabilities, rtol=1e-5, atol=1e-6
+    )
     loss, accuracy = model.evaluate(x, y, batch_size=batch_size, verbose=0)
     assert loss == pytest.approx(-np.log(probabilities[np.arange(700), y]).mean(), rel=1e-5)
     assert accuracy == pytest.approx((probabilities.argmax(axis=1) == y).mean())
@@ -663,7 +754,8 @@ def test_evaluate_returns_loss_and_accuracy():
     assert result[0] == pytest.approx(loss, rel=1e-5)
     assert result[1] == pytest.approx(accuracy)
     assert model.evaluate(x, y, verbose=0, return_dict=True) == pytest.approx(
-        {"loss": result[0], "accuracy": result[1]})
+        {"loss": result[0], "accuracy": result[1]}
+    )
 
 
 def test_evaluate_without_metrics_returns_the_loss():
@@ -691,15 +783,19 @@ def test_train_on_batch_returns_the_loss_before_the_step_and_updates():
 
 # -- "accuracy" chosen from the shapes, as Keras 3 does ------------------------------------------
 
-@pytest.mark.parametrize("loss, units, targets, expected_key_fn", [
-    # 3 sigmoid outputs with multi-label targets: Keras's rule looks at shapes only (more than one
-    # output, targets with more than one column), so it picks categorical accuracy here.
-    ("binary_crossentropy", 3, "multilabel", "categorical"),
-    # MSE on one-hot targets with 4 outputs: categorical accuracy (argmax vs argmax).
-    ("mean_squared_error", 4, "onehot", "categorical"),
-    # One output with MSE: binary accuracy.
-    ("mean_squared_error", 1, "binary", "binary"),
-])
+
+@pytest.mark.parametrize(
+    "loss, units, targets, expected_key_fn",
+    [
+        # 3 sigmoid outputs with multi-label targets: Keras's rule looks at shapes only (more than one
+        # output, targets with more than one column), so it picks categorical accuracy here.
+        ("binary_crossentropy", 3, "multilabel", "categorical"),
+        # MSE on one-hot targets with 4 outputs: categorical accuracy (argmax vs argmax).
+        ("mean_squared_error", 4, "onehot", "categorical"),
+        # One output with MSE: binary accuracy.
+        ("mean_squared_error", 1, "binary", "binary"),
+    ],
+)
 def test_accuracy_is_chosen_from_shapes_like_keras(loss, units, targets, expected_key_fn):
     rng = np.random.default_rng(3)
     x = rng.normal(size=(40, 5)).astype(np.float32)
@@ -710,7 +806,9 @@ def test_accuracy_is_chosen_from_shapes_like_keras(loss, units, targets, expecte
     else:
         y = (rng.random((40, 1)) > 0.5).astype(np.float32)
     activation = "sigmoid" if loss == "binary_crossentropy" else None
-    model = densekit.Sequential([densekit.layers.Dense(units, activation=activation, input_shape=(5,))])
+    model = densekit.Sequential(
+        [densekit.layers.Dense(units, activation=activation, input_shape=(5,))]
+    )
     model.compile(optimizer="sgd", loss=loss, metrics=["accuracy"])
     loss_value, accuracy = model.evaluate(x, y, verbose=0)
     pred = model.predict(x, verbose=0)
@@ -733,25 +831,39 @@ def test_softmax_layers_refuse_inputs_with_several_feature_axes():
 
 # -- the sample shape of x ---------------------------------------------------------------------
 
+
 def test_x_must_have_the_model_sample_shape_or_its_flat_form():
     # An (n, 4, 16) array has the 64 values of an 8x8 image but not its layout: refused, not
     # silently read as 8x8. The model's shape and the flat (n, 64) form are both accepted.
-    model = keras.Sequential([L.Flatten(input_shape=(8, 8)),
-                              L.Dense(3, activation="softmax", kernel_initializer=SEEDED(seed=0))])
+    model = keras.Sequential(
+        [
+            L.Flatten(input_shape=(8, 8)),
+            L.Dense(3, activation="softmax", kernel_initializer=SEEDED(seed=0)),
+        ]
+    )
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     images = np.random.default_rng(0).normal(size=(5, 8, 8)).astype(np.float32)
     labels = np.array([0, 1, 2, 0, 1])
     message = r"x has sample shape \(4, 16\) but the model expects \(8, 8\)"
-    for call in (lambda x: model.predict(x, verbose=0), lambda x: model(x),
-                 lambda x: model.fit(x, labels, verbose=0), lambda x: model.evaluate(x, labels, verbose=0),
-                 lambda x: model.train_on_batch(x, labels), lambda x: model.test_on_batch(x, labels)):
+    for call in (
+        lambda x: model.predict(x, verbose=0),
+        lambda x: model(x),
+        lambda x: model.fit(x, labels, verbose=0),
+        lambda x: model.evaluate(x, labels, verbose=0),
+        lambda x: model.train_on_batch(x, labels),
+        lambda x: model.test_on_batch(x, labels),
+    ):
         with pytest.raises(ValueError, match=message):
             call(images.reshape(5, 4, 16))
     for wrong in ((5, 8, 8, 1), (5, 2, 32)):
         with pytest.raises(ValueError, match=re.escape(f"sample shape {wrong[1:]}")):
             model.predict(images.reshape(wrong), verbose=0)
-    assert_array_equal(model.predict(images.reshape(5, 64), verbose=0), model.predict(images, verbose=0))
-    assert model.evaluate(images.reshape(5, 64), labels, verbose=0) == model.evaluate(images, labels, verbose=0)
+    assert_array_equal(
+        model.predict(images.reshape(5, 64), verbose=0), model.predict(images, verbose=0)
+    )
+    assert model.evaluate(images.reshape(5, 64), labels, verbose=0) == model.evaluate(
+        images, labels, verbose=0
+    )
 
 
 # -- all-or-nothing structure and weight changes -------------------------------------------------
@@ -842,13 +954,17 @@ def test_add_whose_network_fails_unbuilds_the_new_layer(monkeypatch):
     assert model.output_shape == (None, 2)
 
 
-@pytest.mark.parametrize("bad, message", [
-    (np.array([1.0, None, 2.0], dtype=object), r"real numbers.*object"),
-    (np.array([1 + 2j, 0, 0]), r"real numbers.*complex"),
-    (np.array(["a", "b", "c"]), r"real numbers"),
-    (np.full(3, np.nan), r"NaN or Inf"),
-    (np.array([1e300, 0.0, 0.0]), r"NaN or Inf"),  # float64 beyond float32's range
-], ids=["object", "complex", "string", "nan", "overflow"])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (np.array([1.0, None, 2.0], dtype=object), r"real numbers.*object"),
+        (np.array([1 + 2j, 0, 0]), r"real numbers.*complex"),
+        (np.array(["a", "b", "c"]), r"real numbers"),
+        (np.full(3, np.nan), r"NaN or Inf"),
+        (np.array([1e300, 0.0, 0.0]), r"NaN or Inf"),  # float64 beyond float32's range
+    ],
+    ids=["object", "complex", "string", "nan", "overflow"],
+)
 def test_failed_set_weights_leaves_the_model_working_and_unchanged(bad, message):
     model = _classifier()
     x, y = _data()

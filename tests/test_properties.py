@@ -22,26 +22,53 @@ from numpy.testing import assert_array_equal
 import densekit
 from densekit import layers as L
 
-ACTIVATIONS = ["elu", "exponential", "gelu", "hard_sigmoid", "leaky_relu", "linear", "relu", "selu",
-               "sigmoid", "silu", "softmax", "softplus", "softsign", "swish", "tanh"]
+ACTIVATIONS = [
+    "elu",
+    "exponential",
+    "gelu",
+    "hard_sigmoid",
+    "leaky_relu",
+    "linear",
+    "relu",
+    "selu",
+    "sigmoid",
+    "silu",
+    "softmax",
+    "softplus",
+    "softsign",
+    "swish",
+    "tanh",
+]
 BOUNDED_ACTIVATIONS = [a for a in ACTIVATIONS if a != "exponential"]
 ACTIVATION_LAYERS = [  # the activation layer classes, with their arguments
-    ("ReLU", {}), ("ReLU", {"max_value": 6.0}), ("ReLU", {"negative_slope": 0.1, "threshold": 0.5}),
-    ("ReLU", {"max_value": 2.0, "negative_slope": 0.2}), ("LeakyReLU", {}), ("LeakyReLU", {"negative_slope": 0.01}),
-    ("ELU", {"alpha": 0.5}), ("ThresholdedReLU", {"theta": 0.3}), ("Softmax", {}),
+    ("ReLU", {}),
+    ("ReLU", {"max_value": 6.0}),
+    ("ReLU", {"negative_slope": 0.1, "threshold": 0.5}),
+    ("ReLU", {"max_value": 2.0, "negative_slope": 0.2}),
+    ("LeakyReLU", {}),
+    ("LeakyReLU", {"negative_slope": 0.01}),
+    ("ELU", {"alpha": 0.5}),
+    ("ThresholdedReLU", {"theta": 0.3}),
+    ("Softmax", {}),
 ]
 
 # 4 properties x EXAMPLES examples take about 5 s on the loaded 2-core machine when they pass;
 # a failure adds its shrinking (one bug reported per test keeps that to seconds).
 EXAMPLES = 150
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, report_multiple_bugs=False,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    report_multiple_bugs=False,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # -- strategies ------------------------------------------------------------------------------------
+
 
 def layer_specs(activations):
     """A layer as (kind, argument), built fresh per example by `make_layer`."""
@@ -81,7 +108,9 @@ def inputs(draw, max_exponent=30, rows=None, features=None):
     hi = draw(st.integers(lo, max_exponent))
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
-    x = np.sign(rng.normal(size=(rows, features))) * 10.0 ** rng.uniform(lo, hi, size=(rows, features))
+    x = np.sign(rng.normal(size=(rows, features))) * 10.0 ** rng.uniform(
+        lo, hi, size=(rows, features)
+    )
     x[rng.random((rows, features)) < 0.1] = 0.0
     if draw(st.booleans()):
         x[:] = x[:1]  # every sample the same
@@ -90,7 +119,9 @@ def inputs(draw, max_exponent=30, rows=None, features=None):
 
 def build(specs, features, weight_seed=None):
     """A Sequential of `specs` for `features` inputs; trainable weights uniform in [-1, 1]."""
-    model = densekit.Sequential([L.InputLayer(input_shape=(features,))] + [make_layer(s) for s in specs])
+    model = densekit.Sequential(
+        [L.InputLayer(input_shape=(features,))] + [make_layer(s) for s in specs]
+    )
     if weight_seed is not None:
         rng = np.random.default_rng(weight_seed)
         for v in model.trainable_variables:
@@ -110,12 +141,16 @@ def run_and_report(prop, record_property, name, count):
 
 # -- properties ------------------------------------------------------------------------------------
 
+
 def test_predict_equals_the_chained_layer_forwards(record_property):
     count = []
 
     @SETTINGS
-    @given(specs=st.lists(layer_specs(ACTIVATIONS), min_size=1, max_size=5), x=inputs(),
-           weight_seed=st.one_of(st.none(), st.integers(0, 2**32 - 1)))
+    @given(
+        specs=st.lists(layer_specs(ACTIVATIONS), min_size=1, max_size=5),
+        x=inputs(),
+        weight_seed=st.one_of(st.none(), st.integers(0, 2**32 - 1)),
+    )
     def prop(specs, x, weight_seed):
         count.append(1)
         model = build(specs, x.shape[1], weight_seed)
@@ -133,9 +168,12 @@ def test_bounded_weights_and_moderate_inputs_give_finite_outputs(record_property
     count = []
 
     @SETTINGS
-    @given(specs=st.lists(layer_specs(BOUNDED_ACTIVATIONS), min_size=1, max_size=5),
-           x=inputs(max_exponent=3), weight_seed=st.integers(0, 2**32 - 1),
-           training=st.booleans())
+    @given(
+        specs=st.lists(layer_specs(BOUNDED_ACTIVATIONS), min_size=1, max_size=5),
+        x=inputs(max_exponent=3),
+        weight_seed=st.integers(0, 2**32 - 1),
+        training=st.booleans(),
+    )
     def prop(specs, x, weight_seed, training):
         count.append(1)
         model = build(specs, x.shape[1], weight_seed)
@@ -160,16 +198,20 @@ def test_one_training_step_never_leaves_nonfinite_weights(record_property):
     count = []
 
     @SETTINGS
-    @given(specs=st.lists(layer_specs(ACTIVATIONS), min_size=1, max_size=4), x=inputs(),
-           loss=st.sampled_from(["mse", "categorical_crossentropy", "binary_crossentropy"]),
-           learning_rate=st.sampled_from([0.0, 0.01, 1.0, 1e6, 1e30]),
-           clip=st.sampled_from([{}, {"clipnorm": 1.0}, {"clipvalue": 0.5}, {"global_clipnorm": 1.0}]),
-           target_seed=st.integers(0, 2**32 - 1))
+    @given(
+        specs=st.lists(layer_specs(ACTIVATIONS), min_size=1, max_size=4),
+        x=inputs(),
+        loss=st.sampled_from(["mse", "categorical_crossentropy", "binary_crossentropy"]),
+        learning_rate=st.sampled_from([0.0, 0.01, 1.0, 1e6, 1e30]),
+        clip=st.sampled_from([{}, {"clipnorm": 1.0}, {"clipvalue": 0.5}, {"global_clipnorm": 1.0}]),
+        target_seed=st.integers(0, 2**32 - 1),
+    )
     def prop(specs, x, loss, learning_rate, clip, target_seed):
         count.append(1)
         model = build(specs, x.shape[1])
-        y = _compile_and_target(model, loss, x.shape[0], np.random.default_rng(target_seed),
-                                learning_rate, clip)
+        y = _compile_and_target(
+            model, loss, x.shape[0], np.random.default_rng(target_seed), learning_rate, clip
+        )
         before = model.get_weights()
         history = model.fit(x, y, batch_size=x.shape[0], epochs=1, verbose=0, shuffle=False)
         after = model.get_weights()
@@ -191,8 +233,11 @@ def test_training_mode_forward_matches_between_predict_and_call(record_property)
     count = []
 
     @SETTINGS
-    @given(specs=st.lists(layer_specs(ACTIVATIONS), min_size=1, max_size=4), x=inputs(max_exponent=6),
-           weight_seed=st.integers(0, 2**32 - 1))
+    @given(
+        specs=st.lists(layer_specs(ACTIVATIONS), min_size=1, max_size=4),
+        x=inputs(max_exponent=6),
+        weight_seed=st.integers(0, 2**32 - 1),
+    )
     def prop(specs, x, weight_seed):
         count.append(1)
         first = build(specs, x.shape[1], weight_seed)

@@ -23,7 +23,6 @@ from densekit import _core
 from densekit import layers as L
 from densekit.initializers import GlorotUniform
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
@@ -45,13 +44,21 @@ def all_finite(weights):
 
 # -- divergence ------------------------------------------------------------------------------------
 
+
 def deep_relu_net(learning_rate):
     model = densekit.Sequential(
         [L.Flatten(input_shape=(8, 8))]
-        + [L.Dense(64, activation="relu", kernel_initializer=GlorotUniform(seed=i)) for i in range(10)]
-        + [L.Dense(10, activation="softmax", kernel_initializer=GlorotUniform(seed=10))])
-    model.compile(optimizer=densekit.optimizers.SGD(learning_rate=learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        + [
+            L.Dense(64, activation="relu", kernel_initializer=GlorotUniform(seed=i))
+            for i in range(10)
+        ]
+        + [L.Dense(10, activation="softmax", kernel_initializer=GlorotUniform(seed=10))]
+    )
+    model.compile(
+        optimizer=densekit.optimizers.SGD(learning_rate=learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -109,10 +116,15 @@ def test_a_diverged_model_reports_nonfinite_steps_again_without_touching_weights
 
 # -- non-finite data -------------------------------------------------------------------------------
 
+
 def small_model(loss="mse"):
     # linear, so that Inf in x reaches the loss (tanh would saturate it to 1)
-    model = densekit.Sequential([L.Dense(4, input_shape=(3,), kernel_initializer=GlorotUniform(seed=1)),
-                                 L.Dense(2, kernel_initializer=GlorotUniform(seed=2))])
+    model = densekit.Sequential(
+        [
+            L.Dense(4, input_shape=(3,), kernel_initializer=GlorotUniform(seed=1)),
+            L.Dense(2, kernel_initializer=GlorotUniform(seed=2)),
+        ]
+    )
     model.compile(optimizer="sgd", loss=loss)
     return model
 
@@ -125,7 +137,14 @@ def data_with(where, value):
     return x, y
 
 
-BAD_VALUES = [("x", np.nan), ("x", np.inf), ("x", -np.inf), ("y", np.nan), ("y", np.inf), ("y", -np.inf)]
+BAD_VALUES = [
+    ("x", np.nan),
+    ("x", np.inf),
+    ("x", -np.inf),
+    ("y", np.nan),
+    ("y", np.inf),
+    ("y", -np.inf),
+]
 
 
 @pytest.mark.parametrize("where, value", BAD_VALUES, ids=[f"{w}-{v}" for w, v in BAD_VALUES])
@@ -133,9 +152,14 @@ def test_nonfinite_data_is_a_value_error_by_default(where, value):
     x, y = data_with(where, value)
     model = small_model()
     weights = model.get_weights()
-    with pytest.raises(ValueError, match=rf"fit: {where} contains NaN or Inf \(first at sample 1\).*allow_nonfinite=True"):
+    with pytest.raises(
+        ValueError,
+        match=rf"fit: {where} contains NaN or Inf \(first at sample 1\).*allow_nonfinite=True",
+    ):
         model.fit(x, y, verbose=0)
-    with pytest.raises(ValueError, match=rf"evaluate: {where} contains NaN or Inf \(first at sample 1\)"):
+    with pytest.raises(
+        ValueError, match=rf"evaluate: {where} contains NaN or Inf \(first at sample 1\)"
+    ):
         model.evaluate(x, y, verbose=0)
     assert_weights_equal(model.get_weights(), weights, "after refused calls")
 
@@ -147,7 +171,9 @@ def test_nonfinite_data_is_accepted_with_allow_nonfinite(where, value):
     weights = model.get_weights()
     loss = model.evaluate(x, y, verbose=0, allow_nonfinite=True)
     assert not np.isfinite(loss)
-    history = model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0, allow_nonfinite=True)
+    history = model.fit(
+        x, y, batch_size=4, epochs=2, shuffle=False, verbose=0, allow_nonfinite=True
+    )
     assert history.stopped_on_nonfinite == {"epoch": 0, "step": 0}  # sample 1 is in the first batch
     assert_weights_equal(model.get_weights(), weights, "after the refused step")
     # the clean half of the data still trains
@@ -169,19 +195,35 @@ def test_an_epoch_without_an_applied_step_logs_nan_not_zero(loop):
     # and there are no samples to average over. A loss (or accuracy) of 0.0 would read as perfect.
     x, _ = data_with("x", np.nan)
     y = np.arange(8) % 2
-    model = densekit.Sequential([L.Dense(2, input_shape=(3,), activation="softmax",
-                                         kernel_initializer=GlorotUniform(seed=1))])
+    model = densekit.Sequential(
+        [
+            L.Dense(
+                2, input_shape=(3,), activation="softmax", kernel_initializer=GlorotUniform(seed=1)
+            )
+        ]
+    )
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    history = model.fit(x, y, batch_size=4, shuffle=False, verbose=0, allow_nonfinite=True,
-                        callbacks=[EveryBatch()] if loop == "per-batch" else None)
+    history = model.fit(
+        x,
+        y,
+        batch_size=4,
+        shuffle=False,
+        verbose=0,
+        allow_nonfinite=True,
+        callbacks=[EveryBatch()] if loop == "per-batch" else None,
+    )
     assert history.stopped_on_nonfinite == {"epoch": 0, "step": 0}
     assert set(history.history) == {"loss", "accuracy"}
     assert np.isnan(history.history["loss"]).all() and np.isnan(history.history["accuracy"]).all()
     # One applied step (the clean second batch first) gives a real mean again.
-    history = model.fit(x[::-1].copy(), y[::-1].copy(), batch_size=4, shuffle=False, verbose=0,
-                        allow_nonfinite=True)
+    history = model.fit(
+        x[::-1].copy(), y[::-1].copy(), batch_size=4, shuffle=False, verbose=0, allow_nonfinite=True
+    )
     assert history.stopped_on_nonfinite == {"epoch": 0, "step": 1}
-    assert np.isfinite(history.history["loss"]).all() and np.isfinite(history.history["accuracy"]).all()
+    assert (
+        np.isfinite(history.history["loss"]).all()
+        and np.isfinite(history.history["accuracy"]).all()
+    )
 
 
 @pytest.mark.parametrize("loop", ["in-core", "per-batch"])
@@ -191,8 +233,15 @@ def test_the_progress_bar_of_a_stopped_epoch_ends_at_the_steps_done(loop, capsys
     x, y = np.concatenate([x, x[:2]]), np.concatenate([y, y[:2]])
     x[4, 0] = np.nan
     model = small_model()
-    history = model.fit(x, y, batch_size=2, shuffle=False, verbose=1, allow_nonfinite=True,
-                        callbacks=[EveryBatch()] if loop == "per-batch" else None)
+    history = model.fit(
+        x,
+        y,
+        batch_size=2,
+        shuffle=False,
+        verbose=1,
+        allow_nonfinite=True,
+        callbacks=[EveryBatch()] if loop == "per-batch" else None,
+    )
     assert history.stopped_on_nonfinite == {"epoch": 0, "step": 2}
     lines = capsys.readouterr().out.splitlines()
     # Not a terminal: only the final line of the bar, then the message about the stop. The bar
@@ -207,9 +256,15 @@ def test_the_progress_bar_of_a_stopped_epoch_ends_at_the_steps_done(loop, capsys
 
 # -- batch normalization and steps that are not applied ----------------------------------------------
 
+
 def batch_norm_model():
-    model = densekit.Sequential([L.Dense(3, input_shape=(2,), kernel_initializer=GlorotUniform(seed=4)),
-                                 L.BatchNormalization(momentum=0.5), L.Dense(2)])
+    model = densekit.Sequential(
+        [
+            L.Dense(3, input_shape=(2,), kernel_initializer=GlorotUniform(seed=4)),
+            L.BatchNormalization(momentum=0.5),
+            L.Dense(2),
+        ]
+    )
     model.compile(optimizer="sgd", loss="mse")
     return model
 
@@ -220,8 +275,14 @@ def test_a_step_that_is_not_applied_leaves_the_batch_norm_moving_statistics():
     model = batch_norm_model()
     weights = model.get_weights()
     x = np.array([[1.0, 2.0], [np.nan, 0.0], [3.0, -1.0], [0.5, 0.5]], np.float32)
-    history = model.fit(x, np.zeros((4, 2), np.float32), batch_size=4, shuffle=False, verbose=0,
-                        allow_nonfinite=True)
+    history = model.fit(
+        x,
+        np.zeros((4, 2), np.float32),
+        batch_size=4,
+        shuffle=False,
+        verbose=0,
+        allow_nonfinite=True,
+    )
     assert history.stopped_on_nonfinite == {"epoch": 0, "step": 0}
     assert_weights_equal(model.get_weights(), weights, "after a step that was not applied")
 
@@ -231,8 +292,14 @@ def test_a_refused_step_is_not_committed_later_by_an_inference_call():
     # the next call of the layer: an inference call never moves the moving statistics.
     model = batch_norm_model()
     x = np.array([[1.0, 2.0], [np.nan, 0.0], [3.0, -1.0], [0.5, 0.5]], np.float32)
-    model.fit(x, np.zeros((4, 2), np.float32), batch_size=4, shuffle=False, verbose=0,
-              allow_nonfinite=True)
+    model.fit(
+        x,
+        np.zeros((4, 2), np.float32),
+        batch_size=4,
+        shuffle=False,
+        verbose=0,
+        allow_nonfinite=True,
+    )
     batch_norm = model.layers[1]
     before = batch_norm.get_weights()
     out = batch_norm(np.ones((2, 3), np.float32))  # inference
@@ -282,17 +349,28 @@ def test_an_applied_step_on_large_finite_inputs_keeps_the_moving_variance_finite
 
 # -- determinism -----------------------------------------------------------------------------------
 
+
 def train_seeded(x, y):
-    model = densekit.Sequential([
-        L.Dense(128, activation="relu", input_shape=(x.shape[1],), kernel_initializer=GlorotUniform(seed=1)),
-        L.BatchNormalization(),
-        L.PReLU(),
-        L.Dense(64, activation="gelu", kernel_initializer=GlorotUniform(seed=2)),
-        L.RReLU(seed=3),
-        L.Dense(10, activation="softmax", kernel_initializer=GlorotUniform(seed=4)),
-    ])
-    model.compile(optimizer=densekit.optimizers.SGD(learning_rate=0.05, momentum=0.9),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model = densekit.Sequential(
+        [
+            L.Dense(
+                128,
+                activation="relu",
+                input_shape=(x.shape[1],),
+                kernel_initializer=GlorotUniform(seed=1),
+            ),
+            L.BatchNormalization(),
+            L.PReLU(),
+            L.Dense(64, activation="gelu", kernel_initializer=GlorotUniform(seed=2)),
+            L.RReLU(seed=3),
+            L.Dense(10, activation="softmax", kernel_initializer=GlorotUniform(seed=4)),
+        ]
+    )
+    model.compile(
+        optimizer=densekit.optimizers.SGD(learning_rate=0.05, momentum=0.9),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     # batch 256 x 128 units reaches the OpenMP threshold (2^15 elements) of the element-wise loops
     history = model.fit(x, y, batch_size=256, epochs=2, seed=5, verbose=0)
     return model.get_weights(), history.history
@@ -313,13 +391,15 @@ def test_same_seeds_and_thread_count_give_bit_identical_weights(threads):
 
 # -- large data ------------------------------------------------------------------------------------
 
+
 def test_fit_on_200_mb_of_float32_does_not_copy_the_data():
     rows, features = 524_288, 100  # 209.7 MB
     x = np.zeros((rows, features), np.float32)
     x[:, 0] = np.arange(rows) % 7
     y = (np.arange(rows) % 3).astype(np.int64)
-    model = densekit.Sequential([L.Dense(4, activation="relu", input_shape=(features,)),
-                                 L.Dense(3, activation="softmax")])
+    model = densekit.Sequential(
+        [L.Dense(4, activation="relu", input_shape=(features,)), L.Dense(3, activation="softmax")]
+    )
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     assert np.shares_memory(model._prepare_x(x, "fit"), x)  # float32 C-contiguous: passed through
     gc.collect()
@@ -331,15 +411,20 @@ def test_fit_on_200_mb_of_float32_does_not_copy_the_data():
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak < 64 * 2**20, f"fit/evaluate allocated {peak / 2**20:.1f} MB over a {x.nbytes / 2**20:.0f} MB x"
+    assert peak < 64 * 2**20, (
+        f"fit/evaluate allocated {peak / 2**20:.1f} MB over a {x.nbytes / 2**20:.0f} MB x"
+    )
 
 
 # -- 64-bit sizes ----------------------------------------------------------------------------------
 
+
 def test_sizes_above_2_to_the_31_reach_the_core_unchanged():
     # Index is Eigen::Index (signed 64-bit): a 32-bit int would reject or wrap these values.
     big = 2**33 + 3
-    layer = _core.layers.Activation(big, _core.kernels.ActivationSpec("relu"), "Activation")  # no buffers yet
+    layer = _core.layers.Activation(
+        big, _core.kernels.ActivationSpec("relu"), "Activation"
+    )  # no buffers yet
     assert layer.input_units == big and layer.output_units == big
     labels = np.array([[2.0**35]], np.float32)  # exact in float32
     _core.kernels.check_sparse_labels(labels, 2**40)  # label 2^35 < 2^40 classes: fine
@@ -350,8 +435,16 @@ def test_sizes_above_2_to_the_31_reach_the_core_unchanged():
 def test_predict_on_more_than_2_to_the_16_rows_and_512_features():
     rows, features = 2**16 + 4465, 512  # 70,001 x 512 = 35.8M elements, 143 MB
     x = np.random.default_rng(7).standard_normal((rows, features), dtype=np.float32)
-    model = densekit.Sequential([L.Dense(3, input_shape=(features,), kernel_initializer=GlorotUniform(seed=8),
-                                         bias_initializer="ones")])
+    model = densekit.Sequential(
+        [
+            L.Dense(
+                3,
+                input_shape=(features,),
+                kernel_initializer=GlorotUniform(seed=8),
+                bias_initializer="ones",
+            )
+        ]
+    )
     out = model.predict(x, batch_size=rows, verbose=0)
     kernel, bias = model.get_weights()
     assert out.shape == (rows, 3)

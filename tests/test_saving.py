@@ -24,27 +24,38 @@ PYTHON_DIR = os.path.dirname(os.path.dirname(keras.__file__))
 
 def _every_layer_model(seed=0, momentum=0.9):
     """Every densekit layer, several initializers, SGD with momentum; trained a few steps."""
-    model = keras.Sequential([
-        L.InputLayer(shape=(4, 3)),
-        L.Flatten(),
-        L.Dense(10, activation="relu", kernel_initializer=I.HeNormal(seed=seed),
-                bias_initializer=I.Constant(0.1)),
-        L.BatchNormalization(momentum=0.9),
-        L.PReLU(alpha_initializer=I.Constant(0.2)),
-        L.Dense(9, activation="tanh", kernel_initializer=I.RandomNormal(stddev=0.3, seed=seed + 1)),
-        L.Activation("selu"),
-        L.ReLU(max_value=6.0, negative_slope=0.05),
-        L.LeakyReLU(negative_slope=0.2),
-        L.ELU(alpha=0.7),
-        L.ThresholdedReLU(theta=0.1),
-        L.RReLU(seed=3),
-        L.BatchNormalization(center=False),
-        L.Dense(8, use_bias=False, kernel_initializer=I.Orthogonal(seed=seed + 2)),
-        L.Dense(3, kernel_initializer=I.GlorotUniform(seed=seed + 3)),
-        L.Softmax(),
-    ])
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.05, momentum=momentum, clipnorm=5.0),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model = keras.Sequential(
+        [
+            L.InputLayer(shape=(4, 3)),
+            L.Flatten(),
+            L.Dense(
+                10,
+                activation="relu",
+                kernel_initializer=I.HeNormal(seed=seed),
+                bias_initializer=I.Constant(0.1),
+            ),
+            L.BatchNormalization(momentum=0.9),
+            L.PReLU(alpha_initializer=I.Constant(0.2)),
+            L.Dense(
+                9, activation="tanh", kernel_initializer=I.RandomNormal(stddev=0.3, seed=seed + 1)
+            ),
+            L.Activation("selu"),
+            L.ReLU(max_value=6.0, negative_slope=0.05),
+            L.LeakyReLU(negative_slope=0.2),
+            L.ELU(alpha=0.7),
+            L.ThresholdedReLU(theta=0.1),
+            L.RReLU(seed=3),
+            L.BatchNormalization(center=False),
+            L.Dense(8, use_bias=False, kernel_initializer=I.Orthogonal(seed=seed + 2)),
+            L.Dense(3, kernel_initializer=I.GlorotUniform(seed=seed + 3)),
+            L.Softmax(),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=0.05, momentum=momentum, clipnorm=5.0),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     x, y = _data(seed)
     model.fit(x, y, epochs=2, batch_size=16, verbose=0, seed=seed)
     return model
@@ -57,9 +68,15 @@ def _data(seed=0, samples=64):
 
 
 def _small_model(units=5, use_bias=True):
-    model = keras.Sequential([L.Dense(units, activation="relu", input_shape=(4,), use_bias=use_bias),
-                              L.Dense(2, activation="softmax")])
-    model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.5), loss="sparse_categorical_crossentropy")
+    model = keras.Sequential(
+        [
+            L.Dense(units, activation="relu", input_shape=(4,), use_bias=use_bias),
+            L.Dense(2, activation="softmax"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.1, momentum=0.5), loss="sparse_categorical_crossentropy"
+    )
     return model
 
 
@@ -91,11 +108,20 @@ def test_save_load_keeps_config_weights_predictions_and_optimizer(tmp_path):
 
 def test_continued_training_after_load_is_identical(tmp_path):
     # RReLU draws slopes from a generator whose state is not part of the format; leave it out.
-    model = keras.Sequential([L.Flatten(input_shape=(4, 3)),
-                              L.Dense(8, activation="relu", kernel_initializer=I.HeNormal(seed=1)),
-                              L.BatchNormalization(), L.PReLU(), L.Dense(3, activation="softmax")])
-    model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model = keras.Sequential(
+        [
+            L.Flatten(input_shape=(4, 3)),
+            L.Dense(8, activation="relu", kernel_initializer=I.HeNormal(seed=1)),
+            L.BatchNormalization(),
+            L.PReLU(),
+            L.Dense(3, activation="softmax"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     x, y = _data(1)
     model.fit(x, y, epochs=2, batch_size=16, verbose=0, seed=0)
     model.save(tmp_path / "m.keras")
@@ -141,11 +167,28 @@ def test_file_layout_is_keras_3s(tmp_path):
     names = []
     h5.visit(names.append)
     # Keras addresses layers by class and position: dense, dense_1, ... whatever their names.
-    assert sorted(names) == sorted([
-        "layers", "layers/dense", "layers/dense/vars", "layers/dense/vars/0", "layers/dense/vars/1",
-        "layers/dense_1", "layers/dense_1/vars", "layers/dense_1/vars/0", "layers/dense_1/vars/1",
-        "optimizer", "optimizer/vars", "optimizer/vars/0", "optimizer/vars/1", "optimizer/vars/2",
-        "optimizer/vars/3", "optimizer/vars/4", "optimizer/vars/5", "vars"])
+    assert sorted(names) == sorted(
+        [
+            "layers",
+            "layers/dense",
+            "layers/dense/vars",
+            "layers/dense/vars/0",
+            "layers/dense/vars/1",
+            "layers/dense_1",
+            "layers/dense_1/vars",
+            "layers/dense_1/vars/0",
+            "layers/dense_1/vars/1",
+            "optimizer",
+            "optimizer/vars",
+            "optimizer/vars/0",
+            "optimizer/vars/1",
+            "optimizer/vars/2",
+            "optimizer/vars/3",
+            "optimizer/vars/4",
+            "optimizer/vars/5",
+            "vars",
+        ]
+    )
     assert h5["layers/dense/vars"].attrs["name"] == model.layers[0].name
     assert h5["layers/dense/vars/0"].shape == (4, 5)
     assert h5["optimizer/vars/1"][()] == np.float32(0.1)  # iterations, learning_rate, momentums
@@ -202,9 +245,12 @@ def test_weights_into_a_differently_compiled_model_skip_the_optimizer_state(tmp_
     source = _small_model()
     source.fit(np.ones((4, 4), np.float32), np.zeros(4), verbose=0)
     source.save_weights(tmp_path / "w.weights.h5")
-    model = keras.Sequential([L.Dense(5, activation="relu", input_shape=(4,)),
-                              L.Dense(2, activation="softmax")])
-    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy")  # no momentum
+    model = keras.Sequential(
+        [L.Dense(5, activation="relu", input_shape=(4,)), L.Dense(2, activation="softmax")]
+    )
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy"
+    )  # no momentum
     with pytest.warns(UserWarning, match="skipping the optimizer state: it has 6 variables"):
         model.load_weights(tmp_path / "w.weights.h5")
     _assert_equal_weights(model, source)
@@ -220,8 +266,11 @@ def test_optimizer_densekit_lacks_asks_for_compile_false(saved):
     config = json.loads(zipfile.ZipFile(saved).read("config.json"))
     config["compile_config"]["optimizer"]["class_name"] = "Adam"
     _rewrite(saved, **{"config.json": json.dumps(config)})
-    with pytest.raises(ValueError, match=r"compile_config: optimizer 'Adam' is not in densekit.*"
-                                         r"compile=False"):
+    with pytest.raises(
+        ValueError,
+        match=r"compile_config: optimizer 'Adam' is not in densekit.*"
+        r"compile=False",
+    ):
         keras.models.load_model(saved)
     model = keras.models.load_model(saved, compile=False)
     assert model.optimizer is None and model.built
@@ -254,7 +303,9 @@ def test_unknown_layer_type_names_the_layer(saved):
     config["config"]["layers"][2]["class_name"] = "Lambda"
     config["config"]["layers"][2]["config"]["function"] = "__import__('os').system('exit 1')"
     _rewrite(saved, **{"config.json": json.dumps(config)})
-    with pytest.raises(ValueError, match=r"config\.json.*layer 2 \(Lambda 'dense_\d+'\).*Unknown layer type"):
+    with pytest.raises(
+        ValueError, match=r"config\.json.*layer 2 \(Lambda 'dense_\d+'\).*Unknown layer type"
+    ):
         keras.models.load_model(saved)
 
 
@@ -274,13 +325,19 @@ def test_corrupt_member_fails_its_crc(saved):
         keras.models.load_model(saved)
 
 
-@pytest.mark.parametrize("member, content, pattern", [
-    ("config.json", b"{not json", r"config\.json is not valid JSON"),
-    ("config.json", None, r"has no config\.json"),
-    ("model.weights.h5", b"garbage", r"model\.weights\.h5: not a readable HDF5 file"),
-    ("config.json", json.dumps({"class_name": "Functional", "config": {}}).encode(),
-     "Sequential models only"),
-])
+@pytest.mark.parametrize(
+    "member, content, pattern",
+    [
+        ("config.json", b"{not json", r"config\.json is not valid JSON"),
+        ("config.json", None, r"has no config\.json"),
+        ("model.weights.h5", b"garbage", r"model\.weights\.h5: not a readable HDF5 file"),
+        (
+            "config.json",
+            json.dumps({"class_name": "Functional", "config": {}}).encode(),
+            "Sequential models only",
+        ),
+    ],
+)
 def test_bad_member_names_the_member(saved, member, content, pattern):
     _rewrite(saved, **{member: content})
     with pytest.raises(ValueError, match=pattern):
@@ -295,14 +352,23 @@ def test_not_a_zip_and_missing_file(tmp_path):
         keras.models.load_model(tmp_path / "absent.keras")
 
 
-@pytest.mark.parametrize("other, pattern", [
-    (lambda: _small_model(units=6),
-     r"layer 'dense_\d+': weight dense_\d+/kernel has shape \(4, 6\).*\(4, 5\)"),
-    (lambda: _small_model(use_bias=False),
-     r"layer 'dense_\d+' \(Dense\) has 1 weights but layers/dense/vars holds 2"),
-    (lambda: keras.Sequential([L.Dense(5, input_shape=(4,))]),
-     r"weights for layers the model does not have: layers/dense_1"),
-])
+@pytest.mark.parametrize(
+    "other, pattern",
+    [
+        (
+            lambda: _small_model(units=6),
+            r"layer 'dense_\d+': weight dense_\d+/kernel has shape \(4, 6\).*\(4, 5\)",
+        ),
+        (
+            lambda: _small_model(use_bias=False),
+            r"layer 'dense_\d+' \(Dense\) has 1 weights but layers/dense/vars holds 2",
+        ),
+        (
+            lambda: keras.Sequential([L.Dense(5, input_shape=(4,))]),
+            r"weights for layers the model does not have: layers/dense_1",
+        ),
+    ],
+)
 def test_mismatched_weights_raise_and_leave_the_model_unchanged(tmp_path, other, pattern):
     source = _small_model()
     source.save_weights(tmp_path / "w.weights.h5")
@@ -379,8 +445,9 @@ def test_kill_during_save_leaves_a_loadable_file(tmp_path):
     path = tmp_path / "m.keras"
     _small_model().save(path)
     env = {**os.environ, "PYTHONPATH": PYTHON_DIR}
-    process = subprocess.Popen([sys.executable, "-c", SAVE_LOOP, str(path)], env=env,
-                               stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", SAVE_LOOP, str(path)], env=env, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert process.stdout.readline().strip() == "ready"
         deadline = time.monotonic() + 30
@@ -426,20 +493,38 @@ def _keras_predict(model, x):
 def _keras_layers_model(k, seed=0):
     """The densekit layers that Keras 3 has, with several initializers; SGD momentum, trained."""
     KL, KI = k.layers, k.initializers
-    model = k.Sequential([
-        k.Input((4, 3)), KL.Flatten(),
-        KL.Dense(10, activation="relu", kernel_initializer=KI.HeUniform(seed=seed),
-                 bias_initializer=KI.Constant(0.1)),
-        KL.BatchNormalization(momentum=0.9), KL.PReLU(alpha_initializer=KI.Constant(0.2)),
-        KL.Dense(9, activation="tanh", kernel_initializer=KI.TruncatedNormal(stddev=0.3, seed=seed)),
-        KL.Activation("elu"), KL.ReLU(max_value=6.0, negative_slope=0.05), KL.LeakyReLU(negative_slope=0.2),
-        KL.ELU(alpha=0.7), KL.BatchNormalization(scale=False),
-        KL.Dense(8, use_bias=False, kernel_initializer=KI.LecunNormal(seed=seed)),
-        KL.Dense(3, kernel_initializer=KI.VarianceScaling(2.0, "fan_avg", "uniform", seed=seed)),
-        KL.Softmax(),
-    ])
-    model.compile(optimizer=k.optimizers.SGD(0.05, momentum=0.9), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model = k.Sequential(
+        [
+            k.Input((4, 3)),
+            KL.Flatten(),
+            KL.Dense(
+                10,
+                activation="relu",
+                kernel_initializer=KI.HeUniform(seed=seed),
+                bias_initializer=KI.Constant(0.1),
+            ),
+            KL.BatchNormalization(momentum=0.9),
+            KL.PReLU(alpha_initializer=KI.Constant(0.2)),
+            KL.Dense(
+                9, activation="tanh", kernel_initializer=KI.TruncatedNormal(stddev=0.3, seed=seed)
+            ),
+            KL.Activation("elu"),
+            KL.ReLU(max_value=6.0, negative_slope=0.05),
+            KL.LeakyReLU(negative_slope=0.2),
+            KL.ELU(alpha=0.7),
+            KL.BatchNormalization(scale=False),
+            KL.Dense(8, use_bias=False, kernel_initializer=KI.LecunNormal(seed=seed)),
+            KL.Dense(
+                3, kernel_initializer=KI.VarianceScaling(2.0, "fan_avg", "uniform", seed=seed)
+            ),
+            KL.Softmax(),
+        ]
+    )
+    model.compile(
+        optimizer=k.optimizers.SGD(0.05, momentum=0.9),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     x, y = _data(seed)
     model.fit(x, y, epochs=1, batch_size=16, verbose=0)
     return model
@@ -473,9 +558,14 @@ def test_keras_file_loads_in_densekit_with_optimizer_state(tmp_path, real_keras)
 def test_densekit_file_loads_in_keras_and_comes_back(tmp_path, real_keras):
     model = _every_layer_model()
     # Keras 3 has no ThresholdedReLU or RReLU: a model for Keras leaves them out.
-    model = keras.Sequential([l for l in model.layers if not isinstance(l, (L.ThresholdedReLU, L.RReLU))])
-    model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model = keras.Sequential(
+        [l for l in model.layers if not isinstance(l, (L.ThresholdedReLU, L.RReLU))]
+    )
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.05, momentum=0.9),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     x, y = _data(4)
     model.fit(x, y, epochs=1, batch_size=16, verbose=0)
     model.save(tmp_path / "d.keras")
@@ -490,11 +580,39 @@ def test_densekit_file_loads_in_keras_and_comes_back(tmp_path, real_keras):
     assert back.get_config() == model.get_config()
 
 
-INITIALIZERS = ["Zeros", "Ones", "Identity", "RandomNormal", "RandomUniform", "TruncatedNormal",
-                "VarianceScaling", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform",
-                "LecunNormal", "LecunUniform", "Orthogonal"]
-ACTIVATIONS = ["relu", "sigmoid", "tanh", "softmax", "elu", "selu", "gelu", "swish", "silu", "softplus",
-               "softsign", "hard_sigmoid", "exponential", "leaky_relu", "linear"]
+INITIALIZERS = [
+    "Zeros",
+    "Ones",
+    "Identity",
+    "RandomNormal",
+    "RandomUniform",
+    "TruncatedNormal",
+    "VarianceScaling",
+    "GlorotNormal",
+    "GlorotUniform",
+    "HeNormal",
+    "HeUniform",
+    "LecunNormal",
+    "LecunUniform",
+    "Orthogonal",
+]
+ACTIVATIONS = [
+    "relu",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "elu",
+    "selu",
+    "gelu",
+    "swish",
+    "silu",
+    "softplus",
+    "softsign",
+    "hard_sigmoid",
+    "exponential",
+    "leaky_relu",
+    "linear",
+]
 
 
 @keras_filters[0]
@@ -502,8 +620,16 @@ def test_every_initializer_means_the_same_in_keras(real_keras):
     layers = []
     for i, name in enumerate(INITIALIZERS + ["Constant"]):
         cls = getattr(I, name)
-        init = cls(0.3) if name == "Constant" else cls(seed=3) if "seed" in cls().get_config() else cls()
-        layers.append(L.Dense(6, kernel_initializer=init, bias_initializer=I.RandomUniform(-1, 1, seed=i)))
+        init = (
+            cls(0.3)
+            if name == "Constant"
+            else cls(seed=3)
+            if "seed" in cls().get_config()
+            else cls()
+        )
+        layers.append(
+            L.Dense(6, kernel_initializer=init, bias_initializer=I.RandomUniform(-1, 1, seed=i))
+        )
     model = keras.Sequential([L.InputLayer(shape=(6,))] + layers)
     in_keras = real_keras.models.model_from_json(model.to_json())
     for ours, theirs in zip(model.layers, in_keras.layers, strict=True):
@@ -519,9 +645,17 @@ def test_every_initializer_means_the_same_in_keras(real_keras):
 @keras_filters[0]
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_every_activation_computes_the_same_after_the_trip_to_keras(real_keras, activation):
-    model = keras.Sequential([L.Dense(6, activation=activation, input_shape=(6,),
-                                      bias_initializer=I.RandomUniform(-1, 1, seed=1)),
-                              L.Activation(activation)])
+    model = keras.Sequential(
+        [
+            L.Dense(
+                6,
+                activation=activation,
+                input_shape=(6,),
+                bias_initializer=I.RandomUniform(-1, 1, seed=1),
+            ),
+            L.Activation(activation),
+        ]
+    )
     in_keras = real_keras.models.model_from_json(model.to_json())
     in_keras.set_weights(model.get_weights())
     x = np.random.default_rng(0).normal(size=(5, 6)).astype(np.float32)
@@ -532,12 +666,20 @@ def test_every_activation_computes_the_same_after_the_trip_to_keras(real_keras, 
 @keras_filters[0]
 def test_frozen_layers_and_keras_loss_objects_survive_the_trip(tmp_path, real_keras):
     k = real_keras
-    source = k.Sequential([k.Input((4,)), k.layers.Dense(3), k.layers.BatchNormalization(center=False),
-                           k.layers.Dense(2)])
+    source = k.Sequential(
+        [
+            k.Input((4,)),
+            k.layers.Dense(3),
+            k.layers.BatchNormalization(center=False),
+            k.layers.Dense(2),
+        ]
+    )
     source.layers[0].trainable = False
-    source.compile(optimizer=k.optimizers.SGD(0.01, momentum=0.9),
-                   loss=k.losses.CategoricalCrossentropy(from_logits=True),
-                   metrics=[k.metrics.CategoricalAccuracy()])
+    source.compile(
+        optimizer=k.optimizers.SGD(0.01, momentum=0.9),
+        loss=k.losses.CategoricalCrossentropy(from_logits=True),
+        metrics=[k.metrics.CategoricalAccuracy()],
+    )
     x = np.random.default_rng(1).normal(size=(16, 4)).astype(np.float32)
     y = np.eye(2, dtype=np.float32)[np.arange(16) % 2]
     source.fit(x, y, epochs=1, batch_size=16, verbose=0)
@@ -555,8 +697,14 @@ def test_frozen_layers_and_keras_loss_objects_survive_the_trip(tmp_path, real_ke
 @keras_filters[0]
 def test_prelu_on_unflattened_inputs_uses_keras_alpha_shape(tmp_path, real_keras):
     # densekit keeps one alpha per input element flat; Keras keeps them in the input's shape.
-    model = keras.Sequential([L.InputLayer(shape=(4, 3)), L.PReLU(alpha_initializer=I.RandomUniform(seed=1)),
-                              L.Flatten(), L.Dense(2, kernel_initializer=I.GlorotUniform(seed=2))])
+    model = keras.Sequential(
+        [
+            L.InputLayer(shape=(4, 3)),
+            L.PReLU(alpha_initializer=I.RandomUniform(seed=1)),
+            L.Flatten(),
+            L.Dense(2, kernel_initializer=I.GlorotUniform(seed=2)),
+        ]
+    )
     model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss="mse")
     x, _ = _data(2)
     model.fit(x, np.ones((len(x), 2), np.float32), epochs=1, verbose=0)

@@ -10,27 +10,68 @@ import re
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
+from reference import SEED_BN_OUTPUT, SEED_IMAGE
 
 import densekit as keras
-
-from reference import SEED_BN_OUTPUT, SEED_IMAGE
 
 # -- In [11]: the initializer listing ------------------------------------------------------------
 
 SEED_INITIALIZERS = [
-    "Constant", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform", "Identity", "Initializer",
-    "LecunNormal", "LecunUniform", "Ones", "Orthogonal", "RandomNormal", "RandomUniform",
-    "TruncatedNormal", "VarianceScaling", "Zeros", "constant", "deserialize", "get", "glorot_normal",
-    "glorot_uniform", "he_normal", "he_uniform", "identity", "lecun_normal", "lecun_uniform", "ones",
-    "orthogonal", "random_normal", "random_uniform", "serialize", "truncated_normal",
-    "variance_scaling", "zeros",
+    "Constant",
+    "GlorotNormal",
+    "GlorotUniform",
+    "HeNormal",
+    "HeUniform",
+    "Identity",
+    "Initializer",
+    "LecunNormal",
+    "LecunUniform",
+    "Ones",
+    "Orthogonal",
+    "RandomNormal",
+    "RandomUniform",
+    "TruncatedNormal",
+    "VarianceScaling",
+    "Zeros",
+    "constant",
+    "deserialize",
+    "get",
+    "glorot_normal",
+    "glorot_uniform",
+    "he_normal",
+    "he_uniform",
+    "identity",
+    "lecun_normal",
+    "lecun_uniform",
+    "ones",
+    "orthogonal",
+    "random_normal",
+    "random_uniform",
+    "serialize",
+    "truncated_normal",
+    "variance_scaling",
+    "zeros",
 ]
 
 # -- In [7]: the activation listing -------------------------------------------------------------
 
 SEED_ACTIVATIONS = [
-    "deserialize", "elu", "exponential", "gelu", "get", "hard_sigmoid", "linear", "relu", "selu",
-    "serialize", "sigmoid", "softmax", "softplus", "softsign", "swish", "tanh",
+    "deserialize",
+    "elu",
+    "exponential",
+    "gelu",
+    "get",
+    "hard_sigmoid",
+    "linear",
+    "relu",
+    "selu",
+    "serialize",
+    "sigmoid",
+    "softmax",
+    "softplus",
+    "softsign",
+    "swish",
+    "tanh",
 ]
 
 
@@ -86,7 +127,7 @@ def test_dense_relu_he_normal_cell():
 
 
 def test_variance_scaling_fan_avg_uniform_as_kernel_initializer():
-    init = keras.initializers.VarianceScaling(scale=.2, mode="fan_avg", distribution="uniform")
+    init = keras.initializers.VarianceScaling(scale=0.2, mode="fan_avg", distribution="uniform")
     layer = keras.layers.Dense(10, activation="relu", kernel_initializer=init)
     kernel = _built_kernel(layer, 784)
     # fan_avg = (784 + 10) / 2 = 397; limit = sqrt(3 * 0.2 / 397) = 0.038876
@@ -132,11 +173,13 @@ def test_seed_sigmoid_matches_keras_sigmoid():
 
 def test_seed_leaky_relu_matches_keras_leaky_relu_with_negative_slope():
     z = np.linspace(-5, 5, 201)
-    assert_allclose(keras.activations.leaky_relu(z, negative_slope=0.01), leaky_relu(z),
-                    rtol=1e-6, atol=1e-7)
+    assert_allclose(
+        keras.activations.leaky_relu(z, negative_slope=0.01), leaky_relu(z), rtol=1e-6, atol=1e-7
+    )
     # leaky_relu(-3, alpha=0.01) = -0.03
-    assert_allclose(keras.activations.leaky_relu(np.array([-3.0]), negative_slope=0.01), [-0.03],
-                    rtol=1e-6)
+    assert_allclose(
+        keras.activations.leaky_relu(np.array([-3.0]), negative_slope=0.01), [-0.03], rtol=1e-6
+    )
 
 
 def test_leaky_relu_layer_matches_seed_function():
@@ -161,21 +204,31 @@ def test_batch_normalization_call_uses_initial_moving_stats():
 
 
 def _seed_bn_model():
-    return keras.models.Sequential([
-        keras.layers.Flatten(input_shape=[28, 28]),
-        keras.layers.BatchNormalization(),
-        keras.layers.Dense(300, activation="relu", use_bias=False),
-        keras.layers.BatchNormalization(),
-        keras.layers.Dense(100, use_bias=False),
-        keras.layers.BatchNormalization(),
-        keras.layers.Activation("relu"),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
+    return keras.models.Sequential(
+        [
+            keras.layers.Flatten(input_shape=[28, 28]),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dense(300, activation="relu", use_bias=False),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dense(100, use_bias=False),
+            keras.layers.BatchNormalization(),
+            keras.layers.Activation("relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
 
 
 SEED_PARAMS = [0, 3136, 235200, 1200, 30000, 400, 0, 1010]
-SEED_SHAPES = [(None, 784), (None, 784), (None, 300), (None, 300), (None, 100), (None, 100),
-               (None, 100), (None, 10)]
+SEED_SHAPES = [
+    (None, 784),
+    (None, 784),
+    (None, 300),
+    (None, 300),
+    (None, 100),
+    (None, 100),
+    (None, 100),
+    (None, 10),
+]
 
 
 def test_seed_bn_model_layer_counts_and_shapes():
@@ -202,7 +255,9 @@ def test_seed_bn_model_summary_rows_and_totals(capsys):
     for layer, shape, count in zip(model.layers, SEED_SHAPES, SEED_PARAMS):
         label = f"{layer.name} ({type(layer).__name__})"
         head = label[:27]
-        assert re.search(re.escape(head) + r" " + re.escape(str(shape)) + rf" {count} ", flat), label
+        assert re.search(re.escape(head) + r" " + re.escape(str(shape)) + rf" {count} ", flat), (
+            label
+        )
     for count in ("3136", "235200", "1200", "30000", "400", "1010"):
         assert re.search(rf"\) +{count}\s*$", text, re.MULTILINE), count
 
@@ -241,10 +296,12 @@ def test_tf_keras_row_oracle_reproduces_the_seed_lines():
         " chNormalization)                                                ",
         " dense_14 (Dense)            (None, 300)               235200    ",
     ]
-    rows = (_tf_keras_row(["Layer (type)", "Output Shape", "Param #"])
-            + _tf_keras_row(["flatten_26 (Flatten)", "(None, 784)", 0])
-            + _tf_keras_row(["batch_normalization_35 (BatchNormalization)", "(None, 784)", 3136])
-            + _tf_keras_row(["dense_14 (Dense)", "(None, 300)", 235200]))
+    rows = (
+        _tf_keras_row(["Layer (type)", "Output Shape", "Param #"])
+        + _tf_keras_row(["flatten_26 (Flatten)", "(None, 784)", 0])
+        + _tf_keras_row(["batch_normalization_35 (BatchNormalization)", "(None, 784)", 3136])
+        + _tf_keras_row(["dense_14 (Dense)", "(None, 300)", 235200])
+    )
     assert rows == seed_lines
 
 
@@ -257,8 +314,12 @@ def test_seed_bn_model_summary_has_tf_keras_column_layout(capsys):
     for i, (layer, shape, count) in enumerate(zip(model.layers, SEED_SHAPES, SEED_PARAMS)):
         expected += _tf_keras_row([f"{layer.name} ({type(layer).__name__})", str(shape), count])
         expected.append("=" * 65 if i == len(model.layers) - 1 else " " * 65)
-    expected += ["Total params: 270,946", "Trainable params: 268,578",
-                 "Non-trainable params: 2,368", "_" * 65]
+    expected += [
+        "Total params: 270,946",
+        "Trainable params: 268,578",
+        "Non-trainable params: 2,368",
+        "_" * 65,
+    ]
     assert [line.rstrip() for line in lines] == [line.rstrip() for line in expected]
 
 
@@ -273,7 +334,11 @@ def test_seed_bn_layer_variables_names_and_trainable_flags():
     assert re.fullmatch(r"batch_normalization(_\d+)?", bn1.name)
     assert [name.split("/")[0] for name, _ in pairs] == [bn1.name] * 4
     assert [(name.split("/", 1)[1], flag) for name, flag in pairs] == [
-        ("gamma:0", True), ("beta:0", True), ("moving_mean:0", False), ("moving_variance:0", False)]
+        ("gamma:0", True),
+        ("beta:0", True),
+        ("moving_mean:0", False),
+        ("moving_variance:0", False),
+    ]
     assert [v.shape for v in bn1.variables] == [(784,)] * 4
 
 

@@ -11,10 +11,10 @@ import time
 
 import numpy as np
 import pytest
+from concurrency import JOIN_SECONDS, run_threads
 from numpy.testing import assert_array_equal
 
 import densekit
-from concurrency import JOIN_SECONDS, run_threads
 from densekit import layers as L
 from densekit.initializers import GlorotUniform
 
@@ -25,15 +25,25 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make_model(features=64, classes=10, seed=0):
-    model = densekit.Sequential([
-        L.Dense(64, activation="relu", input_shape=(features,), kernel_initializer=GlorotUniform(seed=seed)),
-        L.BatchNormalization(),
-        L.RReLU(seed=seed + 1),
-        L.Dense(32, activation="tanh", kernel_initializer=GlorotUniform(seed=seed + 2)),
-        L.Dense(classes, activation="softmax", kernel_initializer=GlorotUniform(seed=seed + 3)),
-    ])
-    model.compile(optimizer=densekit.optimizers.SGD(learning_rate=0.05), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model = densekit.Sequential(
+        [
+            L.Dense(
+                64,
+                activation="relu",
+                input_shape=(features,),
+                kernel_initializer=GlorotUniform(seed=seed),
+            ),
+            L.BatchNormalization(),
+            L.RReLU(seed=seed + 1),
+            L.Dense(32, activation="tanh", kernel_initializer=GlorotUniform(seed=seed + 2)),
+            L.Dense(classes, activation="softmax", kernel_initializer=GlorotUniform(seed=seed + 3)),
+        ]
+    )
+    model.compile(
+        optimizer=densekit.optimizers.SGD(learning_rate=0.05),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -88,7 +98,9 @@ def test_fit_in_one_thread_while_another_predicts_on_the_same_model(per_batch):
     def fit():
         try:
             callbacks = [EveryBatch()] if per_batch else None
-            history["h"] = model.fit(x, y, epochs=6, batch_size=32, verbose=0, seed=0, callbacks=callbacks)
+            history["h"] = model.fit(
+                x, y, epochs=6, batch_size=32, verbose=0, seed=0, callbacks=callbacks
+            )
         finally:
             done.set()
 
@@ -109,7 +121,9 @@ def test_fit_in_one_thread_while_another_predicts_on_the_same_model(per_batch):
     assert len(h.history["loss"]) == 6 and np.isfinite(h.history["loss"]).all()
     during = sum(not finished for finished, _ in seen)
     assert during >= 1, "no prediction ran while fit was running"
-    assert_array_equal(seen[-1][1], model.predict(probe, verbose=0))  # the last one saw the final model
+    assert_array_equal(
+        seen[-1][1], model.predict(probe, verbose=0)
+    )  # the last one saw the final model
 
 
 def test_two_models_sharing_layers_train_concurrently():
@@ -117,8 +131,10 @@ def test_two_models_sharing_layers_train_concurrently():
     model_a = make_model()
     head = L.Dense(5, activation="softmax", kernel_initializer=GlorotUniform(seed=9))
     model_b = densekit.Sequential(model_a.layers[:-1] + [head])
-    model_b.compile(optimizer=densekit.optimizers.SGD(learning_rate=0.05),
-                    loss="sparse_categorical_crossentropy")
+    model_b.compile(
+        optimizer=densekit.optimizers.SGD(learning_rate=0.05),
+        loss="sparse_categorical_crossentropy",
+    )
     y_b = y % 5
     shared = model_a.layers[0]
     assert model_b.layers[0] is shared
@@ -130,8 +146,9 @@ def test_two_models_sharing_layers_train_concurrently():
         histories["a"] = model_a.fit(x, y, epochs=4, batch_size=32, verbose=0, seed=1)
 
     def train_b():  # the per-batch loop, so steps of a and b interleave
-        histories["b"] = model_b.fit(x, y_b, epochs=4, batch_size=32, verbose=0, seed=2,
-                                     callbacks=[EveryBatch()])
+        histories["b"] = model_b.fit(
+            x, y_b, epochs=4, batch_size=32, verbose=0, seed=2, callbacks=[EveryBatch()]
+        )
 
     def call_the_shared_layer():
         while not stop.is_set():

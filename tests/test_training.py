@@ -26,15 +26,23 @@ pytestmark = pytest.mark.usefixtures("one_thread_per_module")
 
 def _digits_model(seed=0, lr=0.05, momentum=0.9):
     he = keras.initializers.HeNormal
-    model = keras.Sequential([
-        L.Flatten(input_shape=[8, 8]),
-        L.Dense(300, activation="relu", kernel_initializer=he(seed=seed)),
-        L.Dense(100, activation="relu", kernel_initializer=he(seed=seed + 1)),
-        L.Dense(10, activation="softmax", kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 2)),
-    ])
-    model.compile(loss="sparse_categorical_crossentropy",
-                  optimizer=keras.optimizers.SGD(learning_rate=lr, momentum=momentum),
-                  metrics=["accuracy"])
+    model = keras.Sequential(
+        [
+            L.Flatten(input_shape=[8, 8]),
+            L.Dense(300, activation="relu", kernel_initializer=he(seed=seed)),
+            L.Dense(100, activation="relu", kernel_initializer=he(seed=seed + 1)),
+            L.Dense(
+                10,
+                activation="softmax",
+                kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 2),
+            ),
+        ]
+    )
+    model.compile(
+        loss="sparse_categorical_crossentropy",
+        optimizer=keras.optimizers.SGD(learning_rate=lr, momentum=momentum),
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -157,9 +165,12 @@ def test_predict_accepts_integer_inputs(reference):
     pixels = np.round(x * 16)  # the digits' original 0..16 integers
     expected = model.predict(pixels.astype(np.float32), verbose=0)
     for dtype in (np.int64, np.int32, np.uint8, np.int16):
-        assert_allclose(model.predict(pixels.astype(dtype), verbose=0), expected, rtol=1e-6, atol=1e-7)
-    assert_allclose(model.predict(pixels.astype(np.int64).tolist(), verbose=0), expected, rtol=1e-6,
-                    atol=1e-7)
+        assert_allclose(
+            model.predict(pixels.astype(dtype), verbose=0), expected, rtol=1e-6, atol=1e-7
+        )
+    assert_allclose(
+        model.predict(pixels.astype(np.int64).tolist(), verbose=0), expected, rtol=1e-6, atol=1e-7
+    )
 
 
 def test_predict_of_float64_rounds_like_float32(reference):
@@ -203,9 +214,14 @@ def test_fit_accepts_labels_of_any_integer_form(digits, kind):
     (x_train, y_train), _ = digits
     x, y = np.ascontiguousarray(x_train[:256]), y_train[:256]
     losses, weights = _fit_weights(x, y, epochs=1)
-    labels = {"int64": y.astype(np.int64), "int32": y.astype(np.int32),
-              "float32": y.astype(np.float32), "float64": y.astype(np.float64),
-              "column": y.reshape(-1, 1), "list": [int(v) for v in y]}[kind]
+    labels = {
+        "int64": y.astype(np.int64),
+        "int32": y.astype(np.int32),
+        "float32": y.astype(np.float32),
+        "float64": y.astype(np.float64),
+        "column": y.reshape(-1, 1),
+        "list": [int(v) for v in y],
+    }[kind]
     got_losses, got_weights = _fit_weights(x, labels, epochs=1)
     assert_allclose(got_losses, losses, rtol=1e-6)
     for a, b in zip(got_weights, weights):
@@ -217,8 +233,11 @@ def test_one_hot_targets_with_categorical_crossentropy_train_like_sparse_labels(
     x, y = np.ascontiguousarray(x_train[:256]), y_train[:256]
     sparse = _digits_model(seed=21)
     dense = _digits_model(seed=21)
-    dense.compile(loss="categorical_crossentropy", metrics=["accuracy"],
-                  optimizer=keras.optimizers.SGD(learning_rate=0.05, momentum=0.9))
+    dense.compile(
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+        optimizer=keras.optimizers.SGD(learning_rate=0.05, momentum=0.9),
+    )
     h_sparse = sparse.fit(x, y, epochs=2, verbose=0, seed=0)
     h_dense = dense.fit(x, np.eye(10, dtype=np.float32)[y], epochs=2, verbose=0, seed=0)
     assert_allclose(h_dense.history["loss"], h_sparse.history["loss"], rtol=1e-5)

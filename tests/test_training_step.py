@@ -7,11 +7,10 @@ from fixed weights; after `train_on_batch` (or `fit`) its weights must equal the
 
 import numpy as np
 import pytest
+import reference as ref
 
 import densekit
 from densekit import layers, losses, optimizers
-
-import reference as ref
 
 BATCH, FEATURES, CLASSES = 6, 4, 3
 LEARNING_RATE = 0.1
@@ -24,7 +23,13 @@ PROBLEM_SEED = 20240521
 
 # (id, loss passed to compile, loss name for the reference, from_logits, output activation)
 LOSS_CASES = [
-    ("sparse-softmax", "sparse_categorical_crossentropy", "sparse_categorical_crossentropy", False, "softmax"),
+    (
+        "sparse-softmax",
+        "sparse_categorical_crossentropy",
+        "sparse_categorical_crossentropy",
+        False,
+        "softmax",
+    ),
     ("categorical-logits", "categorical_from_logits", "categorical_crossentropy", True, "linear"),
     ("binary-sigmoid", "binary_crossentropy", "binary_crossentropy", False, "sigmoid"),
     ("mse-linear", "mse", "mean_squared_error", False, "linear"),
@@ -72,15 +77,19 @@ def make_problem(loss_name, batch=BATCH):
 
 
 def build_model(weights, output, loss_key, sgd_kwargs):
-    model = densekit.Sequential([
-        layers.Input(shape=(FEATURES,)),
-        layers.Dense(7, activation="tanh"),
-        layers.Dense(5, activation="relu"),
-        layers.Dense(CLASSES, activation=output),
-    ])
+    model = densekit.Sequential(
+        [
+            layers.Input(shape=(FEATURES,)),
+            layers.Dense(7, activation="tanh"),
+            layers.Dense(5, activation="relu"),
+            layers.Dense(CLASSES, activation=output),
+        ]
+    )
     model.set_weights(weights)
-    model.compile(optimizer=optimizers.SGD(learning_rate=LEARNING_RATE, **sgd_kwargs),
-                  loss=compile_loss(loss_key))
+    model.compile(
+        optimizer=optimizers.SGD(learning_rate=LEARNING_RATE, **sgd_kwargs),
+        loss=compile_loss(loss_key),
+    )
     return model
 
 
@@ -89,7 +98,7 @@ def assert_clipping_is_active(grads, sgd_kwargs):
     if "clipvalue" in sgd_kwargs:
         assert max(np.abs(g).max() for g in grads) > sgd_kwargs["clipvalue"]
     if "clipnorm" in sgd_kwargs:
-        assert max(np.sqrt((g ** 2).sum()) for g in grads) > sgd_kwargs["clipnorm"]
+        assert max(np.sqrt((g**2).sum()) for g in grads) > sgd_kwargs["clipnorm"]
     if "global_clipnorm" in sgd_kwargs:
         assert ref.global_norm(grads) > sgd_kwargs["global_clipnorm"]
 
@@ -106,8 +115,16 @@ def reference_steps(weights, x, y, loss_name, from_logits, output, sgd_kwargs, s
     for step in range(steps):
         rows = batches[step] if batches else slice(None)
         value, current, slots = ref.training_step(
-            current, slots, activations, x[rows], y[rows], loss_name, from_logits,
-            learning_rate=LEARNING_RATE, **sgd_kwargs)
+            current,
+            slots,
+            activations,
+            x[rows],
+            y[rows],
+            loss_name,
+            from_logits,
+            learning_rate=LEARNING_RATE,
+            **sgd_kwargs,
+        )
         values.append(value)
     return values, current
 
@@ -118,15 +135,22 @@ def test_train_on_batch_matches_reference_step(loss_case, opt_case):
     _, loss_key, loss_name, from_logits, output = loss_case
     _, sgd_kwargs, steps = opt_case
     weights, x, y = make_problem(loss_name)
-    _, _, grads = ref.mlp_loss_and_gradients([w.astype(np.float64) for w in weights],
-                                             ["tanh", "relu", output], x, y, loss_name, from_logits)
+    _, _, grads = ref.mlp_loss_and_gradients(
+        [w.astype(np.float64) for w in weights],
+        ["tanh", "relu", output],
+        x,
+        y,
+        loss_name,
+        from_logits,
+    )
     assert_clipping_is_active(grads, sgd_kwargs)
 
     model = build_model(weights, output, loss_key, sgd_kwargs)
     got_losses = [model.train_on_batch(x, y) for _ in range(steps)]
 
-    want_losses, want = reference_steps(weights, x, y, loss_name, from_logits, output,
-                                        sgd_kwargs, steps)
+    want_losses, want = reference_steps(
+        weights, x, y, loss_name, from_logits, output, sgd_kwargs, steps
+    )
     np.testing.assert_allclose(got_losses, want_losses, rtol=1e-5)
     got = model.get_weights()
     assert [w.shape for w in got] == [w.shape for w in want]
@@ -162,7 +186,8 @@ def test_fit_one_epoch_matches_reference_steps(batch_size):
 
     # shuffle=False: the batches are the rows in order.
     batches = [slice(start, start + batch_size) for start in range(0, BATCH, batch_size)]
-    _, want = reference_steps(weights, x, y, loss_name, False, output, sgd_kwargs,
-                              len(batches), batches)
+    _, want = reference_steps(
+        weights, x, y, loss_name, False, output, sgd_kwargs, len(batches), batches
+    )
     for i, (g, w) in enumerate(zip(model.get_weights(), want)):
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-7, err_msg=f"weight {i}")

@@ -44,17 +44,24 @@ def _data(samples=64, features=5, seed=0):
 
 
 def _stack(seed=0):
-    return keras.Sequential([
-        L.Dense(8, activation="relu", input_shape=(5,), kernel_initializer=I.HeNormal(seed=seed)),
-        L.BatchNormalization(),
-        L.Dense(6, activation="relu", kernel_initializer=I.HeNormal(seed=seed + 1)),
-        L.Dense(1, activation="sigmoid", kernel_initializer=I.GlorotUniform(seed=seed + 2)),
-    ])
+    return keras.Sequential(
+        [
+            L.Dense(
+                8, activation="relu", input_shape=(5,), kernel_initializer=I.HeNormal(seed=seed)
+            ),
+            L.BatchNormalization(),
+            L.Dense(6, activation="relu", kernel_initializer=I.HeNormal(seed=seed + 1)),
+            L.Dense(1, activation="sigmoid", kernel_initializer=I.GlorotUniform(seed=seed + 2)),
+        ]
+    )
 
 
 def _compile(model, lr=0.1):
-    model.compile(optimizer=keras.optimizers.SGD(lr, momentum=0.9), loss="binary_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.SGD(lr, momentum=0.9),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -93,9 +100,19 @@ def test_clone_model_builds_fresh_layers_from_the_same_config():
     _assert_same(model_a.get_weights(), snapshot)  # the original is untouched
     assert not np.array_equal(clone.get_weights()[0], snapshot[0])
     relu_only = keras.models.clone_model(
-        model_a, clone_function=lambda l: L.ReLU(name=l.name) if isinstance(l, L.Dense) else
-        l.__class__.from_config(l.get_config()))
-    assert [type(l).__name__ for l in relu_only.layers] == ["ReLU", "BatchNormalization", "ReLU", "ReLU"]
+        model_a,
+        clone_function=lambda l: (
+            L.ReLU(name=l.name)
+            if isinstance(l, L.Dense)
+            else l.__class__.from_config(l.get_config())
+        ),
+    )
+    assert [type(l).__name__ for l in relu_only.layers] == [
+        "ReLU",
+        "BatchNormalization",
+        "ReLU",
+        "ReLU",
+    ]
 
 
 # -- freezing ----------------------------------------------------------------------------------------
@@ -109,9 +126,18 @@ def test_frozen_layer_gets_no_update_and_moves_to_non_trainable():
     assert counts == {"Total": 141, "Trainable": 48 + 16 + 54 + 7, "Non-trainable": 16}
     model.layers[0].trainable = False
     model.layers[2].trainable = False
-    assert [v.path.split("/")[1] for v in model.trainable_weights] == ["gamma", "beta", "kernel", "bias"]
+    assert [v.path.split("/")[1] for v in model.trainable_weights] == [
+        "gamma",
+        "beta",
+        "kernel",
+        "bias",
+    ]
     # The frozen Dense layers' 48 + 54 parameters become non-trainable (with BN's moving stats).
-    assert _summary_counts(model) == {"Total": 141, "Trainable": 16 + 7, "Non-trainable": 48 + 54 + 16}
+    assert _summary_counts(model) == {
+        "Total": 141,
+        "Trainable": 16 + 7,
+        "Non-trainable": 48 + 54 + 16,
+    }
     frozen = _copies([model.layers[0], model.layers[2]])
     _compile(model)
     x, y = _data()
@@ -169,8 +195,11 @@ def test_trainable_flags_survive_save_clone_and_json(tmp_path):
     model = _stack()
     model.layers[0].trainable = False
     model.save(tmp_path / "m.keras")
-    for other in (keras.models.load_model(tmp_path / "m.keras"), keras.models.clone_model(model),
-                  keras.models.model_from_json(model.to_json())):
+    for other in (
+        keras.models.load_model(tmp_path / "m.keras"),
+        keras.models.clone_model(model),
+        keras.models.model_from_json(model.to_json()),
+    ):
         assert [layer.trainable for layer in other.layers] == [False, True, True, True]
         assert _summary_counts(other) == _summary_counts(model)
 
@@ -189,15 +218,20 @@ def test_transfer_learning_recipe_on_digits(digits, tmp_path):
     # Task A: the digits 0-7. Task B: 9 or 8? with only 40 labelled images.
     in_a = y_train < 8
     x_a, y_a = x_train[in_a], y_train[in_a]
-    model_a = keras.Sequential([
-        L.Flatten(input_shape=(8, 8)),
-        L.Dense(64, activation="relu", kernel_initializer=I.HeNormal(seed=1)),
-        L.BatchNormalization(),
-        L.Dense(32, activation="relu", kernel_initializer=I.HeNormal(seed=2)),
-        L.Dense(8, activation="softmax", kernel_initializer=I.GlorotUniform(seed=3)),
-    ])
-    model_a.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
-                    loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model_a = keras.Sequential(
+        [
+            L.Flatten(input_shape=(8, 8)),
+            L.Dense(64, activation="relu", kernel_initializer=I.HeNormal(seed=1)),
+            L.BatchNormalization(),
+            L.Dense(32, activation="relu", kernel_initializer=I.HeNormal(seed=2)),
+            L.Dense(8, activation="softmax", kernel_initializer=I.GlorotUniform(seed=3)),
+        ]
+    )
+    model_a.compile(
+        optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     model_a.fit(x_a, y_a, epochs=8, batch_size=64, verbose=0, seed=0)
     in_a_test = y_test < 8
     assert model_a.evaluate(x_test[in_a_test], y_test[in_a_test], verbose=0)[1] > 0.9
@@ -217,8 +251,11 @@ def test_transfer_learning_recipe_on_digits(digits, tmp_path):
 
     for layer in model_b_on_a.layers[:-1]:
         layer.trainable = False
-    model_b_on_a.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss="binary_crossentropy",
-                         metrics=["accuracy"])
+    model_b_on_a.compile(
+        optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
     reused = model_b_on_a.layers[:-1]
     frozen = _copies(reused)
     model_b_on_a.fit(x_b, y_b, epochs=4, batch_size=8, verbose=0, seed=0)
@@ -226,8 +263,11 @@ def test_transfer_learning_recipe_on_digits(digits, tmp_path):
 
     for layer in model_b_on_a.layers[:-1]:
         layer.trainable = True
-    model_b_on_a.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="binary_crossentropy",
-                         metrics=["accuracy"])
+    model_b_on_a.compile(
+        optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
     model_b_on_a.fit(x_b, y_b, epochs=16, batch_size=8, verbose=0, seed=1)
     assert not np.array_equal(reused[1].get_weights()[0], frozen[0])
     loss, accuracy = model_b_on_a.evaluate(x_b_test, y_b_test, verbose=0)

@@ -10,23 +10,28 @@ import time
 
 import numpy as np
 import pytest
+from concurrency import JOIN_SECONDS, run_threads
 from numpy.testing import assert_array_equal
 
 import densekit
-from concurrency import JOIN_SECONDS, run_threads
 from densekit import layers as L
 from densekit.initializers import GlorotUniform
 from densekit.models import training
 
 
-
 def _model():
-    model = densekit.Sequential([
-        L.Dense(8, activation="relu", input_shape=(6,), kernel_initializer=GlorotUniform(seed=0)),
-        L.Dense(3, activation="softmax", kernel_initializer=GlorotUniform(seed=1)),
-    ])
-    model.compile(optimizer=densekit.optimizers.SGD(learning_rate=0.05),
-                  loss="sparse_categorical_crossentropy")
+    model = densekit.Sequential(
+        [
+            L.Dense(
+                8, activation="relu", input_shape=(6,), kernel_initializer=GlorotUniform(seed=0)
+            ),
+            L.Dense(3, activation="softmax", kernel_initializer=GlorotUniform(seed=1)),
+        ]
+    )
+    model.compile(
+        optimizer=densekit.optimizers.SGD(learning_rate=0.05),
+        loss="sparse_categorical_crossentropy",
+    )
     return model
 
 
@@ -68,8 +73,10 @@ def test_a_weight_write_waits_for_the_running_epoch(monkeypatch, write):
         "layer.set_weights": lambda: model.layers[0].set_weights(new[:2]),
         "model.set_weights": lambda: model.set_weights(new),
     }
-    fit = threading.Thread(target=lambda: model.fit(x, y, epochs=1, batch_size=16, verbose=0,
-                                                    callbacks=[pause]), daemon=True)
+    fit = threading.Thread(
+        target=lambda: model.fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=[pause]),
+        daemon=True,
+    )
     writer = threading.Thread(target=writes[write], daemon=True)
     fit.start()
     try:
@@ -94,8 +101,10 @@ def test_get_weights_waits_for_the_running_epoch_and_sees_its_end(monkeypatch):
     x, y = _data()
     pause = _PauseInsideEpoch()
     got = []
-    fit = threading.Thread(target=lambda: model.fit(x, y, epochs=1, batch_size=16, verbose=0,
-                                                    callbacks=[pause]), daemon=True)
+    fit = threading.Thread(
+        target=lambda: model.fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=[pause]),
+        daemon=True,
+    )
     reader = threading.Thread(target=lambda: got.append(model.get_weights()), daemon=True)
     fit.start()
     try:

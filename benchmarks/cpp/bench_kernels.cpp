@@ -31,7 +31,9 @@ double median_microseconds(const std::function<void()>& run, int repeats) {
   for (int i = 0; i < repeats; ++i) {
     auto start = std::chrono::steady_clock::now();
     run();
-    times.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+    times.push_back(
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+            .count());
   }
   std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
   return times[times.size() / 2];
@@ -46,42 +48,60 @@ void report(const std::string& name, double us, double flops = 0) {
 }
 
 void bench_dense(Index n, Index in, Index out) {
-  RowMatrix x = RowMatrix::Random(n, in), w = RowMatrix::Random(in, out), y(n, out), dy = RowMatrix::Random(n, out);
+  RowMatrix x = RowMatrix::Random(n, in), w = RowMatrix::Random(in, out), y(n, out),
+            dy = RowMatrix::Random(n, out);
   RowMatrix dx(n, in), dw(in, out);
   RowVector b = RowVector::Random(out), db(out);
   const double flops = 2.0 * n * in * out;
-  const std::string shape = std::to_string(n) + "x" + std::to_string(in) + "x" + std::to_string(out);
-  report("dense_forward " + shape, median_microseconds([&] { dense_forward(x, w, b, y); }, 200), flops);
-  report("dense_backward_data " + shape, median_microseconds([&] { dense_backward_data(dy, w, dx); }, 200), flops);
-  report("dense_backward_weights " + shape, median_microseconds([&] { dense_backward_weights(x, dy, dw, db); }, 200), flops);
+  const std::string shape =
+      std::to_string(n) + "x" + std::to_string(in) + "x" + std::to_string(out);
+  report("dense_forward " + shape, median_microseconds([&] { dense_forward(x, w, b, y); }, 200),
+         flops);
+  report("dense_backward_data " + shape,
+         median_microseconds([&] { dense_backward_data(dy, w, dx); }, 200), flops);
+  report("dense_backward_weights " + shape,
+         median_microseconds([&] { dense_backward_weights(x, dy, dw, db); }, 200), flops);
   ActivationSpec relu{ActivationKind::relu};
   RowMatrix z(n, out);
   report("dense_activation_forward (relu) " + shape,
          median_microseconds([&] { dense_activation_forward(x, w, b, relu, z, y); }, 200), flops);
-  RowVector gamma = RowVector::Ones(in), beta = RowVector::Zero(in), dgamma(in), dbeta(in), dy_sum(out);
-  report("dense_backward_normalized_input " + shape, median_microseconds([&] {
-    dense_backward_normalized_input(x, gamma, beta, dy, w, dw, dy_sum, dgamma, dbeta);
-  }, 200), flops);
+  RowVector gamma = RowVector::Ones(in), beta = RowVector::Zero(in), dgamma(in), dbeta(in),
+            dy_sum(out);
+  report("dense_backward_normalized_input " + shape,
+         median_microseconds(
+             [&] {
+               dense_backward_normalized_input(x, gamma, beta, dy, w, dw, dy_sum, dgamma, dbeta);
+             },
+             200),
+         flops);
 }
 
 void bench_elementwise(Index n, Index units) {
-  RowMatrix x = RowMatrix::Random(n, units), y(n, units), dy = RowMatrix::Random(n, units), dx(n, units);
+  RowMatrix x = RowMatrix::Random(n, units), y(n, units), dy = RowMatrix::Random(n, units),
+            dx(n, units);
   const std::string shape = std::to_string(n) + "x" + std::to_string(units);
   for (const char* name : {"relu", "elu", "sigmoid", "softmax"}) {
     ActivationSpec spec;
     spec.kind = activation_kind_from_name(name);
-    report(std::string(name) + " forward+backward " + shape, median_microseconds([&] {
-      activation_forward(spec, x, y);
-      activation_backward(spec, x, y, dy, dx);
-    }, 500));
+    report(std::string(name) + " forward+backward " + shape, median_microseconds(
+                                                                 [&] {
+                                                                   activation_forward(spec, x, y);
+                                                                   activation_backward(spec, x, y,
+                                                                                       dy, dx);
+                                                                 },
+                                                                 500));
   }
-  RowVector gamma = RowVector::Ones(units), beta = RowVector::Zero(units), mean(units), var(units), inv_std(units);
+  RowVector gamma = RowVector::Ones(units), beta = RowVector::Zero(units), mean(units), var(units),
+            inv_std(units);
   RowVector dgamma(units), dbeta(units);
   RowMatrix x_hat(n, units);
-  report("batch_norm train forward+backward " + shape, median_microseconds([&] {
-    batch_norm_forward_training(x, gamma, beta, 1e-3f, mean, var, inv_std, x_hat, y);
-    batch_norm_backward_training(x_hat, dy, gamma, inv_std, dx, dgamma, dbeta);
-  }, 500));
+  report("batch_norm train forward+backward " + shape,
+         median_microseconds(
+             [&] {
+               batch_norm_forward_training(x, gamma, beta, 1e-3f, mean, var, inv_std, x_hat, y);
+               batch_norm_backward_training(x_hat, dy, gamma, inv_std, dx, dgamma, dbeta);
+             },
+             500));
   report("clip_by_value " + shape, median_microseconds([&] { clip_by_value(dx, 1.0f); }, 500));
   report("clip_by_norm " + shape, median_microseconds([&] { clip_by_norm(dx, 1.0f); }, 500));
 }
@@ -110,7 +130,8 @@ std::shared_ptr<Network> deep_network() {
   ActivationSpec elu{ActivationKind::elu}, softmax{ActivationKind::softmax};
   std::vector<std::shared_ptr<Layer>> layers;
   Index units = 784;
-  for (int i = 0; i < 20; ++i, units = 100) layers.push_back(std::make_shared<DenseLayer>(units, 100, elu, true));
+  for (int i = 0; i < 20; ++i, units = 100)
+    layers.push_back(std::make_shared<DenseLayer>(units, 100, elu, true));
   layers.push_back(std::make_shared<DenseLayer>(100, 10, softmax, true));
   for (auto& layer : layers)
     for (auto& p : layer->parameters()) p->value.setRandom(), p->value *= 0.1f;
@@ -129,12 +150,14 @@ void bench_optimizer() {
   for (auto& layer : net->layers())
     for (auto& p : layer->parameters())
       if (p->trainable) p->grad.setRandom(), p->grad *= 1e-3f, trainable.push_back(p.get());
-  report("SGD apply, seed parameters, clipvalue", median_microseconds([&] { net->optimizer()->apply(trainable); }, 500));
+  report("SGD apply, seed parameters, clipvalue",
+         median_microseconds([&] { net->optimizer()->apply(trainable); }, 500));
 }
 
 void bench_predict_one(const std::shared_ptr<Network>& net) {
   RowMatrix x = RowMatrix::Random(1, 784), out(1, 10);
-  report("seed predict, 1 sample", median_microseconds([&] { net->predict(x, out, 1, false); }, 2000));
+  report("seed predict, 1 sample",
+         median_microseconds([&] { net->predict(x, out, 1, false); }, 2000));
 }
 
 void bench_step(const std::string& name, const std::shared_ptr<Network>& net, Index batch) {

@@ -75,7 +75,8 @@ inline MatrixMap matrix_out(FloatArray& a) {
 }
 
 // A (1, n) vector argument given as a 1-D array.
-inline Eigen::Map<const RowVector> vector_in(const FloatArray& a, const char* where, const char* name) {
+inline Eigen::Map<const RowVector> vector_in(const FloatArray& a, const char* where,
+                                             const char* name) {
   if (a.ndim() != 1)
     throw py::value_error(std::string(where) + ": " + name + " must be a 1-D array; got " +
                           std::to_string(a.ndim()) + "-D");
@@ -101,9 +102,10 @@ inline VectorMap vector_out(FloatArray& a) { return VectorMap(a.mutable_data(), 
 // A numpy view of a matrix owned by `owner` (1-D when as_vector); writes go through.
 inline py::array view_of(RowMatrix& m, bool as_vector, py::handle owner) {
   if (as_vector) return py::array_t<Scalar>({m.size()}, {sizeof(Scalar)}, m.data(), owner);
-  return py::array_t<Scalar>({m.rows(), m.cols()},
-                             {static_cast<Index>(m.cols() * sizeof(Scalar)), static_cast<Index>(sizeof(Scalar))},
-                             m.data(), owner);
+  return py::array_t<Scalar>(
+      {m.rows(), m.cols()},
+      {static_cast<Index>(m.cols() * sizeof(Scalar)), static_cast<Index>(sizeof(Scalar))}, m.data(),
+      owner);
 }
 
 // A new numpy array that takes over `m` (no copy; 1-D when as_vector).
@@ -116,11 +118,14 @@ inline py::array array_of(RowMatrix&& m, bool as_vector) {
 // An array updated in place (clipping, optimizer steps): must already be float32 and
 // C-contiguous, 1-D (taken as one row) or 2-D; ValueError otherwise.
 inline MatrixMap matrix_inplace(py::array& a, const char* where, const char* name) {
-  if (!py::isinstance<py::array_t<Scalar>>(a) || !(a.flags() & py::array::c_style) || !a.writeable())
-    throw py::value_error(std::string(where) + ": " + name +
-                          " must be a writable C-contiguous float32 array (it is updated in place)");
+  if (!py::isinstance<py::array_t<Scalar>>(a) || !(a.flags() & py::array::c_style) ||
+      !a.writeable())
+    throw py::value_error(
+        std::string(where) + ": " + name +
+        " must be a writable C-contiguous float32 array (it is updated in place)");
   if (a.ndim() == 1) return MatrixMap(static_cast<Scalar*>(a.mutable_data()), 1, a.shape(0));
-  if (a.ndim() == 2) return MatrixMap(static_cast<Scalar*>(a.mutable_data()), a.shape(0), a.shape(1));
+  if (a.ndim() == 2)
+    return MatrixMap(static_cast<Scalar*>(a.mutable_data()), a.shape(0), a.shape(1));
   throw py::value_error(std::string(where) + ": " + name + " must be 1-D or 2-D; got " +
                         std::to_string(a.ndim()) + "-D");
 }

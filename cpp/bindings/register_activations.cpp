@@ -9,17 +9,21 @@ namespace {
 
 void register_activation_spec(py::module_& m) {
   py::enum_<ActivationKind> kind(m, "ActivationKind");
-  for (const char* name : {"linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu",
-                           "swish", "softplus", "softsign", "hard_sigmoid", "exponential",
-                           "thresholded_relu", "softmax"})
+  for (const char* name :
+       {"linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu", "swish",
+        "softplus", "softsign", "hard_sigmoid", "exponential", "thresholded_relu", "softmax"})
     kind.value(name, activation_kind_from_name(name));
   m.def("activation_kind_from_name", &activation_kind_from_name, py::arg("name"));
 
   py::class_<ActivationSpec>(m, "ActivationSpec")
       .def(py::init([](const std::string& name, Scalar negative_slope, Scalar max_value,
                        Scalar threshold, Scalar alpha, bool approximate) {
-             return ActivationSpec{activation_kind_from_name(name), negative_slope, max_value,
-                                   threshold, alpha, approximate};
+             return ActivationSpec{activation_kind_from_name(name),
+                                   negative_slope,
+                                   max_value,
+                                   threshold,
+                                   alpha,
+                                   approximate};
            }),
            py::arg("name") = "linear", py::arg("negative_slope") = 0, py::arg("max_value") = -1,
            py::arg("threshold") = 0, py::arg("alpha") = 1, py::arg("approximate") = false)
@@ -32,75 +36,92 @@ void register_activation_spec(py::module_& m) {
 }
 
 void register_elementwise(py::module_& m) {
-  m.def("activation_forward", [](const ActivationSpec& spec, const Floats& x) {
-    auto xm = matrix_in(x, "activation_forward", "x");
-    FloatArray y = new_matrix(xm.rows(), xm.cols());
-    auto ym = matrix_out(y);
-    py::gil_scoped_release release;
-    activation_forward(spec, xm, ym);
-    return y;
-  }, py::arg("spec"), py::arg("x"));
-  m.def("activation_backward", [](const ActivationSpec& spec, const Floats& x,
-                                  const Floats& y, const Floats& dy) {
-    auto xm = matrix_in(x, "activation_backward", "x");
-    auto ym = matrix_in(y, "activation_backward", "y");
-    auto dym = matrix_in(dy, "activation_backward", "dy");
-    FloatArray dx = new_matrix(xm.rows(), xm.cols());
-    auto dxm = matrix_out(dx);
-    py::gil_scoped_release release;
-    activation_backward(spec, xm, ym, dym, dxm);
-    return dx;
-  }, py::arg("spec"), py::arg("x"), py::arg("y"), py::arg("dy"));
+  m.def(
+      "activation_forward",
+      [](const ActivationSpec& spec, const Floats& x) {
+        auto xm = matrix_in(x, "activation_forward", "x");
+        FloatArray y = new_matrix(xm.rows(), xm.cols());
+        auto ym = matrix_out(y);
+        py::gil_scoped_release release;
+        activation_forward(spec, xm, ym);
+        return y;
+      },
+      py::arg("spec"), py::arg("x"));
+  m.def(
+      "activation_backward",
+      [](const ActivationSpec& spec, const Floats& x, const Floats& y, const Floats& dy) {
+        auto xm = matrix_in(x, "activation_backward", "x");
+        auto ym = matrix_in(y, "activation_backward", "y");
+        auto dym = matrix_in(dy, "activation_backward", "dy");
+        FloatArray dx = new_matrix(xm.rows(), xm.cols());
+        auto dxm = matrix_out(dx);
+        py::gil_scoped_release release;
+        activation_backward(spec, xm, ym, dym, dxm);
+        return dx;
+      },
+      py::arg("spec"), py::arg("x"), py::arg("y"), py::arg("dy"));
 }
 
 void register_learned(py::module_& m) {
-  m.def("prelu_forward", [](const Floats& x, const Floats& alpha) {
-    auto xm = matrix_in(x, "prelu_forward", "x");
-    auto am = vector_in(alpha, "prelu_forward", "alpha");
-    FloatArray y = new_matrix(xm.rows(), xm.cols());
-    auto ym = matrix_out(y);
-    py::gil_scoped_release release;
-    prelu_forward(xm, am, ym);
-    return y;
-  }, py::arg("x"), py::arg("alpha"));
-  m.def("prelu_backward", [](const Floats& x, const Floats& alpha, const Floats& dy) {
-    auto xm = matrix_in(x, "prelu_backward", "x");
-    auto am = vector_in(alpha, "prelu_backward", "alpha");
-    auto dym = matrix_in(dy, "prelu_backward", "dy");
-    FloatArray dx = new_matrix(xm.rows(), xm.cols());
-    FloatArray dalpha = new_vector(xm.cols());
-    auto dxm = matrix_out(dx);
-    auto dam = vector_out(dalpha);
-    {
-      py::gil_scoped_release release;
-      prelu_backward(xm, am, dym, dxm, dam);
-    }
-    return py::make_tuple(dx, dalpha);
-  }, py::arg("x"), py::arg("alpha"), py::arg("dy"), "(dx, dalpha); dx is 0 where x == 0.");
-  m.def("rrelu_forward", [](const Floats& x, Scalar lower, Scalar upper, bool training,
-                            std::uint64_t seed, std::uint64_t step) {
-    auto xm = matrix_in(x, "rrelu_forward", "x");
-    FloatArray y = new_matrix(xm.rows(), xm.cols());
-    FloatArray slopes = new_matrix(xm.rows(), xm.cols());
-    auto ym = matrix_out(y);
-    auto sm = matrix_out(slopes);
-    {
-      py::gil_scoped_release release;
-      rrelu_forward(xm, lower, upper, training, seed, step, sm, ym);
-    }
-    return py::make_tuple(y, slopes);
-  }, py::arg("x"), py::arg("lower"), py::arg("upper"), py::arg("training"), py::arg("seed") = 0,
-     py::arg("step") = 0, "(y, slopes); inference: slopes all (lower + upper) / 2.");
-  m.def("rrelu_backward", [](const Floats& x, const Floats& slopes, const Floats& dy) {
-    auto xm = matrix_in(x, "rrelu_backward", "x");
-    auto sm = matrix_in(slopes, "rrelu_backward", "slopes");
-    auto dym = matrix_in(dy, "rrelu_backward", "dy");
-    FloatArray dx = new_matrix(xm.rows(), xm.cols());
-    auto dxm = matrix_out(dx);
-    py::gil_scoped_release release;
-    rrelu_backward(xm, sm, dym, dxm);
-    return dx;
-  }, py::arg("x"), py::arg("slopes"), py::arg("dy"));
+  m.def(
+      "prelu_forward",
+      [](const Floats& x, const Floats& alpha) {
+        auto xm = matrix_in(x, "prelu_forward", "x");
+        auto am = vector_in(alpha, "prelu_forward", "alpha");
+        FloatArray y = new_matrix(xm.rows(), xm.cols());
+        auto ym = matrix_out(y);
+        py::gil_scoped_release release;
+        prelu_forward(xm, am, ym);
+        return y;
+      },
+      py::arg("x"), py::arg("alpha"));
+  m.def(
+      "prelu_backward",
+      [](const Floats& x, const Floats& alpha, const Floats& dy) {
+        auto xm = matrix_in(x, "prelu_backward", "x");
+        auto am = vector_in(alpha, "prelu_backward", "alpha");
+        auto dym = matrix_in(dy, "prelu_backward", "dy");
+        FloatArray dx = new_matrix(xm.rows(), xm.cols());
+        FloatArray dalpha = new_vector(xm.cols());
+        auto dxm = matrix_out(dx);
+        auto dam = vector_out(dalpha);
+        {
+          py::gil_scoped_release release;
+          prelu_backward(xm, am, dym, dxm, dam);
+        }
+        return py::make_tuple(dx, dalpha);
+      },
+      py::arg("x"), py::arg("alpha"), py::arg("dy"), "(dx, dalpha); dx is 0 where x == 0.");
+  m.def(
+      "rrelu_forward",
+      [](const Floats& x, Scalar lower, Scalar upper, bool training, std::uint64_t seed,
+         std::uint64_t step) {
+        auto xm = matrix_in(x, "rrelu_forward", "x");
+        FloatArray y = new_matrix(xm.rows(), xm.cols());
+        FloatArray slopes = new_matrix(xm.rows(), xm.cols());
+        auto ym = matrix_out(y);
+        auto sm = matrix_out(slopes);
+        {
+          py::gil_scoped_release release;
+          rrelu_forward(xm, lower, upper, training, seed, step, sm, ym);
+        }
+        return py::make_tuple(y, slopes);
+      },
+      py::arg("x"), py::arg("lower"), py::arg("upper"), py::arg("training"), py::arg("seed") = 0,
+      py::arg("step") = 0, "(y, slopes); inference: slopes all (lower + upper) / 2.");
+  m.def(
+      "rrelu_backward",
+      [](const Floats& x, const Floats& slopes, const Floats& dy) {
+        auto xm = matrix_in(x, "rrelu_backward", "x");
+        auto sm = matrix_in(slopes, "rrelu_backward", "slopes");
+        auto dym = matrix_in(dy, "rrelu_backward", "dy");
+        FloatArray dx = new_matrix(xm.rows(), xm.cols());
+        auto dxm = matrix_out(dx);
+        py::gil_scoped_release release;
+        rrelu_backward(xm, sm, dym, dxm);
+        return dx;
+      },
+      py::arg("x"), py::arg("slopes"), py::arg("dy"));
 }
 
 }  // namespace

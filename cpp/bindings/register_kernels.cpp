@@ -29,35 +29,46 @@ void register_losses(py::module_& m) {
            py::arg("name"), py::arg("from_logits") = false)
       .def_readonly("kind", &LossSpec::kind)
       .def_readonly("from_logits", &LossSpec::from_logits);
-  m.def("loss_value", [](const LossSpec& spec, const Floats& pred, const Floats& target) {
-    auto pm = matrix_in(pred, "loss_value", "pred");
-    auto tm = matrix_in(target, "loss_value", "target");
-    py::gil_scoped_release release;
-    return loss_value(spec, pm, tm);
-  }, py::arg("spec"), py::arg("pred"), py::arg("target"));
-  m.def("loss_value_and_gradient", [](const LossSpec& spec, const Floats& pred,
-                                      const Floats& target, bool fused) {
-    auto pm = matrix_in(pred, "loss_value_and_gradient", "pred");
-    auto tm = matrix_in(target, "loss_value_and_gradient", "target");
-    FloatArray grad = new_matrix(pm.rows(), pm.cols());
-    auto gm = matrix_out(grad);
-    Scalar loss;
-    {
-      py::gil_scoped_release release;
-      loss = fused ? fused_probability_loss_gradient(spec, pm, tm, gm)
-                   : loss_value_and_gradient(spec, pm, tm, gm);
-    }
-    return py::make_tuple(loss, grad);
-  }, py::arg("spec"), py::arg("pred"), py::arg("target"), py::arg("fused") = false,
-     "(loss, ∂loss/∂pred); fused: the gradient w.r.t. the softmax/sigmoid pre-activation.");
-  m.def("accuracy_sum", [](const LossSpec& spec, const Floats& pred, const Floats& target) {
-    auto pm = matrix_in(pred, "accuracy_sum", "pred");
-    auto tm = matrix_in(target, "accuracy_sum", "target");
-    return accuracy_sum(accuracy_for_loss(spec), pm, tm);
-  }, py::arg("spec"), py::arg("pred"), py::arg("target"));
-  m.def("check_sparse_labels", [](const Floats& target, Index classes) {
-    check_sparse_labels(matrix_in(target, "check_sparse_labels", "target"), classes);
-  }, py::arg("target"), py::arg("classes"));
+  m.def(
+      "loss_value",
+      [](const LossSpec& spec, const Floats& pred, const Floats& target) {
+        auto pm = matrix_in(pred, "loss_value", "pred");
+        auto tm = matrix_in(target, "loss_value", "target");
+        py::gil_scoped_release release;
+        return loss_value(spec, pm, tm);
+      },
+      py::arg("spec"), py::arg("pred"), py::arg("target"));
+  m.def(
+      "loss_value_and_gradient",
+      [](const LossSpec& spec, const Floats& pred, const Floats& target, bool fused) {
+        auto pm = matrix_in(pred, "loss_value_and_gradient", "pred");
+        auto tm = matrix_in(target, "loss_value_and_gradient", "target");
+        FloatArray grad = new_matrix(pm.rows(), pm.cols());
+        auto gm = matrix_out(grad);
+        Scalar loss;
+        {
+          py::gil_scoped_release release;
+          loss = fused ? fused_probability_loss_gradient(spec, pm, tm, gm)
+                       : loss_value_and_gradient(spec, pm, tm, gm);
+        }
+        return py::make_tuple(loss, grad);
+      },
+      py::arg("spec"), py::arg("pred"), py::arg("target"), py::arg("fused") = false,
+      "(loss, ∂loss/∂pred); fused: the gradient w.r.t. the softmax/sigmoid pre-activation.");
+  m.def(
+      "accuracy_sum",
+      [](const LossSpec& spec, const Floats& pred, const Floats& target) {
+        auto pm = matrix_in(pred, "accuracy_sum", "pred");
+        auto tm = matrix_in(target, "accuracy_sum", "target");
+        return accuracy_sum(accuracy_for_loss(spec), pm, tm);
+      },
+      py::arg("spec"), py::arg("pred"), py::arg("target"));
+  m.def(
+      "check_sparse_labels",
+      [](const Floats& target, Index classes) {
+        check_sparse_labels(matrix_in(target, "check_sparse_labels", "target"), classes);
+      },
+      py::arg("target"), py::arg("classes"));
 }
 
 }  // namespace

@@ -14,7 +14,8 @@ void register_runtime(py::module_& m) {
     py::dict info;
     info["version"] = DENSEKIT_VERSION;
     info["eigen_version"] = std::to_string(EIGEN_WORLD_VERSION) + "." +
-                            std::to_string(EIGEN_MAJOR_VERSION) + "." + std::to_string(EIGEN_MINOR_VERSION);
+                            std::to_string(EIGEN_MAJOR_VERSION) + "." +
+                            std::to_string(EIGEN_MINOR_VERSION);
     info["openmp"] = openmp_enabled();
     info["simd"] = std::string(Eigen::SimdInstructionSetsInUse());
     info["num_threads"] = get_num_threads();

@@ -13,7 +13,8 @@ void require_shape(const char* where, const char* name, long long rows, long lon
   bool cols_ok = expected_cols < 0 || cols == expected_cols;
   if (rows_ok && cols_ok) return;
   throw ShapeError(std::string(where) + ": " + name + " must have shape " +
-                   shape_string(expected_rows, expected_cols) + "; got " + shape_string(rows, cols));
+                   shape_string(expected_rows, expected_cols) + "; got " +
+                   shape_string(rows, cols));
 }
 
 }  // namespace densekit

@@ -86,7 +86,8 @@ void Network::collect_trainable() {
       trainable_.push_back(p.get());
       any = true;
     }
-    if (any && static_cast<Index>(i) < lowest_trained_layer_) lowest_trained_layer_ = static_cast<Index>(i);
+    if (any && static_cast<Index>(i) < lowest_trained_layer_)
+      lowest_trained_layer_ = static_cast<Index>(i);
   }
 }
 
@@ -98,8 +99,9 @@ Scalar Network::forward_backward(MatrixIn y, Index n, Index lowest, bool all_inp
   auto dpred = grads_[last].topRows(n);
   const bool probability_loss = !loss_.from_logits && loss_.kind != LossKind::mean_squared_error;
   fused = !layers_.empty() && probability_loss &&
-          layers_.back()->ends_in(loss_.kind == LossKind::binary_crossentropy ? ActivationKind::sigmoid
-                                                                          : ActivationKind::softmax);
+          layers_.back()->ends_in(loss_.kind == LossKind::binary_crossentropy
+                                      ? ActivationKind::sigmoid
+                                      : ActivationKind::softmax);
   const Scalar loss = fused ? fused_probability_loss_gradient(loss_, pred, y, dpred)
                             : loss_value_and_gradient(loss_, pred, y, dpred);
   for (Index i = static_cast<Index>(last) - 1; i >= lowest; --i) {
@@ -109,9 +111,9 @@ Scalar Network::forward_backward(MatrixIn y, Index n, Index lowest, bool all_inp
       // Below a trained lowest BatchNormalization, dx would serve only its γ and β gradients,
       // which the dense layer above can produce without that product.
       const auto below = layers_[lowest]->affine_output();
-      if (below && layer.backward_to_affine_input(*below, acts_[i + 1].topRows(n),
-                                                  grads_[i + 1].topRows(n), layer.trainable,
-                                                  fused_here))
+      if (below &&
+          layer.backward_to_affine_input(*below, acts_[i + 1].topRows(n), grads_[i + 1].topRows(n),
+                                         layer.trainable, fused_here))
         break;
     }
     // The lowest layer's input gradient feeds nothing, unless the diagnostics want it.
@@ -196,12 +198,13 @@ StepTotals Network::train_step(MatrixIn x, MatrixIn y) {
 
 // The batch's rows of x into acts_[0], each thread copying the columns that the first layer deals
 // to it (share_of), so they land in the cache of the core that uses them; the targets too.
-void Network::gather_batch(MatrixIn x, MatrixIn y, const std::vector<std::int64_t>& order, Index start,
-                           Index n) {
+void Network::gather_batch(MatrixIn x, MatrixIn y, const std::vector<std::int64_t>& order,
+                           Index start, Index n) {
   const int threads = loop_threads(n * x.cols());
   parallel_for(threads, n * x.cols(), [&](Index t) {
     const auto [c0, columns] = share_of(x.cols(), t, threads);
-    for (Index r = 0; r < n; ++r) acts_[0].row(r).segment(c0, columns) = x.row(order[start + r]).segment(c0, columns);
+    for (Index r = 0; r < n; ++r)
+      acts_[0].row(r).segment(c0, columns) = x.row(order[start + r]).segment(c0, columns);
   });
   for (Index r = 0; r < n; ++r) target_.row(r).head(y.cols()) = y.row(order[start + r]);
 }
@@ -217,7 +220,8 @@ StepTotals Network::train_epoch(MatrixIn x, MatrixIn y, const std::vector<std::i
   require_shape("train_epoch", "y", y.rows(), y.cols(), x.rows(), target_columns());
   const Index total = static_cast<Index>(order.size());
   for (std::int64_t row : order)
-    if (row < 0 || row >= x.rows()) throw ValueError("train_epoch: order has a row index out of range");
+    if (row < 0 || row >= x.rows())
+      throw ValueError("train_epoch: order has a row index out of range");
   reserve(std::min(batch_size, std::max<Index>(total, 1)));
   using Clock = std::chrono::steady_clock;
   auto last_report = Clock::now();

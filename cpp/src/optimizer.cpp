@@ -16,7 +16,8 @@ SGD::SGD(Scalar learning_rate_, Scalar momentum_, bool nesterov_, const ClipSpec
   if (clips > 1)
     throw ValueError("SGD: only one of clipnorm, clipvalue and global_clipnorm can be set");
   if (!(momentum >= 0 && momentum <= 1))
-    throw ValueError("SGD: momentum must be in [0, 1]. Received: momentum=" + std::to_string(momentum));
+    throw ValueError("SGD: momentum must be in [0, 1]. Received: momentum=" +
+                     std::to_string(momentum));
 }
 
 namespace {
@@ -56,7 +57,9 @@ RowMatrix& SGD::slot_for_update(Parameter* p) {
   static RowMatrix empty;  // stands for "no slot" when momentum is 0; never written
   if (momentum == 0) return empty;
   RowMatrix* slot = momentum_slot(p);
-  if (!slot) throw ValueError("SGD: parameter '" + p->name + "' has no momentum slot; compile the model again");
+  if (!slot)
+    throw ValueError("SGD: parameter '" + p->name +
+                     "' has no momentum slot; compile the model again");
   return *slot;
 }
 
@@ -76,9 +79,12 @@ void SGD::split_into_runs(const std::vector<Parameter*>& params, int threads, In
       RowMatrix* slot = &slot_for_update(params[i]);
       const Index rows = params[i]->value.rows(), cols = params[i]->value.cols();
       const Index extent = rows > 1 ? rows : cols, row_size = rows > 1 ? cols : 1;
-      const bool dealt = batch_rows == 0 || product_splits(double(batch_rows) * double(rows * cols), false);
-      const auto [start, size] = dealt ? share_of(extent, t, threads) : std::pair<Index, Index>{0, t == 0 ? extent : 0};
-      if (size > 0) chunks_.push_back(Chunk{params[i], slot, i, start * row_size, size * row_size, 0.0});
+      const bool dealt =
+          batch_rows == 0 || product_splits(double(batch_rows) * double(rows * cols), false);
+      const auto [start, size] =
+          dealt ? share_of(extent, t, threads) : std::pair<Index, Index>{0, t == 0 ? extent : 0};
+      if (size > 0)
+        chunks_.push_back(Chunk{params[i], slot, i, start * row_size, size * row_size, 0.0});
     }
     run_starts_.push_back(chunks_.size());
   }
@@ -126,7 +132,8 @@ bool SGD::apply(const std::vector<Parameter*>& params, Index batch_rows) {
     });
   };
   if (clip.clipnorm > 0 || clip.global_clipnorm > 0)
-    over_runs([&](Chunk& c) { c.squares = squared_norm(chunk_of(c.parameter->grad, c.start, c.size)); });
+    over_runs(
+        [&](Chunk& c) { c.squares = squared_norm(chunk_of(c.parameter->grad, c.start, c.size)); });
   // A non-finite norm means a non-finite gradient: refuse before clipping writes anything, so
   // the gradients stay as they came (with clipvalue or no clipping, the check pass below finds it
   // and the gradients are left clipped).
@@ -139,7 +146,8 @@ bool SGD::apply(const std::vector<Parameter*>& params, Index batch_rows) {
     if (momentum == 0)  // the common case, in one pass
       return sgd_clip_and_check(c.parameter->value.data() + c.start, g.data(), c.size,
                                 scales_[c.owner], clip.clipvalue, learning_rate)
-                 ? 0.0 : std::nan("");
+                 ? 0.0
+                 : std::nan("");
     const double raw = all_finite(g) ? 0.0 : std::nan("");
     if (scales_[c.owner] != Scalar(1)) g *= scales_[c.owner];
     if (clip.clipvalue > 0) clip_by_value(g, clip.clipvalue);
@@ -150,8 +158,9 @@ bool SGD::apply(const std::vector<Parameter*>& params, Index batch_rows) {
   });
   if (!(marker == 0)) return false;
   over_runs([&](const Chunk& c) {
-    sgd_update(chunk_of(c.parameter->value, c.start, c.size), chunk_of(c.parameter->grad, c.start, c.size),
-               slot_chunk(*c.slot, c.start, c.size), learning_rate, momentum, nesterov);
+    sgd_update(chunk_of(c.parameter->value, c.start, c.size),
+               chunk_of(c.parameter->grad, c.start, c.size), slot_chunk(*c.slot, c.start, c.size),
+               learning_rate, momentum, nesterov);
   });
   ++iterations;
   return true;

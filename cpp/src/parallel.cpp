@@ -56,7 +56,8 @@ constexpr double kSlowEpilogueElementsPerSecond = 1e7;
 
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch()).count();
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 bool contended() { return now_ns() < g_single_until_ns.load(std::memory_order_relaxed); }
@@ -122,7 +123,8 @@ int product_threads(double multiply_adds, bool thin) {
 
 ContentionProbe::ContentionProbe(double multiply_adds, int threads, double epilogue_elements)
     : expected_seconds_((multiply_adds / kSlowMultiplyAddsPerSecond +
-                         epilogue_elements / kSlowEpilogueElementsPerSecond) / threads +
+                         epilogue_elements / kSlowEpilogueElementsPerSecond) /
+                            threads +
                         kSlackSeconds),
       start_ns_(now_ns()) {}
 

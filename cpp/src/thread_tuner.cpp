@@ -55,7 +55,8 @@ void ThreadTuner::settle() {
   chosen_median_ = chosen_ == 1 ? one : most;
   trial_ = false;
   settled_seconds_ = 0;
-  settle_for_ = chosen_ == 1 ? kRecheckOneSeconds : std::max(kSettleSeconds, kSettleTrials * trial_seconds_);
+  settle_for_ =
+      chosen_ == 1 ? kRecheckOneSeconds : std::max(kSettleSeconds, kSettleTrials * trial_seconds_);
   slow_in_a_row_ = 0;
 }
 

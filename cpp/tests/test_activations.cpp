@@ -86,13 +86,20 @@ double reference_relu(const ActivationSpec& s, double x) {
 // The oracle, from keras/src/backend/numpy/nn.py, in double.
 double reference(const ActivationSpec& s, double x) {
   switch (s.kind) {
-    case ActivationKind::linear: return x;
-    case ActivationKind::sigmoid: return 1 / (1 + std::exp(-x));
-    case ActivationKind::tanh: return std::tanh(x);
-    case ActivationKind::relu: return reference_relu(s, x);
-    case ActivationKind::leaky_relu: return std::max(x, s.negative_slope * x);
-    case ActivationKind::elu: return x >= 0 ? x : s.alpha * std::expm1(x);
-    case ActivationKind::selu: return kSeluScale * (x >= 0 ? x : kSeluAlpha * std::expm1(x));
+    case ActivationKind::linear:
+      return x;
+    case ActivationKind::sigmoid:
+      return 1 / (1 + std::exp(-x));
+    case ActivationKind::tanh:
+      return std::tanh(x);
+    case ActivationKind::relu:
+      return reference_relu(s, x);
+    case ActivationKind::leaky_relu:
+      return std::max(x, s.negative_slope * x);
+    case ActivationKind::elu:
+      return x >= 0 ? x : s.alpha * std::expm1(x);
+    case ActivationKind::selu:
+      return kSeluScale * (x >= 0 ? x : kSeluAlpha * std::expm1(x));
     case ActivationKind::gelu:
       if (s.approximate) {
         // ½x(1 + tanh u) written as x·σ(2u): in double too, 1 + tanh u cancels to 0 for x < -9
@@ -100,14 +107,20 @@ double reference(const ActivationSpec& s, double x) {
         return x / (1 + std::exp(-2 * u));
       }
       return 0.5 * x * std::erfc(-x / std::sqrt(2.0));  // ½x(1 + erf(x/√2))
-    case ActivationKind::swish: return x / (1 + std::exp(-x));
+    case ActivationKind::swish:
+      return x / (1 + std::exp(-x));
     case ActivationKind::softplus:  // np.logaddexp(x, 0)
       return std::max(x, 0.0) + std::log1p(std::exp(-std::abs(x)));
-    case ActivationKind::softsign: return x / (1 + std::abs(x));
-    case ActivationKind::hard_sigmoid: return std::clamp(x / 6 + 0.5, 0.0, 1.0);
-    case ActivationKind::exponential: return std::exp(x);
-    case ActivationKind::thresholded_relu: return x > s.threshold ? x : 0.0;
-    case ActivationKind::softmax: break;
+    case ActivationKind::softsign:
+      return x / (1 + std::abs(x));
+    case ActivationKind::hard_sigmoid:
+      return std::clamp(x / 6 + 0.5, 0.0, 1.0);
+    case ActivationKind::exponential:
+      return std::exp(x);
+    case ActivationKind::thresholded_relu:
+      return x > s.threshold ? x : 0.0;
+    case ActivationKind::softmax:
+      break;
   }
   ADD_FAILURE() << "no scalar reference for this kind";
   return 0;
@@ -151,9 +164,9 @@ using ThreadGuard = test::ThreadsGuard;
 
 // 0, ±tiny, the kinks, ±50, and ±100, ±1000 where e^|x| overflows float: a naive softplus,
 // sigmoid, swish or gelu would give inf or NaN there.
-const std::vector<float> kGrid = {0,  1e-30f, -1e-30f, 1e-7f, -1e-7f, 0.5f, -0.5f, 1,   -1,
-                                  2.9f, -2.9f, 3,     -3,    5,      -5,   6,     -6,  10,
-                                  -10, 50,     -50,   100,   -100,   1000, -1000};
+const std::vector<float> kGrid = {0,    1e-30f, -1e-30f, 1e-7f, -1e-7f, 0.5f, -0.5f, 1,  -1,
+                                  2.9f, -2.9f,  3,       -3,    5,      -5,   6,     -6, 10,
+                                  -10,  50,     -50,     100,   -100,   1000, -1000};
 
 // exponential overflows float like Keras's does; every other kind stays finite.
 bool overflows(const ActivationSpec& s, double x) {
@@ -229,20 +242,20 @@ TEST(ActivationKernels, DerivativeAtKinksFollowsTensorFlow) {
   thresholded.threshold = 1;
   const float sixth = 1.0f / 6;
   const Kink kinks[] = {
-      {spec_of(ActivationKind::relu), 0, 0},                    // relu'(0) = 0
-      {leaky, 0, 0.3f},                                         // LeakyReluGrad: x > 0 ? 1 : slope
-      {relu_spec(0.1f, -1, 0), 0, 0.1f},                        // the same via relu(negative_slope)
-      {spec_of(ActivationKind::elu), 0, 1},                     // EluGrad: y < 0 ? y + 1 : 1
-      {elu_half, 0, 0.5f},                                      // tf.where(x > 0, ·, α·elu): α·1
-      {spec_of(ActivationKind::selu), 0, float(kSeluScale)},    // SeluGrad: y < 0 ? … : scale
-      {spec_of(ActivationKind::hard_sigmoid), 3, 0},            // Relu6Grad on x + 3: 0 < x+3 < 6
+      {spec_of(ActivationKind::relu), 0, 0},                  // relu'(0) = 0
+      {leaky, 0, 0.3f},                                       // LeakyReluGrad: x > 0 ? 1 : slope
+      {relu_spec(0.1f, -1, 0), 0, 0.1f},                      // the same via relu(negative_slope)
+      {spec_of(ActivationKind::elu), 0, 1},                   // EluGrad: y < 0 ? y + 1 : 1
+      {elu_half, 0, 0.5f},                                    // tf.where(x > 0, ·, α·elu): α·1
+      {spec_of(ActivationKind::selu), 0, float(kSeluScale)},  // SeluGrad: y < 0 ? … : scale
+      {spec_of(ActivationKind::hard_sigmoid), 3, 0},          // Relu6Grad on x + 3: 0 < x+3 < 6
       {spec_of(ActivationKind::hard_sigmoid), -3, 0},
       {spec_of(ActivationKind::hard_sigmoid), 0, sixth},
-      {thresholded, 1, 0},                                      // where(x > θ, x, 0)
-      {relu_spec(0, 6, 0), 6, 0},                               // relu6 path: 0 < x < 6
+      {thresholded, 1, 0},         // where(x > θ, x, 0)
+      {relu_spec(0, 6, 0), 6, 0},  // relu6 path: 0 < x < 6
       {relu_spec(0, 6, 0), 0, 0},
-      {relu_spec(0, 5, 0), 5, 1},                               // clip_by_value passes at the bound
-      {relu_spec(0.1f, 5, 1), 1, 0},                            // where() 0 and relu(t - x)'(0) = 0
+      {relu_spec(0, 5, 0), 5, 1},     // clip_by_value passes at the bound
+      {relu_spec(0.1f, 5, 1), 1, 0},  // where() 0 and relu(t - x)'(0) = 0
       {relu_spec(0.1f, 5, 1), 0.5f, 0.1f},
   };
   for (const Kink& k : kinks) {
@@ -269,9 +282,9 @@ TEST(ActivationKernels, ReluMatchesKerasDocstringExamples) {
 
 TEST(ActivationKernels, SoftmaxRowsSumToOneAndMatchReference) {
   RowMatrix x(4, 6);
-  x << 0, 1e-30f, -1e-30f, 1, -1, 2,     //
-      50, -50, 0, 49, 48, -49,            // a naive exp would overflow
-      -50, -50, -50, -50, -50, -50,       // uniform: 1/6 each
+  x << 0, 1e-30f, -1e-30f, 1, -1, 2,  //
+      50, -50, 0, 49, 48, -49,        // a naive exp would overflow
+      -50, -50, -50, -50, -50, -50,   // uniform: 1/6 each
       1000, 0, -1000, 3, 2, 1;
   RowMatrix y(4, 6);
   activation_forward(spec_of(ActivationKind::softmax), x, y);
@@ -395,9 +408,14 @@ TEST(ActivationKernels, BadShapesThrowShapeError) {
 }
 
 TEST(ActivationKernels, NamesRoundTripAndUnknownNamesThrowValueError) {
-  const char* names[] = {"linear",   "sigmoid",  "tanh",         "relu",        "leaky_relu",
-                         "elu",      "selu",     "gelu",         "silu",        "softplus",
-                         "softsign", "hard_sigmoid", "exponential", "thresholded_relu", "softmax"};
+  const char* names[] = {"linear",      "sigmoid",
+                         "tanh",        "relu",
+                         "leaky_relu",  "elu",
+                         "selu",        "gelu",
+                         "silu",        "softplus",
+                         "softsign",    "hard_sigmoid",
+                         "exponential", "thresholded_relu",
+                         "softmax"};
   for (const char* name : names) EXPECT_EQ(activation_name(activation_kind_from_name(name)), name);
   EXPECT_EQ(activation_kind_from_name("swish"), ActivationKind::swish);
   EXPECT_EQ(activation_kind_from_name("silu"), ActivationKind::swish);

@@ -155,7 +155,8 @@ AllocationCount count_allocations(F&& f) {
   g_counting.store(false);
   AllocationCount result;
   result.count = g_allocations.load();
-  for (long i = 0; i < std::min<long>(result.count, kRecorded); ++i) result.sizes.push_back(g_sizes[i].load());
+  for (long i = 0; i < std::min<long>(result.count, kRecorded); ++i)
+    result.sizes.push_back(g_sizes[i].load());
   return result;
 }
 
@@ -198,7 +199,8 @@ struct SeedModel {
     d3->kernel().value = test::random_matrix(100, 10, rng, -0.2, 0.2);
     std::vector<std::shared_ptr<Layer>> layers{d1, bn, d2, d3};
     if (batch_norm_first)
-      layers.insert(layers.begin(), std::make_shared<BatchNormLayer>(784, 0.99f, 1e-3f, true, true));
+      layers.insert(layers.begin(),
+                    std::make_shared<BatchNormLayer>(784, 0.99f, 1e-3f, true, true));
     net = std::make_shared<Network>(layers, 784);
     ClipSpec clip;
     (batch_norm_first ? clip.clipvalue : clip.clipnorm) = 1;
@@ -212,10 +214,12 @@ struct SeedModel {
 
 void expect_steady_train_steps_allocate_nothing(bool batch_norm_first = false) {
   SeedModel model(32, batch_norm_first);
-  for (int warm_up = 0; warm_up < 2; ++warm_up) ASSERT_TRUE(model.net->train_step(model.x, model.y).finite);
+  for (int warm_up = 0; warm_up < 2; ++warm_up)
+    ASSERT_TRUE(model.net->train_step(model.x, model.y).finite);
   bool finite = true;
   const AllocationCount counted = count_allocations([&] {
-    for (int step = 0; step < 5; ++step) finite = model.net->train_step(model.x, model.y).finite && finite;
+    for (int step = 0; step < 5; ++step)
+      finite = model.net->train_step(model.x, model.y).finite && finite;
   });
   EXPECT_TRUE(finite);
   EXPECT_EQ(counted.count, 0) << "5 training steps at batch 32 made " << counted.describe();
@@ -243,9 +247,8 @@ TEST(Allocations, SteadyStateTrainEpochWithPartialLastBatchAllocatesNothing) {
   const ProgressFn progress = [](const StepTotals&) { return true; };
   ASSERT_TRUE(model.net->train_epoch(model.x, model.y, order, 32, progress, 0).finite);
   StepTotals totals;
-  const AllocationCount counted = count_allocations([&] {
-    totals = model.net->train_epoch(model.x, model.y, order, 32, progress, 0);
-  });
+  const AllocationCount counted = count_allocations(
+      [&] { totals = model.net->train_epoch(model.x, model.y, order, 32, progress, 0); });
   EXPECT_TRUE(totals.finite);
   EXPECT_EQ(totals.steps, 4);
   EXPECT_EQ(counted.count, 0) << "an epoch of 4 batches made " << counted.describe();
@@ -267,7 +270,8 @@ TEST(Allocations, SgdGlobalClipnormFirstApplyAfterPerLayerBuildAllocatesNothing)
     }
   opt.build(layer1);
   opt.build(layer2);
-  const std::vector<Parameter*> all = {layer1[0].get(), layer1[1].get(), layer2[0].get(), layer2[1].get()};
+  const std::vector<Parameter*> all = {layer1[0].get(), layer1[1].get(), layer2[0].get(),
+                                       layer2[1].get()};
   const AllocationCount counted = count_allocations([&] { opt.apply(all); });
   EXPECT_EQ(counted.count, 0) << "the first SGD::apply made " << counted.describe();
   EXPECT_EQ(count_allocations([&] { opt.apply(all); }).count, 0);

@@ -70,7 +70,6 @@ MatD reference_inference(const MatD& x, const VecD& gamma, const VecD& beta, con
   return y;
 }
 
-
 // L = Σ w ⊙ y. Plain loops in the oracles: GCC 12 warns (-Wmaybe-uninitialized, a false
 // positive inside its AVX-512 intrinsics) on Eigen's vectorized double reductions.
 double weighted_sum(const MatD& w, const MatD& y) {
@@ -231,8 +230,9 @@ TEST(BatchNormKernel, InferenceForwardUsesMovingStatistics) {
       RowVector b = center ? random_vector(70, rng, -1, 1) : kNone;
       RowVector m = random_vector(70, rng, -1, 1), v = random_vector(70, rng, 0.1, 3);
       batch_norm_forward_inference(xs, g, b, m, v, kEps, ys);
-      expect_close(ys, reference_inference(to_double(xs), to_double(g), to_double(b), to_double(m),
-                                           to_double(v), kEps),
+      expect_close(ys,
+                   reference_inference(to_double(xs), to_double(g), to_double(b), to_double(m),
+                                       to_double(v), kEps),
                    1e-5, "y center=" + std::to_string(center) + " scale=" + std::to_string(scale));
     }
 }
@@ -255,9 +255,7 @@ TEST(BatchNormKernel, BackwardInferenceMatchesFiniteDifferences) {
       MatD xd = to_double(x), wd = to_double(w);
       VecD gd = to_double(gamma), bd = to_double(beta);
       const VecD md = to_double(mm), vd = to_double(mv);
-      auto loss = [&] {
-        return weighted_sum(wd, reference_inference(xd, gd, bd, md, vd, kEps));
-      };
+      auto loss = [&] { return weighted_sum(wd, reference_inference(xd, gd, bd, md, vd, kEps)); };
       expect_close(dx, numeric_gradient(xd, loss), 1e-4, "dx");
       if (scale) expect_close(dgamma, numeric_gradient(gd, loss), 1e-4, "dgamma");
       if (center) expect_close(dbeta, numeric_gradient(bd, loss), 1e-4, "dbeta");
@@ -281,9 +279,9 @@ TEST(BatchNormKernel, MultiThreadedMatchesSingleThreaded) {
   };
   auto run = [&](int threads) {
     set_num_threads(threads);
-    Outputs o{RowVector(f), RowVector(f), RowVector(f), RowVector(f), RowVector(f), RowVector(f),
-              RowVector(f), RowMatrix(n, f), RowMatrix(n, f), RowMatrix(n, f), RowMatrix(n, f),
-              RowMatrix(n, f)};
+    Outputs o{RowVector(f),    RowVector(f),    RowVector(f),    RowVector(f),
+              RowVector(f),    RowVector(f),    RowVector(f),    RowMatrix(n, f),
+              RowMatrix(n, f), RowMatrix(n, f), RowMatrix(n, f), RowMatrix(n, f)};
     batch_norm_forward_training(x, gamma, beta, kEps, o.mean, o.var, o.inv_std, o.x_hat, o.y);
     batch_norm_backward_training(o.x_hat, dy, gamma, o.inv_std, o.dx, o.dgamma, o.dbeta);
     batch_norm_forward_inference(x, gamma, beta, mm, mv, kEps, o.y_inf);
@@ -374,8 +372,7 @@ TEST(BatchNormLayer, ParametersInKerasOrder) {
 TEST(BatchNormLayer, TrainingForwardUpdatesMovingStatisticsWithBiasedVariance) {
   BatchNormLayer layer(2, 0.9f, kEps, true, true);
   RowMatrix x(2, 2), y(2, 2);
-  x << 0, 3,
-       2, 3;
+  x << 0, 3, 2, 3;
   layer.forward(x, y, true);  // no reserve: the layer grows its scratch for the first batch
   // The moving statistics move when the step is committed (the network does it once the step is
   // known to be finite), not during the forward.
@@ -464,10 +461,9 @@ TEST(BatchNormLayer, BackwardFollowsTheLastForward) {
   layer.backward(x, y, dy, dx, true, false);
   RowMatrix expected_dx(n, f);
   RowVector expected_dgamma(f), expected_dbeta(f);
-  batch_norm_backward_inference(x, dy, layer.gamma()->value.row(0),
-                                layer.moving_mean().value.row(0),
-                                layer.moving_variance().value.row(0), kEps, expected_dx,
-                                expected_dgamma, expected_dbeta);
+  batch_norm_backward_inference(
+      x, dy, layer.gamma()->value.row(0), layer.moving_mean().value.row(0),
+      layer.moving_variance().value.row(0), kEps, expected_dx, expected_dgamma, expected_dbeta);
   EXPECT_EQ(dx, expected_dx);
   EXPECT_EQ(RowVector(layer.gamma()->grad.row(0)), expected_dgamma);
   EXPECT_EQ(RowVector(layer.beta()->grad.row(0)), expected_dbeta);

@@ -1,5 +1,6 @@
 // Gradient clipping on hand-computed cases, Keras 3 definitions:
-//   clipvalue g ← clip(g, -v, v); clipnorm g ← g·c / max(‖g‖, c); global g_i ← g_i·c / max(‖(g_1..g_k)‖, c).
+//   clipvalue g ← clip(g, -v, v); clipnorm g ← g·c / max(‖g‖, c); global g_i ← g_i·c /
+//   max(‖(g_1..g_k)‖, c).
 #include <gtest/gtest.h>
 
 #include <cmath>

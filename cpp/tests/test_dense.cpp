@@ -70,13 +70,15 @@ std::pair<MatD, MatD> reference_backward_weights(const MatD& x, const MatD& dy) 
 }
 
 // (n, in, units): a single row, sizes below and above Eigen's packet and GEMM block sizes.
-const std::vector<std::vector<Index>> kShapes = {{1, 1, 1}, {1, 5, 3}, {7, 13, 5}, {33, 70, 19}, {64, 300, 10}};
+const std::vector<std::vector<Index>> kShapes = {
+    {1, 1, 1}, {1, 5, 3}, {7, 13, 5}, {33, 70, 19}, {64, 300, 10}};
 
 TEST(DenseKernel, ForwardMatchesDoubleLoopWithAndWithoutBias) {
   std::mt19937 rng(1);
   for (const auto& s : kShapes)
     for (bool use_bias : {false, true}) {
-      const RowMatrix x = random_matrix(s[0], s[1], rng, -1, 1), w = random_matrix(s[1], s[2], rng, -1, 1);
+      const RowMatrix x = random_matrix(s[0], s[1], rng, -1, 1),
+                      w = random_matrix(s[1], s[2], rng, -1, 1);
       const RowVector b = use_bias ? random_vector(s[2], rng, -1, 1) : kNoBias;
       RowMatrix y(s[0], s[2]);
       dense_forward(x, w, b, y);
@@ -88,7 +90,8 @@ TEST(DenseKernel, ForwardMatchesDoubleLoopWithAndWithoutBias) {
 TEST(DenseKernel, BackwardDataMatchesDoubleLoop) {
   std::mt19937 rng(2);
   for (const auto& s : kShapes) {
-    const RowMatrix dy = random_matrix(s[0], s[2], rng, -1, 1), w = random_matrix(s[1], s[2], rng, -1, 1);
+    const RowMatrix dy = random_matrix(s[0], s[2], rng, -1, 1),
+                    w = random_matrix(s[1], s[2], rng, -1, 1);
     RowMatrix dx(s[0], s[1]);
     dense_backward_data(dy, w, dx);
     expect_close(dx, reference_backward_data(to_double(dy), to_double(w)), 1e-5, "dx");
@@ -99,14 +102,17 @@ TEST(DenseKernel, BackwardWeightsMatchesDoubleLoopWithAndWithoutBias) {
   std::mt19937 rng(3);
   for (const auto& s : kShapes)
     for (bool use_bias : {false, true}) {
-      const RowMatrix x = random_matrix(s[0], s[1], rng, -1, 1), dy = random_matrix(s[0], s[2], rng, -1, 1);
+      const RowMatrix x = random_matrix(s[0], s[1], rng, -1, 1),
+                      dy = random_matrix(s[0], s[2], rng, -1, 1);
       RowMatrix dw(s[1], s[2]);
       RowVector db = use_bias ? RowVector(s[2]) : RowVector();
       dense_backward_weights(x, dy, dw, db);
       const auto [ref_dw, ref_db] = reference_backward_weights(to_double(x), to_double(dy));
       expect_close(dw, ref_dw, 1e-5, "dw");
-      if (use_bias) expect_close(db, ref_db, 1e-5, "db");
-      else EXPECT_EQ(db.cols(), 0);
+      if (use_bias)
+        expect_close(db, ref_db, 1e-5, "db");
+      else
+        EXPECT_EQ(db.cols(), 0);
     }
 }
 
@@ -141,7 +147,8 @@ TEST(DenseKernel, WritesIntoBlocksOfLargerBuffersOnly) {
   const RowVector b = random_vector(units, rng, -1, 1);
   RowMatrix y = RowMatrix::Constant(capacity, units, 42.0f);
   dense_forward(x, w, b, y.topRows(n));
-  expect_close(y.topRows(n), reference_forward(to_double(x), to_double(w), to_double(b)), 1e-6, "y");
+  expect_close(y.topRows(n), reference_forward(to_double(x), to_double(w), to_double(b)), 1e-6,
+               "y");
   EXPECT_TRUE((y.bottomRows(capacity - n).array() == 42.0f).all());
 
   RowMatrix dx = RowMatrix::Constant(capacity, in, 42.0f);
@@ -156,8 +163,10 @@ TEST(DenseKernel, WritesIntoBlocksOfLargerBuffersOnly) {
 TEST(DenseKernel, MultiThreadedMatchesSingleThreaded) {
   test::ThreadsGuard guard;
   std::mt19937 rng(6);
-  for (const auto& [n, in, units] : {std::tuple<Index, Index, Index>{256, 784, 300}, {1, 784, 300}, {512, 100, 100}}) {
-    const RowMatrix x = random_matrix(n, in, rng, -1, 1), w = random_matrix(in, units, rng, -0.1, 0.1);
+  for (const auto& [n, in, units] :
+       {std::tuple<Index, Index, Index>{256, 784, 300}, {1, 784, 300}, {512, 100, 100}}) {
+    const RowMatrix x = random_matrix(n, in, rng, -1, 1),
+                    w = random_matrix(in, units, rng, -0.1, 0.1);
     const RowVector b = random_vector(units, rng, -1, 1);
     const RowMatrix dy = random_matrix(n, units, rng, -1, 1);
     struct Outputs {
@@ -175,8 +184,8 @@ TEST(DenseKernel, MultiThreadedMatchesSingleThreaded) {
     const Outputs one = run(1);
     for (int threads : {2, 3}) {
       const Outputs many = run(threads);
-      const std::string what = std::to_string(n) + "x" + std::to_string(in) + "x" + std::to_string(units) +
-                               " threads=" + std::to_string(threads);
+      const std::string what = std::to_string(n) + "x" + std::to_string(in) + "x" +
+                               std::to_string(units) + " threads=" + std::to_string(threads);
       // Relative to the largest entry: single entries of a 784-term sum may cancel to ~0.
       expect_close_to_scale(many.y, one.y, 1e-6, "y " + what);
       expect_close_to_scale(many.dx, one.dx, 1e-6, "dx " + what);
@@ -193,11 +202,14 @@ TEST(DenseKernel, MultiThreadedMatchesSingleThreaded) {
 TEST(DenseKernel, ProductsUnderAThreadCapHaveTheSameBits) {
   test::ThreadsGuard guard;
   std::mt19937 rng(9);
-  for (const auto& [n, in, units] :
-       {std::tuple<Index, Index, Index>{32, 784, 300}, {1, 784, 300}, {256, 784, 300}, {512, 100, 100}})
+  for (const auto& [n, in, units] : {std::tuple<Index, Index, Index>{32, 784, 300},
+                                     {1, 784, 300},
+                                     {256, 784, 300},
+                                     {512, 100, 100}})
     for (int threads : {2, 3}) {
       set_num_threads(threads);
-      const RowMatrix x = random_matrix(n, in, rng, -1, 1), w = random_matrix(in, units, rng, -0.2, 0.2);
+      const RowMatrix x = random_matrix(n, in, rng, -1, 1),
+                      w = random_matrix(in, units, rng, -0.2, 0.2);
       const RowMatrix dy = random_matrix(n, units, rng, -1, 1);
       const RowVector b = random_vector(units, rng, -1, 1);
       const auto run = [&] {
@@ -214,19 +226,20 @@ TEST(DenseKernel, ProductsUnderAThreadCapHaveTheSameBits) {
         const ThreadCap cap(1);
         capped = run();
       }
-      const std::string what = std::to_string(n) + "x" + std::to_string(in) + "x" + std::to_string(units) +
-                               " threads=" + std::to_string(threads);
+      const std::string what = std::to_string(n) + "x" + std::to_string(in) + "x" +
+                               std::to_string(units) + " threads=" + std::to_string(threads);
       EXPECT_TRUE(capped[0] == all[0]) << "y " << what;
       EXPECT_TRUE(capped[1] == all[1]) << "dx " << what;
       EXPECT_TRUE(capped[2] == all[2]) << "dw " << what;
-      expect_close(all[0], reference_forward(to_double(x), to_double(w), to_double(b)), 1e-4, "y " + what);
+      expect_close(all[0], reference_forward(to_double(x), to_double(w), to_double(b)), 1e-4,
+                   "y " + what);
     }
 }
 
 // The fused forward (bias and activation in each thread's block of the product) equals the
 // separate kernels bit for bit: on one and two threads, for products split over the batch's rows
-// (512x100x100) and over the inner dimension (32x784x300, 256x300x100), with and without bias, for element-wise activations and softmax (which
-// runs after the product), and in place (y = z).
+// (512x100x100) and over the inner dimension (32x784x300, 256x300x100), with and without bias, for
+// element-wise activations and softmax (which runs after the product), and in place (y = z).
 TEST(DenseKernel, ActivationForwardEqualsProductThenActivation) {
   test::ThreadsGuard guard;
   std::mt19937 rng(8);
@@ -236,7 +249,8 @@ TEST(DenseKernel, ActivationForwardEqualsProductThenActivation) {
       for (bool use_bias : {false, true})
         for (int threads : {1, 2}) {
           set_num_threads(threads);
-          const RowMatrix x = random_matrix(n, in, rng, -1, 1), w = random_matrix(in, units, rng, -0.2, 0.2);
+          const RowMatrix x = random_matrix(n, in, rng, -1, 1),
+                          w = random_matrix(in, units, rng, -0.2, 0.2);
           const RowVector b = use_bias ? random_vector(units, rng, -1, 1) : kNoBias;
           ActivationSpec f;
           f.kind = kind;
@@ -245,7 +259,8 @@ TEST(DenseKernel, ActivationForwardEqualsProductThenActivation) {
           activation_forward(f, z_expected, y_expected);
           dense_activation_forward(x, w, b, f, z, y);
           const std::string what = activation_name(kind) + " n=" + std::to_string(n) +
-                                   " bias=" + std::to_string(use_bias) + " threads=" + std::to_string(threads);
+                                   " bias=" + std::to_string(use_bias) +
+                                   " threads=" + std::to_string(threads);
           EXPECT_EQ(z, z_expected) << what;
           EXPECT_EQ(y, y_expected) << what;
           RowMatrix in_place(n, units);
@@ -271,7 +286,8 @@ TEST(DenseKernel, BackwardNormalizedInputMatchesFiniteDifferences) {
     for (bool has_gamma : {false, true})
       for (bool has_beta : {false, true}) {
         const Index n = s[0], in = s[1], units = s[2];
-        const RowMatrix x_hat = random_matrix(n, in, rng, -2, 2), w = random_matrix(in, units, rng, -1, 1);
+        const RowMatrix x_hat = random_matrix(n, in, rng, -2, 2),
+                        w = random_matrix(in, units, rng, -1, 1);
         const RowMatrix g = random_matrix(n, units, rng, -1, 1);
         const RowVector gamma = has_gamma ? random_vector(in, rng, 0.5, 2) : RowVector();
         const RowVector beta = has_beta ? random_vector(in, rng, -1, 1) : RowVector();
@@ -281,9 +297,12 @@ TEST(DenseKernel, BackwardNormalizedInputMatchesFiniteDifferences) {
 
         MatD gammad = to_double(gamma), betad = to_double(beta), wd = to_double(w);
         const MatD x_hatd = to_double(x_hat), gd = to_double(g), none;
-        auto loss = [&] { return weighted_sum(gd, reference_forward(affine(x_hatd, gammad, betad), wd, none)); };
+        auto loss = [&] {
+          return weighted_sum(gd, reference_forward(affine(x_hatd, gammad, betad), wd, none));
+        };
         const std::string what = " n=" + std::to_string(n) + " in=" + std::to_string(in) +
-                                 " gamma=" + std::to_string(has_gamma) + " beta=" + std::to_string(has_beta);
+                                 " gamma=" + std::to_string(has_gamma) +
+                                 " beta=" + std::to_string(has_beta);
         expect_close(dw, numeric_gradient(wd, loss), 1e-5, "dw" + what);
         expect_close(dy_sum, reference_backward_weights(x_hatd, gd).second, 1e-5, "dy_sum" + what);
         if (has_gamma) expect_close(dgamma, numeric_gradient(gammad, loss), 1e-4, "dgamma" + what);
@@ -292,17 +311,30 @@ TEST(DenseKernel, BackwardNormalizedInputMatchesFiniteDifferences) {
 }
 
 TEST(DenseKernel, BackwardNormalizedInputBadShapesThrowShapeError) {
-  const RowMatrix x_hat = RowMatrix::Zero(3, 4), w = RowMatrix::Zero(4, 5), dy = RowMatrix::Zero(3, 5);
+  const RowMatrix x_hat = RowMatrix::Zero(3, 4), w = RowMatrix::Zero(4, 5),
+                  dy = RowMatrix::Zero(3, 5);
   const RowVector gamma = RowVector::Ones(4), short_gamma = RowVector::Ones(3), none;
   RowMatrix dw(4, 5), wrong_dw(5, 4);
   RowVector dy_sum(5), short_dy_sum(4), dgamma(4), short_dgamma(3);
   RowVector no_grad;
-  EXPECT_THROW(dense_backward_normalized_input(x_hat, short_gamma, none, dy, w, dw, dy_sum, dgamma, no_grad), ShapeError);
-  EXPECT_THROW(dense_backward_normalized_input(x_hat, gamma, short_gamma, dy, w, dw, dy_sum, dgamma, no_grad), ShapeError);
-  EXPECT_THROW(dense_backward_normalized_input(x_hat, gamma, none, dy, w, wrong_dw, dy_sum, dgamma, no_grad), ShapeError);
-  EXPECT_THROW(dense_backward_normalized_input(x_hat, gamma, none, dy, w, dw, short_dy_sum, dgamma, no_grad), ShapeError);
-  EXPECT_THROW(dense_backward_normalized_input(x_hat, gamma, none, dy, w, dw, dy_sum, short_dgamma, no_grad), ShapeError);
-  EXPECT_THROW(dense_backward_normalized_input(x_hat, gamma, none, RowMatrix::Zero(2, 5), w, dw, dy_sum, dgamma, no_grad), ShapeError);
+  EXPECT_THROW(
+      dense_backward_normalized_input(x_hat, short_gamma, none, dy, w, dw, dy_sum, dgamma, no_grad),
+      ShapeError);
+  EXPECT_THROW(dense_backward_normalized_input(x_hat, gamma, short_gamma, dy, w, dw, dy_sum, dgamma,
+                                               no_grad),
+               ShapeError);
+  EXPECT_THROW(
+      dense_backward_normalized_input(x_hat, gamma, none, dy, w, wrong_dw, dy_sum, dgamma, no_grad),
+      ShapeError);
+  EXPECT_THROW(
+      dense_backward_normalized_input(x_hat, gamma, none, dy, w, dw, short_dy_sum, dgamma, no_grad),
+      ShapeError);
+  EXPECT_THROW(
+      dense_backward_normalized_input(x_hat, gamma, none, dy, w, dw, dy_sum, short_dgamma, no_grad),
+      ShapeError);
+  EXPECT_THROW(dense_backward_normalized_input(x_hat, gamma, none, RowMatrix::Zero(2, 5), w, dw,
+                                               dy_sum, dgamma, no_grad),
+               ShapeError);
 }
 
 TEST(DenseKernel, BadShapesThrowShapeError) {
@@ -313,12 +345,12 @@ TEST(DenseKernel, BadShapesThrowShapeError) {
   RowMatrix wrong_y(3, 4), wrong_rows_y(2, 5), wrong_w = RowMatrix::Zero(3, 5);
   RowMatrix wrong_dx(3, 5), wrong_dw(5, 4), wrong_dy = RowMatrix::Zero(2, 5);
 
-  EXPECT_THROW(dense_forward(x, wrong_w, b, y), ShapeError);       // w rows != x cols
-  EXPECT_THROW(dense_forward(x, w, b, wrong_y), ShapeError);       // y cols != units
-  EXPECT_THROW(dense_forward(x, w, b, wrong_rows_y), ShapeError);  // y rows != batch
-  EXPECT_THROW(dense_forward(x, w, short_b, y), ShapeError);       // b cols != units
-  EXPECT_THROW(dense_backward_data(dy, wrong_dw, dx), ShapeError); // w cols != dy cols
-  EXPECT_THROW(dense_backward_data(dy, w, wrong_dx), ShapeError);  // dx cols != in
+  EXPECT_THROW(dense_forward(x, wrong_w, b, y), ShapeError);              // w rows != x cols
+  EXPECT_THROW(dense_forward(x, w, b, wrong_y), ShapeError);              // y cols != units
+  EXPECT_THROW(dense_forward(x, w, b, wrong_rows_y), ShapeError);         // y rows != batch
+  EXPECT_THROW(dense_forward(x, w, short_b, y), ShapeError);              // b cols != units
+  EXPECT_THROW(dense_backward_data(dy, wrong_dw, dx), ShapeError);        // w cols != dy cols
+  EXPECT_THROW(dense_backward_data(dy, w, wrong_dx), ShapeError);         // dx cols != in
   EXPECT_THROW(dense_backward_weights(x, wrong_dy, dw, db), ShapeError);  // dy rows != x rows
   EXPECT_THROW(dense_backward_weights(x, dy, wrong_dw, db), ShapeError);  // dw (5, 4) != (4, 5)
   EXPECT_THROW(dense_backward_weights(x, dy, dw, short_db), ShapeError);  // db cols != units

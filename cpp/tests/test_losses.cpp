@@ -123,13 +123,14 @@ std::vector<Case> cases(Index n, Index classes, std::mt19937& rng) {
   std::vector<Case> out;
   for (bool logits : {false, true}) {
     const double lo = logits ? -3 : 0.1, hi = logits ? 3 : 1;
-    out.push_back({spec(K::sparse_categorical_crossentropy, logits), random_matrix(n, classes, rng, lo, hi),
-                   random_labels(n, classes, rng)});
+    out.push_back({spec(K::sparse_categorical_crossentropy, logits),
+                   random_matrix(n, classes, rng, lo, hi), random_labels(n, classes, rng)});
     RowMatrix one_hot = RowMatrix::Zero(n, classes);
     for (Index r = 0; r < n; ++r) one_hot(r, r % classes) = 1;
-    out.push_back({spec(K::categorical_crossentropy, logits), random_matrix(n, classes, rng, lo, hi), one_hot});
-    out.push_back({spec(K::categorical_crossentropy, logits), random_matrix(n, classes, rng, lo, hi),
-                   random_matrix(n, classes, rng, 0, 0.6)});
+    out.push_back({spec(K::categorical_crossentropy, logits),
+                   random_matrix(n, classes, rng, lo, hi), one_hot});
+    out.push_back({spec(K::categorical_crossentropy, logits),
+                   random_matrix(n, classes, rng, lo, hi), random_matrix(n, classes, rng, 0, 0.6)});
     out.push_back({spec(K::binary_crossentropy, logits),
                    random_matrix(n, classes, rng, logits ? -3 : 0.05, logits ? 3 : 0.95),
                    random_matrix(n, classes, rng, 0, 1)});
@@ -145,8 +146,10 @@ TEST(Losses, ValuesMatchKerasDefinitionsInDouble) {
     for (const Case& c : cases(n, 4, rng)) {
       const double expected = reference_loss(c.spec, to_double(c.pred), to_double(c.target));
       RowMatrix dpred(n, 4);
-      EXPECT_NEAR(loss_value(c.spec, c.pred, c.target), expected, 1e-5 * (1 + expected)) << name_of(c.spec);
-      EXPECT_NEAR(loss_value_and_gradient(c.spec, c.pred, c.target, dpred), expected, 1e-5 * (1 + expected))
+      EXPECT_NEAR(loss_value(c.spec, c.pred, c.target), expected, 1e-5 * (1 + expected))
+          << name_of(c.spec);
+      EXPECT_NEAR(loss_value_and_gradient(c.spec, c.pred, c.target, dpred), expected,
+                  1e-5 * (1 + expected))
           << name_of(c.spec);
     }
 }
@@ -154,8 +157,8 @@ TEST(Losses, ValuesMatchKerasDefinitionsInDouble) {
 // Hand-computed values. Sparse from probabilities, p = [0.2, 0.2, 0.6] (sums to 1), label 2:
 // -log 0.6 = 0.5108256. Unnormalized p = [1, 1, 3]: q = [0.2, 0.2, 0.6], the same 0.5108256.
 // Logits z = [0, 0, ln 3]: softmax = [1, 1, 3]/5, the same 0.5108256.
-// Binary p = [0.8, 0.3], t = [1, 0]: (-log 0.8 - log 0.7)/2 = (0.2231436 + 0.3566749)/2 = 0.2899092.
-// MSE p = [1, 2], t = [0, 4]: (1 + 4)/2 = 2.5.
+// Binary p = [0.8, 0.3], t = [1, 0]: (-log 0.8 - log 0.7)/2 = (0.2231436 + 0.3566749)/2 =
+// 0.2899092. MSE p = [1, 2], t = [0, 4]: (1 + 4)/2 = 2.5.
 TEST(Losses, HandComputedValues) {
   using K = LossKind;
   const RowMatrix label2 = RowMatrix::Constant(1, 1, 2);
@@ -165,8 +168,10 @@ TEST(Losses, HandComputedValues) {
   z << 0, 0, std::log(3.0f);
   one_hot << 0, 0, 1;
   EXPECT_NEAR(loss_value(spec(K::sparse_categorical_crossentropy), p, label2), 0.5108256, 1e-6);
-  EXPECT_NEAR(loss_value(spec(K::sparse_categorical_crossentropy), p_unnormalized, label2), 0.5108256, 1e-6);
-  EXPECT_NEAR(loss_value(spec(K::sparse_categorical_crossentropy, true), z, label2), 0.5108256, 1e-6);
+  EXPECT_NEAR(loss_value(spec(K::sparse_categorical_crossentropy), p_unnormalized, label2),
+              0.5108256, 1e-6);
+  EXPECT_NEAR(loss_value(spec(K::sparse_categorical_crossentropy, true), z, label2), 0.5108256,
+              1e-6);
   EXPECT_NEAR(loss_value(spec(K::categorical_crossentropy), p, one_hot), 0.5108256, 1e-6);
   EXPECT_NEAR(loss_value(spec(K::categorical_crossentropy, true), z, one_hot), 0.5108256, 1e-6);
   RowMatrix pb(1, 2), tb(1, 2), pm(1, 2), tm(1, 2);
@@ -179,7 +184,8 @@ TEST(Losses, HandComputedValues) {
 }
 
 // A probability of exactly 0 is clipped to ε: p = [1, 0], t = [0, 1] gives -log(1e-7) = 16.118096
-// for the categorical loss, and for binary p = [0, 1], t = [1, 0]: two terms of -log(1e-7), mean 16.118096.
+// for the categorical loss, and for binary p = [0, 1], t = [1, 0]: two terms of -log(1e-7),
+// mean 16.118096.
 TEST(Losses, ProbabilitiesAreClippedToEpsilon) {
   RowMatrix p(1, 2), t(1, 2), dpred(1, 2);
   p << 1, 0;
@@ -202,7 +208,8 @@ TEST(Losses, GradientsMatchFiniteDifferences) {
       loss_value_and_gradient(c.spec, c.pred, c.target, dpred);
       MatD pd = to_double(c.pred);
       const MatD td = to_double(c.target);
-      const MatD numeric = numeric_gradient(pd, [&] { return reference_loss(c.spec, pd, td); }, 1e-6);
+      const MatD numeric =
+          numeric_gradient(pd, [&] { return reference_loss(c.spec, pd, td); }, 1e-6);
       expect_close(dpred, numeric, 1e-4, name_of(c.spec) + " n=" + std::to_string(n));
     }
 }
@@ -231,14 +238,16 @@ TEST(Losses, FusedGradientMatchesFiniteDifferencesThroughTheActivation) {
 
 TEST(Losses, FusedGradientRejectsLogitsAndMeanSquaredError) {
   RowMatrix p = RowMatrix::Constant(2, 3, 1.0f / 3), t = RowMatrix::Zero(2, 3), dz(2, 3);
-  EXPECT_THROW(fused_probability_loss_gradient(spec(LossKind::categorical_crossentropy, true), p, t, dz),
+  EXPECT_THROW(
+      fused_probability_loss_gradient(spec(LossKind::categorical_crossentropy, true), p, t, dz),
+      ValueError);
+  EXPECT_THROW(fused_probability_loss_gradient(spec(LossKind::mean_squared_error), p, t, dz),
                ValueError);
-  EXPECT_THROW(fused_probability_loss_gradient(spec(LossKind::mean_squared_error), p, t, dz), ValueError);
 }
 
-// z = [1e4, -1e4, 0], label 1: logsumexp = 1e4 (the other terms underflow), loss = 1e4 - (-1e4) = 2e4;
-// gradient softmax - one_hot = [1, 0, 0] - [0, 1, 0] = [1, -1, 0].
-// Binary logits z = [1e4, -1e4], t = [0, 0]: (1e4 + 0)/2 = 5e3; gradient (σ(z) - t)/2 = [0.5, 0].
+// z = [1e4, -1e4, 0], label 1: logsumexp = 1e4 (the other terms underflow), loss = 1e4 - (-1e4) =
+// 2e4; gradient softmax - one_hot = [1, 0, 0] - [0, 1, 0] = [1, -1, 0]. Binary logits z = [1e4,
+// -1e4], t = [0, 0]: (1e4 + 0)/2 = 5e3; gradient (σ(z) - t)/2 = [0.5, 0].
 TEST(Losses, ExtremeLogitsGiveFiniteLossAndGradient) {
   RowMatrix z(1, 3), dz(1, 3);
   z << 1e4f, -1e4f, 0;
@@ -254,13 +263,16 @@ TEST(Losses, ExtremeLogitsGiveFiniteLossAndGradient) {
   }
   RowMatrix zb(1, 2), tb = RowMatrix::Zero(1, 2), dzb(1, 2);
   zb << 1e4f, -1e4f;
-  const Scalar loss = loss_value_and_gradient(spec(LossKind::binary_crossentropy, true), zb, tb, dzb);
+  const Scalar loss =
+      loss_value_and_gradient(spec(LossKind::binary_crossentropy, true), zb, tb, dzb);
   EXPECT_NEAR(loss, 5e3, 1e-3);
   expect_close(dzb, (MatD(1, 2) << 0.5, 0).finished(), 1e-6, "binary logits");
-  // Positive targets on the far side: z = [-1e4, 1e4], t = [1, 0]: (1e4 + 1e4)/2 = 1e4, dz = [-0.5, 0.5].
+  // Positive targets on the far side: z = [-1e4, 1e4], t = [1, 0]: (1e4 + 1e4)/2 = 1e4, dz = [-0.5,
+  // 0.5].
   zb << -1e4f, 1e4f;
   tb << 1, 0;
-  EXPECT_NEAR(loss_value_and_gradient(spec(LossKind::binary_crossentropy, true), zb, tb, dzb), 1e4, 1e-2);
+  EXPECT_NEAR(loss_value_and_gradient(spec(LossKind::binary_crossentropy, true), zb, tb, dzb), 1e4,
+              1e-2);
   expect_close(dzb, (MatD(1, 2) << -0.5, 0.5).finished(), 1e-6, "binary logits, far side");
 }
 
@@ -322,9 +334,10 @@ TEST(Losses, BadShapesThrowShapeError) {
   const RowMatrix pred = RowMatrix::Constant(3, 4, 0.25f), t = RowMatrix::Zero(3, 4);
   RowMatrix dpred(3, 4), wrong_dpred(3, 3);
   const LossSpec cat = spec(LossKind::categorical_crossentropy);
-  EXPECT_THROW(loss_value(cat, pred, RowMatrix::Zero(3, 3)), ShapeError);   // target cols != classes
-  EXPECT_THROW(loss_value(cat, pred, RowMatrix::Zero(2, 4)), ShapeError);   // target rows != batch
-  EXPECT_THROW(loss_value(spec(LossKind::sparse_categorical_crossentropy), pred, t), ShapeError);  // not (n, 1)
+  EXPECT_THROW(loss_value(cat, pred, RowMatrix::Zero(3, 3)), ShapeError);  // target cols != classes
+  EXPECT_THROW(loss_value(cat, pred, RowMatrix::Zero(2, 4)), ShapeError);  // target rows != batch
+  EXPECT_THROW(loss_value(spec(LossKind::sparse_categorical_crossentropy), pred, t),
+               ShapeError);  // not (n, 1)
   EXPECT_THROW(loss_value_and_gradient(cat, pred, t, wrong_dpred), ShapeError);
   EXPECT_THROW(loss_value(cat, RowMatrix(0, 4), RowMatrix(0, 4)), ShapeError);  // empty batch
   EXPECT_THROW(accuracy_sum(AccuracyKind::categorical, pred, RowMatrix::Zero(3, 2)), ShapeError);

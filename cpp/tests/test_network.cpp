@@ -136,7 +136,8 @@ Weights reference_gradients(const Weights& w, const MatD& x, const MatD& labels)
 TEST(NetworkOracle, GradientsMatchFiniteDifferences) {
   Model m = make_model(1, 0.1f, 0);
   std::mt19937 rng(2);
-  const MatD x = to_double(random_matrix(6, 4, rng, -1, 1)), labels = to_double(random_labels(6, 3, rng));
+  const MatD x = to_double(random_matrix(6, 4, rng, -1, 1)),
+             labels = to_double(random_labels(6, 3, rng));
   Weights w = weights_of(m);
   const Weights g = reference_gradients(w, x, labels);
   auto loss = [&] { return reference_loss(w, x, labels); };
@@ -264,8 +265,8 @@ TEST(Network, FrozenLayerKeepsItsWeightsWhileOthersTrain) {
     EXPECT_TRUE(m.net->train_step(x, y).finite);
     EXPECT_EQ(m.out->kernel().value, RowMatrix(before.w2.cast<Scalar>()));
     EXPECT_EQ(m.out->bias()->value, RowMatrix(before.b2.cast<Scalar>()));
-    expect_weights_close(m, {before.w1 - lr * g.w1, before.b1 - lr * g.b1, before.w2, before.b2}, 1e-5,
-                         "frozen output");
+    expect_weights_close(m, {before.w1 - lr * g.w1, before.b1 - lr * g.b1, before.w2, before.b2},
+                         1e-5, "frozen output");
   }
 }
 
@@ -290,7 +291,8 @@ TEST(Network, PredictAndEvaluateMatchManualForward) {
   // predict needs no compile. One batch of 7 instead of 3, 3, 1: the products may round
   // differently with the batch size, so equal within float precision only.
   Model fresh = make_model(12, 0.1f, 0);
-  auto uncompiled = std::make_shared<Network>(std::vector<std::shared_ptr<Layer>>{fresh.hidden, fresh.out}, 4);
+  auto uncompiled =
+      std::make_shared<Network>(std::vector<std::shared_ptr<Layer>>{fresh.hidden, fresh.out}, 4);
   RowMatrix out2(7, 3);
   uncompiled->predict(x, out2, 100, false);
   expect_close(out2, out, 1e-6, "predict in one batch");
@@ -416,20 +418,22 @@ TEST(Network, BadShapesThrowShapeError) {
   const RowMatrix x = RowMatrix::Zero(6, 4), labels = RowMatrix::Zero(6, 1);
   EXPECT_THROW(m.net->train_step(RowMatrix::Zero(6, 3), labels), ShapeError);  // x cols != 4
   EXPECT_THROW(m.net->train_step(x, RowMatrix::Zero(5, 1)), ShapeError);       // y rows != x rows
-  EXPECT_THROW(m.net->train_step(x, RowMatrix::Zero(6, 2)), ShapeError);       // sparse y not (n, 1)
+  EXPECT_THROW(m.net->train_step(x, RowMatrix::Zero(6, 2)), ShapeError);  // sparse y not (n, 1)
   EXPECT_THROW(m.net->evaluate(x, RowMatrix::Zero(6, 3), 4), ShapeError);
   EXPECT_THROW(m.net->evaluate(RowMatrix::Zero(6, 5), labels, 4), ShapeError);
   RowMatrix narrow_out(6, 2), short_out(5, 3);
   EXPECT_THROW(m.net->predict(x, narrow_out, 4, false), ShapeError);
   EXPECT_THROW(m.net->predict(x, short_out, 4, false), ShapeError);
   const std::vector<std::int64_t> order = {0, 1, 2, 3, 4, 5};
-  EXPECT_THROW(m.net->train_epoch(RowMatrix::Zero(6, 3), labels, order, 2, ProgressFn(), 1), ShapeError);
+  EXPECT_THROW(m.net->train_epoch(RowMatrix::Zero(6, 3), labels, order, 2, ProgressFn(), 1),
+               ShapeError);
   EXPECT_THROW(m.net->train_epoch(x, RowMatrix::Zero(6, 2), order, 2, ProgressFn(), 1), ShapeError);
   EXPECT_THROW(m.net->train_epoch(x, labels, {0, 6}, 2, ProgressFn(), 1), ValueError);
   EXPECT_THROW(m.net->train_epoch(x, labels, order, 0, ProgressFn(), 1), ValueError);
   expect_unchanged(m, before);
 
-  auto uncompiled = std::make_shared<Network>(std::vector<std::shared_ptr<Layer>>{m.hidden, m.out}, 4);
+  auto uncompiled =
+      std::make_shared<Network>(std::vector<std::shared_ptr<Layer>>{m.hidden, m.out}, 4);
   EXPECT_THROW(uncompiled->train_step(x, labels), ValueError);
 }
 
@@ -457,12 +461,13 @@ TEST(Network, SigmoidActivationLayerWithBinaryCrossentropyMatchesFiniteDifferenc
   for (Index i = 0; i < t.size(); ++i) t.data()[i] = Scalar(rng() % 2);
 
   auto dense = std::make_shared<DenseLayer>(4, 3, activation(ActivationKind::linear), true);
-  auto sigmoid = std::make_shared<ActivationLayer>(3, activation(ActivationKind::sigmoid), "Activation");
+  auto sigmoid =
+      std::make_shared<ActivationLayer>(3, activation(ActivationKind::sigmoid), "Activation");
   dense->kernel().value = w0;
   dense->bias()->value = b0;
   Network net({dense, sigmoid}, 4);
-  net.compile(LossSpec{LossKind::binary_crossentropy, false}, std::make_shared<SGD>(1.0f, 0.0f, false, ClipSpec{}),
-              AccuracyKind::binary);
+  net.compile(LossSpec{LossKind::binary_crossentropy, false},
+              std::make_shared<SGD>(1.0f, 0.0f, false, ClipSpec{}), AccuracyKind::binary);
   const StepTotals totals = net.train_step(x, t);
   ASSERT_TRUE(totals.finite);
 
@@ -491,7 +496,8 @@ TEST(Network, SigmoidActivationLayerWithBinaryCrossentropyMatchesFiniteDifferenc
   logits_net.compile(LossSpec{LossKind::binary_crossentropy, true},
                      std::make_shared<SGD>(1.0f, 0.0f, false, ClipSpec{}), AccuracyKind::none);
   logits_net.train_step(x, t);
-  expect_close(logits_dense->kernel().grad, to_double(dense->kernel().grad), 1e-6, "fused vs logits dw");
+  expect_close(logits_dense->kernel().grad, to_double(dense->kernel().grad), 1e-6,
+               "fused vs logits dw");
 }
 
 // BatchNormalization → Dense(relu) → Dense(softmax) with the BN layer trained lowest: the dense
@@ -506,16 +512,20 @@ TEST(Network, BatchNormFirstLayerGradientsWithoutInputProductMatchThePlainPath) 
   for (const Case c : {Case{false, true, true, false}, Case{true, true, true, false},
                        Case{false, false, true, false}, Case{true, true, false, false},
                        Case{false, true, true, true}}) {
-    const std::string what = "bias=" + std::to_string(c.use_bias) + " center=" + std::to_string(c.center) +
-                             " scale=" + std::to_string(c.scale) + " frozen=" + std::to_string(c.freeze_dense);
+    const std::string what =
+        "bias=" + std::to_string(c.use_bias) + " center=" + std::to_string(c.center) +
+        " scale=" + std::to_string(c.scale) + " frozen=" + std::to_string(c.freeze_dense);
     auto build = [&](bool monitor) {
       std::mt19937 rng(21);
       auto bn = std::make_shared<BatchNormLayer>(6, 0.9f, 1e-3f, c.center, c.scale);
-      auto hidden = std::make_shared<DenseLayer>(6, 5, activation(ActivationKind::relu), c.use_bias);
+      auto hidden =
+          std::make_shared<DenseLayer>(6, 5, activation(ActivationKind::relu), c.use_bias);
       auto out = std::make_shared<DenseLayer>(5, 3, activation(ActivationKind::softmax), true);
       for (auto& layer : std::vector<std::shared_ptr<Layer>>{bn, hidden, out})
         for (auto& p : layer->parameters())
-          if (p->trainable) p->value = random_matrix(p->value.rows(), p->value.cols(), rng, 0.2, 1.5) - RowMatrix::Constant(p->value.rows(), p->value.cols(), 0.6f);
+          if (p->trainable)
+            p->value = random_matrix(p->value.rows(), p->value.cols(), rng, 0.2, 1.5) -
+                       RowMatrix::Constant(p->value.rows(), p->value.cols(), 0.6f);
       hidden->trainable = !c.freeze_dense;
       auto net = std::make_shared<Network>(std::vector<std::shared_ptr<Layer>>{bn, hidden, out}, 6);
       net->compile(LossSpec{LossKind::sparse_categorical_crossentropy, false},
@@ -534,7 +544,8 @@ TEST(Network, BatchNormFirstLayerGradientsWithoutInputProductMatchThePlainPath) 
       for (size_t i = 0; i < fast->layers()[l]->parameters().size(); ++i) {
         const Parameter& a = *fast->layers()[l]->parameters()[i];
         const Parameter& b = *plain->layers()[l]->parameters()[i];
-        expect_close(a.value, to_double(b.value), 1e-5, what + " layer " + std::to_string(l) + " " + a.name);
+        expect_close(a.value, to_double(b.value), 1e-5,
+                     what + " layer " + std::to_string(l) + " " + a.name);
       }
     // The path under test moved γ and β (the step is not a no-op for them).
     auto& bn = static_cast<BatchNormLayer&>(*fast->layers()[0]);

@@ -1,13 +1,14 @@
 // The SGD update of Keras 3 (keras/src/optimizers/sgd.py) on hand-computed two-step sequences,
 // and the SGD optimizer's clipping and slots.
-//   m ← momentum·m − lr·g;  plain w ← w + m;  nesterov w ← w + momentum·m − lr·g;  no momentum w ← w − lr·g
+//   m ← momentum·m − lr·g;  plain w ← w + m;  nesterov w ← w + momentum·m − lr·g;  no momentum w ←
+//   w − lr·g
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
 #include <memory>
-#include <string>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "densekit/error.hpp"
@@ -55,8 +56,9 @@ TEST(SgdKernel, MomentumTwoSteps) {
 }
 
 // Nesterov, momentum 0.9:
-//   step 1: m = [-0.05, 0.1];  w = [1, 2] + 0.9·m - 0.1·g1 = [1 - 0.045 - 0.05, 2 + 0.09 + 0.1] = [0.905, 2.19]
-//   step 2: m = [-0.145, -0.01];  w = [0.905 - 0.1305 - 0.1, 2.19 - 0.009 - 0.1] = [0.6745, 2.081]
+//   step 1: m = [-0.05, 0.1];  w = [1, 2] + 0.9·m - 0.1·g1 = [1 - 0.045 - 0.05, 2 + 0.09 + 0.1] =
+//   [0.905, 2.19] step 2: m = [-0.145, -0.01];  w = [0.905 - 0.1305 - 0.1, 2.19 - 0.009 - 0.1] =
+//   [0.6745, 2.081]
 TEST(SgdKernel, NesterovTwoSteps) {
   RowMatrix w = row({1, 2}), m = RowMatrix::Zero(1, 2);
   sgd_update(w, row({0.5f, -1}), m, kLr, kMomentum, true);
@@ -72,11 +74,14 @@ TEST(SgdKernel, NesterovTwoSteps) {
 TEST(SgdKernel, LargeMatrixMatchesDoubleRuleOnAnyThreadCount) {
   test::ThreadsGuard guard;
   std::mt19937 rng(1);
-  const RowMatrix w0 = test::random_matrix(784, 300, rng, -1, 1), m0 = test::random_matrix(784, 300, rng, -1, 1);
+  const RowMatrix w0 = test::random_matrix(784, 300, rng, -1, 1),
+                  m0 = test::random_matrix(784, 300, rng, -1, 1);
   const RowMatrix g = test::random_matrix(784, 300, rng, -1, 1);
   for (bool nesterov : {false, true}) {
     MatD m_ref = double(kMomentum) * test::to_double(m0) - double(kLr) * test::to_double(g);
-    MatD w_ref = test::to_double(w0) + (nesterov ? MatD(double(kMomentum) * m_ref - double(kLr) * test::to_double(g)) : m_ref);
+    MatD w_ref =
+        test::to_double(w0) +
+        (nesterov ? MatD(double(kMomentum) * m_ref - double(kLr) * test::to_double(g)) : m_ref);
     RowMatrix w1 = w0, m1 = m0, w2 = w0, m2 = m0;
     set_num_threads(1);
     sgd_update(w1, g, m1, kLr, kMomentum, nesterov);
@@ -154,7 +159,8 @@ TEST(SgdOptimizer, ApplyClipsByValue) {
 TEST(SgdOptimizer, ApplyClipsByGlobalNormAcrossParameters) {
   for (bool global : {true, false}) {
     SGD opt(1, 0, false, global ? clip_spec(0, 0, 6.5f) : clip_spec(0, 6.5f, 0));
-    auto p1 = parameter(RowMatrix::Zero(1, 2), row({3, 4})), p2 = parameter(RowMatrix::Zero(1, 1), row({12}));
+    auto p1 = parameter(RowMatrix::Zero(1, 2), row({3, 4})),
+         p2 = parameter(RowMatrix::Zero(1, 1), row({12}));
     opt.build({p1, p2});
     opt.apply({p1.get(), p2.get()});
     expect_close(p1->value, global ? row({-1.5f, -2}) : row({-3, -4}), 1e-6, "w1");
@@ -200,42 +206,49 @@ TEST(SgdOptimizer, MomentumSlotsExistOnlyForBuiltTrainableParametersWithMomentum
 TEST(SgdOptimizer, ApplySplitAcrossThreadRunsMatchesTheDoubleRule) {
   test::ThreadsGuard guard;
   std::mt19937 rng(3);
-  const RowMatrix w1 = test::random_matrix(784, 300, rng, -1, 1), g1 = test::random_matrix(784, 300, rng, -0.02, 0.02);
-  const RowMatrix w2 = test::random_matrix(1, 300, rng, -1, 1), g2 = test::random_matrix(1, 300, rng, -2, 2);
+  const RowMatrix w1 = test::random_matrix(784, 300, rng, -1, 1),
+                  g1 = test::random_matrix(784, 300, rng, -0.02, 0.02);
+  const RowMatrix w2 = test::random_matrix(1, 300, rng, -1, 1),
+                  g2 = test::random_matrix(1, 300, rng, -2, 2);
   for (const ClipSpec clip : {clip_spec(0.01f, 0, 0), clip_spec(0, 1.5f, 0), clip_spec(0, 0, 2.0f)})
-    for (const auto& [threads, momentum] : {std::pair{1, kMomentum}, {2, kMomentum}, {1, 0.0f}, {2, 0.0f}})
-    for (const Index batch_rows : {0, 1, 32}) {
-      set_num_threads(threads);
-      SGD opt(kLr, momentum, false, clip);
-      auto p1 = parameter(w1, g1), p2 = parameter(w2, g2);
-      opt.build({p1, p2});
-      ASSERT_TRUE(opt.apply({p1.get(), p2.get()}, batch_rows));
-      MatD c1 = test::to_double(g1), c2 = test::to_double(g2);
-      if (clip.clipvalue > 0) {
-        c1 = c1.cwiseMax(-0.01).cwiseMin(0.01);
-        c2 = c2.cwiseMax(-0.01).cwiseMin(0.01);
+    for (const auto& [threads, momentum] :
+         {std::pair{1, kMomentum}, {2, kMomentum}, {1, 0.0f}, {2, 0.0f}})
+      for (const Index batch_rows : {0, 1, 32}) {
+        set_num_threads(threads);
+        SGD opt(kLr, momentum, false, clip);
+        auto p1 = parameter(w1, g1), p2 = parameter(w2, g2);
+        opt.build({p1, p2});
+        ASSERT_TRUE(opt.apply({p1.get(), p2.get()}, batch_rows));
+        MatD c1 = test::to_double(g1), c2 = test::to_double(g2);
+        if (clip.clipvalue > 0) {
+          c1 = c1.cwiseMax(-0.01).cwiseMin(0.01);
+          c2 = c2.cwiseMax(-0.01).cwiseMin(0.01);
+        }
+        const double n1 = c1.norm(), n2 = c2.norm(), joint = std::sqrt(n1 * n1 + n2 * n2);
+        ASSERT_GT(clip.clipnorm > 0 ? std::min(n1, n2) : joint, 2.0);  // every clip is active
+        if (clip.clipnorm > 0) c1 *= 1.5 / n1, c2 *= 1.5 / n2;
+        if (clip.global_clipnorm > 0) c1 *= 2.0 / joint, c2 *= 2.0 / joint;
+        const std::string what = "threads " + std::to_string(threads) + " momentum " +
+                                 std::to_string(momentum) + " batch_rows " +
+                                 std::to_string(batch_rows);
+        expect_close(p1->grad, c1, 1e-5, "clipped g1 " + what);
+        expect_close(p2->grad, c2, 1e-5, "clipped g2 " + what);
+        // First momentum step from zero slots: w ← w - lr·g.
+        expect_close(p1->value, MatD(test::to_double(w1) - double(kLr) * c1), 1e-6, "w1 " + what);
+        expect_close(p2->value, MatD(test::to_double(w2) - double(kLr) * c2), 1e-6, "w2 " + what);
+        if (momentum != 0)
+          expect_close(*opt.momentum_slot(p1.get()), MatD(-double(kLr) * c1), 1e-6, "m1 " + what);
       }
-      const double n1 = c1.norm(), n2 = c2.norm(), joint = std::sqrt(n1 * n1 + n2 * n2);
-      ASSERT_GT(clip.clipnorm > 0 ? std::min(n1, n2) : joint, 2.0);  // every clip is active
-      if (clip.clipnorm > 0) c1 *= 1.5 / n1, c2 *= 1.5 / n2;
-      if (clip.global_clipnorm > 0) c1 *= 2.0 / joint, c2 *= 2.0 / joint;
-      const std::string what = "threads " + std::to_string(threads) + " momentum " + std::to_string(momentum) +
-                               " batch_rows " + std::to_string(batch_rows);
-      expect_close(p1->grad, c1, 1e-5, "clipped g1 " + what);
-      expect_close(p2->grad, c2, 1e-5, "clipped g2 " + what);
-      // First momentum step from zero slots: w ← w - lr·g.
-      expect_close(p1->value, MatD(test::to_double(w1) - double(kLr) * c1), 1e-6, "w1 " + what);
-      expect_close(p2->value, MatD(test::to_double(w2) - double(kLr) * c2), 1e-6, "w2 " + what);
-      if (momentum != 0) expect_close(*opt.momentum_slot(p1.get()), MatD(-double(kLr) * c1), 1e-6, "m1 " + what);
-    }
 }
 
 // A non-finite gradient anywhere refuses the whole step, even where clipping would have made it
 // finite (clipvalue turns Inf into the bound, clipnorm scales everything else to 0): no value,
 // slot or iteration count changes.
 TEST(SgdOptimizer, ApplyRefusesANonFiniteGradientBeforeAnyWrite) {
-  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
-  for (const ClipSpec clip : {ClipSpec{}, clip_spec(1, 0, 0), clip_spec(0, 1, 0), clip_spec(0, 0, 1)})
+  const float inf = std::numeric_limits<float>::infinity(),
+              nan = std::numeric_limits<float>::quiet_NaN();
+  for (const ClipSpec clip :
+       {ClipSpec{}, clip_spec(1, 0, 0), clip_spec(0, 1, 0), clip_spec(0, 0, 1)})
     for (float bad : {inf, -inf, nan})
       for (float momentum : {kMomentum, 0.0f}) {
         SGD opt(kLr, momentum, false, clip);

@@ -40,7 +40,8 @@ TEST(ThreadTuner, ATrialAlternatesBlocksThenKeepsTheFasterCount) {
   EXPECT_EQ(run(faster_on_two, 2, kTrialSteps, two_fast), trial_pattern(2));
   EXPECT_EQ(run(faster_on_one, 2, kTrialSteps, one_fast), trial_pattern(2));
   EXPECT_EQ(run(faster_on_two, 2, 50, two_fast), std::vector<int>(50, 2));
-  EXPECT_EQ(run(faster_on_one, 2, 40, one_fast), std::vector<int>(40, 1));  // 0.24 s, before the recheck
+  EXPECT_EQ(run(faster_on_one, 2, 40, one_fast),
+            std::vector<int>(40, 1));  // 0.24 s, before the recheck
 }
 
 TEST(ThreadTuner, TriesAgainAfterTheSettlingTime) {
@@ -53,7 +54,8 @@ TEST(ThreadTuner, TriesAgainAfterTheSettlingTime) {
     ThreadTuner tuner;
     const auto seconds = [&](int t, int) { return t == 2 ? step : 2 * step; };
     run(tuner, 2, kTrialSteps, seconds);
-    const int settled = int(std::max(ThreadTuner::kSettleSeconds / step, ThreadTuner::kSettleTrials * 36));
+    const int settled =
+        int(std::max(ThreadTuner::kSettleSeconds / step, ThreadTuner::kSettleTrials * 36));
     EXPECT_EQ(run(tuner, 2, settled, seconds), std::vector<int>(settled, 2)) << step;
     EXPECT_EQ(run(tuner, 2, kTrialSteps, seconds), trial_pattern(2)) << step;
   }
@@ -79,7 +81,8 @@ TEST(ThreadTuner, SlowStepsInARowStartATrialEarly) {
   run(tuner, 2, kTrialSteps, [](int t, int) { return t == 2 ? 0.01 : 0.02; });
   // Two threads became slow: after kSlowSteps such steps the next trial finds one faster.
   const auto changed = [](int t, int) { return t == 2 ? 0.03 : 0.02; };
-  EXPECT_EQ(run(tuner, 2, ThreadTuner::kSlowSteps, changed), std::vector<int>(ThreadTuner::kSlowSteps, 2));
+  EXPECT_EQ(run(tuner, 2, ThreadTuner::kSlowSteps, changed),
+            std::vector<int>(ThreadTuner::kSlowSteps, 2));
   EXPECT_EQ(run(tuner, 2, kTrialSteps, changed), trial_pattern(2));
   EXPECT_EQ(tuner.next(2), 1);
   // Occasional slow steps (not kSlowSteps in a row) do not.

@@ -84,12 +84,14 @@ void expect_close(const A& actual, const B& expected, double tol, const std::str
 // |actual - expected| <= tol·max|expected| everywhere: relative to the scale of the whole result,
 // for sums whose single entries may cancel to ~0.
 template <class A, class B>
-void expect_close_to_scale(const A& actual, const B& expected, double tol, const std::string& what) {
+void expect_close_to_scale(const A& actual, const B& expected, double tol,
+                           const std::string& what) {
   ASSERT_EQ(actual.rows(), expected.rows()) << what;
   ASSERT_EQ(actual.cols(), expected.cols()) << what;
   double scale = 0;
   for (Index i = 0; i < expected.rows(); ++i)
-    for (Index j = 0; j < expected.cols(); ++j) scale = std::max(scale, std::abs(double(expected(i, j))));
+    for (Index j = 0; j < expected.cols(); ++j)
+      scale = std::max(scale, std::abs(double(expected(i, j))));
   for (Index i = 0; i < actual.rows(); ++i)
     for (Index j = 0; j < actual.cols(); ++j) {
       const double a = actual(i, j), e = expected(i, j);

@@ -13,19 +13,40 @@ import os as _os
 # ms before sleeping, unless the user chose; read when libgomp loads, so set before _core.
 _os.environ.setdefault("GOMP_SPINCOUNT", "10000000")
 
+from densekit import (
+    activations,
+    callbacks,
+    datasets,
+    diagnostics,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+)
 from densekit._core import build_info as _build_info
 from densekit._core import get_num_threads, set_num_threads
-from densekit import (activations, callbacks, datasets, initializers, layers, losses, metrics,
-                      models, optimizers)
-from densekit import diagnostics
 from densekit.layers import Input
 from densekit.models import Model, Sequential
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Input", "Model", "Sequential", "activations", "build_info", "callbacks", "datasets",
-    "get_num_threads", "initializers", "layers", "losses", "metrics", "models", "optimizers",
+    "Input",
+    "Model",
+    "Sequential",
+    "activations",
+    "build_info",
+    "callbacks",
+    "datasets",
+    "get_num_threads",
+    "initializers",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "optimizers",
     "set_num_threads",
     "diagnostics",
 ]

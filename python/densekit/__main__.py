@@ -17,12 +17,16 @@ def main(argv=None):
     experiments = experiment.add_subparsers(dest="experiment", required=True)
     from densekit.experiment import add_arguments as add_experiment_arguments
 
-    add_experiment_arguments(experiments.add_parser(
-        "activations", help="compare activations and initializations on a deep network (digits)"))
+    add_experiment_arguments(
+        experiments.add_parser(
+            "activations", help="compare activations and initializations on a deep network (digits)"
+        )
+    )
     from densekit.bench import add_arguments as add_bench_arguments
 
-    add_bench_arguments(commands.add_parser(
-        "bench", help="time training and inference against PyTorch and NumPy"))
+    add_bench_arguments(
+        commands.add_parser("bench", help="time training and inference against PyTorch and NumPy")
+    )
     args = parser.parse_args(argv)
     if args.command == "demo":
         from densekit.demo import run

@@ -45,7 +45,7 @@ def check_finite(matrix, where, name, chunk_elements=1 << 20):
     """
     rows = max(1, chunk_elements // max(1, matrix.shape[1]))
     for start in range(0, matrix.shape[0], rows):
-        finite = np.isfinite(matrix[start:start + rows])
+        finite = np.isfinite(matrix[start : start + rows])
         if not finite.all():
             row = start + int(np.argwhere(~finite)[0][0])
             raise ValueError(

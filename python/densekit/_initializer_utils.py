@@ -20,10 +20,7 @@ def float_dtype(dtype, floating=False):
     """Resolves `dtype` (None means float32); `floating` rejects non-floats."""
     dtype = np.dtype(FLOATX if dtype is None else dtype)
     if floating and not np.issubdtype(dtype, np.floating):
-        raise ValueError(
-            "Random initializers need a floating dtype. "
-            f"Received: dtype={dtype}"
-        )
+        raise ValueError(f"Random initializers need a floating dtype. Received: dtype={dtype}")
     return dtype
 
 
@@ -36,8 +33,7 @@ def check_seed(seed):
     if isinstance(seed, np.integer):
         seed = int(seed)
     if seed is not None and (type(seed) is bool or not isinstance(seed, int)):
-        raise ValueError("`seed` argument should be an integer or None. "
-                         f"Received: seed={seed}")
+        raise ValueError(f"`seed` argument should be an integer or None. Received: seed={seed}")
     return seed, (random.randint(1, int(1e9)) if seed is None else seed)
 
 

@@ -47,8 +47,16 @@ class Progbar:
     3/3 - 0s - loss: 0.6111 - 21us/epoch - 7us/step
     """
 
-    def __init__(self, target, width=30, verbose=1, interval=0.05,
-                 stateful_metrics=None, unit_name="step", file=None):
+    def __init__(
+        self,
+        target,
+        width=30,
+        verbose=1,
+        interval=0.05,
+        stateful_metrics=None,
+        unit_name="step",
+        file=None,
+    ):
         self.target = target
         self.width = width
         self.verbose = verbose
@@ -137,8 +145,7 @@ class Progbar:
             info = " - %.0fs" % (now - self._start)
             info += _format_time(time_per_unit, self.unit_name)
         else:
-            info = " - ETA: " + _format_eta(
-                time_per_unit * (self.target - current))
+            info = " - ETA: " + _format_eta(time_per_unit * (self.target - current))
         return bar + info + self._metrics_text()
 
     def _epoch_line(self, current, now):
@@ -187,8 +194,7 @@ def _is_dynamic(stream, is_stdout):
             return True
     except ValueError:  # a closed stream
         return False
-    return is_stdout and ("ipykernel" in sys.modules
-                          or "PYCHARM_HOSTED" in os.environ)
+    return is_stdout and ("ipykernel" in sys.modules or "PYCHARM_HOSTED" in os.environ)
 
 
 def _write(stream, text):

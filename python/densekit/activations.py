@@ -10,8 +10,23 @@ import numpy as _np
 from densekit import _core
 
 __all__ = [
-    "deserialize", "elu", "exponential", "gelu", "get", "hard_sigmoid", "leaky_relu", "linear",
-    "relu", "selu", "serialize", "sigmoid", "silu", "softmax", "softplus", "softsign", "swish",
+    "deserialize",
+    "elu",
+    "exponential",
+    "gelu",
+    "get",
+    "hard_sigmoid",
+    "leaky_relu",
+    "linear",
+    "relu",
+    "selu",
+    "serialize",
+    "sigmoid",
+    "silu",
+    "softmax",
+    "softplus",
+    "softsign",
+    "swish",
     "tanh",
 ]
 
@@ -42,8 +57,12 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
 def _relu_spec(negative_slope=0.0, max_value=None, threshold=0.0):
     if max_value is not None and max_value < 0:
         raise ValueError(f"relu: max_value must be >= 0 or None. Received: max_value={max_value}")
-    return _spec("relu", negative_slope=negative_slope,
-                 max_value=-1.0 if max_value is None else max_value, threshold=threshold)
+    return _spec(
+        "relu",
+        negative_slope=negative_slope,
+        max_value=-1.0 if max_value is None else max_value,
+        threshold=threshold,
+    )
 
 
 def leaky_relu(x, negative_slope=0.2):
@@ -115,9 +134,20 @@ def softmax(x, axis=-1):
 
 
 _BY_NAME = {
-    "elu": elu, "exponential": exponential, "gelu": gelu, "hard_sigmoid": hard_sigmoid,
-    "leaky_relu": leaky_relu, "linear": linear, "relu": relu, "selu": selu, "sigmoid": sigmoid,
-    "silu": silu, "softmax": softmax, "softplus": softplus, "softsign": softsign, "swish": swish,
+    "elu": elu,
+    "exponential": exponential,
+    "gelu": gelu,
+    "hard_sigmoid": hard_sigmoid,
+    "leaky_relu": leaky_relu,
+    "linear": linear,
+    "relu": relu,
+    "selu": selu,
+    "sigmoid": sigmoid,
+    "silu": silu,
+    "softmax": softmax,
+    "softplus": softplus,
+    "softsign": softsign,
+    "swish": swish,
     "tanh": tanh,
 }
 

@@ -26,22 +26,49 @@ _FULL = {"samples": 60000, "repeats": 5}
 def add_arguments(parser):
     """Adds the bench options to `parser` (also used by `densekit bench`)."""
     names = ", ".join(item.name for item in workloads.ITEMS)
-    parser.add_argument("--quick", action="store_true",
-                        help=f"a fast check: {_QUICK['samples']:,} samples, {_QUICK['repeats']} repetition")
-    parser.add_argument("--samples", type=_positive, help=f"samples per epoch (default {_FULL['samples']:,})")
-    parser.add_argument("--repeats", type=_positive, help=f"timed repetitions (default {_FULL['repeats']})")
-    parser.add_argument("--only", default="", help=f"comma-separated workloads, matched as substrings "
-                                                   f"of: {names} (default: all)")
-    parser.add_argument("--peers", default=",".join(runner.PEERS),
-                        help="comma-separated peers among densekit, torch, numpy (default: all)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"a fast check: {_QUICK['samples']:,} samples, {_QUICK['repeats']} repetition",
+    )
+    parser.add_argument(
+        "--samples", type=_positive, help=f"samples per epoch (default {_FULL['samples']:,})"
+    )
+    parser.add_argument(
+        "--repeats", type=_positive, help=f"timed repetitions (default {_FULL['repeats']})"
+    )
+    parser.add_argument(
+        "--only",
+        default="",
+        help=f"comma-separated workloads, matched as substrings of: {names} (default: all)",
+    )
+    parser.add_argument(
+        "--peers",
+        default=",".join(runner.PEERS),
+        help="comma-separated peers among densekit, torch, numpy (default: all)",
+    )
     parser.add_argument("--threads", type=_positive, default=2, help="threads per peer (default 2)")
-    parser.add_argument("--json", default="densekit-bench.json", metavar="PATH",
-                        help="where to write the raw numbers ('' for nowhere; default %(default)s)")
-    parser.add_argument("--predict-batch", type=_positive, default=32,
-                        help="batch size of the predict workload (default 32, Keras's default)")
-    parser.add_argument("--latency-calls", type=_positive, default=1000,
-                        help="single-sample calls per repetition (default 1000)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (default 0)")
+    parser.add_argument(
+        "--json",
+        default="densekit-bench.json",
+        metavar="PATH",
+        help="where to write the raw numbers ('' for nowhere; default %(default)s)",
+    )
+    parser.add_argument(
+        "--predict-batch",
+        type=_positive,
+        default=32,
+        help="batch size of the predict workload (default 32, Keras's default)",
+    )
+    parser.add_argument(
+        "--latency-calls",
+        type=_positive,
+        default=1000,
+        help="single-sample calls per repetition (default 1000)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the synthetic data (default 0)"
+    )
     return parser
 
 
@@ -52,18 +79,40 @@ def _positive(text):
     return value
 
 
-def run(samples=60000, repeats=5, only="", peers=runner.PEERS, threads=2, predict_batch=32,
-        latency_calls=1000, seed=0, quick=False, predict_samples=10000):
+def run(
+    samples=60000,
+    repeats=5,
+    only="",
+    peers=runner.PEERS,
+    threads=2,
+    predict_batch=32,
+    latency_calls=1000,
+    seed=0,
+    quick=False,
+    predict_samples=10000,
+):
     """Runs the benchmark; returns (raw results, summary, markdown report)."""
-    peers = [p.strip() for p in (peers.split(",") if isinstance(peers, str) else peers) if p.strip()]
+    peers = [
+        p.strip() for p in (peers.split(",") if isinstance(peers, str) else peers) if p.strip()
+    ]
     unknown = sorted(set(peers) - set(runner.PEERS))
     if unknown:
-        raise ValueError(f"bench: unknown peers {unknown}; the peers are {', '.join(runner.PEERS)}. "
-                         f"Received: peers={','.join(peers)}")
-    options = {"samples": samples, "repeats": repeats, "threads": threads, "seed": seed,
-               "peers": peers, "items": workloads.select_items(only), "quick": quick,
-               "predict_samples": predict_samples, "predict_batch": predict_batch,
-               "latency_calls": latency_calls}
+        raise ValueError(
+            f"bench: unknown peers {unknown}; the peers are {', '.join(runner.PEERS)}. "
+            f"Received: peers={','.join(peers)}"
+        )
+    options = {
+        "samples": samples,
+        "repeats": repeats,
+        "threads": threads,
+        "seed": seed,
+        "peers": peers,
+        "items": workloads.select_items(only),
+        "quick": quick,
+        "predict_samples": predict_samples,
+        "predict_batch": predict_batch,
+        "latency_calls": latency_calls,
+    }
     raw = runner.run(options)
     summary = report.summarize(raw)
     return raw, summary, report.markdown(raw, summary)
@@ -71,8 +120,13 @@ def run(samples=60000, repeats=5, only="", peers=runner.PEERS, threads=2, predic
 
 def main(argv=None):
     """`densekit bench [options]`; returns the exit code."""
-    parser = add_arguments(argparse.ArgumentParser(prog="densekit bench", description=__doc__,
-                                                   formatter_class=argparse.RawDescriptionHelpFormatter))
+    parser = add_arguments(
+        argparse.ArgumentParser(
+            prog="densekit bench",
+            description=__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    )
     return run_parsed(parser.parse_args(argv), parser)
 
 
@@ -81,11 +135,17 @@ def run_parsed(args, parser):
     `densekit bench` can be a subcommand); prints the report and writes the JSON."""
     defaults = _QUICK if args.quick else _FULL
     try:
-        raw, summary, text = run(samples=args.samples or defaults["samples"],
-                                 repeats=args.repeats or defaults["repeats"], only=args.only,
-                                 peers=args.peers, threads=args.threads,
-                                 predict_batch=args.predict_batch, latency_calls=args.latency_calls,
-                                 seed=args.seed, quick=args.quick)
+        raw, summary, text = run(
+            samples=args.samples or defaults["samples"],
+            repeats=args.repeats or defaults["repeats"],
+            only=args.only,
+            peers=args.peers,
+            threads=args.threads,
+            predict_batch=args.predict_batch,
+            latency_calls=args.latency_calls,
+            seed=args.seed,
+            quick=args.quick,
+        )
     except ValueError as error:
         parser.error(str(error))
     print(text)

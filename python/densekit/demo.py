@@ -10,16 +10,20 @@ def build_seed_model(input_shape=(8, 8), classes=10):
     BN before the activation in the second block."""
     import densekit as keras
 
-    return keras.Sequential([
-        keras.layers.Flatten(input_shape=list(input_shape)),
-        keras.layers.BatchNormalization(),
-        keras.layers.Dense(300, activation="relu", use_bias=False, kernel_initializer="he_normal"),
-        keras.layers.BatchNormalization(),
-        keras.layers.Dense(100, use_bias=False, kernel_initializer="he_normal"),
-        keras.layers.BatchNormalization(),
-        keras.layers.Activation("relu"),
-        keras.layers.Dense(10 if classes is None else classes, activation="softmax"),
-    ])
+    return keras.Sequential(
+        [
+            keras.layers.Flatten(input_shape=list(input_shape)),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dense(
+                300, activation="relu", use_bias=False, kernel_initializer="he_normal"
+            ),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dense(100, use_bias=False, kernel_initializer="he_normal"),
+            keras.layers.BatchNormalization(),
+            keras.layers.Activation("relu"),
+            keras.layers.Dense(10 if classes is None else classes, activation="softmax"),
+        ]
+    )
 
 
 def run(epochs=20, batch_size=32, seed=42, verbose=1):
@@ -38,11 +42,20 @@ def run(epochs=20, batch_size=32, seed=42, verbose=1):
     print(f"digits: {len(x_train)} training and {len(x_test)} test images of 8x8 pixels\n")
     model = build_seed_model()
     model.summary()
-    model.compile(loss="sparse_categorical_crossentropy",
-                  optimizer=keras.optimizers.SGD(learning_rate=0.01, momentum=0.9, clipvalue=1.0),
-                  metrics=["accuracy"])
-    model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, validation_split=0.1,
-              verbose=verbose, seed=seed)
+    model.compile(
+        loss="sparse_categorical_crossentropy",
+        optimizer=keras.optimizers.SGD(learning_rate=0.01, momentum=0.9, clipvalue=1.0),
+        metrics=["accuracy"],
+    )
+    model.fit(
+        x_train,
+        y_train,
+        epochs=epochs,
+        batch_size=batch_size,
+        validation_split=0.1,
+        verbose=verbose,
+        seed=seed,
+    )
     loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
     print(f"\ntest loss: {loss:.4f}   test accuracy: {accuracy:.4f}")
     return accuracy

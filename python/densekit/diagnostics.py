@@ -28,12 +28,23 @@ import math
 import numpy as np
 
 __all__ = [
-    "FIGURES", "GradientFlow", "GradientWarning", "format_table", "grad_norm_ratio",
-    "gradient_flow", "gradient_problems",
+    "FIGURES",
+    "GradientFlow",
+    "GradientWarning",
+    "format_table",
+    "grad_norm_ratio",
+    "gradient_flow",
+    "gradient_problems",
 ]
 
-FIGURES = ("weight_grad_norm", "input_grad_norm", "output_mean", "output_std",
-           "saturated_fraction", "dead_fraction")
+FIGURES = (
+    "weight_grad_norm",
+    "input_grad_norm",
+    "output_mean",
+    "output_std",
+    "saturated_fraction",
+    "dead_fraction",
+)
 
 _MAY_NOT_APPLY = ("weight_grad_norm", "saturated_fraction", "dead_fraction")
 
@@ -90,15 +101,19 @@ def _layer_dicts(model, stats, layers=None):
     """
     layers = _describe_layers(model) if layers is None else layers
     if len(layers) != len(stats):
-        raise RuntimeError(f"diagnostics: the network reported {len(stats)} layers but model "
-                           f"'{model.name}' has {len(layers)} computing layers; rebuild the model")
+        raise RuntimeError(
+            f"diagnostics: the network reported {len(stats)} layers but model "
+            f"'{model.name}' has {len(layers)} computing layers; rebuild the model"
+        )
     return [_layer_dict(layer, s) for layer, s in zip(layers, stats)]
 
 
 def _describe_layers(model):
     """(name, class name, has trainable weights) of each monitored layer."""
-    return [(layer.name, type(layer).__name__, any(v.trainable for v in layer.variables))
-            for layer in _monitored_layers(model)]
+    return [
+        (layer.name, type(layer).__name__, any(v.trainable for v in layer.variables))
+        for layer in _monitored_layers(model)
+    ]
 
 
 def _layer_dict(layer, stats):
@@ -108,8 +123,11 @@ def _layer_dict(layer, stats):
         value = float(getattr(stats, figure))
         # C++ says "does not apply" with NaN. The outputs and the input gradient always apply,
         # and so does the weight gradient of a layer with trainable weights: a NaN there is real.
-        if math.isnan(value) and figure in _MAY_NOT_APPLY and not (
-                figure == "weight_grad_norm" and has_weights):
+        if (
+            math.isnan(value)
+            and figure in _MAY_NOT_APPLY
+            and not (figure == "weight_grad_norm" and has_weights)
+        ):
             value = None
         row[figure] = value
     return row
@@ -167,9 +185,13 @@ def gradient_problems(records, vanishing_ratio=1e-3, exploding_growth=100.0, non
         rows, where = record["layers"], f"epoch {record['epoch'] + 1}, step {record['step']}"
         bad = _nonfinite_layer(rows)
         if bad is not None:
-            found.setdefault("nonfinite", (
-                f"Gradients exploded to NaN or Inf at {where}, in layer '{bad}'. Lower the learning "
-                f"rate, clip the gradients (clipnorm=1.0) or add batch normalization."))
+            found.setdefault(
+                "nonfinite",
+                (
+                    f"Gradients exploded to NaN or Inf at {where}, in layer '{bad}'. Lower the learning "
+                    f"rate, clip the gradients (clipnorm=1.0) or add batch normalization."
+                ),
+            )
             continue
         ratio = grad_norm_ratio(rows)
         if ratio is not None and ratio < vanishing_ratio and "vanishing" not in found:
@@ -179,35 +201,51 @@ def gradient_problems(records, vanishing_ratio=1e-3, exploding_growth=100.0, non
                 f"'{bottom['layer']}' ({bottom['weight_grad_norm']:.2e}) are {ratio:.1e} times those "
                 f"of the top layer '{top['layer']}' ({top['weight_grad_norm']:.2e}), below "
                 f"{vanishing_ratio:g}; the lower layers barely learn. Try a non-saturating activation "
-                f"(ReLU, ELU, SELU) with He or LeCun initialization, or batch normalization.")
+                f"(ReLU, ELU, SELU) with He or LeCun initialization, or batch normalization."
+            )
         norms = [r["weight_grad_norm"] for r in rows if r["weight_grad_norm"] is not None]
         norm = math.sqrt(sum(n * n for n in norms)) if norms else None
         if first_norm is None:
             first_norm, first_where = norm, where
-        elif norm and first_norm and norm >= exploding_growth * first_norm \
-                and "exploding" not in found:
-            largest = max((r for r in rows if r["weight_grad_norm"] is not None),
-                          key=lambda r: r["weight_grad_norm"])
+        elif (
+            norm
+            and first_norm
+            and norm >= exploding_growth * first_norm
+            and "exploding" not in found
+        ):
+            largest = max(
+                (r for r in rows if r["weight_grad_norm"] is not None),
+                key=lambda r: r["weight_grad_norm"],
+            )
             found["exploding"] = (
                 f"Exploding gradients: the weight gradients grew {norm / first_norm:.0f}x within "
                 f"epoch {record['epoch'] + 1}, from {first_norm:.2e} at {first_where} to "
                 f"{norm:.2e} at step {record['step']}, the largest in layer '{largest['layer']}' "
                 f"({largest['weight_grad_norm']:.2e}). Lower the learning rate or clip the "
-                f"gradients (clipnorm=1.0).")
+                f"gradients (clipnorm=1.0)."
+            )
     if nonfinite_at is not None and "nonfinite" not in found:
         epoch, step = nonfinite_at
-        last = [r for r in (records[-1]["layers"] if records else [])
-                if r["weight_grad_norm"] is not None]
+        last = [
+            r
+            for r in (records[-1]["layers"] if records else [])
+            if r["weight_grad_norm"] is not None
+        ]
         hint = "no step of that epoch was recorded"
         if last:
             largest = max(last, key=lambda r: r["weight_grad_norm"])
-            hint = (f"at the last recorded step ({records[-1]['step']}) the largest weight gradient "
-                    f"was in layer '{largest['layer']}' ({largest['weight_grad_norm']:.2e})")
+            hint = (
+                f"at the last recorded step ({records[-1]['step']}) the largest weight gradient "
+                f"was in layer '{largest['layer']}' ({largest['weight_grad_norm']:.2e})"
+            )
         found["nonfinite"] = (
             f"Gradients exploded to NaN or Inf at epoch {epoch + 1}, step {step}, a step the "
             f"monitor did not record (every=1 records all); {hint}. Lower the learning rate, clip "
-            f"the gradients (clipnorm=1.0) or add batch normalization.")
-    return [(kind, found[kind]) for kind in ("vanishing", "exploding", "nonfinite") if kind in found]
+            f"the gradients (clipnorm=1.0) or add batch normalization."
+        )
+    return [
+        (kind, found[kind]) for kind in ("vanishing", "exploding", "nonfinite") if kind in found
+    ]
 
 
 def _nonfinite_layer(rows):
@@ -215,8 +253,10 @@ def _nonfinite_layer(rows):
         if not (math.isfinite(r["output_mean"]) and math.isfinite(r["output_std"])):
             return r["layer"]
     for r in reversed(rows):
-        if any(r[name] is not None and not math.isfinite(r[name])
-               for name in ("weight_grad_norm", "input_grad_norm")):
+        if any(
+            r[name] is not None and not math.isfinite(r[name])
+            for name in ("weight_grad_norm", "input_grad_norm")
+        ):
             return r["layer"]
     return None
 
@@ -225,14 +265,18 @@ def format_table(rows):
     """A fixed-width table of per-layer dicts (`gradient_flow` rows or a record's `layers`)."""
     headers = ("layer", "weight grad", "input grad", "out mean", "out std", "saturated", "dead")
     formats = ("{:.3e}", "{:.3e}", "{:+.3f}", "{:.3f}", "{:.1%}", "{:.1%}")
-    lines = [[r["layer"]] + [_cell(fmt, r[name]) for fmt, name in zip(formats, FIGURES)]
-             for r in rows]
-    widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h)
-              for i, h in enumerate(headers)]
+    lines = [
+        [r["layer"]] + [_cell(fmt, r[name]) for fmt, name in zip(formats, FIGURES)] for r in rows
+    ]
+    widths = [
+        max(len(h), *(len(line[i]) for line in lines)) if lines else len(h)
+        for i, h in enumerate(headers)
+    ]
 
     def join(cells):
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
-                         enumerate(zip(cells, widths)))
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        )
 
     out = [join(headers), "  ".join("-" * w for w in widths)] + [join(line) for line in lines]
     return "\n".join(out)

@@ -33,7 +33,12 @@ __all__ = ["CONFIGS", "add_arguments", "build_model", "run_activations"]
 
 # (label, activation name, initializer class and its arguments, standardized inputs)
 CONFIGS = [
-    ("logistic, N(0,1)", "sigmoid", (initializers.RandomNormal, {"mean": 0.0, "stddev": 1.0}), False),
+    (
+        "logistic, N(0,1)",
+        "sigmoid",
+        (initializers.RandomNormal, {"mean": 0.0, "stddev": 1.0}),
+        False,
+    ),
     ("logistic, Glorot", "sigmoid", (initializers.GlorotUniform, {}), False),
     ("tanh, Glorot", "tanh", (initializers.GlorotUniform, {}), False),
     ("ReLU, He", "relu", (initializers.HeNormal, {}), False),
@@ -58,8 +63,9 @@ def _activation_layer(name):
     return layers.Activation(name)
 
 
-def build_model(activation, initializer, depth, units, batch_norm, seed, input_shape=(8, 8),
-                classes=10):
+def build_model(
+    activation, initializer, depth, units, batch_norm, seed, input_shape=(8, 8), classes=10
+):
     """The deep model of one configuration: `depth` hidden layers, then a softmax output.
 
     Layer i's kernel initializer is `initializer[0](seed=seed + i, **initializer[1])`: distinct per
@@ -70,14 +76,22 @@ def build_model(activation, initializer, depth, units, batch_norm, seed, input_s
     for i in range(depth):
         init = cls(seed=seed * 1000 + i, **kwargs)
         if batch_norm:
-            stack += [layers.Dense(units, use_bias=False, kernel_initializer=init),
-                      layers.BatchNormalization(momentum=_BN_MOMENTUM), _activation_layer(activation)]
+            stack += [
+                layers.Dense(units, use_bias=False, kernel_initializer=init),
+                layers.BatchNormalization(momentum=_BN_MOMENTUM),
+                _activation_layer(activation),
+            ]
         elif activation == "leaky_relu":
             stack += [layers.Dense(units, kernel_initializer=init), _activation_layer(activation)]
         else:
             stack.append(layers.Dense(units, activation=activation, kernel_initializer=init))
-    stack.append(layers.Dense(classes, activation="softmax",
-                              kernel_initializer=initializers.GlorotUniform(seed=seed * 1000 + depth)))
+    stack.append(
+        layers.Dense(
+            classes,
+            activation="softmax",
+            kernel_initializer=initializers.GlorotUniform(seed=seed * 1000 + depth),
+        )
+    )
     return Sequential(stack)
 
 
@@ -94,9 +108,21 @@ def _epochs_to(history, target):
     return None
 
 
-def run_activations(depth=20, units=100, epochs=10, batch_size=32, learning_rate=0.003,
-                    momentum=0.9, target=0.9, seed=42, monitor_every=5, out="densekit-activations",
-                    configs=None, batch_norm=(False, True), verbose=0):
+def run_activations(
+    depth=20,
+    units=100,
+    epochs=10,
+    batch_size=32,
+    learning_rate=0.003,
+    momentum=0.9,
+    target=0.9,
+    seed=42,
+    monitor_every=5,
+    out="densekit-activations",
+    configs=None,
+    batch_norm=(False, True),
+    verbose=0,
+):
     """Runs the comparison; prints a line per configuration, then the table; writes the PNGs.
 
     Returns:
@@ -109,9 +135,12 @@ def run_activations(depth=20, units=100, epochs=10, batch_size=32, learning_rate
     standardized = (_standardize(x_train, x_train), _standardize(x_test, x_train))
     configs = CONFIGS if configs is None else configs
     runs = [(config, bn) for bn in batch_norm for config in configs]
-    print(f"digits: {len(x_train)} training, {len(x_test)} test images; {depth} hidden layers of "
-          f"{units} units; SGD(learning_rate={learning_rate}, momentum={momentum}), batch "
-          f"{batch_size}, {epochs} epochs; target test accuracy {target:.0%}", flush=True)
+    print(
+        f"digits: {len(x_train)} training, {len(x_test)} test images; {depth} hidden layers of "
+        f"{units} units; SGD(learning_rate={learning_rate}, momentum={momentum}), batch "
+        f"{batch_size}, {epochs} epochs; target test accuracy {target:.0%}",
+        flush=True,
+    )
     results = []
     for i, ((label, activation, initializer, standardize), bn) in enumerate(runs, start=1):
         name = label + (" + BN" if bn else "")
@@ -119,21 +148,40 @@ def run_activations(depth=20, units=100, epochs=10, batch_size=32, learning_rate
         xtr, xte = standardized if standardize else (x_train, x_test)
         random.seed(seed)  # for anything seeded from Python's random (initializers by name)
         model = build_model(activation, initializer, depth, units, bn, seed)
-        model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                      optimizer=optimizers.SGD(learning_rate=learning_rate, momentum=momentum))
+        model.compile(
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+            optimizer=optimizers.SGD(learning_rate=learning_rate, momentum=momentum),
+        )
         flow = diagnostics.gradient_flow(model, xtr[:_FLOW_BATCH], y_train[:_FLOW_BATCH])
         monitor = GradientMonitor(every=monitor_every, warn=False)
         start = time.perf_counter()
-        history = model.fit(xtr, y_train, epochs=epochs, batch_size=batch_size, seed=seed,
-                            validation_data=(xte, y_test), callbacks=[monitor], verbose=verbose)
+        history = model.fit(
+            xtr,
+            y_train,
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            validation_data=(xte, y_test),
+            callbacks=[monitor],
+            verbose=verbose,
+        )
         seconds = time.perf_counter() - start
         loss, accuracy = model.evaluate(xte, y_test, verbose=0)
-        result = {"label": name, "batch_norm": bn, "accuracy": float(accuracy), "loss": float(loss),
-                  "epochs_to_target": _epochs_to(history, target), "grad_ratio_init":
-                  flow.grad_norm_ratio(), "seconds": seconds,
-                  "warnings": [kind for kind, _ in monitor.messages],
-                  "messages": [message for _, message in monitor.messages], "history": history,
-                  "flow": flow, "records": monitor.records}
+        result = {
+            "label": name,
+            "batch_norm": bn,
+            "accuracy": float(accuracy),
+            "loss": float(loss),
+            "epochs_to_target": _epochs_to(history, target),
+            "grad_ratio_init": flow.grad_norm_ratio(),
+            "seconds": seconds,
+            "warnings": [kind for kind, _ in monitor.messages],
+            "messages": [message for _, message in monitor.messages],
+            "history": history,
+            "flow": flow,
+            "records": monitor.records,
+        }
         results.append(result)
         print(f" test accuracy {accuracy:.3f}  loss {loss:.3f}  {seconds:.1f} s", flush=True)
     print()
@@ -148,21 +196,36 @@ def run_activations(depth=20, units=100, epochs=10, batch_size=32, learning_rate
 
 def format_results(results, target):
     """The comparison table, one row per run."""
-    headers = ("model", "test acc", "test loss", f"epochs to {target:.0%}", "grad ratio at init",
-               "time (s)", "monitor warnings")
+    headers = (
+        "model",
+        "test acc",
+        "test loss",
+        f"epochs to {target:.0%}",
+        "grad ratio at init",
+        "time (s)",
+        "monitor warnings",
+    )
     rows = []
     for r in results:
         reached = r["epochs_to_target"]
         ratio = r["grad_ratio_init"]
-        rows.append((r["label"], f"{r['accuracy']:.3f}", f"{r['loss']:.3f}",
-                     "-" if reached is None else str(reached),
-                     "-" if ratio is None else f"{ratio:.2e}", f"{r['seconds']:.2f}",
-                     ", ".join(r["warnings"]) or "-"))
+        rows.append(
+            (
+                r["label"],
+                f"{r['accuracy']:.3f}",
+                f"{r['loss']:.3f}",
+                "-" if reached is None else str(reached),
+                "-" if ratio is None else f"{ratio:.2e}",
+                f"{r['seconds']:.2f}",
+                ", ".join(r["warnings"]) or "-",
+            )
+        )
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
 
     def line(cells):
-        return "  ".join(c.ljust(w) if i in (0, 6) else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        return "  ".join(
+            c.ljust(w) if i in (0, 6) else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
 
     return "\n".join([line(headers), "  ".join("-" * w for w in widths)] + [line(r) for r in rows])
 
@@ -174,14 +237,27 @@ def write_plots(results, out):
         group = [r for r in results if r["batch_norm"] == bn]
         if not group:
             continue
-        paths.append(plots.plot_gradient_flow({r["label"]: r["flow"] for r in group},
-                                              os.path.join(out, f"gradient_flow_init{suffix}.png"),
-                                              kinds=("Dense",)))
-        paths.append(plots.plot_history({r["label"]: r["history"] for r in group},
-                                        os.path.join(out, f"training_curves{suffix}.png"),
-                                        keys=["loss", "accuracy", "grad_norm_ratio"]))
-    paths.append(plots.plot_gradient_norms({r["label"]: r["records"] for r in results},
-                                           os.path.join(out, "gradient_norms.png"), kinds=("Dense",)))
+        paths.append(
+            plots.plot_gradient_flow(
+                {r["label"]: r["flow"] for r in group},
+                os.path.join(out, f"gradient_flow_init{suffix}.png"),
+                kinds=("Dense",),
+            )
+        )
+        paths.append(
+            plots.plot_history(
+                {r["label"]: r["history"] for r in group},
+                os.path.join(out, f"training_curves{suffix}.png"),
+                keys=["loss", "accuracy", "grad_norm_ratio"],
+            )
+        )
+    paths.append(
+        plots.plot_gradient_norms(
+            {r["label"]: r["records"] for r in results},
+            os.path.join(out, "gradient_norms.png"),
+            kinds=("Dense",),
+        )
+    )
     return paths
 
 
@@ -195,11 +271,20 @@ def add_arguments(parser):
     parser.add_argument("--momentum", type=float, default=0.9)
     parser.add_argument("--target", type=float, default=0.9, help="test accuracy to reach")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--monitor-every", type=int, default=5,
-                        help="GradientMonitor records one step out of this many")
+    parser.add_argument(
+        "--monitor-every",
+        type=int,
+        default=5,
+        help="GradientMonitor records one step out of this many",
+    )
     parser.add_argument("--threads", type=int, default=None, help="densekit.set_num_threads")
-    parser.add_argument("--verbose", type=int, default=0, choices=(0, 1, 2),
-                        help="fit's progress output (default: one line per configuration)")
+    parser.add_argument(
+        "--verbose",
+        type=int,
+        default=0,
+        choices=(0, 1, 2),
+        help="fit's progress output (default: one line per configuration)",
+    )
     parser.add_argument("--out", default="densekit-activations", help="folder for the PNGs")
 
 
@@ -209,8 +294,17 @@ def main(args):
         from densekit import set_num_threads
 
         set_num_threads(args.threads)
-    run_activations(depth=args.depth, units=args.units, epochs=args.epochs,
-                    batch_size=args.batch_size, learning_rate=args.learning_rate,
-                    momentum=args.momentum, target=args.target, seed=args.seed,
-                    monitor_every=args.monitor_every, out=args.out, verbose=args.verbose)
+    run_activations(
+        depth=args.depth,
+        units=args.units,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        momentum=args.momentum,
+        target=args.target,
+        seed=args.seed,
+        monitor_every=args.monitor_every,
+        out=args.out,
+        verbose=args.verbose,
+    )
     return 0

@@ -20,13 +20,40 @@ import numpy as _np
 from densekit import _initializer_utils as _utils
 
 __all__ = [
-    "Initializer", "Constant", "Zeros", "Ones", "Identity", "RandomNormal",
-    "RandomUniform", "TruncatedNormal", "VarianceScaling", "GlorotNormal",
-    "GlorotUniform", "HeNormal", "HeUniform", "LecunNormal", "LecunUniform",
-    "Orthogonal", "constant", "zeros", "ones", "identity", "random_normal",
-    "random_uniform", "truncated_normal", "variance_scaling", "glorot_normal",
-    "glorot_uniform", "he_normal", "he_uniform", "lecun_normal",
-    "lecun_uniform", "orthogonal", "get", "serialize", "deserialize",
+    "Initializer",
+    "Constant",
+    "Zeros",
+    "Ones",
+    "Identity",
+    "RandomNormal",
+    "RandomUniform",
+    "TruncatedNormal",
+    "VarianceScaling",
+    "GlorotNormal",
+    "GlorotUniform",
+    "HeNormal",
+    "HeUniform",
+    "LecunNormal",
+    "LecunUniform",
+    "Orthogonal",
+    "constant",
+    "zeros",
+    "ones",
+    "identity",
+    "random_normal",
+    "random_uniform",
+    "truncated_normal",
+    "variance_scaling",
+    "glorot_normal",
+    "glorot_uniform",
+    "he_normal",
+    "he_uniform",
+    "lecun_normal",
+    "lecun_uniform",
+    "orthogonal",
+    "get",
+    "serialize",
+    "deserialize",
 ]
 
 
@@ -34,9 +61,7 @@ class Initializer:
     """Base class: subclasses implement `__call__(shape, dtype=None)`."""
 
     def __call__(self, shape, dtype=None):
-        raise NotImplementedError(
-            "Initializer subclasses must implement the `__call__()` method."
-        )
+        raise NotImplementedError("Initializer subclasses must implement the `__call__()` method.")
 
     def get_config(self):
         """Returns the constructor arguments as a JSON-serializable dict."""
@@ -123,8 +148,7 @@ class _Normal(_RandomInitializer):
         super().__init__(seed=seed)
 
     def get_config(self):
-        return {**super().get_config(), "mean": self.mean,
-                "stddev": self.stddev}
+        return {**super().get_config(), "mean": self.mean, "stddev": self.stddev}
 
 
 class RandomNormal(_Normal):
@@ -139,8 +163,7 @@ class TruncatedNormal(_Normal):
     """Like RandomNormal, but values beyond 2 stddev of the mean are redrawn."""
 
     def __call__(self, shape, dtype=None):
-        x = _utils.truncated_normal(
-            self._rng(), tuple(shape), self.mean, self.stddev)
+        x = _utils.truncated_normal(self._rng(), tuple(shape), self.mean, self.stddev)
         return x.astype(_utils.float_dtype(dtype, floating=True))
 
 
@@ -156,8 +179,7 @@ class RandomUniform(_RandomInitializer):
         return x.astype(_utils.float_dtype(dtype, floating=True))
 
     def get_config(self):
-        return {**super().get_config(), "minval": self.minval,
-                "maxval": self.maxval}
+        return {**super().get_config(), "minval": self.minval, "maxval": self.maxval}
 
 
 class VarianceScaling(_RandomInitializer):
@@ -176,36 +198,39 @@ class VarianceScaling(_RandomInitializer):
     """
 
     _MODES = ["fan_avg", "fan_in", "fan_out"]
-    _DISTRIBUTIONS = ["normal", "truncated_normal", "uniform",
-                      "untruncated_normal"]
+    _DISTRIBUTIONS = ["normal", "truncated_normal", "uniform", "untruncated_normal"]
 
-    def __init__(self, scale=1.0, mode="fan_in",
-                 distribution="truncated_normal", seed=None,
-                 input_axes=None, output_axes=None):
+    def __init__(
+        self,
+        scale=1.0,
+        mode="fan_in",
+        distribution="truncated_normal",
+        seed=None,
+        input_axes=None,
+        output_axes=None,
+    ):
         if scale <= 0.0:
-            raise ValueError("Argument `scale` must be positive float. "
-                             f"Received: scale={scale}")
+            raise ValueError(f"Argument `scale` must be positive float. Received: scale={scale}")
         if mode not in self._MODES:
-            raise ValueError(f"Invalid `mode` argument, expected one of "
-                             f"{self._MODES}. Received: mode={mode}")
+            raise ValueError(
+                f"Invalid `mode` argument, expected one of {self._MODES}. Received: mode={mode}"
+            )
         if isinstance(distribution, str):
             distribution = distribution.lower()
         if distribution not in self._DISTRIBUTIONS:
             raise ValueError(
                 f"Invalid `distribution` argument, expected one of "
-                f"{self._DISTRIBUTIONS}. Received: distribution={distribution}")
+                f"{self._DISTRIBUTIONS}. Received: distribution={distribution}"
+            )
         self.scale, self.mode = scale, mode
         # As in Keras, "normal" is stored (and serialized) as truncated_normal.
-        self.distribution = ("truncated_normal" if distribution == "normal"
-                             else distribution)
+        self.distribution = "truncated_normal" if distribution == "normal" else distribution
         self.input_axes, self.output_axes = input_axes, output_axes
         super().__init__(seed=seed)
 
     def __call__(self, shape, dtype=None):
-        fan_in, fan_out = _utils.compute_fans(
-            shape, self.input_axes, self.output_axes)
-        fan = {"fan_in": fan_in, "fan_out": fan_out,
-               "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
+        fan_in, fan_out = _utils.compute_fans(shape, self.input_axes, self.output_axes)
+        fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
         variance = self.scale / max(1.0, fan)
         rng, shape = self._rng(), tuple(shape)
         if self.distribution == "truncated_normal":
@@ -219,9 +244,14 @@ class VarianceScaling(_RandomInitializer):
         return x.astype(_utils.float_dtype(dtype, floating=True))
 
     def get_config(self):
-        return {**super().get_config(), "scale": self.scale, "mode": self.mode,
-                "distribution": self.distribution,
-                "input_axes": self.input_axes, "output_axes": self.output_axes}
+        return {
+            **super().get_config(),
+            "scale": self.scale,
+            "mode": self.mode,
+            "distribution": self.distribution,
+            "input_axes": self.input_axes,
+            "output_axes": self.output_axes,
+        }
 
 
 class _Preset(VarianceScaling):
@@ -230,41 +260,49 @@ class _Preset(VarianceScaling):
     _PRESET = ()
 
     def __init__(self, seed=None, input_axes=None, output_axes=None):
-        super().__init__(*self._PRESET, seed=seed, input_axes=input_axes,
-                         output_axes=output_axes)
+        super().__init__(*self._PRESET, seed=seed, input_axes=input_axes, output_axes=output_axes)
 
     def get_config(self):
-        return {"seed": self._init_seed, "input_axes": self.input_axes,
-                "output_axes": self.output_axes}
+        return {
+            "seed": self._init_seed,
+            "input_axes": self.input_axes,
+            "output_axes": self.output_axes,
+        }
 
 
 class GlorotNormal(_Preset):
     """Truncated normal with std `sqrt(2 / (fan_in + fan_out))`."""
+
     _PRESET = (1.0, "fan_avg", "truncated_normal")
 
 
 class GlorotUniform(_Preset):
     """Uniform on `±sqrt(6 / (fan_in + fan_out))`."""
+
     _PRESET = (1.0, "fan_avg", "uniform")
 
 
 class HeNormal(_Preset):
     """Truncated normal with std `sqrt(2 / fan_in)`."""
+
     _PRESET = (2.0, "fan_in", "truncated_normal")
 
 
 class HeUniform(_Preset):
     """Uniform on `±sqrt(6 / fan_in)`."""
+
     _PRESET = (2.0, "fan_in", "uniform")
 
 
 class LecunNormal(_Preset):
     """Truncated normal with std `sqrt(1 / fan_in)`."""
+
     _PRESET = (1.0, "fan_in", "truncated_normal")
 
 
 class LecunUniform(_Preset):
     """Uniform on `±sqrt(3 / fan_in)`."""
+
     _PRESET = (1.0, "fan_in", "uniform")
 
 
@@ -295,12 +333,18 @@ glorot_normal, glorot_uniform = GlorotNormal, GlorotUniform
 he_normal, he_uniform = HeNormal, HeUniform
 lecun_normal, lecun_uniform, orthogonal = LecunNormal, LecunUniform, Orthogonal
 
-_BY_NAME = {name: obj for name, obj in globals().items()
-            if name in __all__ and _inspect.isclass(obj)}
+_BY_NAME = {
+    name: obj for name, obj in globals().items() if name in __all__ and _inspect.isclass(obj)
+}
 # Older names Keras's registry also accepts, so its configs load here.
-_BY_NAME.update(normal=RandomNormal, uniform=RandomUniform, zero=Zeros,
-                one=Ones, IdentityInitializer=Identity,
-                OrthogonalInitializer=Orthogonal)
+_BY_NAME.update(
+    normal=RandomNormal,
+    uniform=RandomUniform,
+    zero=Zeros,
+    one=Ones,
+    IdentityInitializer=Identity,
+    OrthogonalInitializer=Orthogonal,
+)
 
 
 def _lookup(name, identifier, custom_objects=None):
@@ -308,7 +352,8 @@ def _lookup(name, identifier, custom_objects=None):
     if cls is None:
         raise ValueError(
             f"Could not interpret initializer identifier: {identifier}. "
-            f"Valid names: {', '.join(sorted(_BY_NAME))}.")
+            f"Valid names: {', '.join(sorted(_BY_NAME))}."
+        )
     return cls
 
 
@@ -317,15 +362,19 @@ def serialize(initializer):
     if initializer is None:
         return None
     if not isinstance(initializer, Initializer):
-        raise ValueError("Can only serialize Initializer instances. "
-                         f"Received: initializer={initializer!r}")
+        raise ValueError(
+            f"Can only serialize Initializer instances. Received: initializer={initializer!r}"
+        )
     cls = type(initializer)
     builtin = _BY_NAME.get(cls.__name__) is cls
     # Built-ins are written exactly as Keras writes its own, so either
     # library can read the other's configs.
-    return {"module": "keras.initializers" if builtin else cls.__module__,
-            "class_name": cls.__name__, "config": initializer.get_config(),
-            "registered_name": None if builtin else cls.__name__}
+    return {
+        "module": "keras.initializers" if builtin else cls.__module__,
+        "class_name": cls.__name__,
+        "config": initializer.get_config(),
+        "registered_name": None if builtin else cls.__name__,
+    }
 
 
 def deserialize(config, custom_objects=None):
@@ -359,8 +408,7 @@ def get(identifier):
         return identifier()
     if callable(identifier):
         return identifier
-    raise ValueError(
-        f"Could not interpret initializer identifier: {identifier}")
+    raise ValueError(f"Could not interpret initializer identifier: {identifier}")
 
 
 def _array_initializer(value):
@@ -368,7 +416,8 @@ def _array_initializer(value):
         if tuple(shape) != value.shape:
             raise ValueError(
                 f"Expected `shape` to be {value.shape} for direct tensor as "
-                f"initializer. Received shape={shape}")
+                f"initializer. Received shape={shape}"
+            )
         return _np.array(value, dtype=_utils.float_dtype(dtype))
 
     return initialize_fn

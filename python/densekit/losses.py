@@ -9,9 +9,19 @@ import numpy as _np
 from densekit import _core
 
 __all__ = [
-    "BinaryCrossentropy", "CategoricalCrossentropy", "Loss", "MeanSquaredError",
-    "SparseCategoricalCrossentropy", "binary_crossentropy", "categorical_crossentropy", "deserialize",
-    "get", "mean_squared_error", "mse", "serialize", "sparse_categorical_crossentropy",
+    "BinaryCrossentropy",
+    "CategoricalCrossentropy",
+    "Loss",
+    "MeanSquaredError",
+    "SparseCategoricalCrossentropy",
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "deserialize",
+    "get",
+    "mean_squared_error",
+    "mse",
+    "serialize",
+    "sparse_categorical_crossentropy",
 ]
 
 _EPSILON = 1e-7
@@ -133,8 +143,15 @@ def _snake(name):
     return to_snake_case(name)
 
 
-_CLASSES = {c.__name__: c for c in (SparseCategoricalCrossentropy, CategoricalCrossentropy,
-                                    BinaryCrossentropy, MeanSquaredError)}
+_CLASSES = {
+    c.__name__: c
+    for c in (
+        SparseCategoricalCrossentropy,
+        CategoricalCrossentropy,
+        BinaryCrossentropy,
+        MeanSquaredError,
+    )
+}
 _FUNCTIONS = {
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
@@ -142,10 +159,12 @@ _FUNCTIONS = {
     "mean_squared_error": MeanSquaredError,
     "mse": MeanSquaredError,
 }
-_FUNCTION_OBJECTS = {sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
-                     categorical_crossentropy: CategoricalCrossentropy,
-                     binary_crossentropy: BinaryCrossentropy,
-                     mean_squared_error: MeanSquaredError}
+_FUNCTION_OBJECTS = {
+    sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
+    categorical_crossentropy: CategoricalCrossentropy,
+    binary_crossentropy: BinaryCrossentropy,
+    mean_squared_error: MeanSquaredError,
+}
 
 
 def get(identifier):
@@ -174,8 +193,12 @@ def get(identifier):
 def serialize(loss):
     """Keras 3's dict form of a loss instance."""
     loss = get(loss)
-    return {"module": "keras.losses", "class_name": type(loss).__name__,
-            "config": loss.get_config(), "registered_name": None}
+    return {
+        "module": "keras.losses",
+        "class_name": type(loss).__name__,
+        "config": loss.get_config(),
+        "registered_name": None,
+    }
 
 
 def deserialize(config):

@@ -5,7 +5,11 @@ the history key and checks it fits the loss."""
 import numpy as _np
 
 __all__ = [
-    "accuracy", "binary_accuracy", "categorical_accuracy", "get", "sparse_categorical_accuracy",
+    "accuracy",
+    "binary_accuracy",
+    "categorical_accuracy",
+    "get",
+    "sparse_categorical_accuracy",
 ]
 
 
@@ -31,9 +35,12 @@ def accuracy(y_true, y_pred):
     return (_np.asarray(y_true) == _np.asarray(y_pred)).astype(_np.float32)
 
 
-_BY_NAME = {"accuracy": accuracy, "binary_accuracy": binary_accuracy,
-            "categorical_accuracy": categorical_accuracy,
-            "sparse_categorical_accuracy": sparse_categorical_accuracy}
+_BY_NAME = {
+    "accuracy": accuracy,
+    "binary_accuracy": binary_accuracy,
+    "categorical_accuracy": categorical_accuracy,
+    "sparse_categorical_accuracy": sparse_categorical_accuracy,
+}
 _ACCURACY_KINDS = ("binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy")
 
 
@@ -67,10 +74,14 @@ def resolve(metrics):
         elif name in _ACCURACY_KINDS:
             found.append((name, name))
         else:
-            raise ValueError(f"compile: unsupported metric {name!r}; densekit counts one of: "
-                             f"accuracy, {', '.join(_ACCURACY_KINDS)}")
+            raise ValueError(
+                f"compile: unsupported metric {name!r}; densekit counts one of: "
+                f"accuracy, {', '.join(_ACCURACY_KINDS)}"
+            )
     if len(found) > 1:
-        raise ValueError(f"compile: give at most one accuracy metric. Received: metrics={metrics!r}")
+        raise ValueError(
+            f"compile: give at most one accuracy metric. Received: metrics={metrics!r}"
+        )
     return found[0] if found else None
 
 

@@ -11,23 +11,40 @@ __all__ = ["Optimizer", "SGD", "deserialize", "get", "serialize"]
 def _check_clip(name, value):
     if value is None:
         return 0.0
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 \
-            or not _math.isfinite(value):
-        raise ValueError(f"SGD: {name} must be a positive finite number or None. "
-                         f"Received: {name}={value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not value > 0
+        or not _math.isfinite(value)
+    ):
+        raise ValueError(
+            f"SGD: {name} must be a positive finite number or None. Received: {name}={value!r}"
+        )
     return float(value)
 
 
-_KERAS_DEFAULTS = {"use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
-                   "loss_scale_factor": None, "gradient_accumulation_steps": None}
+_KERAS_DEFAULTS = {
+    "use_ema": False,
+    "ema_momentum": 0.99,
+    "ema_overwrite_frequency": None,
+    "loss_scale_factor": None,
+    "gradient_accumulation_steps": None,
+}
 
 
 class Optimizer:
     """Base class: holds the name and the clipping settings."""
 
     def __init__(self, name, clipnorm=None, clipvalue=None, global_clipnorm=None):
-        set_clips = [k for k, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
-                                    ("global_clipnorm", global_clipnorm)) if v is not None]
+        set_clips = [
+            k
+            for k, v in (
+                ("clipnorm", clipnorm),
+                ("clipvalue", clipvalue),
+                ("global_clipnorm", global_clipnorm),
+            )
+            if v is not None
+        ]
         if len(set_clips) > 1:
             raise ValueError(
                 "Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. Received: "
@@ -44,8 +61,12 @@ class Optimizer:
         )
 
     def get_config(self):
-        return {"name": self.name, "clipnorm": self.clipnorm,
-                "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue}
+        return {
+            "name": self.name,
+            "clipnorm": self.clipnorm,
+            "global_clipnorm": self.global_clipnorm,
+            "clipvalue": self.clipvalue,
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -67,8 +88,18 @@ class SGD(Optimizer):
         >>> densekit.optimizers.SGD(learning_rate=0.01, clipvalue=1.0)
     """
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None,
-                 clipnorm=None, clipvalue=None, global_clipnorm=None, name="SGD", **kwargs):
+    def __init__(
+        self,
+        learning_rate=0.01,
+        momentum=0.0,
+        nesterov=False,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        name="SGD",
+        **kwargs,
+    ):
         for key, default in _KERAS_DEFAULTS.items():  # keys of Keras configs we accept as defaults
             value = kwargs.pop(key, default)
             if value != default:
@@ -76,11 +107,21 @@ class SGD(Optimizer):
         if kwargs:
             raise ValueError(f"SGD: unsupported arguments {sorted(kwargs)}")
         if weight_decay not in (None, 0, 0.0):
-            raise ValueError(f"SGD: weight_decay is not supported yet. Received: weight_decay={weight_decay}")
-        super().__init__(name, clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm)
+            raise ValueError(
+                f"SGD: weight_decay is not supported yet. Received: weight_decay={weight_decay}"
+            )
+        super().__init__(
+            name, clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm
+        )
         _check_learning_rate(learning_rate)
-        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
-            raise ValueError(f"`momentum` must be a float between [0, 1]. Received: momentum={momentum!r}")
+        if (
+            isinstance(momentum, bool)
+            or not isinstance(momentum, (int, float))
+            or not 0 <= momentum <= 1
+        ):
+            raise ValueError(
+                f"`momentum` must be a float between [0, 1]. Received: momentum={momentum!r}"
+            )
         self._sgd = _core.SGD(float(learning_rate), float(momentum), bool(nesterov), self._clip)
 
     @property
@@ -105,18 +146,30 @@ class SGD(Optimizer):
         return self._sgd.iterations
 
     def get_config(self):
-        return {**super().get_config(), "learning_rate": self.learning_rate,
-                "momentum": self.momentum, "nesterov": self.nesterov}
+        return {
+            **super().get_config(),
+            "learning_rate": self.learning_rate,
+            "momentum": self.momentum,
+            "nesterov": self.nesterov,
+        }
 
     def __repr__(self):
-        return f"<densekit.optimizers.SGD learning_rate={self.learning_rate} momentum={self.momentum}>"
+        return (
+            f"<densekit.optimizers.SGD learning_rate={self.learning_rate} momentum={self.momentum}>"
+        )
 
 
 def _check_learning_rate(value):
     # 0 is allowed, as in Keras: it pauses training without recompiling.
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 \
-            or not _math.isfinite(value):
-        raise ValueError(f"learning_rate must be a finite number >= 0. Received: learning_rate={value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not value >= 0
+        or not _math.isfinite(value)
+    ):
+        raise ValueError(
+            f"learning_rate must be a finite number >= 0. Received: learning_rate={value!r}"
+        )
 
 
 _CLASSES = {"SGD": SGD, "sgd": SGD}
@@ -130,13 +183,18 @@ def get(identifier):
         return deserialize(identifier)
     if isinstance(identifier, str) and identifier in _CLASSES:
         return _CLASSES[identifier]()
-    raise ValueError(f"Could not interpret optimizer identifier: {identifier!r}. "
-                     f"densekit has: SGD ('sgd')")
+    raise ValueError(
+        f"Could not interpret optimizer identifier: {identifier!r}. densekit has: SGD ('sgd')"
+    )
 
 
 def serialize(optimizer):
-    return {"module": "keras.optimizers", "class_name": type(optimizer).__name__,
-            "config": optimizer.get_config(), "registered_name": None}
+    return {
+        "module": "keras.optimizers",
+        "class_name": type(optimizer).__name__,
+        "config": optimizer.get_config(),
+        "registered_name": None,
+    }
 
 
 def deserialize(config):

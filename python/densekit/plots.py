@@ -27,8 +27,12 @@ DEFAULT_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu")
 _ACTIVATION_PARAMS = {"leaky_relu": {"negative_slope": 0.2}, "elu": {"alpha": 1.0}}
 # Same rule as the monitor's saturated_fraction (cpp/src/diagnostics.cpp): the output within 1% of
 # a limit, where the derivative is nearly zero.
-_SATURATION = {"sigmoid": (0.01, 0.99), "hard_sigmoid": (0.01, 0.99), "tanh": (-0.99, 0.99),
-               "softsign": (-0.99, 0.99)}
+_SATURATION = {
+    "sigmoid": (0.01, 0.99),
+    "hard_sigmoid": (0.01, 0.99),
+    "tanh": (-0.99, 0.99),
+    "softsign": (-0.99, 0.99),
+}
 
 
 def _figure(rows, cols, width=4.2, height=3.2):
@@ -136,8 +140,11 @@ def plot_gradient_flow(flows, path, figure="weight_grad_norm", kinds=None):
     fig, axes = _figure(1, 1, width=7, height=4.5)
     ax = axes[0, 0]
     for label, rows in _runs(flows, "flow").items():
-        layers = [r for r in rows if r.get(figure) is not None
-                  and (kinds is None or r.get("kind") in kinds)]
+        layers = [
+            r
+            for r in rows
+            if r.get(figure) is not None and (kinds is None or r.get("kind") in kinds)
+        ]
         values = [r[figure] for r in layers]
         if figure.endswith("_norm"):
             values = _positive(values)
@@ -189,8 +196,12 @@ def plot_gradient_norms(records, path, figure="weight_grad_norm", kinds=None):
         ax.set_ylabel(figure.replace("_", " "))
         ax.grid(True, alpha=0.3)
     norm = matplotlib.colors.Normalize(0, 1)
-    bar = fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=colormap),
-                       ax=axes[:, -1].tolist(), ticks=[0, 1], shrink=0.8 if rows < 3 else 0.4)
+    bar = fig.colorbar(
+        matplotlib.cm.ScalarMappable(norm=norm, cmap=colormap),
+        ax=axes[:, -1].tolist(),
+        ticks=[0, 1],
+        shrink=0.8 if rows < 3 else 0.4,
+    )
     bar.ax.set_yticklabels(["bottom", "top"])
     bar.set_label("layer")
     return _save(fig, path, axes, len(runs))
@@ -222,8 +233,13 @@ def plot_history(history, path, keys=None):
                 values = [math.nan if v is None else v for v in values]
                 if key == "grad_norm_ratio":
                     values = _positive(values)
-                ax.plot(epochs, values, style,
-                        color=color, label=name if (label is None or not prefix) else None)
+                ax.plot(
+                    epochs,
+                    values,
+                    style,
+                    color=color,
+                    label=name if (label is None or not prefix) else None,
+                )
         if key == "grad_norm_ratio":
             _log_if_positive(ax, *[line.get_ydata() for line in ax.get_lines()])
         validation = any(logs.get("val_" + key) for logs in runs.values())

@@ -16,8 +16,9 @@ struct LayerStats {
   double input_grad_norm = kNotApplicable;   // L2 norm of ∂loss/∂(the layer's input)
   double output_mean = 0;
   double output_std = 0;
-  double saturated_fraction = kNotApplicable;  // sigmoid/tanh/softsign/hard_sigmoid outputs near a limit
-  double dead_fraction = kNotApplicable;       // ReLU units that are zero for the whole batch
+  double saturated_fraction =
+      kNotApplicable;                     // sigmoid/tanh/softsign/hard_sigmoid outputs near a limit
+  double dead_fraction = kNotApplicable;  // ReLU units that are zero for the whole batch
 };
 
 struct MonitorRecord {

@@ -1,5 +1,6 @@
 // Exceptions raised by the core. The bindings translate them to Python exceptions:
-// ShapeError and ValueError -> ValueError, everything else derived from std::exception -> RuntimeError.
+// ShapeError and ValueError -> ValueError, everything else derived from std::exception ->
+// RuntimeError.
 #pragma once
 
 #include <stdexcept>

@@ -16,11 +16,11 @@ namespace densekit {
 
 // Sums over the samples of a step or an epoch; divide by `samples` for Keras's averages.
 struct StepTotals {
-  double loss_sum = 0;      // Σ over samples of the per-sample loss
-  double correct_sum = 0;   // Σ over samples of the accuracy
+  double loss_sum = 0;     // Σ over samples of the per-sample loss
+  double correct_sum = 0;  // Σ over samples of the accuracy
   Index samples = 0;
   Index steps = 0;
-  bool finite = true;       // false: a step produced a non-finite loss or gradient; not applied
+  bool finite = true;  // false: a step produced a non-finite loss or gradient; not applied
 };
 
 // Called during train_epoch with the totals so far; returns false to stop the epoch.
@@ -61,7 +61,9 @@ class Network {
 
   std::int64_t steps_done() const { return steps_done_; }
   Index input_units() const { return input_units_; }
-  Index output_units() const { return layers_.empty() ? input_units_ : layers_.back()->output_units(); }
+  Index output_units() const {
+    return layers_.empty() ? input_units_ : layers_.back()->output_units();
+  }
   const std::vector<std::shared_ptr<Layer>>& layers() const { return layers_; }
   std::shared_ptr<SGD> optimizer() const { return optimizer_; }
 
@@ -70,7 +72,8 @@ class Network {
   Index widest_units() const;  // the most units of any activation buffer, the input's included
   void forward(Index n, bool training);  // on acts_[0].topRows(n)
   // Rows order[start, start + n) of x and y into acts_[0] and target_.
-  void gather_batch(MatrixIn x, MatrixIn y, const std::vector<std::int64_t>& order, Index start, Index n);
+  void gather_batch(MatrixIn x, MatrixIn y, const std::vector<std::int64_t>& order, Index start,
+                    Index n);
   // The backward pass and the update, for the batch in acts_[0].topRows(n) and target y.
   StepTotals step_on_buffers(MatrixIn y, Index n);
   // Forward, loss and backward down to layer `lowest`, without the update; every input gradient
@@ -87,12 +90,12 @@ class Network {
   std::shared_ptr<SGD> optimizer_;
   AccuracyKind accuracy_ = AccuracyKind::none;
 
-  Index capacity_ = 0;              // rows the buffers hold
-  std::vector<RowMatrix> acts_;     // acts_[0]: input batch; acts_[i + 1]: output of layer i
-  std::vector<RowMatrix> grads_;    // grads_[i]: ∂loss/∂acts_[i]
-  RowMatrix target_;                // gathered targets of the batch
+  Index capacity_ = 0;                 // rows the buffers hold
+  std::vector<RowMatrix> acts_;        // acts_[0]: input batch; acts_[i + 1]: output of layer i
+  std::vector<RowMatrix> grads_;       // grads_[i]: ∂loss/∂acts_[i]
+  RowMatrix target_;                   // gathered targets of the batch
   std::vector<Parameter*> trainable_;  // parameters the optimizer updates
-  Index lowest_trained_layer_ = 0;  // layers below it need no backward at all
+  Index lowest_trained_layer_ = 0;     // layers below it need no backward at all
   Index monitor_every_ = 0;
   std::int64_t steps_done_ = 0;
   std::vector<MonitorRecord> records_;

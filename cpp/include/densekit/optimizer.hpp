@@ -49,10 +49,10 @@ class SGD {
   // A contiguous run of one parameter's elements (whole rows), taken by one thread.
   struct Chunk {
     Parameter* parameter;
-    RowMatrix* slot;   // the momentum slot, or an empty matrix when momentum is 0
-    size_t owner;      // index of the parameter in apply's list
+    RowMatrix* slot;  // the momentum slot, or an empty matrix when momentum is 0
+    size_t owner;     // index of the parameter in apply's list
     Index start, size;
-    double squares;    // Σ g² over the chunk, for the norms
+    double squares;  // Σ g² over the chunk, for the norms
   };
 
   RowMatrix& slot_for_update(Parameter* p);
@@ -64,8 +64,8 @@ class SGD {
   // Reused every step; build reserves them for every parameter it saw, so apply allocates nothing.
   std::vector<Chunk> chunks_;
   std::vector<size_t> run_starts_;  // thread t's chunks: [run_starts_[t], run_starts_[t + 1])
-  std::vector<Scalar> scales_;  // per parameter: the factor clipnorm or global_clipnorm applies
-  std::vector<double> squares_;  // per parameter: Σ g², summed over its chunks
+  std::vector<Scalar> scales_;      // per parameter: the factor clipnorm or global_clipnorm applies
+  std::vector<double> squares_;     // per parameter: Σ g², summed over its chunks
   size_t parameter_count_ = 0;
 };
 

@@ -36,14 +36,14 @@ class ThreadTuner {
   void start_trial();
   void settle();
 
-  int most_ = 0;               // the count the last trial compared with one thread
-  bool trial_ = true;          // in a trial, else settled on chosen_
-  int step_in_trial_ = 0;      // 0 .. 2 * kRounds * kBlockSteps
-  double trial_seconds_ = 0;   // what the current trial's steps took, on both counts
+  int most_ = 0;              // the count the last trial compared with one thread
+  bool trial_ = true;         // in a trial, else settled on chosen_
+  int step_in_trial_ = 0;     // 0 .. 2 * kRounds * kBlockSteps
+  double trial_seconds_ = 0;  // what the current trial's steps took, on both counts
   std::array<double, kTimed> on_most_{}, on_one_{};
   int timed_most_ = 0, timed_one_ = 0;
   int chosen_ = 0;
-  double chosen_median_ = 0;   // seconds per step of chosen_ in the trial
+  double chosen_median_ = 0;  // seconds per step of chosen_ in the trial
   double settled_seconds_ = 0, settle_for_ = 0;
   int slow_in_a_row_ = 0;
 };

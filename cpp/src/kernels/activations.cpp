@@ -142,8 +142,9 @@ void softmax_backward(MatrixIn y, MatrixIn dy, MatrixOut dx) {
     const Scalar* yr = y.row(r).data();
     const Scalar* dyr = dy.row(r).data();
     const Scalar dot = sum_chunks(n, [](const auto& a, const auto& g) { return a * g; }, yr, dyr);
-    map_chunks(n, dx.row(r).data(), [dot](const auto& a, const auto& g) { return a * (g - dot); },
-               yr, dyr);
+    map_chunks(
+        n, dx.row(r).data(), [dot](const auto& a, const auto& g) { return a * (g - dot); }, yr,
+        dyr);
   });
 }
 
@@ -200,9 +201,8 @@ void activation_forward(const ActivationSpec& spec, MatrixIn x, MatrixOut y) {
     case ActivationKind::swish:  // x·σ(x)
       return map_rows(x, y, [](const auto& a) { return a * (1 + (-a).exp()).inverse(); });
     case ActivationKind::softplus:  // log(1 + e^x) = log1p(e^-|x|) + max(x, 0), never overflows
-      return map_rows(x, y, [](const auto& a) {
-        return (-a.abs()).exp().log1p() + a.max(Scalar(0));
-      });
+      return map_rows(x, y,
+                      [](const auto& a) { return (-a.abs()).exp().log1p() + a.max(Scalar(0)); });
     case ActivationKind::softsign:  // x / (1 + |x|)
       return map_rows(x, y, [](const auto& a) { return a / (1 + a.abs()); });
     case ActivationKind::hard_sigmoid:  // relu6(x + 3) / 6, TF's form
@@ -237,9 +237,8 @@ void activation_backward(const ActivationSpec& spec, MatrixIn x, MatrixIn y, Mat
       if (dy.data() != dx.data()) map_rows(dy, dx, [](const auto& g) { return g; });
       return;
     case ActivationKind::sigmoid:
-      return map_rows(x, y, dy, dx, [](const auto&, const auto& o, const auto& g) {
-        return g * o * (1 - o);
-      });
+      return map_rows(x, y, dy, dx,
+                      [](const auto&, const auto& o, const auto& g) { return g * o * (1 - o); });
     case ActivationKind::tanh:
       return map_rows(x, y, dy, dx, [](const auto&, const auto& o, const auto& g) {
         return g * (1 - o.square());
@@ -249,9 +248,8 @@ void activation_backward(const ActivationSpec& spec, MatrixIn x, MatrixIn y, Mat
         return map_rows(x, y, dy, dx, [](const auto& a, const auto&, const auto& g) {
           return (a > 0).select(g, Scalar(0));
         });
-      return map_derivative(x, y, dy, dx, [r = relu_of(spec)](Scalar v, Scalar) {
-        return r.derivative(v);
-      });
+      return map_derivative(x, y, dy, dx,
+                            [r = relu_of(spec)](Scalar v, Scalar) { return r.derivative(v); });
     case ActivationKind::leaky_relu:
       return map_rows(x, y, dy, dx, [slope](const auto& a, const auto&, const auto& g) {
         return (a > 0).select(g, slope * g);
@@ -291,9 +289,8 @@ void activation_backward(const ActivationSpec& spec, MatrixIn x, MatrixIn y, Mat
             .select(g / Scalar(6), Scalar(0));
       });
     case ActivationKind::exponential:
-      return map_rows(x, y, dy, dx, [](const auto&, const auto& o, const auto& g) {
-        return g * o;
-      });
+      return map_rows(x, y, dy, dx,
+                      [](const auto&, const auto& o, const auto& g) { return g * o; });
     case ActivationKind::thresholded_relu:
       return map_rows(x, y, dy, dx, [theta](const auto& a, const auto&, const auto& g) {
         return (a > theta).select(g, Scalar(0));

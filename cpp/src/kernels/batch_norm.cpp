@@ -26,7 +26,8 @@ void for_each_column_tile(Index rows, Index cols, Body&& body) {
   const int threads = loop_threads(rows * cols);
   parallel_for(threads, rows * cols, [&](Index t) {
     const auto [start, size] = share_of(cols, t, threads);
-    for (Index j0 = start; j0 < start + size; j0 += kTile) body(j0, std::min(kTile, start + size - j0));
+    for (Index j0 = start; j0 < start + size; j0 += kTile)
+      body(j0, std::min(kTile, start + size - j0));
   });
 }
 
@@ -62,8 +63,8 @@ void require_rows(const char* where, const char* name, MatrixIn m) {
 // Two passes per tile in double, mean then centered sum of squares (E[x²] - E[x]² cancels
 // catastrophically when |μ| >> σ), then one pass writing x̂ and y.
 void batch_norm_forward_training(MatrixIn x, VectorIn gamma, VectorIn beta, Scalar epsilon,
-                                 VectorOut mean, VectorOut var, VectorOut inv_std,
-                                 MatrixOut x_hat, MatrixOut y) {
+                                 VectorOut mean, VectorOut var, VectorOut inv_std, MatrixOut x_hat,
+                                 MatrixOut y) {
   const char* where = "batch_norm_forward_training";
   const Index n = x.rows(), f = x.cols();
   require_rows(where, "x", x);
@@ -128,9 +129,8 @@ void batch_norm_update_moving(VectorOut moving_mean, VectorOut moving_var, Vecto
 
 // Folded as Keras's backend does: y = x·scale + shift, scale = γ/√(moving_var + ε),
 // shift = β - moving_mean·scale.
-void batch_norm_forward_inference(MatrixIn x, VectorIn gamma, VectorIn beta,
-                                  VectorIn moving_mean, VectorIn moving_var, Scalar epsilon,
-                                  MatrixOut y) {
+void batch_norm_forward_inference(MatrixIn x, VectorIn gamma, VectorIn beta, VectorIn moving_mean,
+                                  VectorIn moving_var, Scalar epsilon, MatrixOut y) {
   const char* where = "batch_norm_forward_inference";
   const Index n = x.rows(), f = x.cols();
   require_optional(where, "gamma", gamma, f);
@@ -211,9 +211,9 @@ void batch_norm_backward_training(MatrixIn x_hat, MatrixIn dy, VectorIn gamma, V
 
 // y is affine in x with constant statistics, so dx is dy scaled; the sums come first so that
 // dx may overwrite dy.
-void batch_norm_backward_inference(MatrixIn x, MatrixIn dy, VectorIn gamma,
-                                   VectorIn moving_mean, VectorIn moving_var, Scalar epsilon,
-                                   MatrixOut dx, VectorOut dgamma, VectorOut dbeta) {
+void batch_norm_backward_inference(MatrixIn x, MatrixIn dy, VectorIn gamma, VectorIn moving_mean,
+                                   VectorIn moving_var, Scalar epsilon, MatrixOut dx,
+                                   VectorOut dgamma, VectorOut dbeta) {
   const char* where = "batch_norm_backward_inference";
   const Index n = x.rows(), f = x.cols();
   require_shape(where, "dy", dy.rows(), dy.cols(), n, f);

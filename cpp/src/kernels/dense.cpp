@@ -71,9 +71,10 @@ void product(const Lhs& a, const Rhs& b, MatrixOut out, const Epilogue& epilogue
     }
   };
   // The probe allows for the epilogue's elements too.
-  run_team(product_threads(multiply_adds, thin), multiply_adds, double(out.size()), [&](Index thread, Index team) {
-    for (Index p = thread; p < parts; p += team) multiply_part(p);
-  });
+  run_team(product_threads(multiply_adds, thin), multiply_adds, double(out.size()),
+           [&](Index thread, Index team) {
+             for (Index p = thread; p < parts; p += team) multiply_part(p);
+           });
 }
 
 template <typename Lhs, typename Rhs>
@@ -103,10 +104,13 @@ void forward_product(MatrixIn x, MatrixIn w, MatrixOut out, const Epilogue& epil
   // allocates nothing.
   thread_local std::vector<Scalar> partials;
   const Index units = out.cols(), rows = out.rows();
-  if (partials.size() < size_t((parts - 1) * rows * units)) partials.resize(size_t((parts - 1) * rows * units));
+  if (partials.size() < size_t((parts - 1) * rows * units))
+    partials.resize(size_t((parts - 1) * rows * units));
   Scalar* partial_data = partials.data();
   const auto part = [&](Index p) {
-    return p == 0 ? out : MatrixOut(Eigen::Map<RowMatrix>(partial_data + (p - 1) * rows * units, rows, units));
+    return p == 0 ? out
+                  : MatrixOut(
+                        Eigen::Map<RowMatrix>(partial_data + (p - 1) * rows * units, rows, units));
   };
   const auto multiply_part = [&](Index p) {
     const auto [k0, k_size] = share_of(x.cols(), p, parts);
@@ -118,17 +122,18 @@ void forward_product(MatrixIn x, MatrixIn w, MatrixOut out, const Epilogue& epil
   const auto add_parts = [&](Index c0, Index c_size) {
     for (Index p = 1; p < parts; ++p) out.middleCols(c0, c_size) += part(p).middleCols(c0, c_size);
   };
-  run_team(product_threads(multiply_adds, thin), multiply_adds, double(out.size()), [&](Index thread, Index team) {
-    for (Index p = thread; p < parts; p += team) multiply_part(p);
-    if (team > 1) {
+  run_team(product_threads(multiply_adds, thin), multiply_adds, double(out.size()),
+           [&](Index thread, Index team) {
+             for (Index p = thread; p < parts; p += team) multiply_part(p);
+             if (team > 1) {
 #pragma omp barrier
-    }
-    const auto [c0, c_size] = share_of(units, thread, team);
-    if (c_size > 0) {
-      add_parts(c0, c_size);
-      epilogue(Index(0), rows, c0, c_size);
-    }
-  });
+             }
+             const auto [c0, c_size] = share_of(units, thread, team);
+             if (c_size > 0) {
+               add_parts(c0, c_size);
+               epilogue(Index(0), rows, c0, c_size);
+             }
+           });
 }
 
 }  // namespace
@@ -172,7 +177,8 @@ void dense_backward_data(MatrixIn dy, MatrixIn w, MatrixOut dx) {
 void dense_backward_weights(MatrixIn x, MatrixIn dy, MatrixOut dw, VectorOut db) {
   require_shape("dense_backward_weights", "dy", dy.rows(), dy.cols(), x.rows(), -1);
   require_shape("dense_backward_weights", "dw", dw.rows(), dw.cols(), x.cols(), dy.cols());
-  if (db.cols() != 0) require_shape("dense_backward_weights", "db", db.rows(), db.cols(), 1, dy.cols());
+  if (db.cols() != 0)
+    require_shape("dense_backward_weights", "db", db.rows(), db.cols(), 1, dy.cols());
   product(x.transpose(), dy, dw);
   if (db.cols() != 0) db.noalias() = dy.colwise().sum();
 }

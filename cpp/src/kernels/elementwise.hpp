@@ -58,9 +58,8 @@ Scalar sum_chunks(Index n, F f, In... in) {
 // y.row(r) = f(x.row(r)) for every row.
 template <class F>
 void map_rows(MatrixIn x, MatrixOut y, F f) {
-  for_each_row(x.rows(), x.cols(), [&](Index r) {
-    map_chunks(x.cols(), y.row(r).data(), f, x.row(r).data());
-  });
+  for_each_row(x.rows(), x.cols(),
+               [&](Index r) { map_chunks(x.cols(), y.row(r).data(), f, x.row(r).data()); });
 }
 
 // dx.row(r) = g(x.row(r), y.row(r), dy.row(r)) for every row.

@@ -77,8 +77,8 @@ void prelu_backward(MatrixIn x, VectorIn alpha, MatrixIn dy, MatrixOut dx, Vecto
     auto acc = dalpha.segment(c0, width).array();
     acc.setZero();
     for (Index r = 0; r < n; ++r)
-      acc += dy.row(r).segment(c0, width).array() *
-             x.row(r).segment(c0, width).array().min(Scalar(0));
+      acc +=
+          dy.row(r).segment(c0, width).array() * x.row(r).segment(c0, width).array().min(Scalar(0));
   });
 }
 
@@ -131,9 +131,8 @@ void rrelu_backward(MatrixIn x, MatrixIn slopes, MatrixIn dy, MatrixOut dx) {
   require_shape(where, "slopes", slopes.rows(), slopes.cols(), x.rows(), x.cols());
   require_shape(where, "dy", dy.rows(), dy.cols(), x.rows(), x.cols());
   require_shape(where, "dx", dx.rows(), dx.cols(), x.rows(), x.cols());
-  map_rows(x, slopes, dy, dx, [](const auto& a, const auto& s, const auto& g) {
-    return (a >= 0).select(g, s * g);
-  });
+  map_rows(x, slopes, dy, dx,
+           [](const auto& a, const auto& s, const auto& g) { return (a >= 0).select(g, s * g); });
 }
 
 }  // namespace densekit

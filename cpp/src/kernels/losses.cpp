@@ -11,7 +11,9 @@ namespace {
 
 constexpr Scalar kEps = kLossEpsilon;
 
-bool is_sparse(const LossSpec& spec) { return spec.kind == LossKind::sparse_categorical_crossentropy; }
+bool is_sparse(const LossSpec& spec) {
+  return spec.kind == LossKind::sparse_categorical_crossentropy;
+}
 
 void check_target(const char* where, const LossSpec& spec, MatrixIn pred, MatrixIn target) {
   require_shape(where, "target", target.rows(), target.cols(), pred.rows(),
@@ -80,8 +82,9 @@ double crossentropy_logits_row(const LossSpec& spec, MatrixIn z, MatrixIn target
 }
 
 // Binary cross-entropy, mean over the last axis.
-//   probabilities: c = clip(p, ε, 1-ε), l = -(t log c + (1-t) log(1-c)), ∂l/∂p = (c-t)/(c(1-c)) inside the clip range
-//   logits (stable form): l = max(z,0) - z t + log(1 + e^{-|z|}), ∂l/∂z = σ(z) - t
+//   probabilities: c = clip(p, ε, 1-ε), l = -(t log c + (1-t) log(1-c)), ∂l/∂p = (c-t)/(c(1-c))
+//   inside the clip range logits (stable form): l = max(z,0) - z t + log(1 + e^{-|z|}), ∂l/∂z =
+//   σ(z) - t
 double binary_crossentropy_row(const LossSpec& spec, MatrixIn pred, MatrixIn target, Index r,
                                MatrixOut* dpred, Scalar scale) {
   const Index classes = pred.cols();
@@ -103,7 +106,8 @@ double binary_crossentropy_row(const LossSpec& spec, MatrixIn pred, MatrixIn tar
 }
 
 // Mean squared error, mean over the last axis: l = Σ_j (p_j - t_j)² / C, ∂l/∂p = 2(p - t)/C.
-double mean_squared_error_row(MatrixIn pred, MatrixIn target, Index r, MatrixOut* dpred, Scalar scale) {
+double mean_squared_error_row(MatrixIn pred, MatrixIn target, Index r, MatrixOut* dpred,
+                              Scalar scale) {
   const Index classes = pred.cols();
   double loss = 0;
   for (Index j = 0; j < classes; ++j) {
@@ -132,9 +136,8 @@ double loss_row(const LossSpec& spec, MatrixIn pred, MatrixIn target, Index r, M
 double mean_loss(const LossSpec& spec, MatrixIn pred, MatrixIn target, MatrixOut* dpred) {
   const Index rows = pred.rows();
   const Scalar scale = Scalar(1) / static_cast<Scalar>(rows);
-  const double total = parallel_sum(rows, pred.size(), [&](Index r) {
-    return loss_row(spec, pred, target, r, dpred, scale);
-  });
+  const double total = parallel_sum(
+      rows, pred.size(), [&](Index r) { return loss_row(spec, pred, target, r, dpred, scale); });
   return total / static_cast<double>(rows);
 }
 
@@ -164,7 +167,8 @@ Scalar loss_value(const LossSpec& spec, MatrixIn pred, MatrixIn target) {
 Scalar loss_value_and_gradient(const LossSpec& spec, MatrixIn pred, MatrixIn target,
                                MatrixOut dpred) {
   check_target("loss_value_and_gradient", spec, pred, target);
-  require_shape("loss_value_and_gradient", "dpred", dpred.rows(), dpred.cols(), pred.rows(), pred.cols());
+  require_shape("loss_value_and_gradient", "dpred", dpred.rows(), dpred.cols(), pred.rows(),
+                pred.cols());
   return static_cast<Scalar>(mean_loss(spec, pred, target, &dpred));
 }
 
@@ -193,9 +197,12 @@ Scalar fused_probability_loss_gradient(const LossSpec& spec, MatrixIn prob, Matr
 
 AccuracyKind accuracy_for_loss(const LossSpec& spec) {
   switch (spec.kind) {
-    case LossKind::sparse_categorical_crossentropy: return AccuracyKind::sparse_categorical;
-    case LossKind::categorical_crossentropy: return AccuracyKind::categorical;
-    default: return AccuracyKind::binary;
+    case LossKind::sparse_categorical_crossentropy:
+      return AccuracyKind::sparse_categorical;
+    case LossKind::categorical_crossentropy:
+      return AccuracyKind::categorical;
+    default:
+      return AccuracyKind::binary;
   }
 }
 
@@ -204,7 +211,8 @@ double accuracy_sum(AccuracyKind kind, MatrixIn pred, MatrixIn target) {
   if (kind == AccuracyKind::none) return 0;
   if (pred.rows() == 0 || pred.cols() == 0) throw ShapeError("accuracy_sum: pred is empty");
   const bool sparse = kind == AccuracyKind::sparse_categorical;
-  require_shape(where, "target", target.rows(), target.cols(), pred.rows(), sparse ? 1 : pred.cols());
+  require_shape(where, "target", target.rows(), target.cols(), pred.rows(),
+                sparse ? 1 : pred.cols());
   if (sparse) check_sparse_labels(target, pred.cols());
   const Index rows = pred.rows(), classes = pred.cols();
   double correct = 0;

@@ -50,8 +50,8 @@ void BatchNormLayer::forward(MatrixIn x, MatrixOut y, bool training) {
     return;
   }
   if (x_hat_.rows() < n) reserve(n);
-  batch_norm_forward_training(x, gamma, beta, epsilon_, mean_, var_, inv_std_,
-                              x_hat_.topRows(n), y);
+  batch_norm_forward_training(x, gamma, beta, epsilon_, mean_, var_, inv_std_, x_hat_.topRows(n),
+                              y);
   moving_update_pending_ = true;
 }
 
@@ -64,8 +64,8 @@ bool BatchNormLayer::pending_state_finite() const {
 void BatchNormLayer::commit_forward() {
   if (!moving_update_pending_) return;
   moving_update_pending_ = false;
-  batch_norm_update_moving(moving_mean_->value.row(0), moving_variance_->value.row(0), mean_,
-                           var_, momentum_);
+  batch_norm_update_moving(moving_mean_->value.row(0), moving_variance_->value.row(0), mean_, var_,
+                           momentum_);
 }
 
 std::optional<AffineOutput> BatchNormLayer::affine_output() {

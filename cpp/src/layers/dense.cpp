@@ -5,11 +5,14 @@
 
 namespace densekit {
 
-DenseLayer::DenseLayer(Index input_units, Index units, const ActivationSpec& activation, bool use_bias)
+DenseLayer::DenseLayer(Index input_units, Index units, const ActivationSpec& activation,
+                       bool use_bias)
     : Layer(input_units, units), activation_(activation) {
   kernel_ = add_parameter("kernel", input_units, units, true, false);
-  if (use_bias) bias_ = add_parameter("bias", 1, units, true, true);
-  else dz_sum_.resize(units);
+  if (use_bias)
+    bias_ = add_parameter("bias", 1, units, true, true);
+  else
+    dz_sum_.resize(units);
 }
 
 void DenseLayer::reserve(Index max_batch) {

@@ -24,9 +24,14 @@ def build(model):
         elif layer.kind == "activation":
             layers.append(keras.layers.Activation(layer.activation))
         else:
-            layers.append(keras.layers.Dense(layer.units, activation=layer.activation,
-                                             use_bias=layer.use_bias,
-                                             kernel_initializer=layer.initializer))
+            layers.append(
+                keras.layers.Dense(
+                    layer.units,
+                    activation=layer.activation,
+                    use_bias=layer.use_bias,
+                    kernel_initializer=layer.initializer,
+                )
+            )
     return keras.Sequential(layers)
 
 
@@ -41,8 +46,9 @@ class Trainer:
                 layer.trainable = False
         how, limit = spec.clip
         optimizer = keras.optimizers.SGD(learning_rate=spec.learning_rate, **{how: limit})
-        self.model.compile(loss="sparse_categorical_crossentropy", optimizer=optimizer,
-                           metrics=["accuracy"])
+        self.model.compile(
+            loss="sparse_categorical_crossentropy", optimizer=optimizer, metrics=["accuracy"]
+        )
         self.batch = batch
 
     def epoch(self, x, y, seed):

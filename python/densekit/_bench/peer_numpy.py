@@ -31,7 +31,7 @@ class Trainer:
         order = np.random.default_rng(seed).permutation(len(x))
         total = 0.0
         for start in range(0, len(x), self.batch):
-            rows = order[start:start + self.batch]
+            rows = order[start : start + self.batch]
             total += self.net.train_step(x[rows], y[rows]) * len(rows)
         return total / len(x)
 
@@ -43,7 +43,7 @@ class Predictor:
     def predict(self, x, batch):
         out = np.empty((len(x), self.net.layers[-1].params[0].shape[1]), np.float32)
         for start in range(0, len(x), batch):
-            out[start:start + batch] = self.net.predict(x[start:start + batch])
+            out[start : start + batch] = self.net.predict(x[start : start + batch])
         return out
 
     def one(self, x):

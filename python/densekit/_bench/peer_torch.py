@@ -78,7 +78,7 @@ class Trainer:
         how, limit = self.clip
         total = torch.zeros(())
         for start in range(0, len(xs), self.batch):
-            rows = order[start:start + self.batch]
+            rows = order[start : start + self.batch]
             probs = self.net(xs[rows])
             loss = F.nll_loss(torch.log(probs.clamp(_EPSILON, 1 - _EPSILON)), ys[rows])
             self.optimizer.zero_grad(set_to_none=True)
@@ -102,7 +102,9 @@ class Predictor:
     def predict(self, x, batch):
         xs = torch.from_numpy(x)
         with torch.inference_mode():
-            return torch.cat([self.net(xs[i:i + batch]) for i in range(0, len(xs), batch)]).numpy()
+            return torch.cat(
+                [self.net(xs[i : i + batch]) for i in range(0, len(xs), batch)]
+            ).numpy()
 
     def one(self, x):
         with torch.inference_mode():

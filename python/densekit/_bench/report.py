@@ -46,11 +46,15 @@ def summarize(raw):
             if item.kind in ("frozen", "threads"):
                 variants = {key: _median([r[key] for r in results]) for key in results[0]}
                 first, second = ("full", "frozen") if item.kind == "frozen" else ("1", "2")
-                rows[peer] = {**{f"{key}_seconds": value for key, value in variants.items()},
-                              "speedup": variants[first] / variants[second]}
+                rows[peer] = {
+                    **{f"{key}_seconds": value for key, value in variants.items()},
+                    "speedup": variants[first] / variants[second],
+                }
                 continue
             row = {"seconds": _median(results)}
-            count = {"train": samples, "predict": options["predict_samples"], "latency": 1}[item.kind]
+            count = {"train": samples, "predict": options["predict_samples"], "latency": 1}[
+                item.kind
+            ]
             row["samples_per_s"] = count / row["seconds"]
             if item.kind == "train":
                 row["loss"] = results[-1]["loss"]
@@ -74,8 +78,15 @@ def summarize(raw):
             value = rows.get("densekit", {}).get("speedup")
         if name in summary["items"]:
             verdict = "n/a" if value is None else ("PASS" if value >= goal else "MISS")
-            summary["targets"].append({"item": name, "target": wording, "goal": goal,
-                                       "measured": value, "result": verdict})
+            summary["targets"].append(
+                {
+                    "item": name,
+                    "target": wording,
+                    "goal": goal,
+                    "measured": value,
+                    "result": verdict,
+                }
+            )
     return summary
 
 
@@ -104,8 +115,10 @@ def _percent(value):
 
 def _table(header, rows, left=2):
     """A markdown table; the first `left` columns are text, the others numbers (right-aligned)."""
-    lines = ["| " + " | ".join(header) + " |",
-             "|" + "|".join("---" if i < left else "---:" for i in range(len(header))) + "|"]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" if i < left else "---:" for i in range(len(header))) + "|",
+    ]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return lines
 
@@ -115,45 +128,96 @@ def markdown(raw, summary):
     meta, options = raw["meta"], raw["meta"]["options"]
     versions = ", ".join(f"{peer} {version}" for peer, version in raw["versions"].items())
     sgemm = summary["sgemm_flops_per_s"]
-    lines = [f"## densekit bench: {options['samples']:,} samples, {options['repeats']} "
-             f"repetition{'s' * (options['repeats'] != 1)}, {options['threads']} thread"
-             f"{'s' * (options['threads'] != 1)}, medians", "",
-             f"{meta['machine']['cpu']} ({meta['machine']['cpus']} CPUs), Python "
-             f"{meta['machine']['python']}; {versions}. Load average (1 min) "
-             f"{meta['load_before'][0]:.2f} before, {meta['load_after'][0]:.2f} after."]
+    lines = [
+        f"## densekit bench: {options['samples']:,} samples, {options['repeats']} "
+        f"repetition{'s' * (options['repeats'] != 1)}, {options['threads']} thread"
+        f"{'s' * (options['threads'] != 1)}, medians",
+        "",
+        f"{meta['machine']['cpu']} ({meta['machine']['cpus']} CPUs), Python "
+        f"{meta['machine']['python']}; {versions}. Load average (1 min) "
+        f"{meta['load_before'][0]:.2f} before, {meta['load_after'][0]:.2f} after.",
+    ]
     if sgemm:
-        lines.append(f"sgemm rate (NumPy float32 matmul 1024², {options['threads']} thread"
-                     f"{'s' * (options['threads'] != 1)}): {sgemm / 1e9:.1f} GFLOP/s; the sgemm bound "
-                     f"of an epoch is 3 × its forward FLOPs / that rate" + _bounds(summary) + ".")
+        lines.append(
+            f"sgemm rate (NumPy float32 matmul 1024², {options['threads']} thread"
+            f"{'s' * (options['threads'] != 1)}): {sgemm / 1e9:.1f} GFLOP/s; the sgemm bound "
+            f"of an epoch is 3 × its forward FLOPs / that rate" + _bounds(summary) + "."
+        )
     if options.get("quick"):
         lines.append("Quick run: indicative only; the targets are meant for full runs.")
     items = summary["items"]
-    train = [(name, peer, row) for name, rows in items.items() if _ITEMS[name].kind == "train"
-             for peer, row in rows.items()]
+    train = [
+        (name, peer, row)
+        for name, rows in items.items()
+        if _ITEMS[name].kind == "train"
+        for peer, row in rows.items()
+    ]
     if train:
         lines += ["", "### Training, one epoch", ""]
-        lines += _table(["workload", "peer", "s/epoch", "samples/s", "densekit speedup",
-                         "of sgemm bound", "loss"],
-                        [[_ITEMS[name].label, peer, f"{row['seconds']:.3f}", _rate(row["samples_per_s"]),
-                          _times(row.get("densekit_speedup")), _percent(row.get("bound_fraction")),
-                          f"{row['loss']:.3f}"] for name, peer, row in train])
-    inference = [(name, peer, row) for name, rows in items.items()
-                 if _ITEMS[name].kind in ("predict", "latency") for peer, row in rows.items()]
+        lines += _table(
+            [
+                "workload",
+                "peer",
+                "s/epoch",
+                "samples/s",
+                "densekit speedup",
+                "of sgemm bound",
+                "loss",
+            ],
+            [
+                [
+                    _ITEMS[name].label,
+                    peer,
+                    f"{row['seconds']:.3f}",
+                    _rate(row["samples_per_s"]),
+                    _times(row.get("densekit_speedup")),
+                    _percent(row.get("bound_fraction")),
+                    f"{row['loss']:.3f}",
+                ]
+                for name, peer, row in train
+            ],
+        )
+    inference = [
+        (name, peer, row)
+        for name, rows in items.items()
+        if _ITEMS[name].kind in ("predict", "latency")
+        for peer, row in rows.items()
+    ]
     if inference:
-        what = {"predict": f"predict {options['predict_samples']:,} (batch {options['predict_batch']})",
-                "latency": f"1 sample, median of {options['latency_calls']:,} calls"}
+        what = {
+            "predict": f"predict {options['predict_samples']:,} (batch {options['predict_batch']})",
+            "latency": f"1 sample, median of {options['latency_calls']:,} calls",
+        }
         lines += ["", "### Inference, seed model", ""]
-        lines += _table(["measure", "peer", "median", "samples/s", "densekit speedup"],
-                        [[what[name], peer, _time(row["seconds"]), _rate(row["samples_per_s"]),
-                          _times(row.get("densekit_speedup"))] for name, peer, row in inference])
+        lines += _table(
+            ["measure", "peer", "median", "samples/s", "densekit speedup"],
+            [
+                [
+                    what[name],
+                    peer,
+                    _time(row["seconds"]),
+                    _rate(row["samples_per_s"]),
+                    _times(row.get("densekit_speedup")),
+                ]
+                for name, peer, row in inference
+            ],
+        )
     lines += _extras(raw, items)
     if summary["targets"]:
         lines += ["", "### Targets (issue 5)", ""]
-        lines += _table(["target", "measured", "goal", "result"],
-                        [[t["target"], _percent(t["measured"]) if "fraction" in t["target"]
-                          else _times(t["measured"]),
-                          f"≥ {t['goal']:.0%}" if "fraction" in t["target"] else f"≥ {t['goal']:g}×",
-                          t["result"]] for t in summary["targets"]], left=1)
+        lines += _table(
+            ["target", "measured", "goal", "result"],
+            [
+                [
+                    t["target"],
+                    _percent(t["measured"]) if "fraction" in t["target"] else _times(t["measured"]),
+                    f"≥ {t['goal']:.0%}" if "fraction" in t["target"] else f"≥ {t['goal']:g}×",
+                    t["result"],
+                ]
+                for t in summary["targets"]
+            ],
+            left=1,
+        )
     if raw["notes"]:
         lines += ["", "### Notes", ""] + [f"- {note.splitlines()[0]}" for note in raw["notes"]]
     return "\n".join(lines) + "\n"
@@ -165,37 +229,61 @@ def _extras(raw, items):
         row = peers.get("densekit")
         item = _ITEMS[name]
         if item.kind == "frozen" and row:
-            rows.append([f"deep b{item.batch}: all but the top frozen vs all trained",
-                         f"full {_time(row['full_seconds'])}, frozen {_time(row['frozen_seconds'])}",
-                         _times(row["speedup"])])
+            rows.append(
+                [
+                    f"deep b{item.batch}: all but the top frozen vs all trained",
+                    f"full {_time(row['full_seconds'])}, frozen {_time(row['frozen_seconds'])}",
+                    _times(row["speedup"]),
+                ]
+            )
         elif item.kind == "threads" and row:
-            rows.append([f"seed b{item.batch}: 2 threads vs 1",
-                         f"1 thread {_time(row['1_seconds'])}, 2 threads {_time(row['2_seconds'])}",
-                         _times(row["speedup"])])
+            rows.append(
+                [
+                    f"seed b{item.batch}: 2 threads vs 1",
+                    f"1 thread {_time(row['1_seconds'])}, 2 threads {_time(row['2_seconds'])}",
+                    _times(row["speedup"]),
+                ]
+            )
     lines = []
     if rows:
-        lines += ["", "### densekit only", ""] + _table(["measure", "epoch medians", "speedup"], rows, left=1)
+        lines += ["", "### densekit only", ""] + _table(
+            ["measure", "epoch medians", "speedup"], rows, left=1
+        )
     if raw["rss"]:
         lines += ["", "### Peak RSS during one epoch of fit (fresh process per peer)", ""]
-        lines += _table(["peer", "workload", "RSS before fit", "peak during fit", "fit adds"],
-                        [[peer, r["item"], _mib(r["rss_before_kib"]), _mib(r["peak_kib"]),
-                          _mib(r["peak_kib"] - r["rss_before_kib"]
-                               if r["peak_kib"] and r["rss_before_kib"] else None)]
-                         for peer, r in raw["rss"].items()])
+        lines += _table(
+            ["peer", "workload", "RSS before fit", "peak during fit", "fit adds"],
+            [
+                [
+                    peer,
+                    r["item"],
+                    _mib(r["rss_before_kib"]),
+                    _mib(r["peak_kib"]),
+                    _mib(
+                        r["peak_kib"] - r["rss_before_kib"]
+                        if r["peak_kib"] and r["rss_before_kib"]
+                        else None
+                    ),
+                ]
+                for peer, r in raw["rss"].items()
+            ],
+        )
         if not all(r["peak_reset"] for r in raw["rss"].values()):
             lines.append("(VmHWM could not be reset before the fit: the peak may predate it.)")
     return lines
 
 
 def _bounds(summary):
-    """": seed 0.98 s, deep 0.99 s" for the models trained in this run."""
+    """ ": seed 0.98 s, deep 0.99 s" for the models trained in this run."""
     bounds = {}
     for name, rows in summary["items"].items():
         for row in rows.values():
             if "bound_seconds" in row:
                 bounds[_ITEMS[name].model] = row["bound_seconds"]
-    return "".join(f"{', ' if i else ': '}{model} {_time(seconds)}"
-                   for i, (model, seconds) in enumerate(bounds.items()))
+    return "".join(
+        f"{', ' if i else ': '}{model} {_time(seconds)}"
+        for i, (model, seconds) in enumerate(bounds.items())
+    )
 
 
 def _mib(kib):

@@ -14,7 +14,6 @@ import sys
 import time
 
 import densekit
-from densekit._bench import workloads
 
 __all__ = ["PEERS", "run"]
 
@@ -39,18 +38,27 @@ class _Process:
     def __init__(self, peer, threads):
         env = dict(os.environ)
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(densekit.__file__)))
-        env["PYTHONPATH"] = os.pathsep.join([package_root] + [p for p in [env.get("PYTHONPATH")] if p])
+        env["PYTHONPATH"] = os.pathsep.join(
+            [package_root] + [p for p in [env.get("PYTHONPATH")] if p]
+        )
         env.update({name: str(threads) for name in _THREAD_VARIABLES})
         self.peer = peer
-        self.process = subprocess.Popen([sys.executable, "-m", "densekit._bench.worker", peer],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
-                                        text=True, bufsize=1)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "densekit._bench.worker", peer],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+            bufsize=1,
+        )
 
     def ask(self, op, **request):
         try:
             self.process.stdin.write(json.dumps({"op": op, **request}) + "\n")
         except OSError:  # it died earlier (a crash in the peer's native code)
-            raise WorkerError(f"the {self.peer} worker exited (code {self.process.wait()})") from None
+            raise WorkerError(
+                f"the {self.peer} worker exited (code {self.process.wait()})"
+            ) from None
         line = self.process.stdout.readline()
         if not line:
             raise WorkerError(f"the {self.peer} worker exited (code {self.process.wait()})")
@@ -77,8 +85,12 @@ def _start(peer, options, notes):
             notes.append(f"{peer}: not installed ({hello['reason']}); skipped")
             process.close()
             return None, None
-        process.ask("setup", samples=options["samples"], predict_samples=options["predict_samples"],
-                    seed=options["seed"])
+        process.ask(
+            "setup",
+            samples=options["samples"],
+            predict_samples=options["predict_samples"],
+            seed=options["seed"],
+        )
     except WorkerError as error:
         notes.append(f"{peer}: failed to start; skipped\n{error}")
         process.close()
@@ -90,12 +102,17 @@ def _machine():
     model = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as cpuinfo:
-            model = next(line.split(":", 1)[1].strip() for line in cpuinfo
-                         if line.startswith("model name"))
+            model = next(
+                line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")
+            )
     except (OSError, StopIteration):
         pass
-    return {"cpu": model, "cpus": os.cpu_count(), "python": platform.python_version(),
-            "platform": platform.platform()}
+    return {
+        "cpu": model,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
 
 
 def run(options):
@@ -106,10 +123,20 @@ def run(options):
     """
     items = options["items"]
     notes, versions, workers = [], {}, {}
-    raw = {"meta": {"options": {k: v for k, v in options.items() if k != "items"},
-                    "items": [item.name for item in items], "machine": _machine(),
-                    "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "load_before": os.getloadavg()},
-           "notes": notes, "versions": versions, "sgemm": [], "results": {}, "rss": {}}
+    raw = {
+        "meta": {
+            "options": {k: v for k, v in options.items() if k != "items"},
+            "items": [item.name for item in items],
+            "machine": _machine(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "load_before": os.getloadavg(),
+        },
+        "notes": notes,
+        "versions": versions,
+        "sgemm": [],
+        "results": {},
+        "rss": {},
+    }
     timed = [item for item in items if item.kind != "rss"]
     try:
         for peer in options["peers"]:
@@ -117,7 +144,9 @@ def run(options):
             if process is not None:
                 workers[peer], versions[peer] = process, version
         if not versions.get("torch", "2.13.0").startswith("2.13.0"):
-            notes.append(f"torch: {versions['torch']} installed; issue 5 compares with torch 2.13.0")
+            notes.append(
+                f"torch: {versions['torch']} installed; issue 5 compares with torch 2.13.0"
+            )
         _prepare(workers, timed, raw, notes)
         for rep in range(options["repeats"]):
             _repetition(rep, workers, timed, options, raw, notes)
@@ -165,9 +194,13 @@ def _repetition(rep, workers, items, options, raw, notes):
             # let them fall asleep, so no peer runs beside another's spinning threads.
             time.sleep(_SETTLE_SECONDS)
             try:
-                result = workers[peer].ask("run", item=item.name, rep=rep,
-                                           predict_batch=options["predict_batch"],
-                                           latency_calls=options["latency_calls"])
+                result = workers[peer].ask(
+                    "run",
+                    item=item.name,
+                    rep=rep,
+                    predict_batch=options["predict_batch"],
+                    latency_calls=options["latency_calls"],
+                )
             except WorkerError as error:
                 notes.append(f"{item.name} on {peer}: failed in repetition {rep + 1}\n{error}")
                 continue
@@ -194,7 +227,10 @@ def _measure_rss(item, options, raw, notes):
         raw["versions"].setdefault(peer, version)
         try:
             _log(f"rss       {item.name:<12} {peer}")
-            raw["rss"][peer] = {"item": f"{item.model} b{item.batch}", **worker.ask("rss", item=item.name)}
+            raw["rss"][peer] = {
+                "item": f"{item.model} b{item.batch}",
+                **worker.ask("rss", item=item.name),
+            }
         except WorkerError as error:
             notes.append(f"rss on {peer}: failed\n{error}")
         finally:

@@ -86,7 +86,7 @@ class Worker:
             predictor = self._predictor(item.model)
             predictor.predict(self.x_test[:1000], 32)
             for i in range(50):
-                predictor.one(self.x_test[i:i + 1])
+                predictor.one(self.x_test[i : i + 1])
         return {}
 
     def run(self, item, rep, predict_batch=32, latency_calls=1000):
@@ -96,11 +96,15 @@ class Worker:
             return self._epoch(self._trainer(item.model, item.batch), seed)
         if item.kind == "frozen":
             order = (False, True) if rep % 2 == 0 else (True, False)
-            return {("frozen" if frozen else "full"): self._epoch(
-                self._trainer(item.model, item.batch, frozen), seed) for frozen in order}
+            return {
+                ("frozen" if frozen else "full"): self._epoch(
+                    self._trainer(item.model, item.batch, frozen), seed
+                )
+                for frozen in order
+            }
         if item.kind == "threads":
             trainer, result = self._trainer(item.model, item.batch), {}
-            for threads in ((1, 2) if rep % 2 == 0 else (2, 1)):
+            for threads in (1, 2) if rep % 2 == 0 else (2, 1):
                 self.peer.set_threads(threads)
                 result[str(threads)] = self._epoch(trainer, seed)
             self.peer.set_threads(self.threads)
@@ -118,8 +122,11 @@ class Worker:
                 predictor.one(sample)
                 times.append(time.perf_counter() - start)
             times.sort()
-            return {"seconds": statistics.median(times), "p10": times[len(times) // 10],
-                    "p90": times[len(times) * 9 // 10]}
+            return {
+                "seconds": statistics.median(times),
+                "p10": times[len(times) // 10],
+                "p90": times[len(times) * 9 // 10],
+            }
         raise ValueError(f"worker: cannot run item kind {item.kind!r}")
 
     def rss(self, item):
@@ -127,8 +134,12 @@ class Worker:
         before = _memory_kib("VmRSS")
         reset = _reset_peak()
         seconds = self._epoch(self._trainer(item.model, item.batch), seed=1)["seconds"]
-        return {"rss_before_kib": before, "peak_kib": _memory_kib("VmHWM"), "peak_reset": reset,
-                "seconds": seconds}
+        return {
+            "rss_before_kib": before,
+            "peak_kib": _memory_kib("VmHWM"),
+            "peak_reset": reset,
+            "seconds": seconds,
+        }
 
     @staticmethod
     def sgemm(size=1024, calls=10):
@@ -142,7 +153,7 @@ class Worker:
             start = time.perf_counter()
             np.matmul(a, b, out=out)
             times.append(time.perf_counter() - start)
-        return {"flops_per_s": 2.0 * size ** 3 / statistics.median(times)}
+        return {"flops_per_s": 2.0 * size**3 / statistics.median(times)}
 
     # -- helpers -----------------------------------------------------------------------------
     def _trainer(self, model, batch, frozen=False):

@@ -8,8 +8,18 @@ import dataclasses
 
 import numpy as np
 
-__all__ = ["FEATURES", "CLASSES", "ITEMS", "MODELS", "Item", "LayerSpec", "ModelSpec",
-           "forward_flops", "make_data", "select_items"]
+__all__ = [
+    "FEATURES",
+    "CLASSES",
+    "ITEMS",
+    "MODELS",
+    "Item",
+    "LayerSpec",
+    "ModelSpec",
+    "forward_flops",
+    "make_data",
+    "select_items",
+]
 
 FEATURES = 784  # 28 x 28 pixels, flattened
 CLASSES = 10
@@ -45,13 +55,26 @@ _BN = LayerSpec("batch_norm")
 MODELS = {
     # Flatten -> BN -> Dense(300, relu, no bias) -> BN -> Dense(100, no bias) -> BN -> relu
     # -> Dense(10, softmax); SGD(0.01, clipvalue=1.0).
-    "seed": ModelSpec("seed", (
-        _BN, _dense(300, "relu", use_bias=False), _BN, _dense(100, use_bias=False), _BN,
-        LayerSpec("activation", activation="relu"), _dense(CLASSES, "softmax"),
-    ), clip=("clipvalue", 1.0)),
+    "seed": ModelSpec(
+        "seed",
+        (
+            _BN,
+            _dense(300, "relu", use_bias=False),
+            _BN,
+            _dense(100, use_bias=False),
+            _BN,
+            LayerSpec("activation", activation="relu"),
+            _dense(CLASSES, "softmax"),
+        ),
+        clip=("clipvalue", 1.0),
+    ),
     # 20 x Dense(100, elu, he_normal) -> Dense(10, softmax); SGD(0.01, clipnorm=1.0).
-    "deep": ModelSpec("deep", tuple(_dense(100, "elu", initializer="he_normal") for _ in range(20))
-                      + (_dense(CLASSES, "softmax"),), clip=("clipnorm", 1.0)),
+    "deep": ModelSpec(
+        "deep",
+        tuple(_dense(100, "elu", initializer="he_normal") for _ in range(20))
+        + (_dense(CLASSES, "softmax"),),
+        clip=("clipnorm", 1.0),
+    ),
 }
 
 

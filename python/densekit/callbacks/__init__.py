@@ -25,8 +25,14 @@ from densekit.callbacks.lambda_callback import LambdaCallback
 from densekit.callbacks.stopping import EarlyStopping, TerminateOnNaN
 
 __all__ = [
-    "Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
-    "TerminateOnNaN", "LambdaCallback", "GradientMonitor",
+    "Callback",
+    "CallbackList",
+    "History",
+    "ProgbarLogger",
+    "EarlyStopping",
+    "TerminateOnNaN",
+    "LambdaCallback",
+    "GradientMonitor",
 ]
 
 

@@ -48,7 +48,8 @@ def _pythonify(logs):
     result = {}
     for key, value in (logs or {}).items():
         if isinstance(value, (int, float, np.number)) or (
-                isinstance(value, np.ndarray) and value.ndim == 0):
+            isinstance(value, np.ndarray) and value.ndim == 0
+        ):
             value = float(value)
         result[key] = value
     return result
@@ -156,20 +157,24 @@ def _forward_to_each(name):
     As in Keras, batch hooks get `logs` by keyword and epoch and begin/end hooks by position.
     """
     if "batch" in name:
+
         def hook(self, batch, logs=None):
             logs = _pythonify(logs)
             for callback in self.callbacks:
                 getattr(callback, name)(batch, logs=logs)
     elif "epoch" in name:
+
         def hook(self, epoch, logs=None):
             logs = _pythonify(logs)
             for callback in self.callbacks:
                 getattr(callback, name)(epoch, logs)
     else:
+
         def hook(self, logs=None):
             logs = _pythonify(logs)
             for callback in self.callbacks:
                 getattr(callback, name)(logs)
+
     hook.__name__ = name
     hook.__qualname__ = f"CallbackList.{name}"
     hook.__doc__ = f"Calls `{name}` of every callback."
@@ -190,8 +195,7 @@ class CallbackList(Callback):
     Each hook of `Callback` is forwarded to every callback in the list, in order.
     """
 
-    def __init__(self, callbacks=None, add_history=False, add_progbar=False,
-                 model=None, **params):
+    def __init__(self, callbacks=None, add_history=False, add_progbar=False, model=None, **params):
         # Imported here: history.py subclasses Callback from this module.
         from densekit.callbacks.history import History, ProgbarLogger
 
@@ -239,9 +243,11 @@ class CallbackList(Callback):
         chunked reports (those of `ProgbarLogger` and `TerminateOnNaN`);
         otherwise the loop may run many steps per call and report per chunk.
         """
-        return any(_needs_every_batch(getattr(callback, name))
-                   for callback in self.callbacks
-                   for name in _BATCH_HOOKS[mode])
+        return any(
+            _needs_every_batch(getattr(callback, name))
+            for callback in self.callbacks
+            for name in _BATCH_HOOKS[mode]
+        )
 
 
 # The hooks, generated rather than written out one by one: they differ only in their name.

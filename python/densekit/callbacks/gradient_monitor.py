@@ -50,8 +50,9 @@ class GradientMonitor(Callback):
     def __init__(self, every=20, warn=True, vanishing_ratio=1e-3, exploding_growth=100.0):
         super().__init__()
         if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
-            raise ValueError(f"GradientMonitor: every must be a positive integer. "
-                             f"Received: every={every!r}")
+            raise ValueError(
+                f"GradientMonitor: every must be a positive integer. Received: every={every!r}"
+            )
         self.every = int(every)
         self.warn = warn
         self.vanishing_ratio = vanishing_ratio
@@ -86,8 +87,9 @@ class GradientMonitor(Callback):
         if stopped and stopped.get("epoch") == epoch:
             nonfinite_at = (epoch, self._epoch_first_step + stopped["step"])
         seen = {kind for kind, _ in self.messages}
-        for kind, message in diagnostics.gradient_problems(new, self.vanishing_ratio,
-                                                           self.exploding_growth, nonfinite_at):
+        for kind, message in diagnostics.gradient_problems(
+            new, self.vanishing_ratio, self.exploding_growth, nonfinite_at
+        ):
             if kind in seen:
                 continue
             self.messages.append((kind, message))
@@ -102,9 +104,14 @@ class GradientMonitor(Callback):
         from densekit import diagnostics
 
         described = diagnostics._describe_layers(self.model)
-        new = [{"epoch": self._epoch, "step": int(record.step),
+        new = [
+            {
+                "epoch": self._epoch,
+                "step": int(record.step),
                 "batch": int(record.step) - self._epoch_first_step,
-                "layers": diagnostics._layer_dicts(self.model, record.layers, described)}
-               for record in self.model._network.take_monitor_records()]
+                "layers": diagnostics._layer_dicts(self.model, record.layers, described),
+            }
+            for record in self.model._network.take_monitor_records()
+        ]
         self.records.extend(new)
         return new

@@ -123,5 +123,6 @@ class ProgbarLogger(Callback):
         if self.target is None:
             self.target = self.progbar.target = self.seen
         self.progbar.stateful_metrics.update(logs)
-        self.progbar.update(self.target if current is None else current, list(logs.items()),
-                            finalize=True)
+        self.progbar.update(
+            self.target if current is None else current, list(logs.items()), finalize=True
+        )

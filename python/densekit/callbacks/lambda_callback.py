@@ -28,18 +28,26 @@ class LambdaCallback(Callback):
     >>> cb = LambdaCallback(on_epoch_end=lambda epoch, logs: log.append(epoch))
     """
 
-    def __init__(self, on_epoch_begin=None, on_epoch_end=None,
-                 on_train_begin=None, on_train_end=None,
-                 on_train_batch_begin=None, on_train_batch_end=None,
-                 **kwargs):
+    def __init__(
+        self,
+        on_epoch_begin=None,
+        on_epoch_end=None,
+        on_train_begin=None,
+        on_train_end=None,
+        on_train_batch_begin=None,
+        on_train_batch_end=None,
+        **kwargs,
+    ):
         super().__init__()
         self.__dict__.update(kwargs)
-        hooks = {"on_epoch_begin": on_epoch_begin,
-                 "on_epoch_end": on_epoch_end,
-                 "on_train_begin": on_train_begin,
-                 "on_train_end": on_train_end,
-                 "on_train_batch_begin": on_train_batch_begin,
-                 "on_train_batch_end": on_train_batch_end}
+        hooks = {
+            "on_epoch_begin": on_epoch_begin,
+            "on_epoch_end": on_epoch_end,
+            "on_train_begin": on_train_begin,
+            "on_train_end": on_train_end,
+            "on_train_batch_begin": on_train_batch_begin,
+            "on_train_batch_end": on_train_batch_end,
+        }
         for name, function in hooks.items():
             if function is not None:
                 setattr(self, name, function)

@@ -36,13 +36,22 @@ class EarlyStopping(Callback):
     >>> # Stops after three epochs without a lower loss.
     """
 
-    def __init__(self, monitor="val_loss", min_delta=0, patience=0,
-                 verbose=0, mode="auto", baseline=None,
-                 restore_best_weights=False, start_from_epoch=0):
+    def __init__(
+        self,
+        monitor="val_loss",
+        min_delta=0,
+        patience=0,
+        verbose=0,
+        mode="auto",
+        baseline=None,
+        restore_best_weights=False,
+        start_from_epoch=0,
+    ):
         super().__init__()
         if mode not in ("auto", "min", "max"):
-            warnings.warn(f"EarlyStopping mode '{mode}' is unknown, "
-                          "fallback to auto mode.", stacklevel=2)
+            warnings.warn(
+                f"EarlyStopping mode '{mode}' is unknown, fallback to auto mode.", stacklevel=2
+            )
             mode = "auto"
         if mode == "auto":
             name = monitor[4:] if monitor.startswith("val_") else monitor
@@ -85,8 +94,7 @@ class EarlyStopping(Callback):
             if self.restore_best_weights:
                 self.best_weights = self.model.get_weights()
             # Restart the wait only when the baseline is beaten too.
-            if self.baseline is None or self._is_improvement(
-                    current, self.baseline):
+            if self.baseline is None or self._is_improvement(current, self.baseline):
                 self.wait = 0
             return
         if self.wait >= self.patience and epoch > 0:
@@ -98,8 +106,10 @@ class EarlyStopping(Callback):
             _print_msg(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_weights is not None:
             if self.verbose > 0:
-                _print_msg("Restoring model weights from the end of the "
-                           f"best epoch: {self.best_epoch + 1}.")
+                _print_msg(
+                    "Restoring model weights from the end of the "
+                    f"best epoch: {self.best_epoch + 1}."
+                )
             self.model.set_weights(self.best_weights)
 
     def get_monitor_value(self, logs):
@@ -110,7 +120,8 @@ class EarlyStopping(Callback):
                 f"Early stopping conditioned on metric `{self.monitor}` "
                 "which is not available. "
                 f"Available metrics are: {','.join(logs.keys())}",
-                stacklevel=2)
+                stacklevel=2,
+            )
         return value
 
     def _is_improvement(self, value, reference):
@@ -140,6 +151,7 @@ class TerminateOnNaN(Callback):
             if self.raise_error:
                 raise RuntimeError(
                     f"NaN or Inf loss encountered at batch {batch}. "
-                    f"Loss value: {loss}. Terminating training immediately.")
+                    f"Loss value: {loss}. Terminating training immediately."
+                )
             _print_msg(f"Batch {batch}: Invalid loss, terminating training")
             self.model.stop_training = True

@@ -122,8 +122,7 @@ def _checked(arrays, sources):
         if array.ndim != ndim or array.dtype != np.uint8:
             kind = "images (n, height, width)" if ndim == 3 else "labels (n,)"
             raise ValueError(
-                f"{source} holds {array.dtype} data of shape {array.shape}; "
-                f"expected uint8 {kind}."
+                f"{source} holds {array.dtype} data of shape {array.shape}; expected uint8 {kind}."
             )
     for i in (0, 2):
         if len(arrays[i]) != len(arrays[i + 1]):

@@ -38,9 +38,7 @@ def load_data(test_split=0.2, seed=113):
     ((1437, 8, 8), (360, 8, 8))
     """
     if not 0 <= test_split < 1:
-        raise ValueError(
-            f"test_split must be in [0, 1). Received: test_split={test_split}"
-        )
+        raise ValueError(f"test_split must be in [0, 1). Received: test_split={test_split}")
     try:
         from sklearn.datasets import load_digits
     except ImportError as e:

@@ -48,8 +48,5 @@ def load_data(path=None):
     (60000, 28, 28)
     """
     folder = os.path.join(keras_home(), "datasets", "fashion-mnist")
-    hint = (
-        "keras.datasets.fashion_mnist.load_data() downloads the gzipped "
-        f"files into {folder}."
-    )
+    hint = f"keras.datasets.fashion_mnist.load_data() downloads the gzipped files into {folder}."
     return load_mnist_like("Fashion-MNIST", path, "fashion-mnist", hint=hint)

@@ -65,8 +65,7 @@ def read_idx(path):
             raw = gzip.decompress(raw)
         except (EOFError, OSError, zlib.error) as e:
             raise ValueError(
-                f"Corrupt IDX file {path}: its gzip stream cannot be "
-                f"decompressed ({e})."
+                f"Corrupt IDX file {path}: its gzip stream cannot be decompressed ({e})."
             ) from e
     return _parse(raw, path)
 

@@ -48,8 +48,5 @@ def load_data(path=None):
     ((60000, 28, 28), (10000,))
     """
     datasets = os.path.join(keras_home(), "datasets")
-    hint = (
-        "keras.datasets.mnist.load_data() downloads mnist.npz into "
-        f"{datasets}."
-    )
+    hint = f"keras.datasets.mnist.load_data() downloads mnist.npz into {datasets}."
     return load_mnist_like("MNIST", path, "mnist", "mnist.npz", hint)

@@ -12,10 +12,16 @@ __all__ = ["ELU", "LeakyReLU", "PReLU", "RReLU", "ReLU", "Softmax", "Thresholded
 
 
 def _number(layer, arg, value, minimum=None):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
-            or not np.isfinite(value) or (minimum is not None and value < minimum):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.floating, np.integer))
+        or not np.isfinite(value)
+        or (minimum is not None and value < minimum)
+    ):
         bound = f" >= {minimum}" if minimum is not None else ""
-        raise ValueError(f"{layer}: {arg} must be a finite number{bound}. Received: {arg}={value!r}")
+        raise ValueError(
+            f"{layer}: {arg} must be a finite number{bound}. Received: {arg}={value!r}"
+        )
     return float(value)
 
 
@@ -36,13 +42,20 @@ class ReLU(_ParameterFreeActivation):
         self.negative_slope = _number(name, "negative_slope", negative_slope, 0)
         self.threshold = _number(name, "threshold", threshold, 0)
         spec = _core.kernels.ActivationSpec(
-            "relu", negative_slope=self.negative_slope,
-            max_value=-1.0 if self.max_value is None else self.max_value, threshold=self.threshold)
+            "relu",
+            negative_slope=self.negative_slope,
+            max_value=-1.0 if self.max_value is None else self.max_value,
+            threshold=self.threshold,
+        )
         super().__init__(spec, **kwargs)
 
     def get_config(self):
-        return {**Layer.get_config(self), "max_value": self.max_value,
-                "negative_slope": self.negative_slope, "threshold": self.threshold}
+        return {
+            **Layer.get_config(self),
+            "max_value": self.max_value,
+            "negative_slope": self.negative_slope,
+            "threshold": self.threshold,
+        }
 
 
 class LeakyReLU(_ParameterFreeActivation):
@@ -55,8 +68,9 @@ class LeakyReLU(_ParameterFreeActivation):
         if alpha is not None:
             negative_slope = alpha
         self.negative_slope = _number("LeakyReLU", "negative_slope", negative_slope, 0)
-        super().__init__(_core.kernels.ActivationSpec("leaky_relu", negative_slope=self.negative_slope),
-                         **kwargs)
+        super().__init__(
+            _core.kernels.ActivationSpec("leaky_relu", negative_slope=self.negative_slope), **kwargs
+        )
 
     def get_config(self):
         return {**Layer.get_config(self), "negative_slope": self.negative_slope}
@@ -78,7 +92,9 @@ class ThresholdedReLU(_ParameterFreeActivation):
 
     def __init__(self, theta=1.0, **kwargs):
         self.theta = _number("ThresholdedReLU", "theta", theta, 0)
-        super().__init__(_core.kernels.ActivationSpec("thresholded_relu", threshold=self.theta), **kwargs)
+        super().__init__(
+            _core.kernels.ActivationSpec("thresholded_relu", threshold=self.theta), **kwargs
+        )
 
     def get_config(self):
         return {**Layer.get_config(self), "theta": self.theta}
@@ -104,13 +120,24 @@ class PReLU(Layer):
         alpha_initializer: initializer of the slopes (Keras's default: zeros).
     """
 
-    def __init__(self, alpha_initializer="Zeros", alpha_regularizer=None, alpha_constraint=None,
-                 shared_axes=None, **kwargs):
+    def __init__(
+        self,
+        alpha_initializer="Zeros",
+        alpha_regularizer=None,
+        alpha_constraint=None,
+        shared_axes=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
-        for arg, value in (("alpha_regularizer", alpha_regularizer), ("alpha_constraint", alpha_constraint),
-                           ("shared_axes", shared_axes)):
+        for arg, value in (
+            ("alpha_regularizer", alpha_regularizer),
+            ("alpha_constraint", alpha_constraint),
+            ("shared_axes", shared_axes),
+        ):
             if value is not None:
-                raise ValueError(f"PReLU '{self.name}': {arg} is not supported. Received: {arg}={value!r}")
+                raise ValueError(
+                    f"PReLU '{self.name}': {arg} is not supported. Received: {arg}={value!r}"
+                )
         self.alpha_initializer = initializers.get(alpha_initializer)
 
     def build(self, input_shape):
@@ -121,8 +148,13 @@ class PReLU(Layer):
         super().build(input_shape)
 
     def get_config(self):
-        return {**super().get_config(), "alpha_initializer": initializers.serialize(self.alpha_initializer),
-                "alpha_regularizer": None, "alpha_constraint": None, "shared_axes": None}
+        return {
+            **super().get_config(),
+            "alpha_initializer": initializers.serialize(self.alpha_initializer),
+            "alpha_regularizer": None,
+            "alpha_constraint": None,
+            "shared_axes": None,
+        }
 
 
 class RReLU(Layer):
@@ -141,12 +173,18 @@ class RReLU(Layer):
         super().__init__(**kwargs)
         self.lower = _number("RReLU", "lower", lower, 0)
         self.upper = _number("RReLU", "upper", upper, self.lower)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-            raise ValueError(f"RReLU: seed must be a non-negative int or None. Received: seed={seed!r}")
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
+        ):
+            raise ValueError(
+                f"RReLU: seed must be a non-negative int or None. Received: seed={seed!r}"
+            )
         self.seed = int(seed) if seed is not None else random.randrange(2**63)
 
     def build(self, input_shape):
-        self._core = _core.layers.RReLU(_units(input_shape, self.name), self.lower, self.upper, self.seed)
+        self._core = _core.layers.RReLU(
+            _units(input_shape, self.name), self.lower, self.upper, self.seed
+        )
         self._core.trainable = self.trainable
         super().build(input_shape)
 

@@ -52,8 +52,10 @@ class Variable:
         """Copies `value` (real numbers of this variable's shape, all finite) into the variable."""
         array = np.asarray(value)
         if array.shape != self.shape:
-            raise ValueError(f"Variable {self.path}: cannot assign a value of shape {array.shape}; "
-                             f"expected {self.shape}")
+            raise ValueError(
+                f"Variable {self.path}: cannot assign a value of shape {array.shape}; "
+                f"expected {self.shape}"
+            )
         array = float32_weight(array, self.shape, f"Variable {self.path}: the value")
         self._parameter.assign(array)
 
@@ -97,22 +99,36 @@ class Layer(VariableLists):
         input_shape: the shape of one sample, without the batch axis (first layer only).
     """
 
-    def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
-                 batch_input_shape=None, **kwargs):
+    def __init__(
+        self,
+        name=None,
+        trainable=True,
+        dtype=None,
+        input_shape=None,
+        input_dim=None,
+        batch_input_shape=None,
+        **kwargs,
+    ):
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword arguments {sorted(kwargs)}")
         if dtype not in (None, "float32", np.float32):
-            raise ValueError(f"{type(self).__name__}: only dtype='float32' is supported. "
-                             f"Received: dtype={dtype!r}")
+            raise ValueError(
+                f"{type(self).__name__}: only dtype='float32' is supported. "
+                f"Received: dtype={dtype!r}"
+            )
         if name is not None and (not isinstance(name, str) or not name):
-            raise ValueError(f"{type(self).__name__}: name must be a non-empty string. Received: name={name!r}")
+            raise ValueError(
+                f"{type(self).__name__}: name must be a non-empty string. Received: name={name!r}"
+            )
         self.name = name or _naming.unique_name(_naming.to_snake_case(type(self).__name__))
         self._trainable = bool(trainable)
         if input_dim is not None:
             input_shape = (input_dim,)
         if batch_input_shape is not None:
             input_shape = tuple(batch_input_shape)[1:]
-        self._input_shape_arg = None if input_shape is None else _shape_tuple(input_shape, self.name)
+        self._input_shape_arg = (
+            None if input_shape is None else _shape_tuple(input_shape, self.name)
+        )
         self._core = None
         self.built = False
         self.input_shape = None
@@ -127,8 +143,10 @@ class Layer(VariableLists):
         if not self.built:
             self.build(input_shape)
         elif tuple(input_shape)[1:] != tuple(self.input_shape)[1:]:
-            raise ValueError(f"Layer '{self.name}' was built for inputs of shape {self.input_shape}; "
-                             f"received {tuple(input_shape)}")
+            raise ValueError(
+                f"Layer '{self.name}' was built for inputs of shape {self.input_shape}; "
+                f"received {tuple(input_shape)}"
+            )
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -146,11 +164,15 @@ class Layer(VariableLists):
 
         array = np.asarray(inputs)
         if array.ndim < 2:
-            raise ValueError(f"Layer '{self.name}': inputs need a batch axis; got shape {array.shape}")
+            raise ValueError(
+                f"Layer '{self.name}': inputs need a batch axis; got shape {array.shape}"
+            )
         self._ensure_built((None,) + array.shape[1:])
         matrix = as_float_matrix(array, f"Layer '{self.name}'", "inputs")
         out = matrix if self._core is None else self._core.forward(matrix, bool(training))
-        return out.reshape((array.shape[0],) + tuple(self.compute_output_shape((None,) + array.shape[1:]))[1:])
+        return out.reshape(
+            (array.shape[0],) + tuple(self.compute_output_shape((None,) + array.shape[1:]))[1:]
+        )
 
     # -- variables --------------------------------------------------------------------------
     @property
@@ -169,11 +191,12 @@ class Layer(VariableLists):
             return []
         return [Variable(self, p) for p in self._core.parameters]
 
-
     def count_params(self):
         if not self.built:
-            raise ValueError(f"You tried to call `count_params` on layer '{self.name}', but the "
-                             f"layer isn't built.")
+            raise ValueError(
+                f"You tried to call `count_params` on layer '{self.name}', but the "
+                f"layer isn't built."
+            )
         return int(sum(np.prod(v.shape) for v in self.variables))
 
     def get_weights(self):
@@ -186,10 +209,13 @@ class Layer(VariableLists):
         variables = self.variables
         weights = list(weights)
         if len(weights) != len(variables):
-            raise ValueError(f"Layer '{self.name}' expects {len(variables)} weights; received "
-                             f"{len(weights)}")
-        arrays = [float32_weight(w, v.shape, f"Layer '{self.name}': weight {v.path}")
-                  for v, w in zip(variables, weights)]
+            raise ValueError(
+                f"Layer '{self.name}' expects {len(variables)} weights; received {len(weights)}"
+            )
+        arrays = [
+            float32_weight(w, v.shape, f"Layer '{self.name}': weight {v.path}")
+            for v, w in zip(variables, weights)
+        ]
         assign_variables(variables, arrays)
 
     # -- configuration ----------------------------------------------------------------------
@@ -248,9 +274,12 @@ def _shape_tuple(shape, name):
     try:
         shape = tuple(shape)
     except TypeError:
-        raise ValueError(f"Layer '{name}': input_shape must be a tuple of ints. "
-                         f"Received: input_shape={shape!r}") from None
+        raise ValueError(
+            f"Layer '{name}': input_shape must be a tuple of ints. Received: input_shape={shape!r}"
+        ) from None
     if not all(isinstance(d, (int, np.integer)) and d > 0 for d in shape) or not shape:
-        raise ValueError(f"Layer '{name}': input_shape must be a non-empty tuple of positive ints. "
-                         f"Received: input_shape={shape!r}")
+        raise ValueError(
+            f"Layer '{name}': input_shape must be a non-empty tuple of positive ints. "
+            f"Received: input_shape={shape!r}"
+        )
     return tuple(int(d) for d in shape)

@@ -28,14 +28,20 @@ class InputLayer(Layer):
             raise ValueError("InputLayer: shape is required. Received: shape=None")
 
     def get_config(self):
-        return {"name": self.name, "batch_shape": (None,) + self._input_shape_arg, "dtype": "float32"}
+        return {
+            "name": self.name,
+            "batch_shape": (None,) + self._input_shape_arg,
+            "dtype": "float32",
+        }
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
         batch_shape = config.pop("batch_shape", None) or config.pop("batch_input_shape", None)
         if batch_shape is None:
-            raise ValueError(f"InputLayer: the config has no batch_shape. Received: config={config!r}")
+            raise ValueError(
+                f"InputLayer: the config has no batch_shape. Received: config={config!r}"
+            )
         for key in ("dtype", "sparse", "ragged", "trainable", "optional"):  # Keras 3 writes these
             config.pop(key, None)
         return cls(shape=tuple(batch_shape)[1:], **config)
@@ -76,32 +82,55 @@ class Dense(Layer):
         >>> layer = densekit.layers.Dense(10, activation="relu", kernel_initializer="he_normal")
     """
 
-    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+    def __init__(
+        self,
+        units,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError(
                 f"Received an invalid value for `units`, expected a positive integer. Received: units={units!r}"
             )
-        for arg, value in (("kernel_regularizer", kernel_regularizer), ("bias_regularizer", bias_regularizer),
-                           ("activity_regularizer", activity_regularizer),
-                           ("kernel_constraint", kernel_constraint), ("bias_constraint", bias_constraint)):
+        for arg, value in (
+            ("kernel_regularizer", kernel_regularizer),
+            ("bias_regularizer", bias_regularizer),
+            ("activity_regularizer", activity_regularizer),
+            ("kernel_constraint", kernel_constraint),
+            ("bias_constraint", bias_constraint),
+        ):
             if value is not None:
-                raise ValueError(f"Dense '{self.name}': {arg} is not supported. Received: {arg}={value!r}")
+                raise ValueError(
+                    f"Dense '{self.name}': {arg} is not supported. Received: {arg}={value!r}"
+                )
         self.units = int(units)
         self.activation = activations.get(activation)
-        self._activation_spec_value = activations.spec_of(self.activation)  # fails early for Python callables
+        self._activation_spec_value = activations.spec_of(
+            self.activation
+        )  # fails early for Python callables
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
 
     def build(self, input_shape):
         if len(input_shape) != 2:
-            raise ValueError(f"Dense '{self.name}' expects inputs of shape (batch, features); "
-                             f"received {tuple(input_shape)}. Add a Flatten layer before it.")
+            raise ValueError(
+                f"Dense '{self.name}' expects inputs of shape (batch, features); "
+                f"received {tuple(input_shape)}. Add a Flatten layer before it."
+            )
         in_units = int(input_shape[-1])
-        self._core = _core.layers.Dense(in_units, self.units, self._activation_spec_value, self.use_bias)
+        self._core = _core.layers.Dense(
+            in_units, self.units, self._activation_spec_value, self.use_bias
+        )
         self._core.trainable = self.trainable
         params = self._core.parameters
         params[0].value[...] = self.kernel_initializer((in_units, self.units), dtype="float32")
@@ -128,14 +157,20 @@ class Dense(Layer):
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": None, "bias_regularizer": None, "kernel_constraint": None,
+            "kernel_regularizer": None,
+            "bias_regularizer": None,
+            "kernel_constraint": None,
             "bias_constraint": None,
         }
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        config.pop("lora_rank", None), config.pop("lora_alpha", None), config.pop("quantization_config", None)
+        (
+            config.pop("lora_rank", None),
+            config.pop("lora_alpha", None),
+            config.pop("quantization_config", None),
+        )
         return super().from_config(config)
 
 
@@ -154,9 +189,13 @@ class Activation(Layer):
         # Element-wise activations see a sample flattened; softmax would normalize over all of
         # its axes instead of the last one, so it needs (batch, features) inputs.
         if self._spec.kind == _core.kernels.ActivationKind.softmax and len(input_shape) > 2:
-            raise ValueError(f"{type(self).__name__} '{self.name}': softmax needs inputs of shape "
-                             f"(batch, features); received {tuple(input_shape)}. Add a Flatten layer before it.")
-        self._core = _core.layers.Activation(_units(input_shape, self.name), self._spec, type(self).__name__)
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}': softmax needs inputs of shape "
+                f"(batch, features); received {tuple(input_shape)}. Add a Flatten layer before it."
+            )
+        self._core = _core.layers.Activation(
+            _units(input_shape, self.name), self._spec, type(self).__name__
+        )
         self._core.trainable = self.trainable
         super().build(input_shape)
 

@@ -26,24 +26,58 @@ class BatchNormalization(Layer):
     moving_mean, moving_variance not).
     """
 
-    def __init__(self, axis=-1, momentum=0.99, epsilon=0.001, center=True, scale=True,
-                 beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
-                 moving_variance_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
-                 beta_constraint=None, gamma_constraint=None, synchronized=False, **kwargs):
-        kwargs.pop("renorm", None), kwargs.pop("renorm_clipping", None), kwargs.pop("renorm_momentum", None)
+    def __init__(
+        self,
+        axis=-1,
+        momentum=0.99,
+        epsilon=0.001,
+        center=True,
+        scale=True,
+        beta_initializer="zeros",
+        gamma_initializer="ones",
+        moving_mean_initializer="zeros",
+        moving_variance_initializer="ones",
+        beta_regularizer=None,
+        gamma_regularizer=None,
+        beta_constraint=None,
+        gamma_constraint=None,
+        synchronized=False,
+        **kwargs,
+    ):
+        (
+            kwargs.pop("renorm", None),
+            kwargs.pop("renorm_clipping", None),
+            kwargs.pop("renorm_momentum", None),
+        )
         super().__init__(**kwargs)
         if axis not in (-1, [-1], (-1,)):
-            raise ValueError(f"BatchNormalization '{self.name}': only axis=-1 is supported. Received: axis={axis!r}")
-        for arg, value in (("beta_regularizer", beta_regularizer), ("gamma_regularizer", gamma_regularizer),
-                           ("beta_constraint", beta_constraint), ("gamma_constraint", gamma_constraint)):
+            raise ValueError(
+                f"BatchNormalization '{self.name}': only axis=-1 is supported. Received: axis={axis!r}"
+            )
+        for arg, value in (
+            ("beta_regularizer", beta_regularizer),
+            ("gamma_regularizer", gamma_regularizer),
+            ("beta_constraint", beta_constraint),
+            ("gamma_constraint", gamma_constraint),
+        ):
             if value is not None:
-                raise ValueError(f"BatchNormalization '{self.name}': {arg} is not supported. "
-                                 f"Received: {arg}={value!r}")
-        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
-            raise ValueError(f"BatchNormalization '{self.name}': momentum must be in [0, 1]. "
-                             f"Received: momentum={momentum!r}")
+                raise ValueError(
+                    f"BatchNormalization '{self.name}': {arg} is not supported. "
+                    f"Received: {arg}={value!r}"
+                )
+        if (
+            isinstance(momentum, bool)
+            or not isinstance(momentum, (int, float))
+            or not 0 <= momentum <= 1
+        ):
+            raise ValueError(
+                f"BatchNormalization '{self.name}': momentum must be in [0, 1]. "
+                f"Received: momentum={momentum!r}"
+            )
         if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
-            raise ValueError(f"BatchNormalization '{self.name}': epsilon must be > 0. Received: epsilon={epsilon!r}")
+            raise ValueError(
+                f"BatchNormalization '{self.name}': epsilon must be > 0. Received: epsilon={epsilon!r}"
+            )
         self.axis = -1
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
@@ -56,27 +90,40 @@ class BatchNormalization(Layer):
 
     def build(self, input_shape):
         if len(input_shape) != 2:
-            raise ValueError(f"BatchNormalization '{self.name}' expects inputs of shape (batch, "
-                             f"features); received {tuple(input_shape)}. Add a Flatten layer before it.")
+            raise ValueError(
+                f"BatchNormalization '{self.name}' expects inputs of shape (batch, "
+                f"features); received {tuple(input_shape)}. Add a Flatten layer before it."
+            )
         features = _units(input_shape, self.name)
-        self._core = _core.layers.BatchNormalization(features, self.momentum, self.epsilon,
-                                                     self.center, self.scale)
+        self._core = _core.layers.BatchNormalization(
+            features, self.momentum, self.epsilon, self.center, self.scale
+        )
         self._core.trainable = self.trainable
-        initial = {"gamma": self.gamma_initializer, "beta": self.beta_initializer,
-                   "moving_mean": self.moving_mean_initializer,
-                   "moving_variance": self.moving_variance_initializer}
+        initial = {
+            "gamma": self.gamma_initializer,
+            "beta": self.beta_initializer,
+            "moving_mean": self.moving_mean_initializer,
+            "moving_variance": self.moving_variance_initializer,
+        }
         for p in self._core.parameters:
             p.value[...] = initial[p.name]((features,), dtype="float32")
         super().build(input_shape)
 
     def get_config(self):
         return {
-            **super().get_config(), "axis": self.axis, "momentum": self.momentum,
-            "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
+            **super().get_config(),
+            "axis": self.axis,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
             "beta_initializer": initializers.serialize(self.beta_initializer),
             "gamma_initializer": initializers.serialize(self.gamma_initializer),
             "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
             "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
-            "beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None,
-            "gamma_constraint": None, "synchronized": False,
+            "beta_regularizer": None,
+            "gamma_regularizer": None,
+            "beta_constraint": None,
+            "gamma_constraint": None,
+            "synchronized": False,
         }

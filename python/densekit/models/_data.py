@@ -17,6 +17,7 @@ __all__ = []
 
 # -- x and y ---------------------------------------------------------------------------------
 
+
 def model_x(model, x, where, allow_nonfinite=False):
     """x as `model`'s input matrix, building an unbuilt model from x's sample shape first."""
     array = as_array(x, where)
@@ -27,8 +28,14 @@ def model_x(model, x, where, allow_nonfinite=False):
 
 def model_y(model, y, rows, where, allow_nonfinite=False):
     """y as `model`'s target matrix; the first targets also settle the accuracy (as Keras)."""
-    array, target = prepare_y(y, rows, model._network.output_units,
-                              model._compiled["loss"]._kernel_name, where, allow_nonfinite)
+    array, target = prepare_y(
+        y,
+        rows,
+        model._network.output_units,
+        model._compiled["loss"]._kernel_name,
+        where,
+        allow_nonfinite,
+    )
     model._resolve_accuracy(array, where)
     return target
 
@@ -56,8 +63,13 @@ def prepare_x(array, input_shape, where, allow_nonfinite=False):
     """
     expected = tuple(input_shape[1:])
     features = math.prod(expected)
-    if (array.dtype == np.float32 and array.ndim == 2 and array.shape[0] > 0
-            and array.shape[1] == features and array.flags.c_contiguous):
+    if (
+        array.dtype == np.float32
+        and array.ndim == 2
+        and array.shape[0] > 0
+        and array.shape[1] == features
+        and array.flags.c_contiguous
+    ):
         # Already the network's matrix (the common case, and the whole cost of predicting one
         # sample apart from the network): skip the general conversion.
         if not allow_nonfinite:
@@ -67,8 +79,10 @@ def prepare_x(array, input_shape, where, allow_nonfinite=False):
     # A scalar has no sample shape: as_float_matrix reports the missing batch axis.
     if array.ndim >= 1 and got != expected and got != (features,):
         flat = f" (or the flat {(features,)})" if len(expected) > 1 else ""
-        raise ValueError(f"{where}: x has sample shape {got} but the model expects {expected}{flat}. "
-                         f"Received: x with shape {array.shape}")
+        raise ValueError(
+            f"{where}: x has sample shape {got} but the model expects {expected}{flat}. "
+            f"Received: x with shape {array.shape}"
+        )
     matrix = _arrays.as_float_matrix(array, where, "x", features=features)
     if not allow_nonfinite:
         _arrays.check_finite(matrix, where, "x")
@@ -85,17 +99,24 @@ def prepare_y(y, rows, units, loss_name, where, allow_nonfinite=False):
         raise ValueError(f"{where}: y is required")
     array = np.asarray(y)
     if array.ndim == 0 or array.shape[0] != rows:
-        raise ValueError(f"{where}: x and y must have the same number of samples; x has {rows}, "
-                         f"y has {array.shape[0] if array.ndim else 'no batch axis'}")
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_) \
-            or np.iscomplexobj(array):
+        raise ValueError(
+            f"{where}: x and y must have the same number of samples; x has {rows}, "
+            f"y has {array.shape[0] if array.ndim else 'no batch axis'}"
+        )
+    if (
+        array.dtype == object
+        or not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_)
+        or np.iscomplexobj(array)
+    ):
         raise ValueError(f"{where}: y must be a real numeric array; got dtype {array.dtype}")
     if loss_name == "sparse_categorical_crossentropy":
         return array, sparse_labels(array, units, where)
     target = np.ascontiguousarray(array.reshape(rows, -1), dtype=np.float32)
     if target.shape[1] != units:
-        raise ValueError(f"{where}: y has {target.shape[1]} values per sample (shape {array.shape}) "
-                         f"but the model outputs {units} (loss {loss_name})")
+        raise ValueError(
+            f"{where}: y has {target.shape[1]} values per sample (shape {array.shape}) "
+            f"but the model outputs {units} (loss {loss_name})"
+        )
     if not allow_nonfinite:
         _arrays.check_finite(target, where, "y")
     return array, target
@@ -105,17 +126,23 @@ def sparse_labels(array, classes, where):
     """One integer label per sample, checked to lie in [0, classes), as a float32 column."""
     labels = array.reshape(array.shape[0], -1)
     if labels.shape[1] != 1:
-        raise ValueError(f"{where}: sparse_categorical_crossentropy needs one integer label per sample; "
-                         f"y has shape {array.shape}")
+        raise ValueError(
+            f"{where}: sparse_categorical_crossentropy needs one integer label per sample; "
+            f"y has shape {array.shape}"
+        )
     if not np.issubdtype(labels.dtype, np.integer):
         if not np.all(np.isfinite(labels)) or not np.all(labels == np.floor(labels)):
-            raise ValueError(f"{where}: labels must be integers in [0, {classes}); y has non-integer "
-                             f"values (dtype {array.dtype})")
+            raise ValueError(
+                f"{where}: labels must be integers in [0, {classes}); y has non-integer "
+                f"values (dtype {array.dtype})"
+            )
     low, high = labels.min(), labels.max()
     if low < 0 or high >= classes:
         bad = low if low < 0 else high
-        raise ValueError(f"{where}: labels must be integers in [0, {classes}) for a model with "
-                         f"{classes} outputs; found label {bad}")
+        raise ValueError(
+            f"{where}: labels must be integers in [0, {classes}) for a model with "
+            f"{classes} outputs; found label {bad}"
+        )
     return np.ascontiguousarray(labels, dtype=np.float32)
 
 
@@ -127,8 +154,10 @@ def accuracy_name(name, y, units, where):
     wants_labels = name == "sparse_categorical_accuracy"
     has_labels = np.ndim(y) < 2 or np.shape(y)[-1] == 1
     if wants_labels != has_labels and units > 1:
-        raise ValueError(f"{where}: {name} needs {'integer labels' if wants_labels else 'one-hot targets'}; "
-                         f"y has shape {np.shape(y)}")
+        raise ValueError(
+            f"{where}: {name} needs {'integer labels' if wants_labels else 'one-hot targets'}; "
+            f"y has shape {np.shape(y)}"
+        )
     return name
 
 
@@ -138,8 +167,10 @@ def fit_arrays(model, x, y, validation_split, validation_data, allow_nonfinite):
     `validation_data` wins over `validation_split`, which takes the last samples, as Keras.
     """
     if not 0 <= validation_split < 1:
-        raise ValueError(f"fit: validation_split must be in [0, 1). "
-                         f"Received: validation_split={validation_split!r}")
+        raise ValueError(
+            f"fit: validation_split must be in [0, 1). "
+            f"Received: validation_split={validation_split!r}"
+        )
     x_all = model._prepare_x(x, "fit", allow_nonfinite)
     y_all = model._prepare_y(y, x_all.shape[0], "fit", allow_nonfinite)
     if validation_data is not None:
@@ -153,12 +184,15 @@ def fit_arrays(model, x, y, validation_split, validation_data, allow_nonfinite):
         return x_all, y_all, None, None
     split = int(x_all.shape[0] * (1 - validation_split))
     if split == 0 or split == x_all.shape[0]:
-        raise ValueError(f"fit: validation_split={validation_split} leaves no training or "
-                         f"no validation samples out of {x_all.shape[0]}")
+        raise ValueError(
+            f"fit: validation_split={validation_split} leaves no training or "
+            f"no validation samples out of {x_all.shape[0]}"
+        )
     return x_all[:split], y_all[:split], x_all[split:], y_all[split:]
 
 
 # -- the other arguments ---------------------------------------------------------------------
+
 
 def positive_int(value, where, name):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -168,7 +202,9 @@ def positive_int(value, where, name):
 
 def non_negative_int(value, where, name):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{where}: {name} must be a non-negative integer. Received: {name}={value!r}")
+        raise ValueError(
+            f"{where}: {name} must be a non-negative integer. Received: {name}={value!r}"
+        )
     return int(value)
 
 
@@ -190,11 +226,16 @@ def fit_arguments(batch_size, epochs, initial_epoch, verbose, class_weight, samp
     """fit's (batch_size, epochs, initial_epoch, verbose), checked."""
     if class_weight is not None or sample_weight is not None:
         raise ValueError("fit: class_weight and sample_weight are not supported")
-    return (check_batch_size(batch_size, "fit"), non_negative_int(epochs, "fit", "epochs"),
-            non_negative_int(initial_epoch, "fit", "initial_epoch"), check_verbose(verbose))
+    return (
+        check_batch_size(batch_size, "fit"),
+        non_negative_int(epochs, "fit", "epochs"),
+        non_negative_int(initial_epoch, "fit", "initial_epoch"),
+        check_verbose(verbose),
+    )
 
 
 # -- what comes back ---------------------------------------------------------------------------
+
 
 class Totals:
     """The network's StepTotals, summed in Python for the per-batch loop."""

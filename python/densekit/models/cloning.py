@@ -22,13 +22,17 @@ def clone_model(model, input_tensors=None, clone_function=None, **kwargs):
     from densekit.models.sequential import Sequential
 
     if input_tensors is not None or kwargs:
-        raise ValueError("clone_model: densekit clones Sequential models from their layers only; "
-                         f"input_tensors and {sorted(kwargs)} are not supported")
+        raise ValueError(
+            "clone_model: densekit clones Sequential models from their layers only; "
+            f"input_tensors and {sorted(kwargs)} are not supported"
+        )
     if not isinstance(model, Sequential):
         raise ValueError(f"clone_model expects a densekit Sequential. Received: {model!r}")
     clone_function = clone_function or _clone_layer
     if not callable(clone_function):
-        raise ValueError(f"clone_model: clone_function must be callable. Received: {clone_function!r}")
+        raise ValueError(
+            f"clone_model: clone_function must be callable. Received: {clone_function!r}"
+        )
     clone = Sequential(name=model.name)
     if model._input_shape is not None:
         clone.add(InputLayer(shape=model._input_shape[1:]))
@@ -37,8 +41,9 @@ def clone_model(model, input_tensors=None, clone_function=None, **kwargs):
     if model._compiled is not None:
         from densekit.models import keras_format
 
-        keras_format.compile_from_config(clone, keras_format.compile_config(model),
-                                         f"clone_model of '{model.name}'")
+        keras_format.compile_from_config(
+            clone, keras_format.compile_config(model), f"clone_model of '{model.name}'"
+        )
     return clone
 
 

@@ -25,8 +25,12 @@ _LOSS_DEFAULTS = {"label_smoothing": 0.0, "axis": -1, "ignore_class": None, "dty
 
 def model_config(model, include_compile=True):
     """The dict Keras 3 writes for a Sequential: class, config, build and compile configs."""
-    data = {"module": "keras", "class_name": "Sequential", "config": model.get_config(),
-            "registered_name": None}
+    data = {
+        "module": "keras",
+        "class_name": "Sequential",
+        "config": model.get_config(),
+        "registered_name": None,
+    }
     if model.built:
         data["build_config"] = {"input_shape": list(model.input_shape)}
     if include_compile and model._compiled is not None:
@@ -40,11 +44,14 @@ def model_from_config(data, compile=True, where="config", compile_hint=""):
     from densekit.models.sequential import Sequential
 
     if not isinstance(data, dict):
-        raise ValueError(f"{where}: expected a JSON object describing a model; got {type(data).__name__}")
+        raise ValueError(
+            f"{where}: expected a JSON object describing a model; got {type(data).__name__}"
+        )
     class_name = data.get("class_name")
     if class_name != "Sequential":
-        raise ValueError(f"{where}: densekit loads Sequential models only; this model is a "
-                         f"{class_name!r}")
+        raise ValueError(
+            f"{where}: densekit loads Sequential models only; this model is a {class_name!r}"
+        )
     config = data.get("config")
     if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
         raise ValueError(f"{where}: the model config has no 'layers' list")
@@ -73,8 +80,12 @@ def compile_config(model):
     return {
         "optimizer": optimizers.serialize(compiled["optimizer"]),
         "loss": loss if isinstance(loss, str) else losses.serialize(compiled["loss"]),
-        "loss_weights": None, "metrics": metrics, "weighted_metrics": None, "run_eagerly": False,
-        "steps_per_execution": 1, "jit_compile": False,
+        "loss_weights": None,
+        "metrics": metrics,
+        "weighted_metrics": None,
+        "run_eagerly": False,
+        "steps_per_execution": 1,
+        "jit_compile": False,
     }
 
 
@@ -86,8 +97,11 @@ def compile_from_config(model, config, where, hint=""):
         for key in ("loss_weights", "weighted_metrics"):
             if config.get(key) is not None:
                 raise ValueError(f"{key} is not supported")
-        model.compile(optimizer=_optimizer(config.get("optimizer", "sgd")),
-                      loss=_loss(config.get("loss")), metrics=_metrics(config.get("metrics")))
+        model.compile(
+            optimizer=_optimizer(config.get("optimizer", "sgd")),
+            loss=_loss(config.get("loss")),
+            metrics=_metrics(config.get("metrics")),
+        )
     except (TypeError, ValueError, KeyError) as e:
         raise ValueError(f"{where}: {e}{hint}") from e
 
@@ -102,8 +116,10 @@ def _optimizer(spec):
         raise ValueError(f"optimizer {name!r} is not in densekit (it has SGD)")
     config = dict(spec.get("config") or {})
     if isinstance(config.get("learning_rate"), dict):
-        raise ValueError("learning-rate schedules are not supported; the optimizer has "
-                         f"learning_rate={config['learning_rate'].get('class_name')!r}")
+        raise ValueError(
+            "learning-rate schedules are not supported; the optimizer has "
+            f"learning_rate={config['learning_rate'].get('class_name')!r}"
+        )
     return optimizers.SGD.from_config(config)
 
 
@@ -130,8 +146,11 @@ def _metrics(spec):
     names = []
     for metric in spec:
         if isinstance(metric, dict):
-            metric = (metric.get("config") if metric.get("class_name") == "function"
-                      else _naming.to_snake_case(str(metric.get("class_name"))))
+            metric = (
+                metric.get("config")
+                if metric.get("class_name") == "function"
+                else _naming.to_snake_case(str(metric.get("class_name")))
+            )
         if not isinstance(metric, str):
             raise ValueError(f"metrics: cannot interpret {metric!r}")
         names.append(metric)
@@ -190,7 +209,9 @@ def load_h5(model, source, where, load_optimizer):
     try:
         h5 = h5py.File(source, "r")
     except OSError as e:
-        raise ValueError(f"{where}: not a readable HDF5 file; it may be truncated or corrupt ({e})") from e
+        raise ValueError(
+            f"{where}: not a readable HDF5 file; it may be truncated or corrupt ({e})"
+        ) from e
     with h5:
         assignments = _layer_plan(model, h5, where)
         optimizer_update = _optimizer_plan(model, h5, where) if load_optimizer else None
@@ -214,7 +235,9 @@ def _vars(h5, path, where):
     except (OSError, KeyError, RuntimeError, ValueError, TypeError) as e:
         raise ValueError(f"{where}: cannot read {path}/vars; the file may be corrupt ({e})") from e
     if sorted(values) != list(range(len(values))):
-        raise ValueError(f"{where}: {path}/vars holds datasets {sorted(values)}; expected 0, 1, ...")
+        raise ValueError(
+            f"{where}: {path}/vars holds datasets {sorted(values)}; expected 0, 1, ..."
+        )
     for key, value in values.items():
         if not np.issubdtype(value.dtype, np.number):
             raise ValueError(f"{where}: {path}/vars/{key} is not numeric (dtype {value.dtype})")
@@ -228,24 +251,35 @@ def _layer_plan(model, h5, where):
         values = _vars(h5, path, where)
         read.add(path.split("/", 1)[1])
         if values is None and variables:
-            raise ValueError(f"{where}: no weights for layer '{layer.name}' ({type(layer).__name__}); "
-                             f"the file has no group {path}")
+            raise ValueError(
+                f"{where}: no weights for layer '{layer.name}' ({type(layer).__name__}); "
+                f"the file has no group {path}"
+            )
         values = values or {}
         if len(values) != len(variables):
-            raise ValueError(f"{where}: layer '{layer.name}' ({type(layer).__name__}) has "
-                             f"{len(variables)} weights but {path}/vars holds {len(values)}")
+            raise ValueError(
+                f"{where}: layer '{layer.name}' ({type(layer).__name__}) has "
+                f"{len(variables)} weights but {path}/vars holds {len(values)}"
+            )
         for i, variable in enumerate(variables):
             if values[i].shape not in (variable.shape, _keras_shape(layer, variable)):
-                raise ValueError(f"{where}: layer '{layer.name}': weight {variable.path} has shape "
-                                 f"{variable.shape} in the model but {values[i].shape} in {path}/vars/{i}")
+                raise ValueError(
+                    f"{where}: layer '{layer.name}': weight {variable.path} has shape "
+                    f"{variable.shape} in the model but {values[i].shape} in {path}/vars/{i}"
+                )
             what = f"{where}: layer '{layer.name}': weight {variable.path} ({path}/vars/{i})"
             value = float32_weight(values[i].reshape(variable.shape), variable.shape, what)
             plan.append((variable, value))
-    extra = sorted(key for key in (h5.get("layers") or {}) if key not in read
-                   and _vars(h5, f"layers/{key}", where))
+    extra = sorted(
+        key
+        for key in (h5.get("layers") or {})
+        if key not in read and _vars(h5, f"layers/{key}", where)
+    )
     if extra:
-        raise ValueError(f"{where}: the file holds weights for layers the model does not have: "
-                         f"{', '.join('layers/' + key for key in extra)}")
+        raise ValueError(
+            f"{where}: the file holds weights for layers the model does not have: "
+            f"{', '.join('layers/' + key for key in extra)}"
+        )
     return plan
 
 
@@ -259,18 +293,29 @@ def _optimizer_plan(model, h5, where):
     if len(values) == 2:  # an optimizer saved before its first step: no momentum yet
         slots = []
     elif len(values) != 2 + len(slots):  # as Keras: a different optimizer's state is skipped
-        warnings.warn(f"{where}: skipping the optimizer state: it has {len(values)} variables, the "
-                      f"model's optimizer {2 + len(slots)}", stacklevel=3)
+        warnings.warn(
+            f"{where}: skipping the optimizer state: it has {len(values)} variables, the "
+            f"model's optimizer {2 + len(slots)}",
+            stacklevel=3,
+        )
         return None
     iterations, learning_rate = values[0], values[1]
-    if iterations.shape != () or learning_rate.shape != () or not iterations >= 0 \
-            or not (np.isfinite(learning_rate) and learning_rate > 0):
-        raise ValueError(f"{where}: optimizer/vars/0-1 must hold iterations >= 0 and a positive "
-                         f"learning rate; found {iterations!r} and {learning_rate!r}")
+    if (
+        iterations.shape != ()
+        or learning_rate.shape != ()
+        or not iterations >= 0
+        or not (np.isfinite(learning_rate) and learning_rate > 0)
+    ):
+        raise ValueError(
+            f"{where}: optimizer/vars/0-1 must hold iterations >= 0 and a positive "
+            f"learning rate; found {iterations!r} and {learning_rate!r}"
+        )
     for i, variable in enumerate(slots):
         if values[i + 2].shape not in (variable.shape, _keras_shape(variable._layer, variable)):
-            raise ValueError(f"{where}: optimizer/vars/{i + 2} (momentum of {variable.path}) has "
-                             f"shape {values[i + 2].shape}; the model's is {variable.shape}")
+            raise ValueError(
+                f"{where}: optimizer/vars/{i + 2} (momentum of {variable.path}) has "
+                f"shape {values[i + 2].shape}; the model's is {variable.shape}"
+            )
 
     def restore():
         optimizer._sgd.iterations = int(iterations)
@@ -279,4 +324,5 @@ def _optimizer_plan(model, h5, where):
             slot = optimizer._sgd.momentum_slot(variable._parameter)
             if slot is not None:
                 slot[...] = values[i + 2].reshape(variable.shape)
+
     return restore

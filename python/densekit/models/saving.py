@@ -36,8 +36,14 @@ import numpy as np
 
 from densekit.models import keras_format
 
-__all__ = ["load_model", "load_weights", "model_from_json", "model_to_json", "save_model",
-           "save_weights"]
+__all__ = [
+    "load_model",
+    "load_weights",
+    "model_from_json",
+    "model_to_json",
+    "save_model",
+    "save_weights",
+]
 
 # The Keras release whose format we write; Keras does not read it back, it is informational.
 _KERAS_FORMAT_VERSION = "3.15.1"
@@ -48,11 +54,18 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
     """Saves architecture, weights and (when compiled) optimizer state as a `.keras` file."""
     path = os.fspath(filepath)
     if not path.endswith(".keras"):
-        raise ValueError("Invalid filepath extension for saving. Please add a `.keras` extension "
-                         f"(densekit writes the Keras 3 format only). Received: filepath={path}")
+        raise ValueError(
+            "Invalid filepath extension for saving. Please add a `.keras` extension "
+            f"(densekit writes the Keras 3 format only). Received: filepath={path}"
+        )
     config = json.dumps(keras_format.model_config(model, include_optimizer), default=_json_default)
-    metadata = json.dumps({"keras_version": _KERAS_FORMAT_VERSION, "densekit_version": _version(),
-                           "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")})
+    metadata = json.dumps(
+        {
+            "keras_version": _KERAS_FORMAT_VERSION,
+            "densekit_version": _version(),
+            "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
+        }
+    )
     weights = keras_format.weights_bytes(model, include_optimizer)
 
     def write(file):
@@ -81,9 +94,14 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f"{path}: config.json is not valid JSON ({e})") from e
     model = keras_format.model_from_config(
-        data, compile=compile, where=f"{path}: config.json",
-        compile_hint=". Load with compile=False to get the model uncompiled")
-    keras_format.load_h5(model, io.BytesIO(members["model.weights.h5"]), f"{path}: model.weights.h5", compile)
+        data,
+        compile=compile,
+        where=f"{path}: config.json",
+        compile_hint=". Load with compile=False to get the model uncompiled",
+    )
+    keras_format.load_h5(
+        model, io.BytesIO(members["model.weights.h5"]), f"{path}: model.weights.h5", compile
+    )
     return model
 
 
@@ -100,11 +118,15 @@ def load_weights(model, filepath):
     """Loads weights from a `.weights.h5` or `.keras` file into a built model; all or nothing."""
     path = os.fspath(filepath)
     if not model.built:
-        raise ValueError(f"Sequential '{model.name}': load_weights needs a built model; build it "
-                         f"or give the first layer an input shape")
+        raise ValueError(
+            f"Sequential '{model.name}': load_weights needs a built model; build it "
+            f"or give the first layer an input shape"
+        )
     if zipfile.is_zipfile(path):
-        source, where = io.BytesIO(_read_archive(path, _MEMBERS[1:])["model.weights.h5"]), \
-            f"{path}: model.weights.h5"
+        source, where = (
+            io.BytesIO(_read_archive(path, _MEMBERS[1:])["model.weights.h5"]),
+            f"{path}: model.weights.h5",
+        )
     else:
         with open(path, "rb") as f:
             source, where = io.BytesIO(f.read()), path
@@ -133,20 +155,26 @@ def _read_archive(path, members):
         with zipfile.ZipFile(path) as archive:
             missing = [m for m in members if m not in archive.namelist()]
             if missing:
-                raise ValueError(f"{path}: not a Keras model archive: it has no {', '.join(missing)}")
+                raise ValueError(
+                    f"{path}: not a Keras model archive: it has no {', '.join(missing)}"
+                )
             return {m: archive.read(m) for m in members}  # read() checks each member's CRC
     except (zipfile.BadZipFile, EOFError, OSError, RuntimeError, NotImplementedError) as e:
         if isinstance(e, (FileNotFoundError, PermissionError, IsADirectoryError)):
             raise
-        raise ValueError(f"{path}: not a valid .keras file; the zip archive is truncated or "
-                         f"corrupt ({type(e).__name__}: {e})") from e
+        raise ValueError(
+            f"{path}: not a valid .keras file; the zip archive is truncated or "
+            f"corrupt ({type(e).__name__}: {e})"
+        ) from e
 
 
 def _atomic_write(path, write, overwrite):
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
     directory = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    fd, temporary = tempfile.mkstemp(
+        dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp"
+    )
     try:
         with os.fdopen(fd, "wb") as file:
             write(file)

@@ -43,19 +43,27 @@ class Sequential(Trainer, VariableLists):
     def add(self, layer):
         """Appends a layer (an InputLayer only as the first)."""
         if not isinstance(layer, Layer):
-            raise ValueError(f"Sequential '{self.name}': only densekit layers can be added. "
-                             f"Received: {layer!r} of type {type(layer).__name__}")
+            raise ValueError(
+                f"Sequential '{self.name}': only densekit layers can be added. "
+                f"Received: {layer!r} of type {type(layer).__name__}"
+            )
         if isinstance(layer, InputLayer):
             if self._layers or self._input_shape is not None:
                 raise ValueError(f"Sequential '{self.name}': an InputLayer must come first")
             self._input_shape = (None,) + layer._input_shape_arg
             return
         if any(existing.name == layer.name for existing in self._layers):
-            raise ValueError(f"Sequential '{self.name}': all layers must have unique names; "
-                             f"'{layer.name}' appears twice")
+            raise ValueError(
+                f"Sequential '{self.name}': all layers must have unique names; "
+                f"'{layer.name}' appears twice"
+            )
         state = self._structure_state(also=layer)
         try:
-            if not self._layers and self._input_shape is None and layer._input_shape_arg is not None:
+            if (
+                not self._layers
+                and self._input_shape is None
+                and layer._input_shape_arg is not None
+            ):
                 self._input_shape = (None,) + layer._input_shape_arg
             self._layers.append(layer)
             self._invalidate()
@@ -106,7 +114,9 @@ class Sequential(Trainer, VariableLists):
         if input_shape is None:
             input_shape = self._input_shape
         if input_shape is None:
-            raise ValueError(f"Sequential '{self.name}': give build() an input shape such as (None, 784)")
+            raise ValueError(
+                f"Sequential '{self.name}': give build() an input shape such as (None, 784)"
+            )
         shape = tuple(input_shape)
         self._input_shape = (None,) + shape[1:]
         if not self._layers:
@@ -123,8 +133,10 @@ class Sequential(Trainer, VariableLists):
 
     def _require_built(self, what):
         if not self.built:
-            raise ValueError(f"Sequential '{self.name}': {what} needs a built model; give the first "
-                             f"layer an input_shape, call build(), or fit() on data first")
+            raise ValueError(
+                f"Sequential '{self.name}': {what} needs a built model; give the first "
+                f"layer an input_shape, call build(), or fit() on data first"
+            )
 
     @property
     def input_shape(self):
@@ -154,7 +166,6 @@ class Sequential(Trainer, VariableLists):
     def variables(self):
         return [v for layer in self._layers for v in layer.variables]
 
-
     def count_params(self):
         self._require_built("count_params")
         return int(sum(layer.count_params() for layer in self._layers))
@@ -171,10 +182,14 @@ class Sequential(Trainer, VariableLists):
         weights = list(weights)
         variables = self.variables
         if len(weights) != len(variables):
-            raise ValueError(f"Sequential '{self.name}' expects {len(variables)} weight arrays; "
-                             f"received {len(weights)}")
-        arrays = [float32_weight(w, v.shape, f"Sequential '{self.name}': weight {i} ({v.path})")
-                  for i, (v, w) in enumerate(zip(variables, weights))]
+            raise ValueError(
+                f"Sequential '{self.name}' expects {len(variables)} weight arrays; "
+                f"received {len(weights)}"
+            )
+        arrays = [
+            float32_weight(w, v.shape, f"Sequential '{self.name}': weight {i} ({v.path})")
+            for i, (v, w) in enumerate(zip(variables, weights))
+        ]
         assign_variables(variables, arrays)
 
     def get_layer(self, name=None, index=None):
@@ -183,7 +198,9 @@ class Sequential(Trainer, VariableLists):
         for layer in self._layers:
             if layer.name == name:
                 return layer
-        raise ValueError(f"No such layer: {name}. Existing layers are: {[l.name for l in self._layers]}")
+        raise ValueError(
+            f"No such layer: {name}. Existing layers are: {[each.name for each in self._layers]}"
+        )
 
     def summary(self, line_length=None, positions=None, print_fn=None):
         """Prints the layers with their output shapes and parameter counts."""
@@ -197,15 +214,29 @@ class Sequential(Trainer, VariableLists):
 
         layers = []
         if self._input_shape is not None:
-            layers.append({"module": "keras.layers", "class_name": "InputLayer",
-                           "config": {"batch_shape": self._input_shape, "dtype": "float32",
-                                      "sparse": False, "name": "input_layer"},
-                           "registered_name": None})
+            layers.append(
+                {
+                    "module": "keras.layers",
+                    "class_name": "InputLayer",
+                    "config": {
+                        "batch_shape": self._input_shape,
+                        "dtype": "float32",
+                        "sparse": False,
+                        "name": "input_layer",
+                    },
+                    "registered_name": None,
+                }
+            )
         for layer in self._layers:
             entry = serialize(layer)
             entry["config"].pop("batch_input_shape", None)
             layers.append(entry)
-        config = {"name": self.name, "trainable": self.trainable, "dtype": "float32", "layers": layers}
+        config = {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": "float32",
+            "layers": layers,
+        }
         if self._input_shape is not None:
             config["build_input_shape"] = self._input_shape
         return config
@@ -219,7 +250,11 @@ class Sequential(Trainer, VariableLists):
         for i, layer_config in enumerate(config.get("layers", [])):
             entry = layer_config if isinstance(layer_config, dict) else {}
             class_name = entry.get("class_name")
-            name = (entry.get("config") or {}).get("name") if isinstance(entry.get("config"), dict) else None
+            name = (
+                (entry.get("config") or {}).get("name")
+                if isinstance(entry.get("config"), dict)
+                else None
+            )
             try:
                 if not isinstance(layer_config, dict):
                     raise ValueError(f"expected a dict; got {type(layer_config).__name__}")

@@ -24,8 +24,12 @@ def _row(cells, positions):
 
 
 def _shape(shape):
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + \
-        ("," if len(shape) == 1 else "") + ")"
+    return (
+        "("
+        + ", ".join("None" if d is None else str(d) for d in shape)
+        + ("," if len(shape) == 1 else "")
+        + ")"
+    )
 
 
 def print_summary(model, line_length=None, positions=None, print_fn=None):
@@ -46,8 +50,12 @@ def print_summary(model, line_length=None, positions=None, print_fn=None):
     lines[-1:] = ["=" * line_length] if model.layers else lines[-1:]
     trainable = sum(int(_size(v)) for v in model.trainable_variables)
     total = sum(int(_size(v)) for v in model.variables)
-    lines += [f"Total params: {total:,}", f"Trainable params: {trainable:,}",
-              f"Non-trainable params: {total - trainable:,}", "_" * line_length]
+    lines += [
+        f"Total params: {total:,}",
+        f"Trainable params: {trainable:,}",
+        f"Non-trainable params: {total - trainable:,}",
+        "_" * line_length,
+    ]
     for line in lines:
         emit(line.rstrip() if print_fn is None else line)
 

@@ -8,26 +8,38 @@ to one C++ call per batch.
 
 import numpy as np
 
-from densekit import _core, callbacks as callbacks_module, losses, optimizers
+from densekit import _core, losses, optimizers
+from densekit import callbacks as callbacks_module
 from densekit import metrics as metrics_module
 from densekit.models import _data
 
 __all__ = ["Trainer"]
 
 _PROGRESS_SECONDS = 0.2
-_ACCURACY_KINDS = {None: _core.AccuracyKind.none,
-                   "binary_accuracy": _core.AccuracyKind.binary,
-                   "sparse_categorical_accuracy": _core.AccuracyKind.sparse_categorical,
-                   "categorical_accuracy": _core.AccuracyKind.categorical}
+_ACCURACY_KINDS = {
+    None: _core.AccuracyKind.none,
+    "binary_accuracy": _core.AccuracyKind.binary,
+    "sparse_categorical_accuracy": _core.AccuracyKind.sparse_categorical,
+    "categorical_accuracy": _core.AccuracyKind.categorical,
+}
 
 
 class Trainer:
     """The training half of a model (mixed into Sequential)."""
 
     # -- compile ----------------------------------------------------------------------------
-    def compile(self, optimizer="sgd", loss=None, metrics=None, loss_weights=None,
-                weighted_metrics=None, run_eagerly=False, steps_per_execution=1, jit_compile="auto",
-                auto_scale_loss=True):
+    def compile(
+        self,
+        optimizer="sgd",
+        loss=None,
+        metrics=None,
+        loss_weights=None,
+        weighted_metrics=None,
+        run_eagerly=False,
+        steps_per_execution=1,
+        jit_compile="auto",
+        auto_scale_loss=True,
+    ):
         """Sets the optimizer, the loss and the metrics (at most one accuracy)."""
         if loss is None:
             raise ValueError(f"Sequential '{self.name}': compile needs a loss. Received: loss=None")
@@ -46,8 +58,11 @@ class Trainer:
 
     def _compile_network(self):
         compiled = self._compiled
-        self._network.compile(losses.spec_of(compiled["loss"]), compiled["optimizer"]._sgd,
-                              _ACCURACY_KINDS[compiled["accuracy"]])
+        self._network.compile(
+            losses.spec_of(compiled["loss"]),
+            compiled["optimizer"]._sgd,
+            _ACCURACY_KINDS[compiled["accuracy"]],
+        )
 
     @property
     def _metric_key(self):
@@ -84,10 +99,27 @@ class Trainer:
         return _data.model_y(self, y, rows, where, allow_nonfinite)
 
     # -- fit --------------------------------------------------------------------------------
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
-            validation_batch_size=None, validation_freq=1, seed=None, allow_nonfinite=False):
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        epochs=1,
+        verbose="auto",
+        callbacks=None,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        class_weight=None,
+        sample_weight=None,
+        initial_epoch=0,
+        steps_per_epoch=None,
+        validation_steps=None,
+        validation_batch_size=None,
+        validation_freq=1,
+        seed=None,
+        allow_nonfinite=False,
+    ):
         """Trains for `epochs` epochs; returns a History whose `.history` has per-epoch logs.
 
         A step whose loss or gradient is not finite is not applied: training stops there, the
@@ -96,17 +128,27 @@ class Trainer:
         """
         self._require_compiled("fit")
         batch_size, epochs, initial_epoch, verbose = _data.fit_arguments(
-            batch_size, epochs, initial_epoch, verbose, class_weight, sample_weight)
-        x_train, y_train, x_val, y_val = _data.fit_arrays(self, x, y, validation_split,
-                                                          validation_data, allow_nonfinite)
+            batch_size, epochs, initial_epoch, verbose, class_weight, sample_weight
+        )
+        x_train, y_train, x_val, y_val = _data.fit_arrays(
+            self, x, y, validation_split, validation_data, allow_nonfinite
+        )
         samples = x_train.shape[0]
         rng = np.random.default_rng(seed)
         key = self._metric_key
-        cbs = callbacks_module.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0,
-                                            model=self, verbose=verbose, epochs=epochs,
-                                            steps=-(-samples // batch_size))
+        cbs = callbacks_module.CallbackList(
+            callbacks,
+            add_history=True,
+            add_progbar=verbose != 0,
+            model=self,
+            verbose=verbose,
+            epochs=epochs,
+            steps=-(-samples // batch_size),
+        )
         run_epoch = self._epoch_per_batch if cbs.needs_batch_hooks("train") else self._epoch_in_core
-        network = self._network  # the one a GradientMonitor switches on, even if a callback rebuilds
+        network = (
+            self._network
+        )  # the one a GradientMonitor switches on, even if a callback rebuilds
         self.stop_training = False
         self.history.stopped_on_nonfinite = None
         try:
@@ -125,9 +167,11 @@ class Trainer:
                     epoch_logs.update({f"val_{k}": v for k, v in _data.logs_of(val, key).items()})
                 cbs.on_epoch_end(epoch, epoch_logs)
                 if not totals.finite and verbose:  # after the bar's final line, not inside it
-                    print(f"Epoch {epoch + 1}, step {totals.steps + 1}: the loss or a gradient became "
-                          f"NaN or Inf; that update was not applied and training stopped. Lower "
-                          f"the learning rate or clip the gradients (clipnorm=1.0).")
+                    print(
+                        f"Epoch {epoch + 1}, step {totals.steps + 1}: the loss or a gradient became "
+                        f"NaN or Inf; that update was not applied and training stopped. Lower "
+                        f"the learning rate or clip the gradients (clipnorm=1.0)."
+                    )
                 if self.stop_training:
                     break
             cbs.on_train_end(epoch_logs)
@@ -154,7 +198,7 @@ class Trainer:
         summed = _data.Totals()
         for step, start in enumerate(range(0, len(order), batch_size)):
             cbs.on_train_batch_begin(step)
-            rows = order[start:start + batch_size]
+            rows = order[start : start + batch_size]
             result = self._network.train_step(x[rows], y[rows])
             if not result.finite:
                 summed.finite = False
@@ -166,8 +210,17 @@ class Trainer:
         return summed
 
     # -- evaluate / predict -----------------------------------------------------------------
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", callbacks=None,
-                 return_dict=False, allow_nonfinite=False, **kwargs):
+    def evaluate(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        verbose="auto",
+        callbacks=None,
+        return_dict=False,
+        allow_nonfinite=False,
+        **kwargs,
+    ):
         """Loss (and accuracy) in inference mode: a float, or [loss, accuracy]."""
         self._require_compiled("evaluate")
         batch_size = _data.check_batch_size(batch_size, "evaluate")
@@ -175,8 +228,14 @@ class Trainer:
         ym = self._prepare_y(y, xm.shape[0], "evaluate", allow_nonfinite)
         key = self._metric_key
         verbose = _data.check_verbose(verbose)
-        cbs = callbacks_module.CallbackList(callbacks, add_progbar=verbose != 0, model=self,
-                                            verbose=verbose, epochs=1, steps=-(-xm.shape[0] // batch_size))
+        cbs = callbacks_module.CallbackList(
+            callbacks,
+            add_progbar=verbose != 0,
+            model=self,
+            verbose=verbose,
+            epochs=1,
+            steps=-(-xm.shape[0] // batch_size),
+        )
         cbs.on_test_begin()
         logs = _data.logs_of(self._network.evaluate(xm, ym, batch_size), key)
         cbs.on_test_end(logs)
@@ -193,8 +252,10 @@ class Trainer:
 
     def _run(self, x, batch_size, training):
         if not self.built and np.ndim(x) < 2:
-            raise ValueError(f"Sequential '{self.name}': predict needs a built model or x of shape "
-                             f"(samples, features...); got {np.shape(x)}")
+            raise ValueError(
+                f"Sequential '{self.name}': predict needs a built model or x of shape "
+                f"(samples, features...); got {np.shape(x)}"
+            )
         matrix = self._prepare_x(x, "predict", allow_nonfinite=True)
         out = self._network.predict(matrix, batch_size or max(1, matrix.shape[0]), training)
         return out.reshape((matrix.shape[0],) + tuple(self.output_shape[1:]))
@@ -210,7 +271,9 @@ class Trainer:
         """Loss (and accuracy) on one batch in inference mode."""
         self._require_compiled("test_on_batch")
         xm = self._prepare_x(x, "test_on_batch")
-        result = self._network.evaluate(xm, self._prepare_y(y, xm.shape[0], "test_on_batch"), xm.shape[0])
+        result = self._network.evaluate(
+            xm, self._prepare_y(y, xm.shape[0], "test_on_batch"), xm.shape[0]
+        )
         return _data.result_of(_data.logs_of(result, self._metric_key), return_dict)
 
     def predict_on_batch(self, x):

@@ -15,15 +15,15 @@ enum class ActivationKind {
   linear,
   sigmoid,
   tanh,
-  relu,              // Keras 3 relu(x, negative_slope, max_value, threshold)
-  leaky_relu,        // slope = negative_slope
-  elu,               // alpha
-  selu,              // Klambauer's exact alpha and scale
-  gelu,              // exact erf form, or the tanh form when approximate
-  swish,             // x * sigmoid(x), also called silu
+  relu,        // Keras 3 relu(x, negative_slope, max_value, threshold)
+  leaky_relu,  // slope = negative_slope
+  elu,         // alpha
+  selu,        // Klambauer's exact alpha and scale
+  gelu,        // exact erf form, or the tanh form when approximate
+  swish,       // x * sigmoid(x), also called silu
   softplus,
   softsign,
-  hard_sigmoid,      // Keras 3: relu6(x + 3) / 6
+  hard_sigmoid,  // Keras 3: relu6(x + 3) / 6
   exponential,
   thresholded_relu,  // x where x > threshold (theta), else 0
   softmax,           // row-wise, numerically stable
@@ -32,18 +32,19 @@ enum class ActivationKind {
 // An activation and its parameters; fields that do not apply to the kind are ignored.
 struct ActivationSpec {
   ActivationKind kind = ActivationKind::linear;
-  Scalar negative_slope = 0;   // relu, leaky_relu
-  Scalar max_value = -1;       // relu: < 0 means no upper bound
-  Scalar threshold = 0;        // relu threshold, thresholded_relu theta
-  Scalar alpha = 1;            // elu
-  bool approximate = false;    // gelu
+  Scalar negative_slope = 0;  // relu, leaky_relu
+  Scalar max_value = -1;      // relu: < 0 means no upper bound
+  Scalar threshold = 0;       // relu threshold, thresholded_relu theta
+  Scalar alpha = 1;           // elu
+  bool approximate = false;   // gelu
 
   bool is_identity() const { return kind == ActivationKind::linear; }
   // Each output from its own input only (every kind but softmax): it may run on any block.
   bool is_elementwise() const { return kind != ActivationKind::softmax; }
 };
 
-// Parses a Keras name ("relu", "silu", "hard_sigmoid", ...); throws ValueError listing the valid ones.
+// Parses a Keras name ("relu", "silu", "hard_sigmoid", ...); throws ValueError listing the valid
+// ones.
 ActivationKind activation_kind_from_name(const std::string& name);
 std::string activation_name(ActivationKind kind);
 

@@ -20,17 +20,16 @@ namespace densekit {
 
 // Writes mean, var, inv_std (1, features), x_hat and y (n, features). y may alias x.
 void batch_norm_forward_training(MatrixIn x, VectorIn gamma, VectorIn beta, Scalar epsilon,
-                                 VectorOut mean, VectorOut var, VectorOut inv_std,
-                                 MatrixOut x_hat, MatrixOut y);
+                                 VectorOut mean, VectorOut var, VectorOut inv_std, MatrixOut x_hat,
+                                 MatrixOut y);
 
 // moving ← moving·momentum + batch·(1 - momentum), for the mean and the (biased) variance.
 void batch_norm_update_moving(VectorOut moving_mean, VectorOut moving_var, VectorIn mean,
                               VectorIn var, Scalar momentum);
 
 // y = γ (x - moving_mean)/√(moving_var + ε) + β. y may alias x.
-void batch_norm_forward_inference(MatrixIn x, VectorIn gamma, VectorIn beta,
-                                  VectorIn moving_mean, VectorIn moving_var, Scalar epsilon,
-                                  MatrixOut y);
+void batch_norm_forward_inference(MatrixIn x, VectorIn gamma, VectorIn beta, VectorIn moving_mean,
+                                  VectorIn moving_var, Scalar epsilon, MatrixOut y);
 
 // The full gradient through μ and σ², from the x̂ and inv_std of the training forward:
 //   dβ = Σ dy,  dγ = Σ dy ⊙ x̂,  dx = γ·inv_std·(dy - Σdy/n - x̂·Σ(dy ⊙ x̂)/n).
@@ -42,8 +41,8 @@ void batch_norm_backward_training(MatrixIn x_hat, MatrixIn dy, VectorIn gamma, V
 // stack, or a trainable one called with training=False):
 //   dx = dy·γ/√(moving_var + ε),  dγ = Σ dy ⊙ (x - moving_mean)/√(moving_var + ε),  dβ = Σ dy.
 // dx may be empty (0 rows) and dgamma / dbeta empty (0 columns) to skip them. dx may alias dy.
-void batch_norm_backward_inference(MatrixIn x, MatrixIn dy, VectorIn gamma,
-                                   VectorIn moving_mean, VectorIn moving_var, Scalar epsilon,
-                                   MatrixOut dx, VectorOut dgamma, VectorOut dbeta);
+void batch_norm_backward_inference(MatrixIn x, MatrixIn dy, VectorIn gamma, VectorIn moving_mean,
+                                   VectorIn moving_var, Scalar epsilon, MatrixOut dx,
+                                   VectorOut dgamma, VectorOut dbeta);
 
 }  // namespace densekit

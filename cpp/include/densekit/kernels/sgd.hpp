@@ -21,7 +21,7 @@ bool sgd_clip_and_check(const Scalar* w, Scalar* g, Index n, Scalar scale, Scala
 
 // Whether sgd_update with these arguments would leave w and m finite (it writes nothing): a
 // finite gradient times a large learning rate can still overflow float32.
-bool sgd_update_is_finite(MatrixIn w, MatrixIn g, MatrixIn m, Scalar learning_rate,
-                          Scalar momentum, bool nesterov);
+bool sgd_update_is_finite(MatrixIn w, MatrixIn g, MatrixIn m, Scalar learning_rate, Scalar momentum,
+                          bool nesterov);
 
 }  // namespace densekit

@@ -39,9 +39,9 @@ class BatchNormLayer : public Layer {
   std::shared_ptr<Parameter> beta_;   // null when center=False
   std::shared_ptr<Parameter> moving_mean_;
   std::shared_ptr<Parameter> moving_variance_;
-  RowMatrix x_hat_;                    // (max_batch, features), written by the training forward
-  RowVector mean_, var_, inv_std_;     // batch statistics of the last training forward
-  RowVector none_;                     // stands for an absent γ, β or gradient
+  RowMatrix x_hat_;                 // (max_batch, features), written by the training forward
+  RowVector mean_, var_, inv_std_;  // batch statistics of the last training forward
+  RowVector none_;                  // stands for an absent γ, β or gradient
   Index last_batch_ = 0;
   bool last_forward_training_ = false;
   bool moving_update_pending_ = false;  // a training forward's statistics, not yet committed

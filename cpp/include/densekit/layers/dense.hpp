@@ -30,8 +30,8 @@ class DenseLayer : public Layer {
   ActivationSpec activation_;
   std::shared_ptr<Parameter> kernel_;
   std::shared_ptr<Parameter> bias_;  // null without bias
-  RowMatrix z_;   // pre-activation, (max_batch, units); unused for a linear activation
-  RowMatrix dz_;  // gradient w.r.t. the pre-activation
+  RowMatrix z_;       // pre-activation, (max_batch, units); unused for a linear activation
+  RowMatrix dz_;      // gradient w.r.t. the pre-activation
   RowVector dz_sum_;  // Σ_rows dz for backward_to_affine_input without a bias
   // dz of the last backward: dy itself, or dy ⊙ f'(z) in dz_.
   MatrixIn preactivation_grad(MatrixIn y, MatrixIn dy, bool dy_is_preactivation);

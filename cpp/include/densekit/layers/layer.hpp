@@ -14,10 +14,10 @@ namespace densekit {
 
 // A variable of a layer. Vectors (bias, gamma, ...) are stored as (1, n) and exposed as 1-D.
 struct Parameter {
-  std::string name;      // Keras's variable name: "kernel", "bias", "gamma", "moving_mean", ...
+  std::string name;  // Keras's variable name: "kernel", "bias", "gamma", "moving_mean", ...
   RowMatrix value;
-  RowMatrix grad;        // empty for non-trainable variables (moving statistics)
-  bool trainable = true; // false for variables no gradient reaches (moving statistics)
+  RowMatrix grad;         // empty for non-trainable variables (moving statistics)
+  bool trainable = true;  // false for variables no gradient reaches (moving statistics)
   bool is_vector = false;
 
   Parameter(std::string name, Index rows, Index cols, bool trainable, bool is_vector);
@@ -44,9 +44,9 @@ std::vector<RowMatrix> copy_parameters(const std::vector<std::shared_ptr<Paramet
 // gradient below such a layer, the layer above can produce the scale and shift gradients itself,
 // more cheaply than through the input gradient (see kernels/dense.hpp).
 struct AffineOutput {
-  MatrixIn normalized;                // x̂, (batch, features)
-  VectorIn scale, shift;              // (1, features), or empty for 1 and 0
-  VectorOut scale_grad, shift_grad;   // where their gradients go, or empty when not trained
+  MatrixIn normalized;               // x̂, (batch, features)
+  VectorIn scale, shift;             // (1, features), or empty for 1 and 0
+  VectorOut scale_grad, shift_grad;  // where their gradients go, or empty when not trained
 };
 
 class Layer {
@@ -115,8 +115,8 @@ class Layer {
 
  protected:
   Layer(Index input_units, Index output_units);
-  std::shared_ptr<Parameter> add_parameter(std::string name, Index rows, Index cols,
-                                           bool trainable, bool is_vector);
+  std::shared_ptr<Parameter> add_parameter(std::string name, Index rows, Index cols, bool trainable,
+                                           bool is_vector);
 
   Index input_units_;
   Index output_units_;

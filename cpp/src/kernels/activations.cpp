@@ -17,6 +17,7 @@
 namespace densekit {
 namespace {
 
+using elementwise::Chunk;
 using elementwise::for_each_row;
 using elementwise::map_chunks;
 using elementwise::map_derivative;
@@ -131,9 +132,9 @@ void softmax_forward(MatrixIn x, MatrixOut y) {
   for_each_row(x.rows(), n, [&](Index r) {
     const Scalar top = x.row(r).maxCoeff();  // exact in any order
     Scalar* out = y.row(r).data();
-    map_chunks(n, out, [top](const auto& a) { return (a - top).exp(); }, x.row(r).data());
-    const Scalar total = sum_chunks(n, [](const auto& e) { return e; }, out);
-    map_chunks(n, out, [total](const auto& e) { return e / total; }, out);
+    map_chunks(n, out, [top](const auto& a) -> Chunk { return (a - top).exp(); }, x.row(r).data());
+    const Scalar total = sum_chunks(n, [](const auto& e) -> Chunk { return e; }, out);
+    map_chunks(n, out, [total](const auto& e) -> Chunk { return e / total; }, out);
   });
 }
 void softmax_backward(MatrixIn y, MatrixIn dy, MatrixOut dx) {
@@ -141,10 +142,11 @@ void softmax_backward(MatrixIn y, MatrixIn dy, MatrixOut dx) {
   for_each_row(y.rows(), n, [&](Index r) {
     const Scalar* yr = y.row(r).data();
     const Scalar* dyr = dy.row(r).data();
-    const Scalar dot = sum_chunks(n, [](const auto& a, const auto& g) { return a * g; }, yr, dyr);
+    const Scalar dot =
+        sum_chunks(n, [](const auto& a, const auto& g) -> Chunk { return a * g; }, yr, dyr);
     map_chunks(
-        n, dx.row(r).data(), [dot](const auto& a, const auto& g) { return a * (g - dot); }, yr,
-        dyr);
+        n, dx.row(r).data(), [dot](const auto& a, const auto& g) -> Chunk { return a * (g - dot); },
+        yr, dyr);
   });
 }
 
@@ -172,47 +174,50 @@ void activation_forward(const ActivationSpec& spec, MatrixIn x, MatrixOut y) {
   const Scalar slope = spec.negative_slope, alpha = spec.alpha, theta = spec.threshold;
   switch (spec.kind) {
     case ActivationKind::linear:
-      if (x.data() != y.data()) map_rows(x, y, [](const auto& a) { return a; });
+      if (x.data() != y.data()) map_rows(x, y, [](const auto& a) -> Chunk { return a; });
       return;
     case ActivationKind::sigmoid:  // 1/(1 + e^-x): for x < -88, e^-x = inf and y = 0, never NaN
-      return map_rows(x, y, [](const auto& a) { return (1 + (-a).exp()).inverse(); });
+      return map_rows(x, y, [](const auto& a) -> Chunk { return (1 + (-a).exp()).inverse(); });
     case ActivationKind::tanh:
-      return map_rows(x, y, [](const auto& a) { return a.tanh(); });
+      return map_rows(x, y, [](const auto& a) -> Chunk { return a.tanh(); });
     case ActivationKind::relu:
-      if (plain_relu(spec)) return map_rows(x, y, [](const auto& a) { return a.max(Scalar(0)); });
+      if (plain_relu(spec))
+        return map_rows(x, y, [](const auto& a) -> Chunk { return a.max(Scalar(0)); });
       return map_elements(x, y, [r = relu_of(spec)](Scalar v) { return r.value(v); });
     case ActivationKind::leaky_relu:  // TF's kernel; equals Keras-numpy's max(x, s·x) for s <= 1
-      return map_rows(x, y, [slope](const auto& a) { return (a > 0).select(a, slope * a); });
+      return map_rows(x, y,
+                      [slope](const auto& a) -> Chunk { return (a > 0).select(a, slope * a); });
     // elu: x if x > 0 else α(e^x - 1), written max(x, 0) + α·expm1(min(x, 0)) (one of the two
     // terms is exactly 0) because Eigen 3.4 evaluates select() one scalar at a time. expm1 as
     // 2t / (1 - t) with t = tanh(x/2): exact to a few ulp near 0 (where exp(x) - 1 loses every
     // digit) and three times faster than Eigen's vectorized expm1.
     case ActivationKind::elu:
-      return map_rows(x, y, [alpha](const auto& a) {
+      return map_rows(x, y, [alpha](const auto& a) -> Chunk {
         return a.max(Scalar(0)) + alpha * expm1_nonpositive(a.min(Scalar(0)));
       });
     case ActivationKind::selu:  // scale·elu(x, α)
-      return map_rows(x, y, [](const auto& a) {
+      return map_rows(x, y, [](const auto& a) -> Chunk {
         return kScale * a.max(Scalar(0)) + kScaleAlpha * expm1_nonpositive(a.min(Scalar(0)));
       });
     case ActivationKind::gelu:
       if (!spec.approximate) return map_elements(x, y, gelu_exact);
-      return map_rows(x, y, [](const auto& a) { return a * gelu_tanh_sigma(a); });
+      return map_rows(x, y, [](const auto& a) -> Chunk { return a * gelu_tanh_sigma(a); });
     case ActivationKind::swish:  // x·σ(x)
-      return map_rows(x, y, [](const auto& a) { return a * (1 + (-a).exp()).inverse(); });
+      return map_rows(x, y, [](const auto& a) -> Chunk { return a * (1 + (-a).exp()).inverse(); });
     case ActivationKind::softplus:  // log(1 + e^x) = log1p(e^-|x|) + max(x, 0), never overflows
-      return map_rows(x, y,
-                      [](const auto& a) { return (-a.abs()).exp().log1p() + a.max(Scalar(0)); });
+      return map_rows(
+          x, y, [](const auto& a) -> Chunk { return (-a.abs()).exp().log1p() + a.max(Scalar(0)); });
     case ActivationKind::softsign:  // x / (1 + |x|)
-      return map_rows(x, y, [](const auto& a) { return a / (1 + a.abs()); });
+      return map_rows(x, y, [](const auto& a) -> Chunk { return a / (1 + a.abs()); });
     case ActivationKind::hard_sigmoid:  // relu6(x + 3) / 6, TF's form
-      return map_rows(x, y, [](const auto& a) {
+      return map_rows(x, y, [](const auto& a) -> Chunk {
         return (a + Scalar(3)).max(Scalar(0)).min(Scalar(6)) / Scalar(6);
       });
     case ActivationKind::exponential:
-      return map_rows(x, y, [](const auto& a) { return a.exp(); });
+      return map_rows(x, y, [](const auto& a) -> Chunk { return a.exp(); });
     case ActivationKind::thresholded_relu:  // x if x > θ else 0
-      return map_rows(x, y, [theta](const auto& a) { return (a > theta).select(a, Scalar(0)); });
+      return map_rows(x, y,
+                      [theta](const auto& a) -> Chunk { return (a > theta).select(a, Scalar(0)); });
     case ActivationKind::softmax:
       return softmax_forward(x, y);
   }
@@ -234,65 +239,66 @@ void activation_backward(const ActivationSpec& spec, MatrixIn x, MatrixIn y, Mat
   const Scalar slope = spec.negative_slope, alpha = spec.alpha, theta = spec.threshold;
   switch (spec.kind) {
     case ActivationKind::linear:
-      if (dy.data() != dx.data()) map_rows(dy, dx, [](const auto& g) { return g; });
+      if (dy.data() != dx.data()) map_rows(dy, dx, [](const auto& g) -> Chunk { return g; });
       return;
     case ActivationKind::sigmoid:
-      return map_rows(x, y, dy, dx,
-                      [](const auto&, const auto& o, const auto& g) { return g * o * (1 - o); });
+      return map_rows(x, y, dy, dx, [](const auto&, const auto& o, const auto& g) -> Chunk {
+        return g * o * (1 - o);
+      });
     case ActivationKind::tanh:
-      return map_rows(x, y, dy, dx, [](const auto&, const auto& o, const auto& g) {
+      return map_rows(x, y, dy, dx, [](const auto&, const auto& o, const auto& g) -> Chunk {
         return g * (1 - o.square());
       });
     case ActivationKind::relu:
       if (plain_relu(spec))
-        return map_rows(x, y, dy, dx, [](const auto& a, const auto&, const auto& g) {
+        return map_rows(x, y, dy, dx, [](const auto& a, const auto&, const auto& g) -> Chunk {
           return (a > 0).select(g, Scalar(0));
         });
       return map_derivative(x, y, dy, dx,
                             [r = relu_of(spec)](Scalar v, Scalar) { return r.derivative(v); });
     case ActivationKind::leaky_relu:
-      return map_rows(x, y, dy, dx, [slope](const auto& a, const auto&, const auto& g) {
+      return map_rows(x, y, dy, dx, [slope](const auto& a, const auto&, const auto& g) -> Chunk {
         return (a > 0).select(g, slope * g);
       });
     // elu and selu from y, as TF's EluGrad and SeluGrad do: no exp, and the select stays cheap
     // enough to vectorize. For x ≪ 0 the absolute error is an ulp of α, not of αe^x.
     case ActivationKind::elu:
-      return map_rows(x, y, dy, dx, [alpha](const auto& a, const auto& o, const auto& g) {
+      return map_rows(x, y, dy, dx, [alpha](const auto& a, const auto& o, const auto& g) -> Chunk {
         return (a > 0).select(g, g * (o + alpha));
       });
     case ActivationKind::selu:
-      return map_rows(x, y, dy, dx, [](const auto& a, const auto& o, const auto& g) {
+      return map_rows(x, y, dy, dx, [](const auto& a, const auto& o, const auto& g) -> Chunk {
         return (a < 0).select(g * (o + kScaleAlpha), kScale * g);
       });
     case ActivationKind::gelu:
       if (!spec.approximate) return map_derivative(x, y, dy, dx, gelu_exact_derivative);
-      return map_rows(x, y, dy, dx, [](const auto& a, const auto&, const auto& g) {
+      return map_rows(x, y, dy, dx, [](const auto& a, const auto&, const auto& g) -> Chunk {
         const auto s = gelu_tanh_sigma(a);
         const auto du = kSqrt2OverPi * (1 + 3 * kGeluCubic * a.square().min(Scalar(1e8)));
         return g * (s + 2 * a * s * (1 - s) * du);
       });
     case ActivationKind::swish:
-      return map_rows(x, y, dy, dx, [](const auto& a, const auto& o, const auto& g) {
+      return map_rows(x, y, dy, dx, [](const auto& a, const auto& o, const auto& g) -> Chunk {
         return g * (o + (1 + (-a).exp()).inverse() * (1 - o));
       });
     case ActivationKind::softplus:
-      return map_rows(x, y, dy, dx, [](const auto& a, const auto&, const auto& g) {
+      return map_rows(x, y, dy, dx, [](const auto& a, const auto&, const auto& g) -> Chunk {
         return g * (1 + (-a).exp()).inverse();
       });
     case ActivationKind::softsign:
-      return map_rows(x, y, dy, dx, [](const auto& a, const auto&, const auto& g) {
+      return map_rows(x, y, dy, dx, [](const auto& a, const auto&, const auto& g) -> Chunk {
         return g / (1 + a.abs()).square();
       });
     case ActivationKind::hard_sigmoid:  // TF divides dy by 6 first, then masks
-      return map_rows(x, y, dy, dx, [](const auto& a, const auto&, const auto& g) {
+      return map_rows(x, y, dy, dx, [](const auto& a, const auto&, const auto& g) -> Chunk {
         return ((a + Scalar(3) > Scalar(0)) && (a + Scalar(3) < Scalar(6)))
             .select(g / Scalar(6), Scalar(0));
       });
     case ActivationKind::exponential:
       return map_rows(x, y, dy, dx,
-                      [](const auto&, const auto& o, const auto& g) { return g * o; });
+                      [](const auto&, const auto& o, const auto& g) -> Chunk { return g * o; });
     case ActivationKind::thresholded_relu:
-      return map_rows(x, y, dy, dx, [theta](const auto& a, const auto&, const auto& g) {
+      return map_rows(x, y, dy, dx, [theta](const auto& a, const auto&, const auto& g) -> Chunk {
         return (a > theta).select(g, Scalar(0));
       });
     case ActivationKind::softmax:

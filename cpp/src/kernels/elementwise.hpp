@@ -8,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <type_traits>
 
 #include "densekit/parallel.hpp"
 #include "densekit/types.hpp"
@@ -34,9 +35,15 @@ inline Chunk padded(const Scalar* p, Index from, Index to) {
   return v;
 }
 
-// out[0, n) = f(in[0, n), ...) with f an Eigen array expression; out may be one of the inputs.
+// A body returns an evaluated Chunk, never an Eigen expression: an expression returned from a
+// lambda may refer to temporaries of the lambda's frame (`(a > 0).select(g, Scalar(0))` holds
+// its constant that way), and GCC's -O3 vectorizer then reads freed stack slots.
+//
+// out[0, n) = f(in[0, n), ...) with f an element-wise body; out may be one of the inputs.
 template <class F, class... In>
 void map_chunks(Index n, Scalar* out, F f, In... in) {
+  static_assert(std::is_same_v<decltype(f(Eigen::Map<const Chunk>(in)...)), Chunk>,
+                "an element-wise body returns an evaluated Chunk: write `-> Chunk`");
   Index c = 0;
   for (; c + kChunk <= n; c += kChunk)
     Eigen::Map<Chunk>(out + c) = f(Eigen::Map<const Chunk>(in + c)...);
@@ -48,6 +55,8 @@ void map_chunks(Index n, Scalar* out, F f, In... in) {
 // Σ f(in[0, n), ...) in one fixed order; f of zeros must be zero (the padding).
 template <class F, class... In>
 Scalar sum_chunks(Index n, F f, In... in) {
+  static_assert(std::is_same_v<decltype(f(Eigen::Map<const Chunk>(in)...)), Chunk>,
+                "an element-wise body returns an evaluated Chunk: write `-> Chunk`");
   Chunk acc = Chunk::Zero();
   Index c = 0;
   for (; c + kChunk <= n; c += kChunk) acc += f(Eigen::Map<const Chunk>(in + c)...);

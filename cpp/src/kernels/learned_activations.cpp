@@ -14,6 +14,7 @@
 namespace densekit {
 namespace {
 
+using elementwise::Chunk;
 using elementwise::for_each_row;
 using elementwise::map_rows;
 
@@ -110,7 +111,7 @@ void rrelu_forward_inference(MatrixIn x, Scalar lower, Scalar upper, MatrixOut y
   check_rrelu_bounds("rrelu_forward_inference", lower, upper);
   require_shape("rrelu_forward_inference", "y", y.rows(), y.cols(), x.rows(), x.cols());
   const Scalar mean = (lower + upper) / 2;
-  map_rows(x, y, [mean](const auto& a) { return (a >= 0).select(a, mean * a); });
+  map_rows(x, y, [mean](const auto& a) -> Chunk { return (a >= 0).select(a, mean * a); });
 }
 
 // Training draws the slopes; inference writes the mean slope (lower + upper) / 2 everywhere.
@@ -131,8 +132,9 @@ void rrelu_backward(MatrixIn x, MatrixIn slopes, MatrixIn dy, MatrixOut dx) {
   require_shape(where, "slopes", slopes.rows(), slopes.cols(), x.rows(), x.cols());
   require_shape(where, "dy", dy.rows(), dy.cols(), x.rows(), x.cols());
   require_shape(where, "dx", dx.rows(), dx.cols(), x.rows(), x.cols());
-  map_rows(x, slopes, dy, dx,
-           [](const auto& a, const auto& s, const auto& g) { return (a >= 0).select(g, s * g); });
+  map_rows(x, slopes, dy, dx, [](const auto& a, const auto& s, const auto& g) -> Chunk {
+    return (a >= 0).select(g, s * g);
+  });
 }
 
 }  // namespace densekit

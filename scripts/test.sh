@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Installs what the tests need, builds, and runs every test: C++ (GoogleTest via CTest) and
-# Python (pytest). Exits non-zero on any failure. Usage: scripts/test.sh
+# Installs what the tests need, checks the style, builds, and runs every test: C++ (GoogleTest via
+# CTest, also under AddressSanitizer + UndefinedBehaviorSanitizer) and Python (pytest, including a
+# build of densekit into a new bare virtual environment). Exits non-zero on any failure.
+# Usage: scripts/test.sh [pytest arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+python=python3
 
 if [ ! -f /usr/include/gtest/gtest.h ]; then
   echo "== installing GoogleTest (libgtest-dev)"
@@ -10,20 +13,30 @@ if [ ! -f /usr/include/gtest/gtest.h ]; then
 fi
 
 echo "== pip install .[test]"
-python3 -m pip install -q --disable-pip-version-check ".[test]"
+"$python" -m pip install -q --disable-pip-version-check ".[test]"
+
+echo "== style: ruff and clang-format"
+scripts="$("$python" -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
+"$scripts/ruff" check .
+"$scripts/ruff" format --check .
+git ls-files 'cpp/*.cpp' 'cpp/*.hpp' 'benchmarks/*.cpp' | xargs "$scripts/clang-format" --dry-run -Werror
+
+# CMake finds Eigen's headers (cmeel-eigen, installed above) through this Python.
+cmake_python=(-DPython_EXECUTABLE="$("$python" -c 'import sys; print(sys.executable)')")
 
 echo "== C++ unit tests"
-cmake -S . -B build/cpp-tests -DDENSEKIT_BUILD_TESTS=ON -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build/cpp-tests "${cmake_python[@]}" -DDENSEKIT_BUILD_TESTS=ON \
+  -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/cpp-tests -j "$(nproc)"
 ctest --test-dir build/cpp-tests --output-on-failure
 
 echo "== C++ unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
-cmake -S . -B build/cpp-sanitize -DDENSEKIT_BUILD_TESTS=ON -DDENSEKIT_SANITIZE=ON \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build/cpp-sanitize "${cmake_python[@]}" -DDENSEKIT_BUILD_TESTS=ON \
+  -DDENSEKIT_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build/cpp-sanitize -j "$(nproc)"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build/cpp-sanitize --output-on-failure
 
 echo "== Python tests"
 # Run from tests/ so that the installed package, not python/densekit, is imported.
-cd tests && python3 -m pytest -q -p no:cacheprovider "$@"
+cd tests && "$python" -m pytest -q -p no:cacheprovider "$@"

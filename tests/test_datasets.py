@@ -135,11 +135,28 @@ def test_digits_rejects_test_split_outside_unit_interval(test_split):
         digits.load_data(test_split=test_split)
 
 
-def test_digits_without_sklearn_says_how_to_install(monkeypatch):
+def test_digits_loads_without_sklearn(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn", None)
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
-    with pytest.raises(ImportError, match=r"pip install scikit-learn"):
-        digits.load_data()
+    (x_train, y_train), (x_test, _) = digits.load_data()
+    assert x_train.shape == (1437, 8, 8) and x_test.shape == (360, 8, 8)
+    assert x_train.dtype == np.float32 and y_train.dtype == np.uint8
+
+
+def test_digits_equals_sklearn_data_shuffled_by_random_state():
+    # The shipped copy keeps scikit-learn's order, so a seeded split is the same arrays as
+    # scikit-learn's images shuffled by RandomState(seed).
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    order = np.arange(1797)
+    np.random.RandomState(5).shuffle(order)
+    (x_train, y_train), (x_test, y_test) = digits.load_data(test_split=0.3, seed=5)
+    split = int(1797 * 0.7)
+    np.testing.assert_array_equal(x_train, (bunch.images[order[:split]] / 16).astype(np.float32))
+    np.testing.assert_array_equal(x_test, (bunch.images[order[split:]] / 16).astype(np.float32))
+    np.testing.assert_array_equal(y_train, bunch.target[order[:split]])
+    np.testing.assert_array_equal(y_test, bunch.target[order[split:]])
 
 
 # --- read_idx ---------------------------------------------------------------

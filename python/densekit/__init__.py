@@ -30,7 +30,7 @@ from densekit._core import get_num_threads, set_num_threads
 from densekit.layers import Input
 from densekit.models import Model, Sequential
 
-__version__ = "0.1.0"
+__version__ = _build_info()["version"]
 
 __all__ = [
     "Input",

@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from densekit import _core, activations
+from densekit._optional import require
 
 __all__ = ["plot_activations", "plot_gradient_flow", "plot_gradient_norms", "plot_history"]
 
@@ -36,11 +37,10 @@ _SATURATION = {
 
 
 def _figure(rows, cols, width=4.2, height=3.2):
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as e:
-        raise ImportError("densekit.plots needs matplotlib: pip install densekit[plots]") from e
+    require("matplotlib", extra="plots", feature="Drawing figures (densekit.plots)")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(width * cols, height * rows), layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.subplots(rows, cols, squeeze=False)

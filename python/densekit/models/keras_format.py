@@ -11,16 +11,22 @@ or executed: class names are looked up in densekit's registries, datasets must b
 import io
 import warnings
 
-import h5py
 import numpy as np
 
 from densekit import _naming, losses, optimizers
+from densekit._optional import require
 from densekit.layers.base import assign_variables, copy_variables, float32_weight
 
 __all__ = []
 
 # Keras-only loss arguments that we accept at their default value.
 _LOSS_DEFAULTS = {"label_smoothing": 0.0, "axis": -1, "ignore_class": None, "dtype": None}
+
+
+def _h5py():
+    return require(
+        "h5py", extra="io", feature="Saving and loading Keras files (.keras, .weights.h5)"
+    )
 
 
 def model_config(model, include_compile=True):
@@ -178,6 +184,7 @@ def _keras_shape(layer, variable):
 
 def weights_bytes(model, include_optimizer):
     """The HDF5 file of the weights (and optimizer state), in Keras 3's layout, as bytes."""
+    h5py = _h5py()
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as h5:
         h5.create_group("layers")
@@ -206,6 +213,7 @@ def weights_bytes(model, include_optimizer):
 
 def load_h5(model, source, where, load_optimizer):
     """Reads and checks every array of the HDF5 `source`, then assigns them all (or raises)."""
+    h5py = _h5py()
     try:
         h5 = h5py.File(source, "r")
     except OSError as e:
@@ -229,7 +237,7 @@ def _vars(h5, path, where):
             return None
         values = {}
         for key, dataset in group.items():
-            if not key.isdigit() or not isinstance(dataset, h5py.Dataset):
+            if not key.isdigit() or not isinstance(dataset, _h5py().Dataset):
                 raise ValueError(f"unexpected entry {key!r}")
             values[int(key)] = np.asarray(dataset[()])
     except (OSError, KeyError, RuntimeError, ValueError, TypeError) as e:

@@ -1,0 +1,66 @@
+"""densekit built into a new virtual environment with pip alone, as a new user installs it: a
+runtime dependency that only this machine happens to have cannot hide here."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# What a bare venv holds besides densekit's own requirements.
+_VENV_BASE = {"pip", "setuptools", "wheel"}
+
+
+def _copy_source(destination):
+    """The repository's files as a checkout has them (no build folders, no caches)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout
+    for name in filter(None, listed.decode().split("\0")):
+        source = ROOT / name
+        if source.is_file():  # a file deleted but not yet committed is skipped
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
+def _run(command, env, timeout):
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"{command} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("git") is None or not (ROOT / ".git").exists(), reason="needs git")
+def test_a_bare_virtual_environment_installs_densekit_with_numpy_alone_and_runs_the_demo(
+    tmp_path,
+):
+    source, venv = tmp_path / "source", tmp_path / "venv"
+    _copy_source(source)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)  # no system packages
+    bin_dir = venv / "bin"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    env.pop("VIRTUAL_ENV", None)
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    python = str(bin_dir / "python")
+
+    _run(
+        [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", str(source)],
+        env,
+        1200,
+    )
+
+    listed = _run([python, "-m", "pip", "list", "--format=json"], env, 120)
+    installed = {package["name"].lower() for package in json.loads(listed)} - _VENV_BASE
+    assert installed == {"densekit", "numpy"}
+    _run([python, "-c", "import densekit; print(densekit.__version__)"], env, 120)
+
+    out = _run([str(bin_dir / "densekit"), "demo", "--epochs", "5"], env, 600)
+    assert "test accuracy: " in out

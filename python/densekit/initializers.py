@@ -209,7 +209,7 @@ class VarianceScaling(_RandomInitializer):
         input_axes=None,
         output_axes=None,
     ):
-        if scale <= 0.0:
+        if not scale > 0.0 or not _math.isfinite(scale):
             raise ValueError(f"Argument `scale` must be positive float. Received: scale={scale}")
         if mode not in self._MODES:
             raise ValueError(

@@ -4,6 +4,7 @@ the C++ optimizer, which the network calls inside its training step."""
 import math as _math
 
 from densekit import _core
+from densekit._numbers import as_float32, is_real
 
 __all__ = ["Optimizer", "SGD", "deserialize", "get", "serialize"]
 
@@ -11,16 +12,18 @@ __all__ = ["Optimizer", "SGD", "deserialize", "get", "serialize"]
 def _check_clip(name, value):
     if value is None:
         return 0.0
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not value > 0
-        or not _math.isfinite(value)
-    ):
+    # A value float32 rounds to 0 would mean "no clipping" to the core, and one it rounds to inf
+    # would clip nothing either.
+    if not is_real(value) or not 0 < as_float32(value) < _math.inf:
         raise ValueError(
-            f"SGD: {name} must be a positive finite number or None. Received: {name}={value!r}"
+            f"SGD: {name} must be a positive finite number or None (as float32, between "
+            f"{_FLOAT32_TINY:.1e} and {_FLOAT32_MAX:.1e}). Received: {name}={value!r}"
         )
     return float(value)
+
+
+_FLOAT32_TINY = 1.4e-45  # the smallest positive (subnormal) float32
+_FLOAT32_MAX = 3.4028235e38
 
 
 _KERAS_DEFAULTS = {
@@ -114,11 +117,7 @@ class SGD(Optimizer):
             name, clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm
         )
         _check_learning_rate(learning_rate)
-        if (
-            isinstance(momentum, bool)
-            or not isinstance(momentum, (int, float))
-            or not 0 <= momentum <= 1
-        ):
+        if not is_real(momentum) or not 0 <= momentum <= 1:
             raise ValueError(
                 f"`momentum` must be a float between [0, 1]. Received: momentum={momentum!r}"
             )
@@ -161,14 +160,10 @@ class SGD(Optimizer):
 
 def _check_learning_rate(value):
     # 0 is allowed, as in Keras: it pauses training without recompiling.
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not value >= 0
-        or not _math.isfinite(value)
-    ):
+    if not is_real(value) or not 0 <= as_float32(value) < _math.inf:
         raise ValueError(
-            f"learning_rate must be a finite number >= 0. Received: learning_rate={value!r}"
+            "learning_rate must be a number >= 0 that is finite in float32. "
+            f"Received: learning_rate={value!r}"
         )
 
 

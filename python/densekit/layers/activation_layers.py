@@ -5,7 +5,7 @@ import random
 import numpy as np
 
 from densekit import _core, initializers
-from densekit.layers.base import Layer
+from densekit.layers.base import Layer, float32_weight
 from densekit.layers.core import Activation, _units
 
 __all__ = ["ELU", "LeakyReLU", "PReLU", "RReLU", "ReLU", "Softmax", "ThresholdedReLU"]
@@ -144,7 +144,11 @@ class PReLU(Layer):
         units = _units(input_shape, self.name)
         self._core = _core.layers.PReLU(units)
         self._core.trainable = self.trainable
-        self._core.parameters[0].value[...] = self.alpha_initializer((units,), dtype="float32")
+        self._core.parameters[0].value[...] = float32_weight(
+            self.alpha_initializer((units,), dtype="float32"),
+            (units,),
+            f"PReLU '{self.name}': the alpha_initializer's values",
+        )
         super().build(input_shape)
 
     def get_config(self):

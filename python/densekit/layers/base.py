@@ -3,6 +3,7 @@
 import numpy as np
 
 from densekit import _core, _naming
+from densekit._numbers import is_real
 
 __all__ = ["Layer", "Variable"]
 
@@ -121,7 +122,7 @@ class Layer(VariableLists):
                 f"{type(self).__name__}: name must be a non-empty string. Received: name={name!r}"
             )
         self.name = name or _naming.unique_name(_naming.to_snake_case(type(self).__name__))
-        self._trainable = bool(trainable)
+        self._trainable = _check_trainable(type(self).__name__, trainable)
         if input_dim is not None:
             input_shape = (input_dim,)
         if batch_input_shape is not None:
@@ -181,7 +182,7 @@ class Layer(VariableLists):
 
     @trainable.setter
     def trainable(self, value):
-        self._trainable = bool(value)
+        self._trainable = _check_trainable(f"{type(self).__name__} '{self.name}'", value)
         if self._core is not None:
             self._core.trainable = self._trainable
 
@@ -248,6 +249,13 @@ def assign_variables(variables, arrays):
     """Writes arrays[i] into variables[i] under one hold of the compute lock, all or nothing
     (the arrays come from `float32_weight`; the C++ side checks shapes and values again)."""
     _core.layers.assign_parameters([v._parameter for v in variables], list(arrays))
+
+
+def _check_trainable(owner, value):
+    # A config's "false" is truthy: bool(value) would load such a layer as trainable.
+    if not isinstance(value, (bool, np.bool_)) and not (is_real(value) and value in (0, 1)):
+        raise ValueError(f"{owner}: trainable must be True or False. Received: trainable={value!r}")
+    return bool(value)
 
 
 def float32_weight(value, shape, what):

@@ -5,14 +5,24 @@ import math
 import numpy as np
 
 from densekit import _core, activations, initializers
-from densekit.layers.base import Layer
+from densekit.layers.base import Layer, float32_weight
 
 __all__ = ["Activation", "Dense", "Flatten", "Input", "InputLayer"]
 
 
+# Features of one sample that a layer accepts: an index of the core's buffers must not overflow.
+_MAX_UNITS = 2**31 - 1
+
+
 def _units(shape, name):
     """Features per sample of a (None, ...) shape: trailing axes are flattened."""
-    return int(math.prod(shape[1:]))
+    units = int(math.prod(shape[1:]))
+    if units > _MAX_UNITS:
+        raise ValueError(
+            f"Layer '{name}': a sample of shape {tuple(shape[1:])} has {units} features; at most "
+            f"{_MAX_UNITS} are supported. Received: input_shape={tuple(shape[1:])}"
+        )
+    return units
 
 
 class InputLayer(Layer):
@@ -133,9 +143,17 @@ class Dense(Layer):
         )
         self._core.trainable = self.trainable
         params = self._core.parameters
-        params[0].value[...] = self.kernel_initializer((in_units, self.units), dtype="float32")
+        params[0].value[...] = float32_weight(
+            self.kernel_initializer((in_units, self.units), dtype="float32"),
+            (in_units, self.units),
+            f"Dense '{self.name}': the kernel_initializer's values",
+        )
         if self.use_bias:
-            params[1].value[...] = self.bias_initializer((self.units,), dtype="float32")
+            params[1].value[...] = float32_weight(
+                self.bias_initializer((self.units,), dtype="float32"),
+                (self.units,),
+                f"Dense '{self.name}': the bias_initializer's values",
+            )
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):

@@ -1,6 +1,9 @@
 """BatchNormalization."""
 
+import math
+
 from densekit import _core, initializers
+from densekit._numbers import as_float32, is_real
 from densekit.layers.base import Layer
 from densekit.layers.core import _units
 
@@ -65,18 +68,14 @@ class BatchNormalization(Layer):
                     f"BatchNormalization '{self.name}': {arg} is not supported. "
                     f"Received: {arg}={value!r}"
                 )
-        if (
-            isinstance(momentum, bool)
-            or not isinstance(momentum, (int, float))
-            or not 0 <= momentum <= 1
-        ):
+        if not is_real(momentum) or not 0 <= momentum <= 1:
             raise ValueError(
                 f"BatchNormalization '{self.name}': momentum must be in [0, 1]. "
                 f"Received: momentum={momentum!r}"
             )
-        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
+        if not is_real(epsilon) or not 0 < as_float32(epsilon) < math.inf:
             raise ValueError(
-                f"BatchNormalization '{self.name}': epsilon must be > 0. Received: epsilon={epsilon!r}"
+                f"BatchNormalization '{self.name}': epsilon must be > 0 and finite in float32. Received: epsilon={epsilon!r}"
             )
         self.axis = -1
         self.momentum = float(momentum)

@@ -2,7 +2,8 @@
 #include <pybind11/stl.h>
 
 #include "arrays.hpp"
-#include "densekit/parallel.hpp"
+#include "densekit/thread_policy.hpp"
+#include "densekit/thread_team.hpp"
 
 namespace densekit::bindings {
 
@@ -16,7 +17,8 @@ void register_runtime(py::module_& m) {
     info["eigen_version"] = std::to_string(EIGEN_WORLD_VERSION) + "." +
                             std::to_string(EIGEN_MAJOR_VERSION) + "." +
                             std::to_string(EIGEN_MINOR_VERSION);
-    info["openmp"] = openmp_enabled();
+    info["openmp"] = false;  // densekit runs its own thread team (thread_team.hpp)
+    info["thread_team_workers"] = team_workers();
     info["simd"] = std::string(Eigen::SimdInstructionSetsInUse());
     info["num_threads"] = get_num_threads();
     return info;

@@ -39,6 +39,10 @@ void Network::compile(const LossSpec& loss, std::shared_ptr<SGD> optimizer, Accu
   trainable_.reserve(count);
 }
 
+// Before anything is computed, so that a thread the system refuses (ThreadStartError) leaves
+// every variable as it was.
+void Network::start_threads() { start_team(get_num_threads()); }
+
 Index Network::target_columns() const {
   return loss_.kind == LossKind::sparse_categorical_crossentropy ? 1 : output_units();
 }
@@ -171,6 +175,7 @@ std::vector<MonitorRecord> Network::take_monitor_records() {
 
 std::vector<LayerStats> Network::gradient_flow(MatrixIn x, MatrixIn y) {
   ComputeLock lock(compute_mutex());
+  start_threads();
   require_compiled("gradient_flow");
   require_shape("gradient_flow", "x", x.rows(), x.cols(), -1, input_units_);
   require_shape("gradient_flow", "y", y.rows(), y.cols(), x.rows(), target_columns());
@@ -187,6 +192,7 @@ std::vector<LayerStats> Network::gradient_flow(MatrixIn x, MatrixIn y) {
 
 StepTotals Network::train_step(MatrixIn x, MatrixIn y) {
   ComputeLock lock(compute_mutex());
+  start_threads();
   require_compiled("train_step");
   require_shape("train_step", "x", x.rows(), x.cols(), -1, input_units_);
   require_shape("train_step", "y", y.rows(), y.cols(), x.rows(), target_columns());
@@ -196,13 +202,14 @@ StepTotals Network::train_step(MatrixIn x, MatrixIn y) {
   return step_on_buffers(y, n);
 }
 
-// The batch's rows of x into acts_[0], each thread copying the columns that the first layer deals
-// to it (share_of), so they land in the cache of the core that uses them; the targets too.
+// The batch's rows of x into acts_[0], each part of the copy's Partition taking the columns that
+// the first layer deals to the same thread, so they land in the cache of the core that uses them;
+// the targets too.
 void Network::gather_batch(MatrixIn x, MatrixIn y, const std::vector<std::int64_t>& order,
                            Index start, Index n) {
-  const int threads = loop_threads(n * x.cols());
-  parallel_for(threads, n * x.cols(), [&](Index t) {
-    const auto [c0, columns] = share_of(x.cols(), t, threads);
+  const Partition plan = Partition::loop(n * x.cols());
+  plan.for_each_part([&](Index p) {
+    const auto [c0, columns] = plan.share(x.cols(), p);
     for (Index r = 0; r < n; ++r)
       acts_[0].row(r).segment(c0, columns) = x.row(order[start + r]).segment(c0, columns);
   });
@@ -213,6 +220,7 @@ StepTotals Network::train_epoch(MatrixIn x, MatrixIn y, const std::vector<std::i
                                 Index batch_size, const ProgressFn& progress,
                                 double progress_seconds) {
   ComputeLock lock(compute_mutex());
+  start_threads();
   require_compiled("train_epoch");
   require_shape("train_epoch", "x", x.rows(), x.cols(), -1, input_units_);
   require_shape("train_epoch", "y", y.rows(), y.cols(), x.rows(), -1);
@@ -273,6 +281,7 @@ Index inference_block(Index batch_size, Index rows, Index widest) {
 
 StepTotals Network::evaluate(MatrixIn x, MatrixIn y, Index batch_size) {
   ComputeLock lock(compute_mutex());
+  start_threads();
   require_compiled("evaluate");
   require_shape("evaluate", "x", x.rows(), x.cols(), -1, input_units_);
   require_shape("evaluate", "y", y.rows(), y.cols(), x.rows(), target_columns());
@@ -298,6 +307,7 @@ StepTotals Network::evaluate(MatrixIn x, MatrixIn y, Index batch_size) {
 
 void Network::predict(MatrixIn x, MatrixOut out, Index batch_size, bool training) {
   ComputeLock lock(compute_mutex());
+  start_threads();
   require_shape("predict", "x", x.rows(), x.cols(), -1, input_units_);
   require_shape("predict", "out", out.rows(), out.cols(), x.rows(), output_units());
   if (batch_size < 1) throw ValueError("predict: batch_size must be >= 1");

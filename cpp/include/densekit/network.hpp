@@ -69,6 +69,7 @@ class Network {
 
  private:
   void reserve(Index batch);
+  void start_threads();        // the configured count's workers; ThreadStartError when refused
   Index widest_units() const;  // the most units of any activation buffer, the input's included
   void forward(Index n, bool training);  // on acts_[0].topRows(n)
   // Rows order[start, start + n) of x and y into acts_[0] and target_.

@@ -39,6 +39,7 @@ void cpu_relax() {
 struct Team {
   std::mutex dispatch;               // held by the thread running a region, and while workers start
   std::vector<std::thread> workers;  // worker w is thread w + 1 of a region
+  std::atomic<int> started{0};       // workers.size(), readable without the dispatch lock
   // (region number << kSizeBits) | team size: one word, so a worker that wakes late never reads
   // the size of a later region with the number of an earlier one.
   std::atomic<std::uint64_t> region{0};
@@ -119,6 +120,7 @@ void start_workers(Team& team, int threads) {
     const int thread = int(team.workers.size()) + 1;
     try {
       team.workers.emplace_back(worker_loop, &team, thread);
+      team.started.store(int(team.workers.size()));
     } catch (const std::system_error& e) {
       throw ThreadStartError(
           "densekit could not start thread " + std::to_string(thread + 1) + " of " +
@@ -135,7 +137,8 @@ void reset_after_fork() {
   t_region_team = nullptr;
 }
 
-const int g_fork_handler = pthread_atfork(nullptr, nullptr, reset_after_fork);
+// Registered when the library loads: this file holds run_region, so it is always linked in.
+[[maybe_unused]] const int g_fork_handler = pthread_atfork(nullptr, nullptr, reset_after_fork);
 
 // body(0, 1) on the calling thread, as a region of one: a barrier in it returns at once, and a
 // region it starts runs inline too.
@@ -192,7 +195,7 @@ void run_region(int threads, RegionBody body) {
 
 void start_team(int threads) {
   if (threads > kMaxTeam) threads = kMaxTeam;
-  if (threads <= 1) return;
+  if (threads <= 1 || t_region_size > 0) return;  // inside a region, regions run inline
   Team& team = *g_team.load();
   const std::lock_guard<std::mutex> hold(team.dispatch);
   start_workers(team, threads);
@@ -212,11 +215,6 @@ void team_barrier() {
 
 bool in_team_region() { return t_region_size > 0; }
 
-int team_workers() {
-  (void)g_fork_handler;
-  Team& team = *g_team.load();
-  const std::lock_guard<std::mutex> hold(team.dispatch);
-  return int(team.workers.size());
-}
+int team_workers() { return g_team.load()->started.load(); }
 
 }  // namespace densekit

@@ -51,6 +51,9 @@ def _train_in_child():
     os._exit(0 if np.isfinite(history.history["loss"][-1]) else 1)
 
 
+# Python 3.12+ warns on any fork of a process with threads (the team's workers, other libraries');
+# forking after training is exactly what this test checks.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_forked_children_train_on_fresh_threads_after_the_parent_trained():
     previous = densekit.get_num_threads()
     densekit.set_num_threads(2)

@@ -23,9 +23,12 @@ namespace {
 // microseconds apart and an epoch its steps back to back, so the workers stay awake through both;
 // a sleeping worker takes ~100 µs to wake. After a fit they sleep and use no CPU.
 constexpr auto kSpinBeforeSleep = std::chrono::milliseconds(20);
-// A thread waiting for the others (the end of a region, a barrier) spins this many times between
-// yields: on shared cores the thread it waits for may be descheduled, and yielding lets it run.
-constexpr int kSpinsPerYield = 4096;
+// A spinning thread (a worker between regions, a thread waiting for the others at a barrier or at
+// the end of a region) yields its core this often, ~10-40 µs: the thread it waits for may share
+// that core (a new worker runs on its creator's core until the scheduler moves it, a few ms), and
+// without yielding each would wait out the other's time slice. Spinning 4096 times between
+// yields made the first products after the workers started take ~4 ms instead of ~0.1.
+constexpr int kSpinsPerYield = 256;
 // A region's team size travels with its number in one atomic word (see Team::region).
 constexpr int kSizeBits = 16;
 constexpr int kMaxTeam = (1 << kSizeBits) - 1;
@@ -71,7 +74,10 @@ std::uint64_t wait_for_region(Team& team, std::uint64_t seen, Clock::time_point 
     const std::uint64_t region = team.region.load(std::memory_order_acquire);
     if (region != seen) return region;
     cpu_relax();
-    if (i % 1024 == 0 && Clock::now() > spin_until) break;
+    if (i % kSpinsPerYield == 0) {
+      if (Clock::now() > spin_until) break;
+      std::this_thread::yield();
+    }
   }
   // The sleeper count goes up under the mutex before the last look at the word; run_region stores
   // the word before it reads the count, so either this look sees the new region or run_region

@@ -8,14 +8,16 @@ namespace densekit::bindings {
 namespace {
 
 void register_activation_spec(py::module_& m) {
-  py::enum_<ActivationKind> kind(m, "ActivationKind");
+  py::enum_<ActivationKind> kind(m, "ActivationKind", "The activation functions the kernels know.");
   for (const char* name :
        {"linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu", "swish",
         "softplus", "softsign", "hard_sigmoid", "exponential", "thresholded_relu", "softmax"})
     kind.value(name, activation_kind_from_name(name));
-  m.def("activation_kind_from_name", &activation_kind_from_name, py::arg("name"));
+  m.def("activation_kind_from_name", &activation_kind_from_name, py::arg("name"),
+        "The ActivationKind of a Keras activation name; ValueError for an unknown one.");
 
-  py::class_<ActivationSpec>(m, "ActivationSpec")
+  py::class_<ActivationSpec>(m, "ActivationSpec",
+                             "An activation and its Keras arguments, as the kernels take it.")
       .def(py::init([](const std::string& name, Scalar negative_slope, Scalar max_value,
                        Scalar threshold, Scalar alpha, bool approximate) {
              return ActivationSpec{activation_kind_from_name(name),
@@ -26,13 +28,18 @@ void register_activation_spec(py::module_& m) {
                                    approximate};
            }),
            py::arg("name") = "linear", py::arg("negative_slope") = 0, py::arg("max_value") = -1,
-           py::arg("threshold") = 0, py::arg("alpha") = 1, py::arg("approximate") = false)
-      .def_readwrite("kind", &ActivationSpec::kind)
-      .def_readwrite("negative_slope", &ActivationSpec::negative_slope)
-      .def_readwrite("max_value", &ActivationSpec::max_value)
-      .def_readwrite("threshold", &ActivationSpec::threshold)
-      .def_readwrite("alpha", &ActivationSpec::alpha)
-      .def_readwrite("approximate", &ActivationSpec::approximate);
+           py::arg("threshold") = 0, py::arg("alpha") = 1, py::arg("approximate") = false,
+           "The activation called `name` (a Keras name) with these arguments.")
+      .def_readwrite("kind", &ActivationSpec::kind, "The ActivationKind.")
+      .def_readwrite("negative_slope", &ActivationSpec::negative_slope,
+                     "relu and leaky_relu: the slope below the threshold.")
+      .def_readwrite("max_value", &ActivationSpec::max_value,
+                     "relu: the upper bound; negative for none.")
+      .def_readwrite("threshold", &ActivationSpec::threshold,
+                     "relu's threshold, thresholded_relu's theta.")
+      .def_readwrite("alpha", &ActivationSpec::alpha, "elu: the scale of the negative part.")
+      .def_readwrite("approximate", &ActivationSpec::approximate,
+                     "gelu: the tanh approximation instead of the exact erf form.");
 }
 
 void register_elementwise(py::module_& m) {
@@ -46,7 +53,7 @@ void register_elementwise(py::module_& m) {
         activation_forward(spec, xm, ym);
         return y;
       },
-      py::arg("spec"), py::arg("x"));
+      py::arg("spec"), py::arg("x"), "y = f(x), f given by spec; softmax over each row.");
   m.def(
       "activation_backward",
       [](const ActivationSpec& spec, const Floats& x, const Floats& y, const Floats& dy) {
@@ -59,7 +66,8 @@ void register_elementwise(py::module_& m) {
         activation_backward(spec, xm, ym, dym, dxm);
         return dx;
       },
-      py::arg("spec"), py::arg("x"), py::arg("y"), py::arg("dy"));
+      py::arg("spec"), py::arg("x"), py::arg("y"), py::arg("dy"),
+      "dx = ∂loss/∂x from the forward's x and y = f(x) and dy = ∂loss/∂y.");
 }
 
 void register_learned(py::module_& m) {
@@ -74,7 +82,7 @@ void register_learned(py::module_& m) {
         prelu_forward(xm, am, ym);
         return y;
       },
-      py::arg("x"), py::arg("alpha"));
+      py::arg("x"), py::arg("alpha"), "y = x where x > 0, else alpha ⊙ x (alpha per column).");
   m.def(
       "prelu_backward",
       [](const Floats& x, const Floats& alpha, const Floats& dy) {
@@ -121,7 +129,8 @@ void register_learned(py::module_& m) {
         rrelu_backward(xm, sm, dym, dxm);
         return dx;
       },
-      py::arg("x"), py::arg("slopes"), py::arg("dy"));
+      py::arg("x"), py::arg("slopes"), py::arg("dy"),
+      "dx = dy where x > 0, else slopes ⊙ dy (the slopes of the forward).");
 }
 
 }  // namespace

@@ -64,7 +64,8 @@ void register_batch_norm(py::module_& m) {
         return y;
       },
       py::arg("x"), py::arg("gamma"), py::arg("beta"), py::arg("moving_mean"),
-      py::arg("moving_var"), py::arg("epsilon"));
+      py::arg("moving_var"), py::arg("epsilon"),
+      "y = (x - moving_mean) / √(moving_var + ε) ⊙ gamma + beta.");
   m.def(
       "batch_norm_backward_training",
       [](const Floats& x_hat, const Floats& dy, const Floats& gamma, const Floats& inv_std) {
@@ -85,7 +86,8 @@ void register_batch_norm(py::module_& m) {
         return py::make_tuple(dx, dgamma, dbeta);
       },
       py::arg("x_hat"), py::arg("dy"), py::arg("gamma"), py::arg("inv_std"),
-      "(dx, dgamma, dbeta).");
+      "(dx, dgamma, dbeta) through the batch statistics, from the training forward's x_hat and "
+      "inv_std.");
   m.def(
       "batch_norm_backward_inference",
       [](const Floats& x, const Floats& dy, const Floats& gamma, const Floats& moving_mean,
@@ -108,7 +110,7 @@ void register_batch_norm(py::module_& m) {
         return py::make_tuple(dx, dgamma, dbeta);
       },
       py::arg("x"), py::arg("dy"), py::arg("gamma"), py::arg("moving_mean"), py::arg("moving_var"),
-      py::arg("epsilon"), "(dx, dgamma, dbeta).");
+      py::arg("epsilon"), "(dx, dgamma, dbeta) with the moving statistics as constants.");
 }
 
 }  // namespace densekit::bindings

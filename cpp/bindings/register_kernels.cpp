@@ -17,18 +17,20 @@ void register_optimizer_kernels(py::module_& m);
 namespace {
 
 void register_losses(py::module_& m) {
-  py::enum_<LossKind>(m, "LossKind")
+  py::enum_<LossKind>(m, "LossKind", "The losses the kernels know.")
       .value("sparse_categorical_crossentropy", LossKind::sparse_categorical_crossentropy)
       .value("categorical_crossentropy", LossKind::categorical_crossentropy)
       .value("binary_crossentropy", LossKind::binary_crossentropy)
       .value("mean_squared_error", LossKind::mean_squared_error);
-  py::class_<LossSpec>(m, "LossSpec")
+  py::class_<LossSpec>(m, "LossSpec", "A loss and whether its predictions are logits.")
       .def(py::init([](const std::string& name, bool from_logits) {
              return LossSpec{loss_kind_from_name(name), from_logits};
            }),
-           py::arg("name"), py::arg("from_logits") = false)
-      .def_readonly("kind", &LossSpec::kind)
-      .def_readonly("from_logits", &LossSpec::from_logits);
+           py::arg("name"), py::arg("from_logits") = false,
+           "The loss called `name` (a Keras name); ValueError for an unknown one.")
+      .def_readonly("kind", &LossSpec::kind, "The LossKind.")
+      .def_readonly("from_logits", &LossSpec::from_logits,
+                    "Whether predictions are logits rather than probabilities.");
   m.def(
       "loss_value",
       [](const LossSpec& spec, const Floats& pred, const Floats& target) {
@@ -37,7 +39,7 @@ void register_losses(py::module_& m) {
         py::gil_scoped_release release;
         return loss_value(spec, pm, tm);
       },
-      py::arg("spec"), py::arg("pred"), py::arg("target"));
+      py::arg("spec"), py::arg("pred"), py::arg("target"), "The mean loss over the rows.");
   m.def(
       "loss_value_and_gradient",
       [](const LossSpec& spec, const Floats& pred, const Floats& target, bool fused) {
@@ -62,13 +64,15 @@ void register_losses(py::module_& m) {
         auto tm = matrix_in(target, "accuracy_sum", "target");
         return accuracy_sum(accuracy_for_loss(spec), pm, tm);
       },
-      py::arg("spec"), py::arg("pred"), py::arg("target"));
+      py::arg("spec"), py::arg("pred"), py::arg("target"),
+      "Σ over rows of the accuracy that goes with the loss (divide by the rows for Keras's).");
   m.def(
       "check_sparse_labels",
       [](const Floats& target, Index classes) {
         check_sparse_labels(matrix_in(target, "check_sparse_labels", "target"), classes);
       },
-      py::arg("target"), py::arg("classes"));
+      py::arg("target"), py::arg("classes"),
+      "ValueError unless every label is an integer in [0, classes).");
 }
 
 }  // namespace

@@ -10,10 +10,12 @@
 namespace densekit::bindings {
 
 void register_layers(py::module_& m) {
-  py::class_<Parameter, std::shared_ptr<Parameter>>(m, "Parameter")
-      .def_readonly("name", &Parameter::name)
-      .def_readonly("trainable", &Parameter::trainable)
-      .def_readonly("is_vector", &Parameter::is_vector)
+  py::class_<Parameter, std::shared_ptr<Parameter>>(
+      m, "Parameter", "A variable of a layer (kernel, bias, gamma, moving_mean, ...).")
+      .def_readonly("name", &Parameter::name, "Keras's variable name.")
+      .def_readonly("trainable", &Parameter::trainable,
+                    "False for variables no gradient reaches (moving statistics).")
+      .def_readonly("is_vector", &Parameter::is_vector, "Whether numpy sees it as 1-D.")
       .def_property_readonly(
           "value",
           [](py::object self) {
@@ -75,12 +77,16 @@ void register_layers(py::module_& m) {
       },
       py::arg("parameters"), "Copies of the values, all read under one hold of the compute lock.");
 
-  py::class_<Layer, std::shared_ptr<Layer>>(m, "Layer")
-      .def_property_readonly("kind", &Layer::kind)
-      .def_property_readonly("input_units", &Layer::input_units)
-      .def_property_readonly("output_units", &Layer::output_units)
-      .def_readwrite("trainable", &Layer::trainable)
-      .def_property_readonly("parameters", [](Layer& l) { return l.parameters(); })
+  py::class_<Layer, std::shared_ptr<Layer>>(m, "Layer",
+                                            "A C++ layer: its parameters, forward and backward.")
+      .def_property_readonly("kind", &Layer::kind, "Keras's class name, for messages.")
+      .def_property_readonly("input_units", &Layer::input_units, "Features of its input.")
+      .def_property_readonly("output_units", &Layer::output_units, "Features of its output.")
+      .def_readwrite("trainable", &Layer::trainable,
+                     "Keras's layer.trainable: a frozen layer gets no gradient and no update.")
+      .def_property_readonly(
+          "parameters", [](Layer& l) { return l.parameters(); },
+          "Its Parameters, in Keras's order.")
       .def(
           "forward",
           [](Layer& layer, const Floats& x, bool training) {
@@ -91,22 +97,33 @@ void register_layers(py::module_& m) {
             layer.run(xm, ym, training);
             return y;
           },
-          py::arg("x"), py::arg("training") = false);
+          py::arg("x"), py::arg("training") = false,
+          "y = layer(x), under the compute lock; training: batch statistics, random slopes.");
 
-  py::class_<DenseLayer, Layer, std::shared_ptr<DenseLayer>>(m, "Dense")
+  py::class_<DenseLayer, Layer, std::shared_ptr<DenseLayer>>(m, "Dense",
+                                                             "y = activation(x kernel + bias).")
       .def(py::init<Index, Index, const ActivationSpec&, bool>(), py::arg("input_units"),
-           py::arg("units"), py::arg("activation"), py::arg("use_bias"));
-  py::class_<ActivationLayer, Layer, std::shared_ptr<ActivationLayer>>(m, "Activation")
+           py::arg("units"), py::arg("activation"), py::arg("use_bias"),
+           "kernel (input_units, units) and bias (units) as zeros; the caller initializes them.");
+  py::class_<ActivationLayer, Layer, std::shared_ptr<ActivationLayer>>(
+      m, "Activation", "An element-wise activation layer (Activation, ReLU, ELU, ...).")
       .def(py::init<Index, const ActivationSpec&, std::string>(), py::arg("units"),
-           py::arg("activation"), py::arg("kind_name"));
-  py::class_<PReLULayer, Layer, std::shared_ptr<PReLULayer>>(m, "PReLU")
-      .def(py::init<Index>(), py::arg("units"));
-  py::class_<RReLULayer, Layer, std::shared_ptr<RReLULayer>>(m, "RReLU")
+           py::arg("activation"), py::arg("kind_name"),
+           "kind_name: the Keras class name it stands for, for messages.");
+  py::class_<PReLULayer, Layer, std::shared_ptr<PReLULayer>>(
+      m, "PReLU", "y = x where x > 0, else alpha ⊙ x, alpha learned per unit.")
+      .def(py::init<Index>(), py::arg("units"), "alpha as zeros; the caller initializes it.");
+  py::class_<RReLULayer, Layer, std::shared_ptr<RReLULayer>>(
+      m, "RReLU", "Randomized leaky ReLU: slopes drawn from [lower, upper] while training.")
       .def(py::init<Index, Scalar, Scalar, std::uint64_t>(), py::arg("units"), py::arg("lower"),
-           py::arg("upper"), py::arg("seed"));
-  py::class_<BatchNormLayer, Layer, std::shared_ptr<BatchNormLayer>>(m, "BatchNormalization")
+           py::arg("upper"), py::arg("seed"),
+           "Slopes from a generator seeded by seed; inference uses (lower + upper) / 2.");
+  py::class_<BatchNormLayer, Layer, std::shared_ptr<BatchNormLayer>>(
+      m, "BatchNormalization",
+      "Keras 3's BatchNormalization over the features of (batch, features).")
       .def(py::init<Index, Scalar, Scalar, bool, bool>(), py::arg("features"), py::arg("momentum"),
-           py::arg("epsilon"), py::arg("center"), py::arg("scale"));
+           py::arg("epsilon"), py::arg("center"), py::arg("scale"),
+           "gamma (scale), beta (center), moving_mean, moving_variance as 1, 0, 0, 1.");
 }
 
 }  // namespace densekit::bindings

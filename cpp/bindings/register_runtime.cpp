@@ -2,25 +2,33 @@
 #include <pybind11/stl.h>
 
 #include "arrays.hpp"
-#include "densekit/parallel.hpp"
+#include "densekit/thread_policy.hpp"
+#include "densekit/thread_team.hpp"
 
 namespace densekit::bindings {
 
 void register_runtime(py::module_& m) {
   m.def("set_num_threads", &set_num_threads, py::arg("n"),
-        "Threads for the matrix products and element-wise loops (process-wide).");
-  m.def("get_num_threads", &get_num_threads);
-  m.def("build_info", [] {
-    py::dict info;
-    info["version"] = DENSEKIT_VERSION;
-    info["eigen_version"] = std::to_string(EIGEN_WORLD_VERSION) + "." +
-                            std::to_string(EIGEN_MAJOR_VERSION) + "." +
-                            std::to_string(EIGEN_MINOR_VERSION);
-    info["openmp"] = openmp_enabled();
-    info["simd"] = std::string(Eigen::SimdInstructionSetsInUse());
-    info["num_threads"] = get_num_threads();
-    return info;
-  });
+        "Threads for the matrix products and element-wise loops (process-wide); they start when "
+        "first needed, and a count the system cannot provide raises RuntimeError then.");
+  m.def("get_num_threads", &get_num_threads,
+        "The configured thread count (by default OMP_NUM_THREADS, else the CPUs available).");
+  m.def(
+      "build_info",
+      [] {
+        py::dict info;
+        info["version"] = DENSEKIT_VERSION;
+        info["eigen_version"] = std::to_string(EIGEN_WORLD_VERSION) + "." +
+                                std::to_string(EIGEN_MAJOR_VERSION) + "." +
+                                std::to_string(EIGEN_MINOR_VERSION);
+        info["openmp"] = false;  // densekit runs its own thread team (thread_team.hpp)
+        info["thread_team_workers"] = team_workers();
+        info["simd"] = std::string(Eigen::SimdInstructionSetsInUse());
+        info["num_threads"] = get_num_threads();
+        return info;
+      },
+      "version, eigen_version, openmp (False: densekit runs its own threads), "
+      "thread_team_workers (worker threads started so far), simd, num_threads.");
 }
 
 }  // namespace densekit::bindings

@@ -37,7 +37,14 @@ void Network::compile(const LossSpec& loss, std::shared_ptr<SGD> optimizer, Accu
     count += layer->parameters().size();
   }
   trainable_.reserve(count);
+  planned_for_.reserve(count);
+  collect_trainable();
+  plan();
 }
+
+// Before anything is computed, so that a thread the system refuses (ThreadStartError) leaves
+// every variable as it was.
+void Network::start_threads() { start_team(get_num_threads()); }
 
 Index Network::target_columns() const {
   return loss_.kind == LossKind::sparse_categorical_crossentropy ? 1 : output_units();
@@ -91,36 +98,43 @@ void Network::collect_trainable() {
   }
 }
 
-Scalar Network::forward_backward(MatrixIn y, Index n, Index lowest, bool all_input_grads,
-                                 bool& fused) {
+// Plans the backward pass for the parameters in trainable_: at compile, and again only when a
+// layer was frozen or unfrozen since.
+void Network::plan() {
+  if (planned_ && planned_for_ == trainable_) return;
+  step_plan_ = plan_backward(layers_, lowest_trained_layer_, false);
+  diagnostic_plan_ = plan_backward(layers_, 0, true);
+  planned_for_ = trainable_;
+  planned_ = true;
+}
+
+Scalar Network::forward_backward(MatrixIn y, Index n, const std::vector<BackwardStage>& stages) {
   forward(n, true);
   const size_t last = layers_.size();
   auto pred = acts_[last].topRows(n);
   auto dpred = grads_[last].topRows(n);
   const bool probability_loss = !loss_.from_logits && loss_.kind != LossKind::mean_squared_error;
-  fused = !layers_.empty() && probability_loss &&
-          layers_.back()->ends_in(loss_.kind == LossKind::binary_crossentropy
-                                      ? ActivationKind::sigmoid
-                                      : ActivationKind::softmax);
-  const Scalar loss = fused ? fused_probability_loss_gradient(loss_, pred, y, dpred)
-                            : loss_value_and_gradient(loss_, pred, y, dpred);
-  for (Index i = static_cast<Index>(last) - 1; i >= lowest; --i) {
-    Layer& layer = *layers_[i];
-    const bool fused_here = fused && static_cast<size_t>(i) == last - 1;
-    if (i == lowest + 1 && !all_input_grads) {
-      // Below a trained lowest BatchNormalization, dx would serve only its γ and β gradients,
-      // which the dense layer above can produce without that product.
-      const auto below = layers_[lowest]->affine_output();
-      if (below &&
-          layer.backward_to_affine_input(*below, acts_[i + 1].topRows(n), grads_[i + 1].topRows(n),
-                                         layer.trainable, fused_here))
-        break;
+  // Softmax/sigmoid with its cross-entropy: the loss gradient goes straight to the last layer's
+  // pre-activation.
+  const bool fused_loss = !layers_.empty() && probability_loss &&
+                          layers_.back()->ends_in(loss_.kind == LossKind::binary_crossentropy
+                                                      ? ActivationKind::sigmoid
+                                                      : ActivationKind::softmax);
+  const Scalar loss = fused_loss ? fused_probability_loss_gradient(loss_, pred, y, dpred)
+                                 : loss_value_and_gradient(loss_, pred, y, dpred);
+  for (const BackwardStage& stage : stages) {
+    const Index i = stage.top;
+    // With the loss fused, the top layer's dy is already its pre-activation gradient.
+    const bool preactivation = fused_loss && size_t(i) == last - 1;
+    auto y_i = acts_[i + 1].topRows(n);
+    auto dy = grads_[i + 1].topRows(n);
+    if (stage.fused) {
+      stage.fused(y_i, dy, preactivation);
+      continue;
     }
-    // The lowest layer's input gradient feeds nothing, unless the diagnostics want it.
-    const bool need_dx = i > lowest || all_input_grads;
-    auto dx = need_dx ? grads_[i].topRows(n) : grads_[i].topRows(0);
-    layer.backward(acts_[i].topRows(n), acts_[i + 1].topRows(n), grads_[i + 1].topRows(n), dx,
-                   layer.trainable, fused_here);
+    Layer& layer = *layers_[i];
+    auto dx = grads_[i].topRows(stage.need_dx ? n : 0);
+    layer.backward(acts_[i].topRows(n), y_i, dy, dx, layer.trainable, preactivation);
   }
   return loss;
 }
@@ -139,8 +153,8 @@ StepTotals Network::step_on_buffers(MatrixIn y, Index n) {
   totals.steps = 1;
   collect_trainable();
   const bool monitor = monitor_every_ > 0 && steps_done_ % monitor_every_ == 0;
-  bool fused = false;
-  const Scalar loss = forward_backward(y, n, monitor ? 0 : lowest_trained_layer_, monitor, fused);
+  plan();
+  const Scalar loss = forward_backward(y, n, monitor ? diagnostic_plan_ : step_plan_);
   totals.loss_sum = double(loss) * n;
   totals.correct_sum = accuracy_sum(accuracy_, acts_.back().topRows(n), y);
   if (monitor) records_.push_back(MonitorRecord{steps_done_, collect_stats(n)});
@@ -171,6 +185,7 @@ std::vector<MonitorRecord> Network::take_monitor_records() {
 
 std::vector<LayerStats> Network::gradient_flow(MatrixIn x, MatrixIn y) {
   ComputeLock lock(compute_mutex());
+  start_threads();
   require_compiled("gradient_flow");
   require_shape("gradient_flow", "x", x.rows(), x.cols(), -1, input_units_);
   require_shape("gradient_flow", "y", y.rows(), y.cols(), x.rows(), target_columns());
@@ -179,14 +194,15 @@ std::vector<LayerStats> Network::gradient_flow(MatrixIn x, MatrixIn y) {
   acts_[0].topRows(n) = x;
   // The training-mode forward leaves BatchNormalization's statistics pending; without a commit
   // they are dropped by the next forward, so no variable changes.
-  bool fused = false;
   collect_trainable();
-  forward_backward(y, n, 0, true, fused);
+  plan();
+  forward_backward(y, n, diagnostic_plan_);
   return collect_stats(n);
 }
 
 StepTotals Network::train_step(MatrixIn x, MatrixIn y) {
   ComputeLock lock(compute_mutex());
+  start_threads();
   require_compiled("train_step");
   require_shape("train_step", "x", x.rows(), x.cols(), -1, input_units_);
   require_shape("train_step", "y", y.rows(), y.cols(), x.rows(), target_columns());
@@ -196,13 +212,14 @@ StepTotals Network::train_step(MatrixIn x, MatrixIn y) {
   return step_on_buffers(y, n);
 }
 
-// The batch's rows of x into acts_[0], each thread copying the columns that the first layer deals
-// to it (share_of), so they land in the cache of the core that uses them; the targets too.
+// The batch's rows of x into acts_[0], each part of the copy's Partition taking the columns that
+// the first layer deals to the same thread, so they land in the cache of the core that uses them;
+// the targets too.
 void Network::gather_batch(MatrixIn x, MatrixIn y, const std::vector<std::int64_t>& order,
                            Index start, Index n) {
-  const int threads = loop_threads(n * x.cols());
-  parallel_for(threads, n * x.cols(), [&](Index t) {
-    const auto [c0, columns] = share_of(x.cols(), t, threads);
+  const Partition plan = Partition::loop(n * x.cols());
+  plan.for_each_part([&](Index p) {
+    const auto [c0, columns] = plan.share(x.cols(), p);
     for (Index r = 0; r < n; ++r)
       acts_[0].row(r).segment(c0, columns) = x.row(order[start + r]).segment(c0, columns);
   });
@@ -213,6 +230,7 @@ StepTotals Network::train_epoch(MatrixIn x, MatrixIn y, const std::vector<std::i
                                 Index batch_size, const ProgressFn& progress,
                                 double progress_seconds) {
   ComputeLock lock(compute_mutex());
+  start_threads();
   require_compiled("train_epoch");
   require_shape("train_epoch", "x", x.rows(), x.cols(), -1, input_units_);
   require_shape("train_epoch", "y", y.rows(), y.cols(), x.rows(), -1);
@@ -251,69 +269,6 @@ StepTotals Network::train_epoch(MatrixIn x, MatrixIn y, const std::vector<std::i
     }
   }
   return epoch;
-}
-
-namespace {
-
-// In inference mode a sample's output does not depend on the others in its batch, so evaluate
-// and predict compute in blocks of at least this many rows whatever the batch size: a product
-// over 256 rows runs ~1.5x faster per sample than over Keras's default 32, and packs the weights
-// once per block instead of once per batch.
-constexpr Index kInferenceBlock = 256;
-// ...unless that would make the widest layer's buffer larger than this many floats (16 MiB): a
-// small batch_size may be how a user of a very wide model keeps memory down.
-constexpr Index kInferenceBlockFloats = Index(1) << 22;
-
-Index inference_block(Index batch_size, Index rows, Index widest) {
-  const Index block = std::max<Index>(1, std::min(kInferenceBlock, kInferenceBlockFloats / widest));
-  return std::min(std::max(batch_size, block), std::max<Index>(rows, 1));
-}
-
-}  // namespace
-
-StepTotals Network::evaluate(MatrixIn x, MatrixIn y, Index batch_size) {
-  ComputeLock lock(compute_mutex());
-  require_compiled("evaluate");
-  require_shape("evaluate", "x", x.rows(), x.cols(), -1, input_units_);
-  require_shape("evaluate", "y", y.rows(), y.cols(), x.rows(), target_columns());
-  if (batch_size < 1) throw ValueError("evaluate: batch_size must be >= 1");
-  const Index batches = x.rows() / batch_size + (x.rows() % batch_size != 0);  // as Keras counts
-  batch_size = inference_block(batch_size, x.rows(), widest_units());
-  reserve(batch_size);
-  StepTotals totals;
-  const size_t last = layers_.size();
-  for (Index start = 0; start < x.rows(); start += batch_size) {
-    const Index n = std::min(batch_size, x.rows() - start);
-    acts_[0].topRows(n) = x.middleRows(start, n);
-    forward(n, false);
-    auto pred = acts_[last].topRows(n);
-    auto target = y.middleRows(start, n);
-    totals.loss_sum += double(loss_value(loss_, pred, target)) * n;
-    totals.correct_sum += accuracy_sum(accuracy_, pred, target);
-    totals.samples += n;
-  }
-  totals.steps = batches;
-  return totals;
-}
-
-void Network::predict(MatrixIn x, MatrixOut out, Index batch_size, bool training) {
-  ComputeLock lock(compute_mutex());
-  require_shape("predict", "x", x.rows(), x.cols(), -1, input_units_);
-  require_shape("predict", "out", out.rows(), out.cols(), x.rows(), output_units());
-  if (batch_size < 1) throw ValueError("predict: batch_size must be >= 1");
-  // Training-mode outputs (batch statistics) depend on the batch: those keep batch_size.
-  batch_size = training ? std::min(batch_size, std::max<Index>(x.rows(), 1))
-                        : inference_block(batch_size, x.rows(), widest_units());
-  reserve(batch_size);
-  const size_t last = layers_.size();
-  for (Index start = 0; start < x.rows(); start += batch_size) {
-    const Index n = std::min(batch_size, x.rows() - start);
-    acts_[0].topRows(n) = x.middleRows(start, n);
-    forward(n, training);
-    if (training)
-      for (auto& layer : layers_) layer->commit_forward();
-    out.middleRows(start, n) = acts_[last].topRows(n);
-  }
 }
 
 }  // namespace densekit

@@ -42,8 +42,9 @@ void SGD::build(const std::vector<std::shared_ptr<Parameter>>& params) {
     slots_.emplace(p.get(), RowMatrix::Zero(p->value.rows(), p->value.cols()));
     owners_.push_back(p);
   }
-  chunks_.reserve(parameter_count_ * size_t(get_num_threads()));
-  run_starts_.reserve(size_t(get_num_threads()) + 1);
+  const size_t parts = size_t(Partition::per_thread().parts());
+  chunks_.reserve(parameter_count_ * parts);
+  run_starts_.reserve(parts + 1);
   scales_.reserve(parameter_count_);
   squares_.reserve(parameter_count_);
 }
@@ -63,26 +64,28 @@ RowMatrix& SGD::slot_for_update(Parameter* p) {
   return *slot;
 }
 
-// Deals every parameter out across the threads, by rows as the products deal out the weight
-// gradients (share_of) of layers no wider than their inputs, so each thread updates the rows
-// whose gradient it computed and which it reads in the next step: on these shared cores a cache
-// line that moves between the two cores costs 4-5x more at times (a 1-row parameter is dealt by
-// elements). A parameter whose gradient's product over batch_rows rows ran on one thread, the
-// calling one, stays whole on that thread (20 layers of 100x100 at batch 32: 1400 -> 770 µs a
-// step at such times). Thread t takes chunks [run_starts_[t], run_starts_[t + 1]). Throws
+// Deals every parameter out in the parts of the Partition its gradient had (a matrix: a product
+// over batch_rows rows; a vector: a loop over the batch's columns, as batch norm's column tiles;
+// per_thread when batch_rows is not known), so
+// each thread updates the rows whose gradient it computed and which it reads in the next step: on
+// these shared cores a cache line that moves between the two cores costs 4-5x more at times. A
+// gradient computed whole, on the calling thread, stays whole on it (20 layers of 100x100 at
+// batch 32: 1400 -> 770 µs a step at such times). A part is whole rows (elements of a 1-row
+// parameter): a chunk must be contiguous, so a wide kernel, whose gradient was split by columns,
+// is still updated by rows. Part t's chunks are [run_starts_[t], run_starts_[t + 1]). Throws
 // (slot_for_update) before any write when a parameter has no slot.
-void SGD::split_into_runs(const std::vector<Parameter*>& params, int threads, Index batch_rows) {
+void SGD::split_into_runs(const std::vector<Parameter*>& params, Index parts, Index batch_rows) {
   chunks_.clear();
   run_starts_.assign(1, 0);
-  for (int t = 0; t < threads; ++t) {
+  for (Index t = 0; t < parts; ++t) {
     for (size_t i = 0; i < params.size(); ++i) {
       RowMatrix* slot = &slot_for_update(params[i]);
       const Index rows = params[i]->value.rows(), cols = params[i]->value.cols();
       const Index extent = rows > 1 ? rows : cols, row_size = rows > 1 ? cols : 1;
-      const bool dealt =
-          batch_rows == 0 || product_splits(double(batch_rows) * double(rows * cols), false);
-      const auto [start, size] =
-          dealt ? share_of(extent, t, threads) : std::pair<Index, Index>{0, t == 0 ? extent : 0};
+      const Partition plan = batch_rows == 0 ? Partition::per_thread()
+                             : rows > 1      ? Partition::product(rows, cols, batch_rows)
+                                             : Partition::loop(batch_rows * cols);
+      const auto [start, size] = plan.share(extent, t);
       if (size > 0)
         chunks_.push_back(Chunk{params[i], slot, i, start * row_size, size * row_size, 0.0});
     }
@@ -114,9 +117,9 @@ void SGD::compute_clip_scales(size_t parameters) {
 bool SGD::apply(const std::vector<Parameter*>& params, Index batch_rows) {
   Index elements = 0;
   for (const Parameter* p : params) elements += p->value.size();
-  // Runs cut by the configured count, not by how many threads run now (fewer under the epoch
-  // loop's ThreadCap): the chunks, and so the sums of squares for the norms, stay the same.
-  const int threads = get_num_threads();
+  // One run per part of the per-thread Partition (a gradient's product has as many parts or one);
+  // how many threads run them now does not change the chunks, so nor the norms' sums.
+  const Index threads = Partition::per_thread().parts();
   split_into_runs(params, threads, batch_rows);
   // body(chunk) over every chunk, each thread along its own run (on one thread: all, in order).
   const auto over_runs = [&](const auto& body) {

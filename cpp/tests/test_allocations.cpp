@@ -180,10 +180,10 @@ ActivationSpec activation(ActivationKind kind) {
   return s;
 }
 
-// The seed model: Dense(784 → 300, relu, no bias) → BatchNormalization → Dense(300 → 100, relu)
-// → Dense(100 → 10, softmax), sparse categorical cross-entropy, SGD(momentum 0.9, clipnorm 1).
-// batch_norm_first: another BatchNormalization below it all, with plain SGD(clipvalue 1), as
-// issue 5's seed model: the BN-first backward and the one-pass clip-and-check.
+// The reference model: Dense(784 → 300, relu, no bias) → BatchNormalization → Dense(300 → 100,
+// relu) → Dense(100 → 10, softmax), sparse categorical cross-entropy, SGD(momentum 0.9, clipnorm
+// 1). batch_norm_first: another BatchNormalization below it all, with plain SGD(clipvalue 1): the
+// batch-norm-first backward stage and the one-pass clip-and-check.
 struct SeedModel {
   std::shared_ptr<Network> net;
   RowMatrix x, y;

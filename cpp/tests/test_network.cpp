@@ -502,9 +502,9 @@ TEST(Network, SigmoidActivationLayerWithBinaryCrossentropyMatchesFiniteDifferenc
 
 // BatchNormalization → Dense(relu) → Dense(softmax) with the BN layer trained lowest: the dense
 // layer above produces γ's and β's gradients without the input-gradient product
-// (backward_to_affine_input). Every variable after two steps must match the same network trained
-// with the monitor on, which takes the plain path (every input gradient, BN's own backward).
-// A frozen middle layer cannot take that path and falls back to the plain one.
+// (the batch-norm-first stage of plan_backward). Every variable after two steps must match the same
+// network trained with the monitor on, which takes the plain path (every input gradient, BN's own
+// backward). A frozen middle layer cannot take that path and falls back to the plain one.
 TEST(Network, BatchNormFirstLayerGradientsWithoutInputProductMatchThePlainPath) {
   struct Case {
     bool use_bias, center, scale, freeze_dense;

@@ -101,30 +101,29 @@ TEST(ThreadTuner, OneThreadConfiguredIsOneThreadAndANewCountStartsATrial) {
   EXPECT_EQ(run(tuner, 3, kTrialSteps, [](int, int) { return 0.01; }), trial_pattern(3));
 }
 
-TEST(ThreadCap, CapsProductAndLoopThreadsWhileItLives) {
+TEST(ThreadCap, CapsTheRunningThreadsButNotThePartsWhileItLives) {
   const int configured = get_num_threads();
   set_num_threads(2);
   constexpr Index kLargeLoop = Index(1) << 22;
-  constexpr double kLargeProduct = 1e9;
-  EXPECT_EQ(loop_threads(kLargeLoop), 2);
+  EXPECT_EQ(running_threads(), 2);
   {
     const ThreadCap cap(1);
-    EXPECT_EQ(loop_threads(kLargeLoop), 1);
-    EXPECT_EQ(product_threads(kLargeProduct, false), 1);
+    EXPECT_EQ(running_threads(), 1);
     EXPECT_EQ(get_num_threads(), 2);  // the configured count is untouched
+    EXPECT_EQ(Partition::loop(kLargeLoop).parts(), 2);
+    EXPECT_EQ(Partition::product(1000, 1000, 1000).parts(), 2);
   }
-  EXPECT_EQ(loop_threads(kLargeLoop), 2);
-  EXPECT_EQ(product_threads(kLargeProduct, false), 2);
+  EXPECT_EQ(running_threads(), 2);
   set_num_threads(4);
   {
     const ThreadCap outer(2);
     {
       const ThreadCap inner(1);
-      EXPECT_EQ(loop_threads(kLargeLoop), 1);
+      EXPECT_EQ(running_threads(), 1);
     }
-    EXPECT_EQ(loop_threads(kLargeLoop), 2);  // the outer cap again
+    EXPECT_EQ(running_threads(), 2);  // the outer cap again
   }
-  EXPECT_EQ(loop_threads(kLargeLoop), 4);
+  EXPECT_EQ(running_threads(), 4);
   set_num_threads(configured);
 }
 

@@ -2,16 +2,9 @@
 
 `import densekit as keras` runs tf.keras code for what densekit covers: Sequential models of
 Dense, activation and BatchNormalization layers, the Keras initializers and activations, SGD
-with gradient clipping, callbacks and a progress bar. The math runs in C++ (Eigen + OpenMP).
+with gradient clipping, callbacks and a progress bar. The math runs in C++ (Eigen, on
+densekit's own thread team).
 """
-
-import os as _os
-
-# libgomp (OpenMP) lets its worker threads sleep soon after a parallel region; waking them costs
-# ~100 µs here, more than two threads gain on a batch-32 product, which made 2 threads slower than
-# 1 (seed model, batch 32: 2.6-3.2 s an epoch against 1.4-1.5 s with longer spinning). Spin ~10-50
-# ms before sleeping, unless the user chose; read when libgomp loads, so set before _core.
-_os.environ.setdefault("GOMP_SPINCOUNT", "10000000")
 
 from densekit import (
     activations,
@@ -53,7 +46,7 @@ __all__ = [
 
 
 def build_info():
-    """Version, Eigen version, OpenMP, the SIMD instruction sets Eigen uses and the threads."""
+    """Version, Eigen version, the SIMD instruction sets Eigen uses and the threads."""
     return dict(_build_info())
 
 

@@ -1,5 +1,5 @@
-// Per-layer figures that show the chapter's troubles during training: vanishing or exploding
-// gradients (norms), saturating activations and dead ReLUs (fractions of units).
+// Per-layer figures that tell a user why a deep network trains badly, while it trains: vanishing
+// or exploding gradients (norms), saturating activations and dead ReLUs (fractions of units).
 #pragma once
 
 #include <limits>

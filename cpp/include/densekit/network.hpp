@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "densekit/backward_plan.hpp"
 #include "densekit/diagnostics.hpp"
 #include "densekit/kernels/losses.hpp"
 #include "densekit/layers/layer.hpp"
@@ -69,6 +70,7 @@ class Network {
 
  private:
   void reserve(Index batch);
+  void start_threads();        // the configured count's workers; ThreadStartError when refused
   Index widest_units() const;  // the most units of any activation buffer, the input's included
   void forward(Index n, bool training);  // on acts_[0].topRows(n)
   // Rows order[start, start + n) of x and y into acts_[0] and target_.
@@ -76,9 +78,9 @@ class Network {
                     Index n);
   // The backward pass and the update, for the batch in acts_[0].topRows(n) and target y.
   StepTotals step_on_buffers(MatrixIn y, Index n);
-  // Forward, loss and backward down to layer `lowest`, without the update; every input gradient
-  // (the lowest layer's too) when `all_input_grads`, for the diagnostics.
-  Scalar forward_backward(MatrixIn y, Index n, Index lowest, bool all_input_grads, bool& fused);
+  // Forward, loss and the backward stages, without the update.
+  Scalar forward_backward(MatrixIn y, Index n, const std::vector<BackwardStage>& stages);
+  void plan();  // the backward stages for trainable_, unless planned for them already
   std::vector<LayerStats> collect_stats(Index n);
   void collect_trainable();
   void require_compiled(const char* where) const;
@@ -90,12 +92,16 @@ class Network {
   std::shared_ptr<SGD> optimizer_;
   AccuracyKind accuracy_ = AccuracyKind::none;
 
-  Index capacity_ = 0;                 // rows the buffers hold
-  std::vector<RowMatrix> acts_;        // acts_[0]: input batch; acts_[i + 1]: output of layer i
-  std::vector<RowMatrix> grads_;       // grads_[i]: ∂loss/∂acts_[i]
-  RowMatrix target_;                   // gathered targets of the batch
-  std::vector<Parameter*> trainable_;  // parameters the optimizer updates
-  Index lowest_trained_layer_ = 0;     // layers below it need no backward at all
+  Index capacity_ = 0;                    // rows the buffers hold
+  std::vector<RowMatrix> acts_;           // acts_[0]: input batch; acts_[i + 1]: output of layer i
+  std::vector<RowMatrix> grads_;          // grads_[i]: ∂loss/∂acts_[i]
+  RowMatrix target_;                      // gathered targets of the batch
+  std::vector<Parameter*> trainable_;     // parameters the optimizer updates
+  Index lowest_trained_layer_ = 0;        // layers below it need no backward at all
+  std::vector<BackwardStage> step_plan_;  // a training step's backward, fusions included
+  std::vector<BackwardStage> diagnostic_plan_;  // every layer, every input gradient, no fusion
+  std::vector<Parameter*> planned_for_;         // the trainable_ the plans were made for
+  bool planned_ = false;
   Index monitor_every_ = 0;
   std::int64_t steps_done_ = 0;
   std::vector<MonitorRecord> records_;

@@ -56,14 +56,14 @@ class SGD {
   };
 
   RowMatrix& slot_for_update(Parameter* p);
-  void split_into_runs(const std::vector<Parameter*>& params, int threads, Index batch_rows);
+  void split_into_runs(const std::vector<Parameter*>& params, Index parts, Index batch_rows);
   void compute_clip_scales(size_t parameters);  // scales_ from the chunks' squares
 
   std::map<const Parameter*, RowMatrix> slots_;
   std::vector<std::shared_ptr<Parameter>> owners_;  // keeps slot keys alive
   // Reused every step; build reserves them for every parameter it saw, so apply allocates nothing.
   std::vector<Chunk> chunks_;
-  std::vector<size_t> run_starts_;  // thread t's chunks: [run_starts_[t], run_starts_[t + 1])
+  std::vector<size_t> run_starts_;  // part t's chunks: [run_starts_[t], run_starts_[t + 1])
   std::vector<Scalar> scales_;      // per parameter: the factor clipnorm or global_clipnorm applies
   std::vector<double> squares_;     // per parameter: Σ g², summed over its chunks
   size_t parameter_count_ = 0;

@@ -1,63 +1,114 @@
-// The one threading knob. Our matrix products (kernels/dense.cpp) split their output columns
-// across `product_threads(...)` OpenMP threads, and our element-wise and reduction loops use
-// `num_threads(loop_threads(n))`: small work stays on one thread, because a fork-join costs
-// microseconds on an idle machine and milliseconds on a busy one. Eigen's own threading is off.
+// How work is split across threads. A Partition cuts one piece of work (a matrix product, a
+// weight update, an element-wise loop or a sum) into parts; Partition::run hands the parts to the
+// threads the policy allows now (thread_policy.hpp) on densekit's thread team (thread_team.hpp).
+//
+// Determinism lives here, so that no kernel has to remember it: the parts depend only on the
+// size of the work and the configured thread count, never on how many threads run now (fewer
+// under the epoch loop's ThreadCap, on contended cores, in a nested or concurrent call). Thread t
+// of a team of T takes parts t, t + T, ..., and a part is computed the same way on any thread, so
+// a result has the same bits whichever threads ran it. The products (kernels/dense.cpp) and the
+// optimizer ask the same Partition, so a thread updates the weight rows whose gradient it computed.
 #pragma once
 
 #include <mutex>
 #include <utility>
 
+#include "densekit/thread_policy.hpp"
+#include "densekit/thread_team.hpp"
 #include "densekit/types.hpp"
 
 namespace densekit {
 
-// Sets the threads used by Eigen's products and our loops (n >= 1); process-wide.
-void set_num_threads(int n);
-int get_num_threads();
+// The [start, start + size) part of `extent` that part `part` of `parts` takes: blocks of 16
+// (one AVX-512 register of floats, so no part starts mid-vector) dealt out as evenly as possible,
+// the last block possibly partial. 100 columns in 2 parts: 48 + 52, not 64 + 36.
+std::pair<Index, Index> share_of(Index extent, Index part, Index parts);
 
-// Caps the threads of products and loops at n (>= 1) while it lives, process-wide like
-// set_num_threads: the lever of the epoch loop's ThreadTuner. A nested cap holds until it ends,
-// then the outer one again.
-class ThreadCap {
+class Partition {
  public:
-  explicit ThreadCap(int n);
-  ~ThreadCap();
-  ThreadCap(const ThreadCap&) = delete;
-  ThreadCap& operator=(const ThreadCap&) = delete;
+  // What a part of a product is: rows or columns of the output, or a range of the inner
+  // dimension (partial sums added afterwards); whole when the work is not split.
+  enum class Axis { whole, rows, columns, inner };
+
+  // An element-wise loop or a sum over `work` elements: one part below the size where threads
+  // cost more than they save (~5 µs of work), else one per configured thread.
+  static Partition loop(Index work);
+  // One part per configured thread, however small the work.
+  static Partition per_thread();
+  // out (rows x cols) = a (rows x inner) b: one part below ~8 µs of work (less for a thin product,
+  // matrix-vector-like, which two cores' caches speed up), else one per configured thread, along
+  // out's rows when it is at least as tall as wide (a weight gradient of a layer no wider than its
+  // input), else along its columns (the batch-sized outputs of backward-data products).
+  static Partition product(Index rows, Index cols, Index inner);
+  // y (batch x units) = x (batch x inputs) w for a layer's forward: along the inner dimension
+  // (at most one part per 16 inputs) while the partial sums beyond the first are smaller than w,
+  // so each thread keeps the same rows of w as its gradient and update (see forward_product);
+  // else as product().
+  static Partition forward(Index batch, Index inputs, Index units);
+
+  Index parts() const { return parts_; }
+  Axis axis() const { return axis_; }
+  bool splits() const { return parts_ > 1; }
+
+  // The range of `extent` that part `part` takes (share_of): all of it for part 0 of an unsplit
+  // partition, nothing for a part beyond parts().
+  std::pair<Index, Index> share(Index extent, Index part) const;
+
+  // body(thread, team) on each thread of a team the policy sizes now (1 when unsplit); a product's
+  // team is timed by a ContentionProbe. The body takes parts thread, thread + team, ...
+  template <class Body>
+  void run(const Body& body) const {
+    const int threads = parts_ > 1 ? running_threads() : 1;
+    if (threads > 1 && multiply_adds_ > 0) {
+      const ContentionProbe probe(multiply_adds_, threads, epilogue_elements_);
+      run_team(threads, body);
+    } else {
+      run_team(threads, body);
+    }
+  }
+
+  // body(part) for every part, each on the thread that run() deals it to.
+  template <class Body>
+  void for_each_part(const Body& body) const {
+    run([&](Index thread, Index team) {
+      for (Index p = thread; p < parts_; p += team) body(p);
+    });
+  }
 
  private:
-  int previous_;
+  Partition(Index parts, Axis axis, double multiply_adds, double epilogue_elements)
+      : parts_(parts),
+        axis_(axis),
+        multiply_adds_(multiply_adds),
+        epilogue_elements_(epilogue_elements) {}
+
+  Index parts_;
+  Axis axis_;
+  double multiply_adds_;      // a product's work, for its ContentionProbe (0: not a product)
+  double epilogue_elements_;  // outputs its threads also finish in place (bias, activation)
 };
 
-// Threads for an element-wise loop over `work` elements: 1 below the threshold where forking
-// costs more than it saves, get_num_threads() above it.
-int loop_threads(Index work);
-
-// body(i) for i in [0, count), over loop_threads(work) threads. On one thread it runs inline:
-// GCC's OpenMP allocates a team even for a one-thread region, and the training step must not
-// allocate.
+// body(i) for i in [0, count), split as Partition::loop(work): each thread a contiguous range.
 template <class Body>
 void parallel_for(Index count, Index work, const Body& body) {
-  const int threads = loop_threads(work);
-  if (threads == 1) {
+  const Partition plan = Partition::loop(work);
+  if (!plan.splits()) {
     for (Index i = 0; i < count; ++i) body(i);
     return;
   }
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (Index i = 0; i < count; ++i) body(i);
+  plan.run([&](Index thread, Index team) {
+    for (Index i = count * thread / team; i < count * (thread + 1) / team; ++i) body(i);
+  });
 }
 
-// Parts a parallel_sum over `work` elements is cut in: 1 below the loop threshold, else the
-// configured thread count (at most kMaxSumParts), however many threads run now.
+// Σ body(i) for i in [0, count), accumulated in double: the parts of Partition::loop(work) (at
+// most kMaxSumParts), each a contiguous range summed on its own, then added in order. So the sum
+// has the same bits on one thread as on all of them.
 constexpr int kMaxSumParts = 64;
-int sum_parts(Index work);
-
-// Σ body(i) for i in [0, count), accumulated in double: each of sum_parts(work) contiguous parts
-// on its own, over loop_threads(work) threads, then the parts in order. So the sum has the same
-// bits on one thread (a ThreadCap, a contended machine, a nested call) as on all of them.
 template <class Body>
 double parallel_sum(Index count, Index work, const Body& body) {
-  const int parts = sum_parts(work);
+  const Partition plan = Partition::loop(work);
+  const Index parts = std::min<Index>(plan.parts(), kMaxSumParts);
   double partial[kMaxSumParts];
   const auto sum_part = [&](Index p) {
     double sum = 0;
@@ -67,48 +118,14 @@ double parallel_sum(Index count, Index work, const Body& body) {
   if (parts == 1) {
     sum_part(0);
   } else {
-    parallel_for(parts, work, sum_part);
+    plan.run([&](Index thread, Index team) {
+      for (Index p = thread; p < parts; p += team) sum_part(p);
+    });
   }
   double total = 0;
-  for (int p = 0; p < parts; ++p) total += partial[p];
+  for (Index p = 0; p < parts; ++p) total += partial[p];
   return total;
 }
-
-// The [start, start + size) part of `extent` that thread `thread` of `team` takes: blocks of 16
-// (one AVX-512 register of floats, so no share starts mid-vector) dealt out as evenly as
-// possible, the last block possibly partial. 100 columns on 2 threads: 48 + 52, not 64 + 36.
-// Products split their outputs and the optimizer its parameters this way, so a thread updates
-// the rows of a weight matrix whose gradient it computed.
-std::pair<Index, Index> share_of(Index extent, Index thread, Index team);
-
-// Threads for a matrix product of `multiply_adds` multiply-adds (m·n·k); thin: one side of the
-// output has only a few rows or columns (matrix-vector-like, bound by reading the other operand).
-int product_threads(double multiply_adds, bool thin);
-
-// Whether the configured thread count splits such a product, whatever a ThreadCap or contention
-// allow now: what a split that must give the same bits on any number of running threads is cut
-// by.
-bool product_splits(double multiply_adds, bool thin);
-
-// Shared cores. While other processes keep the cores busy, each join waits for a descheduled
-// thread's next time slice: milliseconds instead of microseconds, which made two threads 20-200
-// times slower than one on a loaded machine. So a parallel product times itself: one that takes
-// far longer than its work explains (twice in a row) marks the cores as contended, and products
-// and loops then run on one thread for a while (50 ms, doubling up to 2 s while it lasts)
-// before threads are tried again.
-class ContentionProbe {
- public:
-  // epilogue_elements: outputs the product's threads also finish in place (bias, activation).
-  ContentionProbe(double multiply_adds, int threads, double epilogue_elements = 0);
-  ~ContentionProbe();
-
- private:
-  double expected_seconds_;
-  std::int64_t start_ns_;
-};
-
-// Whether the library was built with OpenMP.
-bool openmp_enabled();
 
 // Held by every computation on layer buffers. Layers may be shared between networks (reused
 // pretrained layers) and called directly, so one lock for all of them keeps two threads from

@@ -18,14 +18,14 @@ namespace {
 // than per-thread partial column sums over row blocks; 64 beat tiles of 16, 32 and 128.
 constexpr Index kTile = 64;
 
-// Runs body(j0, w) on each tile of w <= kTile columns starting at column j0. Thread t tiles the
-// columns share_of gives it, the ones the next layer's products deal to it, so the normalized
-// features stay in the cache of the core that multiplies them.
+// Runs body(j0, w) on each tile of w <= kTile columns starting at column j0. Part p of the loop's
+// Partition tiles its share of the columns, the rows of w that the next layer's forward deals to
+// the same thread, so the normalized features stay in the cache of the core that multiplies them.
 template <class Body>
 void for_each_column_tile(Index rows, Index cols, Body&& body) {
-  const int threads = loop_threads(rows * cols);
-  parallel_for(threads, rows * cols, [&](Index t) {
-    const auto [start, size] = share_of(cols, t, threads);
+  const Partition plan = Partition::loop(rows * cols);
+  plan.for_each_part([&](Index p) {
+    const auto [start, size] = plan.share(cols, p);
     for (Index j0 = start; j0 < start + size; j0 += kTile)
       body(j0, std::min(kTile, start + size - j0));
   });

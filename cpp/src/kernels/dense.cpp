@@ -3,64 +3,29 @@
 #include <algorithm>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "densekit/error.hpp"
 #include "densekit/parallel.hpp"
 
 namespace densekit {
 namespace {
 
-// How product splits out across threads: by rows unless it is wider than tall. A square weight
-// gradient goes by rows too, as the optimizer splits every weight matrix (optimizer.cpp).
-bool splits_by_rows(Index rows, Index cols) { return rows >= cols; }
-
-// A product whose output has at most this many rows or columns is thin (matrix-vector-like).
-constexpr Index kThinSide = 4;
-
-// body(thread, team) on each thread of a team of `threads`, under a ContentionProbe; or once as
-// (0, 1) on the calling thread, with no team (GCC's OpenMP allocates one even for a single
-// thread, and a training step must not allocate).
-template <typename Body>
-void run_team(int threads, double multiply_adds, double epilogue_elements, const Body& body) {
-  if (threads == 1) {
-    body(Index(0), Index(1));
-    return;
-  }
-  const ContentionProbe probe(multiply_adds, threads, epilogue_elements);
-#pragma omp parallel num_threads(threads)
-  {
-#ifdef _OPENMP
-    body(Index(omp_get_thread_num()), Index(omp_get_num_threads()));
-#else
-    body(Index(0), Index(1));
-#endif
-  }
-}
-
-// out = a b, split across threads along out's longer side: by columns for the batch-sized
-// outputs of the backward-data products, by rows for a tall weight gradient. Each thread runs
-// Eigen's single-threaded GEMM on its block, so the operand it shares with the other thread
-// (small at the batch sizes where threading pays) is packed twice. Then each thread runs
+// out = a b, cut by Partition::product: by out's columns for the batch-sized outputs of the
+// backward-data products, by rows for a tall weight gradient. Each part is Eigen's
+// single-threaded GEMM on a block, so the operand the parts share (small at the batch sizes
+// where threading pays) is packed once per part. Then the thread of a part runs
 // epilogue(first_row, rows, first_column, columns) on its block while it is still in its cache
-// (unsplit: once, on the whole of out). The blocks are cut by the configured thread count even
-// when fewer threads run (a ThreadCap, contended cores): Eigen's blocking of a GEMM depends on its
-// shape, so other cuts could change the bits of out.
+// (unsplit: once, on the whole of out).
 template <typename Lhs, typename Rhs, typename Epilogue>
 void product(const Lhs& a, const Rhs& b, MatrixOut out, const Epilogue& epilogue) {
-  const double multiply_adds = double(a.rows()) * double(a.cols()) * double(out.cols());
-  const bool thin = std::min(out.rows(), out.cols()) <= kThinSide;
-  if (!product_splits(multiply_adds, thin)) {
+  const Partition plan = Partition::product(out.rows(), out.cols(), a.cols());
+  if (!plan.splits()) {
     out.noalias() = a * b;
     epilogue(Index(0), out.rows(), Index(0), out.cols());
     return;
   }
-  const Index parts = get_num_threads();
-  const bool by_rows = splits_by_rows(out.rows(), out.cols());
-  const auto multiply_part = [&](Index p) {
-    const auto [start, size] = share_of(by_rows ? out.rows() : out.cols(), p, parts);
+  const bool by_rows = plan.axis() == Partition::Axis::rows;
+  plan.for_each_part([&](Index p) {
+    const auto [start, size] = plan.share(by_rows ? out.rows() : out.cols(), p);
     if (size == 0) return;
     if (by_rows) {
       out.middleRows(start, size).noalias() = a.middleRows(start, size) * b;
@@ -69,12 +34,7 @@ void product(const Lhs& a, const Rhs& b, MatrixOut out, const Epilogue& epilogue
       out.middleCols(start, size).noalias() = a * b.middleCols(start, size);
       epilogue(Index(0), out.rows(), start, size);
     }
-  };
-  // The probe allows for the epilogue's elements too.
-  run_team(product_threads(multiply_adds, thin), multiply_adds, double(out.size()),
-           [&](Index thread, Index team) {
-             for (Index p = thread; p < parts; p += team) multiply_part(p);
-           });
+  });
 }
 
 template <typename Lhs, typename Rhs>
@@ -83,27 +43,20 @@ void product(const Lhs& a, const Rhs& b, MatrixOut out) {
 }
 
 // out = x w for a layer's forward pass. Split like the rest of a weight matrix's life (its
-// gradient's product and the optimizer deal out its rows): thread t multiplies x's columns K_t
-// by w's rows K_t into a partial sum, and after a barrier adds the partials over its share of
-// out's columns and runs the epilogue there. So w's rows stay in one core's cache from step to
-// step; the column split made each core read the other's freshly updated rows, and on these
-// shared cores such traffic costs 4-5x more at times. It pays while the partial sums beyond the
-// first ((parts - 1) x batch x units) are smaller than w (inputs x units); a taller batch splits
-// out's rows or columns as product does. The inner dimension is cut in as many parts as threads
-// are configured (at most one per 16 inputs), however many run now (one under the epoch loop's
-// ThreadCap or on contended cores), and the parts are added in the same order, so out has the
-// same bits either way.
+// gradient's product and the optimizer deal out its rows): with Partition::forward's inner
+// split, part p multiplies x's columns K_p by w's rows K_p into a partial sum, and after a barrier
+// each thread adds the partials over its share of out's columns, in part order, and runs the
+// epilogue there. So w's rows stay in one core's cache from step to step; a column split made each
+// core read the other's freshly updated rows, and on these shared cores such traffic costs 4-5x
+// more at times. Otherwise out's rows or columns are split as product does.
 template <typename Epilogue>
 void forward_product(MatrixIn x, MatrixIn w, MatrixOut out, const Epilogue& epilogue) {
-  const double multiply_adds = double(x.rows()) * double(x.cols()) * double(out.cols());
-  const bool thin = std::min(out.rows(), out.cols()) <= kThinSide;
-  const Index parts = std::min<Index>(get_num_threads(), (x.cols() + 15) / 16);
-  if (parts < 2 || (parts - 1) * x.rows() >= x.cols() || !product_splits(multiply_adds, thin))
-    return product(x, w, out, epilogue);
+  const Partition plan = Partition::forward(x.rows(), x.cols(), out.cols());
+  if (plan.axis() != Partition::Axis::inner) return product(x, w, out, epilogue);
+  const Index parts = plan.parts(), units = out.cols(), rows = out.rows();
   // Parts 1.. in a buffer of the calling thread that only ever grows, so a steady training step
   // allocates nothing.
   thread_local std::vector<Scalar> partials;
-  const Index units = out.cols(), rows = out.rows();
   if (partials.size() < size_t((parts - 1) * rows * units))
     partials.resize(size_t((parts - 1) * rows * units));
   Scalar* partial_data = partials.data();
@@ -113,27 +66,21 @@ void forward_product(MatrixIn x, MatrixIn w, MatrixOut out, const Epilogue& epil
                         Eigen::Map<RowMatrix>(partial_data + (p - 1) * rows * units, rows, units));
   };
   const auto multiply_part = [&](Index p) {
-    const auto [k0, k_size] = share_of(x.cols(), p, parts);
+    const auto [k0, k_size] = plan.share(x.cols(), p);
     if (k_size > 0)
       part(p).noalias() = x.middleCols(k0, k_size) * w.middleRows(k0, k_size);
     else
       part(p).setZero();
   };
-  const auto add_parts = [&](Index c0, Index c_size) {
+  plan.run([&](Index thread, Index team) {
+    for (Index p = thread; p < parts; p += team) multiply_part(p);
+    team_barrier();
+    // Each column adds its partials in part order, so any cut of the columns gives the same bits.
+    const auto [c0, c_size] = share_of(units, thread, team);
+    if (c_size == 0) return;
     for (Index p = 1; p < parts; ++p) out.middleCols(c0, c_size) += part(p).middleCols(c0, c_size);
-  };
-  run_team(product_threads(multiply_adds, thin), multiply_adds, double(out.size()),
-           [&](Index thread, Index team) {
-             for (Index p = thread; p < parts; p += team) multiply_part(p);
-             if (team > 1) {
-#pragma omp barrier
-             }
-             const auto [c0, c_size] = share_of(units, thread, team);
-             if (c_size > 0) {
-               add_parts(c0, c_size);
-               epilogue(Index(0), rows, c0, c_size);
-             }
-           });
+    epilogue(Index(0), rows, c0, c_size);
+  });
 }
 
 }  // namespace
@@ -207,7 +154,8 @@ void dense_backward_normalized_input(MatrixIn x_hat, VectorIn gamma, VectorIn be
     const Scalar b = beta.cols() != 0 ? beta(j) : Scalar(0);
     dw.row(j) = g * dw.row(j) + b * dy_sum;
   };
-  if (splits_by_rows(dw.rows(), dw.cols())) {  // each thread's block is whole rows
+  if (Partition::product(dw.rows(), dw.cols(), dy.rows()).axis() != Partition::Axis::columns) {
+    // Unsplit or by rows: each block the epilogue gets is whole rows.
     product(x_hat.transpose(), dy, dw, [&](Index r0, Index rows, Index, Index) {
       for (Index j = r0; j < r0 + rows; ++j) finish_rows(j);
     });

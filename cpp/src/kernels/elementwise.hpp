@@ -1,7 +1,7 @@
 // Internal to cpp/src/kernels: the row loops and fixed-size chunks shared by the element-wise
 // kernels (activations.cpp, learned_activations.cpp). Not installed, not part of the API.
 //
-// Every loop runs over rows on loop_threads(rows·cols) threads, and every element goes through
+// Every loop runs over rows as Partition::loop(rows·cols) splits it, and every element goes through
 // the same instructions wherever it lies (map_chunks), so a result does not depend on the thread
 // count, the batch size or the row an example sits in. Each output coefficient is computed from
 // the same coefficient of the inputs only, which is what makes x == y and dy == dx safe.

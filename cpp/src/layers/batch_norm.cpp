@@ -68,14 +68,8 @@ void BatchNormLayer::commit_forward() {
                            momentum_);
 }
 
-std::optional<AffineOutput> BatchNormLayer::affine_output() {
-  if (!last_forward_training_) return std::nullopt;
-  const bool grads = trainable;
-  return AffineOutput{x_hat_.topRows(last_batch_),
-                      gamma_ ? VectorIn(gamma_->value.row(0)) : VectorIn(none_),
-                      beta_ ? VectorIn(beta_->value.row(0)) : VectorIn(none_),
-                      grads && gamma_ ? VectorOut(gamma_->grad.row(0)) : VectorOut(none_),
-                      grads && beta_ ? VectorOut(beta_->grad.row(0)) : VectorOut(none_)};
+MatrixIn BatchNormLayer::normalized() const {
+  return x_hat_.topRows(last_forward_training_ ? last_batch_ : 0);
 }
 
 // No activation, so dy_is_preactivation changes nothing.

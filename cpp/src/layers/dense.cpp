@@ -1,6 +1,5 @@
 #include "densekit/layers/dense.hpp"
 
-#include "densekit/error.hpp"
 #include "densekit/kernels/dense.hpp"
 
 namespace densekit {
@@ -9,10 +8,7 @@ DenseLayer::DenseLayer(Index input_units, Index units, const ActivationSpec& act
                        bool use_bias)
     : Layer(input_units, units), activation_(activation) {
   kernel_ = add_parameter("kernel", input_units, units, true, false);
-  if (use_bias)
-    bias_ = add_parameter("bias", 1, units, true, true);
-  else
-    dz_sum_.resize(units);
+  if (use_bias) bias_ = add_parameter("bias", 1, units, true, true);
 }
 
 void DenseLayer::reserve(Index max_batch) {
@@ -52,16 +48,6 @@ void DenseLayer::backward(MatrixIn x, MatrixIn y, MatrixIn dy, MatrixOut dx, boo
     dense_backward_weights(x, dz, kernel_->grad, db);
   }
   if (dx.rows() > 0) dense_backward_data(dz, kernel_->value, dx);
-}
-
-bool DenseLayer::backward_to_affine_input(const AffineOutput& input, MatrixIn y, MatrixIn dy,
-                                          bool update_weights, bool dy_is_preactivation) {
-  if (!update_weights) return false;
-  MatrixIn dz = preactivation_grad(y, dy, dy_is_preactivation);
-  VectorOut dz_sum = bias_ ? VectorOut(bias_->grad.row(0)) : VectorOut(dz_sum_);
-  dense_backward_normalized_input(input.normalized, input.scale, input.shift, dz, kernel_->value,
-                                  kernel_->grad, dz_sum, input.scale_grad, input.shift_grad);
-  return true;
 }
 
 }  // namespace densekit

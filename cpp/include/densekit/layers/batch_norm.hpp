@@ -21,8 +21,6 @@ class BatchNormLayer : public Layer {
   void backward(MatrixIn x, MatrixIn y, MatrixIn dy, MatrixOut dx, bool update_weights,
                 bool dy_is_preactivation) override;
   bool inference_when_frozen() const override { return true; }
-  // After a training forward: x̂, γ, β and, for a trainable layer, their gradients.
-  std::optional<AffineOutput> affine_output() override;
   void commit_forward() override;
   bool pending_state_finite() const override;
 
@@ -32,6 +30,9 @@ class BatchNormLayer : public Layer {
   Parameter& moving_variance() { return *moving_variance_; }
   Scalar momentum() const { return momentum_; }
   Scalar epsilon() const { return epsilon_; }
+  // x̂ = (x - mean) / √(var + ε) of the last training forward, (batch, features); empty after an
+  // inference one.
+  MatrixIn normalized() const;
 
  private:
   Scalar momentum_, epsilon_;
@@ -41,7 +42,6 @@ class BatchNormLayer : public Layer {
   std::shared_ptr<Parameter> moving_variance_;
   RowMatrix x_hat_;                 // (max_batch, features), written by the training forward
   RowVector mean_, var_, inv_std_;  // batch statistics of the last training forward
-  RowVector none_;                  // stands for an absent γ, β or gradient
   Index last_batch_ = 0;
   bool last_forward_training_ = false;
   bool moving_update_pending_ = false;  // a training forward's statistics, not yet committed

@@ -16,25 +16,21 @@ class DenseLayer : public Layer {
   void forward(MatrixIn x, MatrixOut y, bool training) override;
   void backward(MatrixIn x, MatrixIn y, MatrixIn dy, MatrixOut dx, bool update_weights,
                 bool dy_is_preactivation) override;
-  // One product instead of two (dense_backward_normalized_input); only while the kernel trains,
-  // since the product lands in the kernel's gradient buffer.
-  bool backward_to_affine_input(const AffineOutput& input, MatrixIn y, MatrixIn dy,
-                                bool update_weights, bool dy_is_preactivation) override;
   const ActivationSpec* output_activation() const override { return &activation_; }
 
   Parameter& kernel() { return *kernel_; }
   Parameter* bias() { return bias_.get(); }
   const ActivationSpec& activation() const { return activation_; }
+  // dz = ∂loss/∂(x w + b) for the last forward's output y: dy itself (a linear layer, or dy that
+  // already is the pre-activation gradient), else dy ⊙ f'(z) in a buffer of the layer.
+  MatrixIn preactivation_grad(MatrixIn y, MatrixIn dy, bool dy_is_preactivation);
 
  private:
   ActivationSpec activation_;
   std::shared_ptr<Parameter> kernel_;
   std::shared_ptr<Parameter> bias_;  // null without bias
-  RowMatrix z_;       // pre-activation, (max_batch, units); unused for a linear activation
-  RowMatrix dz_;      // gradient w.r.t. the pre-activation
-  RowVector dz_sum_;  // Σ_rows dz for backward_to_affine_input without a bias
-  // dz of the last backward: dy itself, or dy ⊙ f'(z) in dz_.
-  MatrixIn preactivation_grad(MatrixIn y, MatrixIn dy, bool dy_is_preactivation);
+  RowMatrix z_;   // pre-activation, (max_batch, units); unused for a linear activation
+  RowMatrix dz_;  // gradient w.r.t. the pre-activation
 };
 
 }  // namespace densekit

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,16 +38,6 @@ void assign_parameters(const std::vector<std::shared_ptr<Parameter>>& parameters
 // Copies of the values, taken under one hold of the compute lock: a consistent snapshot.
 std::vector<RowMatrix> copy_parameters(const std::vector<std::shared_ptr<Parameter>>& parameters);
 
-// A layer's last output written as x̂ ⊙ scale + shift per feature, where x̂ does not depend on the
-// layer's parameters (BatchNormalization after a training forward). When nothing needs the
-// gradient below such a layer, the layer above can produce the scale and shift gradients itself,
-// more cheaply than through the input gradient (see kernels/dense.hpp).
-struct AffineOutput {
-  MatrixIn normalized;               // x̂, (batch, features)
-  VectorIn scale, shift;             // (1, features), or empty for 1 and 0
-  VectorOut scale_grad, shift_grad;  // where their gradients go, or empty when not trained
-};
-
 class Layer {
  public:
   virtual ~Layer() = default;
@@ -72,19 +61,6 @@ class Layer {
   // gradient with respect to the layer's pre-activation (the fused softmax/sigmoid + loss path).
   virtual void backward(MatrixIn x, MatrixIn y, MatrixIn dy, MatrixOut dx, bool update_weights,
                         bool dy_is_preactivation) = 0;
-
-  // This layer's last output as an AffineOutput, when it is one (default: it is not).
-  virtual std::optional<AffineOutput> affine_output() { return std::nullopt; }
-
-  // The backward of this layer when its input is `input`, an AffineOutput whose layer needs no
-  // input gradient: writes this layer's gradients (when update_weights) and input's scale_grad
-  // and shift_grad, but no dx. Returns false, having written nothing, when the layer cannot:
-  // the network then runs both layers' plain backward.
-  virtual bool backward_to_affine_input(const AffineOutput& input, MatrixIn y, MatrixIn dy,
-                                        bool update_weights, bool dy_is_preactivation) {
-    (void)input, (void)y, (void)dy, (void)update_weights, (void)dy_is_preactivation;
-    return false;
-  }
 
   // Applies the state changes of the last training forward (BatchNormalization's moving
   // statistics). The network calls it only after a step whose loss and gradients are finite, so

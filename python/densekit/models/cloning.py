@@ -38,7 +38,7 @@ def clone_model(model, input_tensors=None, clone_function=None, **kwargs):
         clone.add(InputLayer(shape=model._input_shape[1:]))
     for layer in model.layers:
         clone.add(clone_function(layer))
-    if model._compiled is not None:
+    if model.compiled:
         from densekit.models import keras_format
 
         keras_format.compile_from_config(

@@ -32,8 +32,10 @@ class Sequential(Trainer, VariableLists):
         self._network = None
         self.built = False
         self.stop_training = False
+        self.stop_evaluating = False
+        self.stop_predicting = False
         self.history = None
-        self._compiled = None
+        self._compile_state = None  # a CompileState once compiled
         for layer in layers or []:
             self.add(layer)
         if not trainable:
@@ -125,11 +127,16 @@ class Sequential(Trainer, VariableLists):
         for layer in self._layers:
             layer._ensure_built(shape)
             shape = layer.compute_output_shape(shape)
-        twins = [layer._core for layer in self._layers if layer._core is not None]
+        twins = [layer._core for layer in self._computing_layers()]
         self._network = _core.Network(twins, int(np.prod(self._input_shape[1:])))
         self.built = True
-        if self._compiled is not None:
+        if self._compile_state is not None:
             self._compile_network()
+
+    def _computing_layers(self):
+        """The layers the network runs, in its order: those with a C++ twin (a Flatten has
+        none: it only reshapes)."""
+        return [layer for layer in self._layers if layer._core is not None]
 
     def _require_built(self, what):
         if not self.built:

@@ -8,10 +8,11 @@ to one C++ call per batch.
 
 import numpy as np
 
-from densekit import _core, losses, optimizers
+from densekit import _core, losses
 from densekit import callbacks as callbacks_module
-from densekit import metrics as metrics_module
-from densekit.models import _data
+from densekit.models import _arguments, _data
+from densekit.models.compile_state import CompileState
+from densekit.models.gradient_recording import GradientRecording, pair_with_layers
 
 __all__ = ["Trainer"]
 
@@ -45,58 +46,89 @@ class Trainer:
             raise ValueError(f"Sequential '{self.name}': compile needs a loss. Received: loss=None")
         if loss_weights is not None or weighted_metrics is not None:
             raise ValueError("compile: loss_weights and weighted_metrics are not supported")
-        self._compiled = {
-            "optimizer": optimizers.get(optimizer),
-            "loss": losses.get(loss),
-            "metric": metrics_module.resolve(metrics),  # (history key, accuracy name) or None
-            "accuracy": None,  # the accuracy name, once the data's shapes are known
-            "loss_arg": loss,
-            "metrics_arg": metrics,
-        }
+        self._compile_state = CompileState.from_arguments(optimizer, loss, metrics)
         if self.built:
             self._compile_network()
 
+    @property
+    def compiled(self):
+        """Whether `compile` was called, as Keras's `Model.compiled`."""
+        return self._compile_state is not None
+
     def _compile_network(self):
-        compiled = self._compiled
+        state = self._compile_state
         self._network.compile(
-            losses.spec_of(compiled["loss"]),
-            compiled["optimizer"]._sgd,
-            _ACCURACY_KINDS[compiled["accuracy"]],
+            losses.spec_of(state.loss), state.optimizer._sgd, _ACCURACY_KINDS[state.accuracy]
         )
 
     @property
     def _metric_key(self):
-        metric = self._compiled["metric"]
-        return metric[0] if metric else None
-
-    def _resolve_accuracy(self, y, where):
-        """Picks the accuracy for these targets (once, as Keras) and checks that they fit it."""
-        metric = self._compiled["metric"]
-        if metric is None:
-            return
-        name = _data.accuracy_name(metric[1], y, self._network.output_units, where)
-        if name != self._compiled["accuracy"]:
-            self._compiled["accuracy"] = name
-            self._compile_network()
+        return self._compile_state.metric_key
 
     @property
     def optimizer(self):
-        return self._compiled["optimizer"] if self._compiled else None
+        return self._compile_state.optimizer if self._compile_state else None
 
     @property
     def loss(self):
-        return self._compiled["loss_arg"] if self._compiled else None
+        return self._compile_state.loss_arg if self._compile_state else None
 
     def _require_compiled(self, what):
-        if self._compiled is None:
+        if self._compile_state is None:
             raise ValueError(f"Sequential '{self.name}': you must call compile() before {what}")
 
-    # -- data: the checks and conversions are functions in _data ------------------------------
-    def _prepare_x(self, x, where, allow_nonfinite=False):
-        return _data.model_x(self, x, where, allow_nonfinite)
+    # -- data: pure conversions in _data; building and compiling decided here ------------------
+    def _inputs(self, x, where, allow_nonfinite=False):
+        """x as the network's input matrix; an unbuilt model is first built for x's samples."""
+        array = _data.as_array(x, where)
+        if not self.built:
+            self.build((None,) + _data.sample_shape(array, where))
+        return _data.prepare_x(array, self.input_shape, where, allow_nonfinite)
 
-    def _prepare_y(self, y, rows, where, allow_nonfinite=False):
-        return _data.model_y(self, y, rows, where, allow_nonfinite)
+    def _targets(self, y, rows, where, allow_nonfinite=False):
+        """(y as an array, y as the network's target matrix) for `rows` samples."""
+        return _data.prepare_y(
+            y,
+            rows,
+            self._network.output_units,
+            self._compile_state.loss._kernel_name,
+            where,
+            allow_nonfinite,
+        )
+
+    def _matrices(self, x, y, where, allow_nonfinite=False):
+        """(x, y) as the network's matrices; y also settles the accuracy (`_settle_accuracy`)."""
+        xm = self._inputs(x, where, allow_nonfinite)
+        y_array, ym = self._targets(y, xm.shape[0], where, allow_nonfinite)
+        self._settle_accuracy(y_array, where)
+        return xm, ym
+
+    def _settle_accuracy(self, y, where):
+        """Picks the accuracy for the targets `y` (as Keras, from the first targets seen) and
+        checks that they fit it; the network is recompiled when the accuracy changes."""
+        state = self._compile_state
+        if state.accuracy_request is None:
+            return
+        name = _data.accuracy_name(state.accuracy_request, y, self._network.output_units, where)
+        if name != state.accuracy:
+            state.accuracy = name
+            self._compile_network()
+
+    # -- the narrow ways in for diagnostics ---------------------------------------------------
+    def _gradient_flow(self, x, y):
+        """[(layer, LayerStats), ...] of one training-mode forward and backward pass on (x, y),
+        for each layer the network runs, bottom first; nothing is updated."""
+        self._require_compiled("gradient_flow")
+        xm = self._inputs(x, "gradient_flow")
+        _, ym = self._targets(y, xm.shape[0], "gradient_flow")
+        return pair_with_layers(
+            self._computing_layers(), self._network.gradient_flow(xm, ym), self.name
+        )
+
+    def _gradient_recording(self):
+        """The per-step gradient recording of the model's current network (GradientMonitor's)."""
+        self._require_built("gradient recording")
+        return GradientRecording(self._network, self._computing_layers(), self.name)
 
     # -- fit --------------------------------------------------------------------------------
     def fit(
@@ -127,12 +159,20 @@ class Trainer:
         An epoch in which no step was applied logs NaN, not a mean over no samples.
         """
         self._require_compiled("fit")
-        batch_size, epochs, initial_epoch, verbose = _data.fit_arguments(
-            batch_size, epochs, initial_epoch, verbose, class_weight, sample_weight
-        )
-        x_train, y_train, x_val, y_val = _data.fit_arrays(
-            self, x, y, validation_split, validation_data, allow_nonfinite
-        )
+        if class_weight is not None or sample_weight is not None:
+            raise ValueError("fit: class_weight and sample_weight are not supported")
+        batch_size = _arguments.batch_size(batch_size, "fit")
+        epochs = _arguments.non_negative_int(epochs, "fit", "epochs")
+        initial_epoch = _arguments.non_negative_int(initial_epoch, "fit", "initial_epoch")
+        verbose = _arguments.verbose(verbose, "fit")
+        validation_split = _arguments.validation_split(validation_split)
+        x_train, y_train = self._matrices(x, y, "fit", allow_nonfinite)
+        if validation_data is not None:
+            x_val, y_val = self._validation_matrices(validation_data, allow_nonfinite)
+        else:
+            x_train, y_train, x_val, y_val = _data.split_validation(
+                x_train, y_train, validation_split
+            )
         samples = x_train.shape[0]
         rng = np.random.default_rng(seed)
         key = self._metric_key
@@ -146,9 +186,8 @@ class Trainer:
             steps=-(-samples // batch_size),
         )
         run_epoch = self._epoch_per_batch if cbs.needs_batch_hooks("train") else self._epoch_in_core
-        network = (
-            self._network
-        )  # the one a GradientMonitor switches on, even if a callback rebuilds
+        # The network a GradientMonitor switches on, even if a callback rebuilds the model.
+        network = self._network
         self.stop_training = False
         self.history.stopped_on_nonfinite = None
         try:
@@ -183,6 +222,14 @@ class Trainer:
         finally:
             network.set_monitor_every(0)
         return self.history
+
+    def _validation_matrices(self, validation_data, allow_nonfinite):
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise ValueError(
+                "fit: validation_data must be a tuple (x_val, y_val). "
+                f"Received: validation_data of type {type(validation_data).__name__}"
+            )
+        return self._matrices(*validation_data, "fit (validation_data)", allow_nonfinite)
 
     def _epoch_in_core(self, x, y, order, batch_size, cbs, key):
         def progress(totals):
@@ -223,11 +270,10 @@ class Trainer:
     ):
         """Loss (and accuracy) in inference mode: a float, or [loss, accuracy]."""
         self._require_compiled("evaluate")
-        batch_size = _data.check_batch_size(batch_size, "evaluate")
-        xm = self._prepare_x(x, "evaluate", allow_nonfinite)
-        ym = self._prepare_y(y, xm.shape[0], "evaluate", allow_nonfinite)
+        batch_size = _arguments.batch_size(batch_size, "evaluate")
+        xm, ym = self._matrices(x, y, "evaluate", allow_nonfinite)
         key = self._metric_key
-        verbose = _data.check_verbose(verbose)
+        verbose = _arguments.verbose(verbose, "evaluate")
         cbs = callbacks_module.CallbackList(
             callbacks,
             add_progbar=verbose != 0,
@@ -247,33 +293,37 @@ class Trainer:
         `batch_size` (default 32) is accepted as in Keras; since an inference output does not
         depend on the rest of its batch, the rows are computed in blocks of at least 256.
         """
-        batch_size = _data.check_batch_size(batch_size, "predict")
+        batch_size = _arguments.batch_size(batch_size, "predict")
         return self._run(x, batch_size=batch_size, training=False)
 
-    def _run(self, x, batch_size, training):
+    def _predict_inputs(self, x):
         if not self.built and np.ndim(x) < 2:
             raise ValueError(
                 f"Sequential '{self.name}': predict needs a built model or x of shape "
                 f"(samples, features...); got {np.shape(x)}"
             )
-        matrix = self._prepare_x(x, "predict", allow_nonfinite=True)
+        return self._inputs(x, "predict", allow_nonfinite=True)
+
+    def _outputs(self, matrix, batch_size, training=False):
+        """The network's outputs for the rows of `matrix`, shaped as the model's output."""
         out = self._network.predict(matrix, batch_size or max(1, matrix.shape[0]), training)
         return out.reshape((matrix.shape[0],) + tuple(self.output_shape[1:]))
+
+    def _run(self, x, batch_size, training):
+        return self._outputs(self._predict_inputs(x), batch_size, training)
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
         """One training step on one batch; returns the loss (and accuracy)."""
         self._require_compiled("train_on_batch")
-        xm = self._prepare_x(x, "train_on_batch")
-        result = self._network.train_step(xm, self._prepare_y(y, xm.shape[0], "train_on_batch"))
+        xm, ym = self._matrices(x, y, "train_on_batch")
+        result = self._network.train_step(xm, ym)
         return _data.result_of(_data.logs_of(result, self._metric_key), return_dict)
 
     def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
         """Loss (and accuracy) on one batch in inference mode."""
         self._require_compiled("test_on_batch")
-        xm = self._prepare_x(x, "test_on_batch")
-        result = self._network.evaluate(
-            xm, self._prepare_y(y, xm.shape[0], "test_on_batch"), xm.shape[0]
-        )
+        xm, ym = self._matrices(x, y, "test_on_batch")
+        result = self._network.evaluate(xm, ym, xm.shape[0])
         return _data.result_of(_data.logs_of(result, self._metric_key), return_dict)
 
     def predict_on_batch(self, x):

@@ -5,13 +5,14 @@ import numpy as np
 from densekit import _core, _naming
 from densekit.layers import InputLayer, Layer
 from densekit.layers.base import VariableLists, assign_variables, copy_variables, float32_weight
+from densekit.models.inference import Inference
 from densekit.models.summary import print_summary
 from densekit.models.training import Trainer
 
 __all__ = ["Sequential"]
 
 
-class Sequential(Trainer, VariableLists):
+class Sequential(Trainer, Inference, VariableLists):
     """A linear stack of layers, as Keras's `Sequential`.
 
     Args:

@@ -1,4 +1,4 @@
-"""compile / fit / evaluate / predict for Sequential, driving the C++ network.
+"""compile / fit for Sequential, driving the C++ network (evaluate and predict: inference.py).
 
 The hot loop is in C++: `fit` hands each epoch to `Network.train_epoch` (batches gathered by
 index, one training step per batch, the GIL released) and only wakes Python every few hundred
@@ -154,18 +154,32 @@ class Trainer:
     ):
         """Trains for `epochs` epochs; returns a History whose `.history` has per-epoch logs.
 
+        The arguments are Keras 3's, plus `seed` (the shuffling's, for reproducible runs) and
+        `allow_nonfinite` (accept NaN/Inf in the data). `validation_freq` is an int n (validate
+        after every n-th epoch) or a list of the epochs to validate after, counted from 1.
+        `class_weight`, `sample_weight`, `steps_per_epoch` and `validation_steps` are not
+        implemented: anything but None raises NotImplementedError.
+
         A step whose loss or gradient is not finite is not applied: training stops there, the
         weights stay at the last finite state, and `history.stopped_on_nonfinite` says where.
         An epoch in which no step was applied logs NaN, not a mean over no samples.
         """
         self._require_compiled("fit")
-        if class_weight is not None or sample_weight is not None:
-            raise ValueError("fit: class_weight and sample_weight are not supported")
+        _arguments.not_implemented(
+            "fit",
+            class_weight=class_weight,
+            sample_weight=sample_weight,
+            steps_per_epoch=steps_per_epoch,
+            validation_steps=validation_steps,
+        )
         batch_size = _arguments.batch_size(batch_size, "fit")
         epochs = _arguments.non_negative_int(epochs, "fit", "epochs")
         initial_epoch = _arguments.non_negative_int(initial_epoch, "fit", "initial_epoch")
         verbose = _arguments.verbose(verbose, "fit")
         validation_split = _arguments.validation_split(validation_split)
+        validation_freq = _arguments.validation_freq(validation_freq)
+        if validation_batch_size is not None:
+            validation_batch_size = _arguments.batch_size(validation_batch_size, "fit")
         x_train, y_train = self._matrices(x, y, "fit", allow_nonfinite)
         if validation_data is not None:
             x_val, y_val = self._validation_matrices(validation_data, allow_nonfinite)
@@ -201,7 +215,7 @@ class Trainer:
                 if not totals.finite:
                     self.history.stopped_on_nonfinite = {"epoch": epoch, "step": totals.steps}
                     self.stop_training = True
-                elif x_val is not None:
+                elif x_val is not None and _arguments.should_validate(epoch, validation_freq):
                     val = network.evaluate(x_val, y_val, validation_batch_size or batch_size)
                     epoch_logs.update({f"val_{k}": v for k, v in _data.logs_of(val, key).items()})
                 cbs.on_epoch_end(epoch, epoch_logs)
@@ -256,76 +270,15 @@ class Trainer:
                 break
         return summed
 
-    # -- evaluate / predict -----------------------------------------------------------------
-    def evaluate(
-        self,
-        x=None,
-        y=None,
-        batch_size=None,
-        verbose="auto",
-        callbacks=None,
-        return_dict=False,
-        allow_nonfinite=False,
-        **kwargs,
-    ):
-        """Loss (and accuracy) in inference mode: a float, or [loss, accuracy]."""
-        self._require_compiled("evaluate")
-        batch_size = _arguments.batch_size(batch_size, "evaluate")
-        xm, ym = self._matrices(x, y, "evaluate", allow_nonfinite)
-        key = self._metric_key
-        verbose = _arguments.verbose(verbose, "evaluate")
-        cbs = callbacks_module.CallbackList(
-            callbacks,
-            add_progbar=verbose != 0,
-            model=self,
-            verbose=verbose,
-            epochs=1,
-            steps=-(-xm.shape[0] // batch_size),
-        )
-        cbs.on_test_begin()
-        logs = _data.logs_of(self._network.evaluate(xm, ym, batch_size), key)
-        cbs.on_test_end(logs)
-        return _data.result_of(logs, return_dict)
-
-    def predict(self, x, batch_size=None, verbose="auto", callbacks=None, steps=None):
-        """Outputs for `x` in inference mode.
-
-        `batch_size` (default 32) is accepted as in Keras; since an inference output does not
-        depend on the rest of its batch, the rows are computed in blocks of at least 256.
-        """
-        batch_size = _arguments.batch_size(batch_size, "predict")
-        return self._run(x, batch_size=batch_size, training=False)
-
-    def _predict_inputs(self, x):
-        if not self.built and np.ndim(x) < 2:
-            raise ValueError(
-                f"Sequential '{self.name}': predict needs a built model or x of shape "
-                f"(samples, features...); got {np.shape(x)}"
-            )
-        return self._inputs(x, "predict", allow_nonfinite=True)
-
-    def _outputs(self, matrix, batch_size, training=False):
-        """The network's outputs for the rows of `matrix`, shaped as the model's output."""
-        out = self._network.predict(matrix, batch_size or max(1, matrix.shape[0]), training)
-        return out.reshape((matrix.shape[0],) + tuple(self.output_shape[1:]))
-
-    def _run(self, x, batch_size, training):
-        return self._outputs(self._predict_inputs(x), batch_size, training)
-
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
-        """One training step on one batch; returns the loss (and accuracy)."""
+        """One training step on one batch; returns the loss (and accuracy).
+
+        `sample_weight` and `class_weight` are not implemented (NotImplementedError).
+        """
         self._require_compiled("train_on_batch")
+        _arguments.not_implemented(
+            "train_on_batch", sample_weight=sample_weight, class_weight=class_weight
+        )
         xm, ym = self._matrices(x, y, "train_on_batch")
         result = self._network.train_step(xm, ym)
         return _data.result_of(_data.logs_of(result, self._metric_key), return_dict)
-
-    def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
-        """Loss (and accuracy) on one batch in inference mode."""
-        self._require_compiled("test_on_batch")
-        xm, ym = self._matrices(x, y, "test_on_batch")
-        result = self._network.evaluate(xm, ym, xm.shape[0])
-        return _data.result_of(_data.logs_of(result, self._metric_key), return_dict)
-
-    def predict_on_batch(self, x):
-        """Outputs for one batch in inference mode."""
-        return self._run(x, batch_size=None, training=False)

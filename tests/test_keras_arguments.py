@@ -366,3 +366,39 @@ def test_on_batch_methods_raise_not_implemented_for_weights(method, name):
     with pytest.raises(NotImplementedError, match=rf"^{method}: {name} .*Received: {name}="):
         getattr(model, method)(x, y, **{name: value})
     assert model.optimizer.iterations == 0
+
+
+def test_fit_validation_calls_the_test_hooks_on_the_validated_epochs_only():
+    x, y = _data()
+    model = _model()
+    recorder = Recorder()
+    history = model.fit(
+        x,
+        y,
+        epochs=4,
+        batch_size=8,
+        verbose=0,
+        validation_split=0.2,
+        validation_batch_size=5,
+        validation_freq=2,
+        callbacks=[recorder],
+    )
+    ends = [call[1] for call in recorder.calls if call[0] == "test_end"]
+    assert [logs["loss"] for logs in ends] == history.history["val_loss"]
+    # Two validations of 10 samples in batches of 5: begin, 2 x (batch begin, batch end), end.
+    assert [call[0] for call in recorder.calls] == 2 * [
+        "test_begin",
+        "test_batch_begin",
+        "test_batch_end",
+        "test_batch_begin",
+        "test_batch_end",
+        "test_end",
+    ]
+
+
+def test_fit_with_validation_prints_only_the_epoch_lines(capsys):
+    x, y = _data()
+    _model().fit(x, y, epochs=2, batch_size=10, verbose=1, validation_split=0.2)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" [")[0] for line in lines] == ["Epoch 1/2", "4/4", "Epoch 2/2", "4/4"]
+    assert all("val_loss" in line for line in lines[1::2])

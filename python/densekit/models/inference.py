@@ -47,7 +47,6 @@ class Inference:
         xm, ym = self._matrices(x, y, "evaluate", allow_nonfinite)
         batches = _arguments.batches(xm.shape[0], batch_size, steps, "evaluate")
         xm, ym = _data.first_rows(batches, batch_size, xm, ym)
-        key = self._metric_key
         cbs = callbacks_module.CallbackList(
             callbacks,
             add_progbar=verbose != 0,
@@ -56,23 +55,29 @@ class Inference:
             epochs=1,
             steps=batches,
         )
+        return _data.result_of(self._test(xm, ym, batch_size, cbs), return_dict)
+
+    def _test(self, x, y, batch_size, cbs):
+        """The logs of the network on (x, y) in inference mode, with the on_test_* hooks of the
+        CallbackList `cbs`: evaluate's loop, and fit's validation."""
+        key = self._metric_key
         self.stop_evaluating = False
         cbs.on_test_begin()
         if cbs.needs_batch_hooks("test"):
             totals = _data.Totals()
-            for step, start in enumerate(range(0, xm.shape[0], batch_size)):
+            for step, start in enumerate(range(0, x.shape[0], batch_size)):
                 cbs.on_test_batch_begin(step)
                 rows = slice(start, start + batch_size)
-                totals.add(self._network.evaluate(xm[rows], ym[rows], batch_size))
+                totals.add(self._network.evaluate(x[rows], y[rows], batch_size))
                 cbs.on_test_batch_end(step, _data.logs_of(totals, key))
                 if self.stop_evaluating:
                     break
         else:
-            totals = self._network.evaluate(xm, ym, batch_size)
-            cbs.on_test_batch_end(batches - 1, _data.logs_of(totals, key))
+            totals = self._network.evaluate(x, y, batch_size)
+            cbs.on_test_batch_end(-(-x.shape[0] // batch_size) - 1, _data.logs_of(totals, key))
         logs = _data.logs_of(totals, key)
         cbs.on_test_end(logs)
-        return _data.result_of(logs, return_dict)
+        return logs
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for `x` in inference mode.

@@ -216,8 +216,9 @@ class Trainer:
                     self.history.stopped_on_nonfinite = {"epoch": epoch, "step": totals.steps}
                     self.stop_training = True
                 elif x_val is not None and _arguments.should_validate(epoch, validation_freq):
-                    val = network.evaluate(x_val, y_val, validation_batch_size or batch_size)
-                    epoch_logs.update({f"val_{k}": v for k, v in _data.logs_of(val, key).items()})
+                    # As Keras, validation is an evaluate: the callbacks hear its on_test_* hooks.
+                    val = self._test(x_val, y_val, validation_batch_size or batch_size, cbs)
+                    epoch_logs.update({f"val_{k}": v for k, v in val.items()})
                 cbs.on_epoch_end(epoch, epoch_logs)
                 if not totals.finite and verbose:  # after the bar's final line, not inside it
                     print(

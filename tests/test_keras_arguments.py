@@ -402,3 +402,29 @@ def test_fit_with_validation_prints_only_the_epoch_lines(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(" [")[0] for line in lines] == ["Epoch 1/2", "4/4", "Epoch 2/2", "4/4"]
     assert all("val_loss" in line for line in lines[1::2])
+
+
+# -- compile ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [("loss_weights", [1.0]), ("weighted_metrics", ["accuracy"]), ("steps_per_execution", 4)],
+)
+def test_compile_raises_not_implemented_naming_an_argument_it_does_not_implement(name, value):
+    model = _model()
+    with pytest.raises(NotImplementedError, match=rf"^compile: {name} .*Received: {name}="):
+        model.compile(loss="mse", **{name: value})
+    assert model.loss == "sparse_categorical_crossentropy"  # the earlier compile stands
+
+
+def test_compile_arguments_without_effect_leave_training_unchanged():
+    x, y = _data()
+    weights = []
+    for options in ({}, {"run_eagerly": True, "jit_compile": True, "auto_scale_loss": False}):
+        model = _model()
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", **options)
+        model.fit(x, y, batch_size=10, epochs=1, verbose=0, shuffle=False)
+        weights.append(model.get_weights())
+    for a, b in zip(*weights):
+        assert np.array_equal(a, b)

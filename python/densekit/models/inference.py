@@ -115,7 +115,7 @@ class Inference:
                 cbs.on_predict_batch_end(step, {"outputs": outputs[-1]})
                 if self.stop_predicting:
                     break
-            out = np.concatenate(outputs) if outputs else self._outputs(matrix, batch_size)
+            out = np.concatenate(outputs)
         else:
             out = self._outputs(matrix, batch_size)
             cbs.on_predict_batch_end(batches - 1, {"outputs": out})

@@ -41,11 +41,20 @@ class Trainer:
         jit_compile="auto",
         auto_scale_loss=True,
     ):
-        """Sets the optimizer, the loss and the metrics (at most one accuracy)."""
+        """Sets the optimizer, the loss and the metrics (at most one accuracy).
+
+        The arguments are Keras 3's. `run_eagerly`, `jit_compile` and `auto_scale_loss` have
+        nothing to act on (the step is compiled C++, in float32) and are accepted as no-ops;
+        `loss_weights`, `weighted_metrics` and a `steps_per_execution` other than 1 raise
+        NotImplementedError.
+        """
         if loss is None:
             raise ValueError(f"Sequential '{self.name}': compile needs a loss. Received: loss=None")
-        if loss_weights is not None or weighted_metrics is not None:
-            raise ValueError("compile: loss_weights and weighted_metrics are not supported")
+        _arguments.not_implemented(
+            "compile", loss_weights=loss_weights, weighted_metrics=weighted_metrics
+        )
+        if steps_per_execution != 1:
+            _arguments.not_implemented("compile", steps_per_execution=steps_per_execution)
         self._compile_state = CompileState.from_arguments(optimizer, loss, metrics)
         if self.built:
             self._compile_network()

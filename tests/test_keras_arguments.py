@@ -197,6 +197,16 @@ def test_evaluate_steps_uses_the_first_batches():
     assert_allclose((loss, accuracy), _numpy_logs(model, x[:24], y[:24]), rtol=1e-5)
 
 
+def test_evaluate_steps_without_batch_size_covers_all_samples_in_that_many_batches():
+    x, y = _data()
+    model = _model()
+    recorder = Recorder()
+    loss, accuracy = model.evaluate(x, y, steps=3, verbose=0, callbacks=[recorder])
+    # As Keras for arrays: batches of ceil(50 / 3) = 17 samples, so 17 + 17 + 16.
+    assert [call[1] for call in recorder.calls if call[0] == "test_batch_end"] == [0, 1, 2]
+    assert_allclose((loss, accuracy), _numpy_logs(model, x, y), rtol=1e-5)
+
+
 def test_evaluate_steps_beyond_the_data_warns_and_uses_all_of_it():
     x, y = _data()
     model = _model()
@@ -297,6 +307,15 @@ def test_predict_steps_predicts_the_first_batches():
     out = model.predict(x, batch_size=8, steps=3, verbose=0)
     assert out.shape == (24, 2)
     assert_allclose(out, _numpy_forward(model, x[:24]), rtol=1e-5, atol=1e-6)
+
+
+def test_predict_steps_without_batch_size_covers_all_samples_in_that_many_batches():
+    x, _ = _data()
+    model = _model()
+    recorder = Recorder()
+    out = model.predict(x, steps=2, verbose=0, callbacks=[recorder])
+    assert [len(batch) for batch in recorder.outputs] == [25, 25]  # ceil(50 / 2)
+    assert_allclose(out, _numpy_forward(model, x), rtol=1e-5, atol=1e-6)
 
 
 def test_predict_calls_the_predict_hooks_with_each_batchs_outputs():

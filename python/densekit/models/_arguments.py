@@ -46,6 +46,17 @@ def batch_size(value, where):
     return positive_int(32 if value is None else value, where, "batch_size")
 
 
+def optional_batch_size(value, where):
+    """`batch_size` checked, None kept (for `default_batch_size` once the data is known)."""
+    return None if value is None else positive_int(value, where, "batch_size")
+
+
+def default_batch_size(rows, steps):
+    """Keras's batch size for arrays given none: the size that covers the `rows` samples in
+    `steps` batches when `steps` is given, else 32."""
+    return -(-rows // steps) if steps else 32
+
+
 def verbose(value, where):
     """0, 1 or 2; "auto" is 1, as Keras outside a notebook."""
     if isinstance(value, str) and value == "auto":

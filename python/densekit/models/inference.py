@@ -32,19 +32,21 @@ class Inference:
     ):
         """Loss (and accuracy) in inference mode: a float, or [loss, accuracy].
 
-        The arguments are Keras 3's, plus `allow_nonfinite`: `steps` evaluates the first `steps`
-        batches only; `callbacks` get the `on_test_*` hooks (the batch hooks once for all the
-        batches unless a callback needs each one); `verbose` prints the progress bar.
-        `sample_weight` is not implemented (NotImplementedError); an unknown keyword argument
-        raises ValueError, as in Keras.
+        The arguments are Keras 3's, plus `allow_nonfinite`. `steps` evaluates the first `steps`
+        batches only (all the samples in `steps` batches when `batch_size` is None, as Keras);
+        `callbacks` get the `on_test_*` hooks (the batch hooks once for all the batches unless a
+        callback needs each one); `verbose` prints the progress bar. `sample_weight` is not
+        implemented (NotImplementedError); an unknown keyword argument raises ValueError, as in
+        Keras.
         """
         _arguments.unrecognized("evaluate", kwargs)
         self._require_compiled("evaluate")
         _arguments.not_implemented("evaluate", sample_weight=sample_weight)
-        batch_size = _arguments.batch_size(batch_size, "evaluate")
+        batch_size = _arguments.optional_batch_size(batch_size, "evaluate")
         verbose = _arguments.verbose(verbose, "evaluate")
         steps = _arguments.steps(steps, "evaluate")
         xm, ym = self._matrices(x, y, "evaluate", allow_nonfinite)
+        batch_size = batch_size or _arguments.default_batch_size(xm.shape[0], steps)
         batches = _arguments.batches(xm.shape[0], batch_size, steps, "evaluate")
         xm, ym = _data.first_rows(batches, batch_size, xm, ym)
         cbs = callbacks_module.CallbackList(
@@ -82,19 +84,21 @@ class Inference:
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for `x` in inference mode.
 
-        The arguments are Keras 3's: `steps` predicts the first `steps` batches only;
-        `callbacks` get the `on_predict_*` hooks (the batch hooks once for all the batches,
-        with all the outputs, unless a callback needs each batch); `verbose` prints the progress
-        bar. Since an inference output does not depend on the rest of its batch, the rows are
-        computed in blocks of at least 256 whatever `batch_size` (default 32) is, unless a
-        callback needs each batch.
+        The arguments are Keras 3's. `steps` predicts the first `steps` batches only (all the
+        samples in `steps` batches when `batch_size` is None, as Keras); `callbacks` get the
+        `on_predict_*` hooks (the batch hooks once for all the batches, with all the outputs,
+        unless a callback needs each batch); `verbose` prints the progress bar. Since an
+        inference output does not depend on the rest of its batch, the rows are computed in
+        blocks of at least 256 whatever `batch_size` (default 32) is, unless a callback needs
+        each batch.
         """
-        batch_size = _arguments.batch_size(batch_size, "predict")
+        batch_size = _arguments.optional_batch_size(batch_size, "predict")
         verbose = _arguments.verbose(verbose, "predict")
         steps = _arguments.steps(steps, "predict")
         if not verbose and not callbacks and steps is None:
-            return self._run(x, batch_size=batch_size, training=False)
+            return self._run(x, batch_size=batch_size or 32, training=False)
         matrix = self._predict_inputs(x)
+        batch_size = batch_size or _arguments.default_batch_size(matrix.shape[0], steps)
         batches = _arguments.batches(matrix.shape[0], batch_size, steps, "predict")
         (matrix,) = _data.first_rows(batches, batch_size, matrix)
         cbs = callbacks_module.CallbackList(

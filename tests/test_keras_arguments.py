@@ -147,12 +147,7 @@ def test_fit_refuses_a_validation_freq_that_is_not_an_epoch_count_or_list(freq):
 
 @pytest.mark.parametrize(
     "name, value",
-    [
-        ("steps_per_epoch", 2),
-        ("validation_steps", 1),
-        ("class_weight", {0: 1.0, 1: 2.0}),
-        ("sample_weight", np.ones(50)),
-    ],
+    [("class_weight", {0: 1.0, 1: 2.0}), ("sample_weight", np.ones(50))],
 )
 def test_fit_raises_not_implemented_naming_an_argument_it_does_not_implement(name, value):
     x, y = _data()
@@ -160,6 +155,105 @@ def test_fit_raises_not_implemented_naming_an_argument_it_does_not_implement(nam
     with pytest.raises(NotImplementedError, match=rf"^fit: {name} .*Received: {name}="):
         model.fit(x, y, verbose=0, validation_split=0.2, **{name: value})
     assert model.optimizer.iterations == 0  # refused before training
+
+
+def _trained_batch_by_batch(x, y, batch_size, schedule):
+    """A fresh model trained with train_on_batch on the batches of `schedule` (lists of batch
+    indices per epoch), and the mean loss of each epoch's batches weighted by their samples."""
+    model = _model()
+    epoch_losses = []
+    for epoch in schedule:
+        losses, sizes = [], []
+        for b in epoch:
+            rows = slice(b * batch_size, (b + 1) * batch_size)
+            losses.append(model.train_on_batch(x[rows], y[rows])[0])
+            sizes.append(len(x[rows]))
+        epoch_losses.append(np.average(losses, weights=sizes))
+    return model, epoch_losses
+
+
+def test_fit_steps_per_epoch_continues_through_the_data_from_epoch_to_epoch():
+    x, y = _data()  # 50 samples: 5 batches of 10
+    model = _model()
+    with pytest.warns(UserWarning, match=r"fit: epoch 3 ran out of data after 1 of its "):
+        history = model.fit(
+            x, y, batch_size=10, epochs=4, steps_per_epoch=2, shuffle=False, verbose=0
+        )
+    # As Keras 3 with arrays (checked against it): the epochs run batches [0, 1], [2, 3], [4]
+    # (the data ran out: a warning) and then [0, 1] of a new pass.
+    oracle, losses = _trained_batch_by_batch(x, y, 10, [[0, 1], [2, 3], [4], [0, 1]])
+    for a, b in zip(model.get_weights(), oracle.get_weights()):
+        assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert_allclose(history.history["loss"], losses, rtol=1e-5)
+    assert model.optimizer.iterations == 7
+
+
+def test_fit_steps_per_epoch_without_batch_size_splits_the_data_into_that_many_batches():
+    x, y = _data()
+    model = _model()
+    history = model.fit(x, y, epochs=2, steps_per_epoch=5, shuffle=False, verbose=0)
+    # Batches of ceil(50 / 5) = 10 samples: every epoch runs the 5 batches of the data.
+    oracle, losses = _trained_batch_by_batch(x, y, 10, 2 * [[0, 1, 2, 3, 4]])
+    for a, b in zip(model.get_weights(), oracle.get_weights()):
+        assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert_allclose(history.history["loss"], losses, rtol=1e-5)
+
+
+def test_fit_steps_per_epoch_sets_the_progress_bar_target(capsys):
+    x, y = _data()
+    _model().fit(x, y, batch_size=5, epochs=1, steps_per_epoch=3, verbose=1)
+    assert capsys.readouterr().out.startswith("3/3 [")
+
+
+class NumpyValidation(keras.callbacks.Callback):
+    """The validation loss of each epoch, recomputed in NumPy on the given samples."""
+
+    def __init__(self, x_val, y_val):
+        super().__init__()
+        self.x_val, self.y_val, self.losses = x_val, y_val, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.losses.append(_numpy_logs(self.model, self.x_val, self.y_val)[0])
+
+
+def test_fit_validation_steps_validates_on_the_first_batches():
+    x, y = _data()
+    x_val, y_val = x[:13], y[:13]
+    oracle = NumpyValidation(x_val[:10], y_val[:10])  # 2 batches of 5
+    history = _model().fit(
+        x,
+        y,
+        epochs=2,
+        verbose=0,
+        validation_data=(x_val, y_val),
+        validation_steps=2,
+        validation_batch_size=5,
+        callbacks=[oracle],
+    )
+    assert_allclose(history.history["val_loss"], oracle.losses, rtol=1e-5)
+
+
+def test_fit_validation_steps_without_batch_sizes_splits_the_validation_data():
+    x, y = _data()
+    x_val, y_val = x[:13], y[:13]
+    oracle = NumpyValidation(x_val, y_val)  # 1 batch of ceil(13 / 1) samples: all of them
+    history = _model().fit(
+        x,
+        y,
+        epochs=2,
+        verbose=0,
+        validation_data=(x_val, y_val),
+        validation_steps=1,
+        callbacks=[oracle],
+    )
+    assert_allclose(history.history["val_loss"], oracle.losses, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["steps_per_epoch", "validation_steps"])
+def test_fit_steps_must_be_positive_integers(name):
+    x, y = _data()
+    with pytest.raises(ValueError, match=rf"fit: {name} must be a positive integer.*{name}=0"):
+        _model().fit(x, y, verbose=0, validation_split=0.2, **{name: 0})
 
 
 def test_fit_validation_batch_size_must_be_a_positive_integer():

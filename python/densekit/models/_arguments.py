@@ -124,7 +124,7 @@ def unrecognized(where, kwargs):
         )
 
 
-def batches(rows, batch_size, steps, where):
+def batches(rows, batch_size, steps, where, name="steps"):
     """How many batches of `batch_size` rows to run: all of them, or the first `steps`.
 
     As Keras, a `steps` beyond the data runs every batch there is, with a warning.
@@ -134,7 +134,7 @@ def batches(rows, batch_size, steps, where):
         return available
     if steps > available:
         warnings.warn(
-            f"{where}: steps={steps} is more than the {available} batches of {batch_size} "
+            f"{where}: {name}={steps} is more than the {available} batches of {batch_size} "
             f"samples in x; the input ran out of data after {available}.",
             stacklevel=3,
         )

@@ -159,6 +159,40 @@ def first_rows(batches, batch_size, *arrays):
     return tuple(array[: batches * batch_size] for array in arrays)
 
 
+class EpochRows:
+    """The rows each epoch of `fit` trains on, in order, as Keras 3 iterates arrays.
+
+    Without `steps_per_epoch`, an epoch runs every batch of a fresh order (a permutation of the
+    samples drawn from `rng` when shuffling). With it, an epoch runs the next `steps_per_epoch`
+    batches of the current order, and a fresh order starts once all of its batches have run; an
+    epoch that reaches the end of the order first stops there (Keras warns that the input ran
+    out of data). So 5 batches at steps_per_epoch=2 run as [0, 1], [2, 3], [4], [0, 1], ...
+    """
+
+    def __init__(self, samples, batch_size, steps_per_epoch, shuffle, rng):
+        self.samples, self.batch_size, self.steps = samples, batch_size, steps_per_epoch
+        self.shuffle, self.rng = shuffle, rng
+        self.batches = -(-samples // batch_size)
+        self._order = None
+        self._done = 0  # batches of `_order` already run
+
+    def next_epoch(self):
+        """(the rows of the next epoch in the order they train, whether it ran out of batches)."""
+        if self._order is None or self.steps is None:
+            self._order = (
+                self.rng.permutation(self.samples) if self.shuffle else np.arange(self.samples)
+            )
+            self._done = 0
+        if self.steps is None:
+            return self._order, False
+        start = self._done
+        self._done = min(start + self.steps, self.batches)
+        rows = self._order[start * self.batch_size : self._done * self.batch_size]
+        if self._done == self.batches:
+            self._order = None
+        return rows, self._done - start < self.steps
+
+
 # -- what comes back ---------------------------------------------------------------------------
 
 

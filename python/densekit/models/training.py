@@ -6,6 +6,8 @@ milliseconds to draw the progress bar. When a user callback must see every batch
 to one C++ call per batch.
 """
 
+import warnings
+
 import numpy as np
 
 from densekit import _core, losses
@@ -166,27 +168,26 @@ class Trainer:
         The arguments are Keras 3's, plus `seed` (the shuffling's, for reproducible runs) and
         `allow_nonfinite` (accept NaN/Inf in the data). `validation_freq` is an int n (validate
         after every n-th epoch) or a list of the epochs to validate after, counted from 1.
-        `class_weight`, `sample_weight`, `steps_per_epoch` and `validation_steps` are not
-        implemented: anything but None raises NotImplementedError.
+        `steps_per_epoch` runs that many batches per epoch, continuing through the data from
+        one epoch to the next as Keras does with arrays (see `_data.EpochRows`); with
+        `batch_size` None the batches are then ceil(samples / steps_per_epoch) samples.
+        `validation_steps` validates on the first that many batches. `class_weight` and
+        `sample_weight` are not implemented: anything but None raises NotImplementedError.
 
         A step whose loss or gradient is not finite is not applied: training stops there, the
         weights stay at the last finite state, and `history.stopped_on_nonfinite` says where.
         An epoch in which no step was applied logs NaN, not a mean over no samples.
         """
         self._require_compiled("fit")
-        _arguments.not_implemented(
-            "fit",
-            class_weight=class_weight,
-            sample_weight=sample_weight,
-            steps_per_epoch=steps_per_epoch,
-            validation_steps=validation_steps,
-        )
-        batch_size = _arguments.batch_size(batch_size, "fit")
+        _arguments.not_implemented("fit", class_weight=class_weight, sample_weight=sample_weight)
+        batch_size_arg = _arguments.optional_batch_size(batch_size, "fit")
         epochs = _arguments.non_negative_int(epochs, "fit", "epochs")
         initial_epoch = _arguments.non_negative_int(initial_epoch, "fit", "initial_epoch")
         verbose = _arguments.verbose(verbose, "fit")
         validation_split = _arguments.validation_split(validation_split)
         validation_freq = _arguments.validation_freq(validation_freq)
+        steps_per_epoch = _arguments.steps(steps_per_epoch, "fit", "steps_per_epoch")
+        validation_steps = _arguments.steps(validation_steps, "fit", "validation_steps")
         if validation_batch_size is not None:
             validation_batch_size = _arguments.batch_size(validation_batch_size, "fit")
         x_train, y_train = self._matrices(x, y, "fit", allow_nonfinite)
@@ -197,7 +198,30 @@ class Trainer:
                 x_train, y_train, validation_split
             )
         samples = x_train.shape[0]
-        rng = np.random.default_rng(seed)
+        batch_size = batch_size_arg or _arguments.default_batch_size(samples, steps_per_epoch)
+        epoch_rows = _data.EpochRows(
+            samples, batch_size, steps_per_epoch, shuffle, np.random.default_rng(seed)
+        )
+        if x_val is not None:
+            # As Keras: the validation batch size falls back on the batch_size given, not on
+            # one computed from steps_per_epoch.
+            validation_batch_size = (
+                validation_batch_size
+                or batch_size_arg
+                or _arguments.default_batch_size(x_val.shape[0], validation_steps)
+            )
+            x_val, y_val = _data.first_rows(
+                _arguments.batches(
+                    x_val.shape[0],
+                    validation_batch_size,
+                    validation_steps,
+                    "fit",
+                    "validation_steps",
+                ),
+                validation_batch_size,
+                x_val,
+                y_val,
+            )
         key = self._metric_key
         cbs = callbacks_module.CallbackList(
             callbacks,
@@ -206,7 +230,7 @@ class Trainer:
             model=self,
             verbose=verbose,
             epochs=epochs,
-            steps=-(-samples // batch_size),
+            steps=steps_per_epoch or epoch_rows.batches,
         )
         run_epoch = self._epoch_per_batch if cbs.needs_batch_hooks("train") else self._epoch_in_core
         # The network a GradientMonitor switches on, even if a callback rebuilds the model.
@@ -218,15 +242,23 @@ class Trainer:
             epoch_logs = {}
             for epoch in range(initial_epoch, epochs):
                 cbs.on_epoch_begin(epoch)
-                order = rng.permutation(samples) if shuffle else np.arange(samples)
+                order, ran_out = epoch_rows.next_epoch()
                 totals = run_epoch(x_train, y_train, order, batch_size, cbs, key)
+                if ran_out and totals.finite and not self.stop_training:
+                    warnings.warn(
+                        f"fit: epoch {epoch + 1} ran out of data after "
+                        f"{-(-len(order) // batch_size)} of its steps_per_epoch={steps_per_epoch} "
+                        f"batches (all {epoch_rows.batches} batches of {batch_size} samples had "
+                        f"run); the next epoch starts a new pass over the data, as in Keras.",
+                        stacklevel=2,
+                    )
                 epoch_logs = _data.logs_of(totals, key)
                 if not totals.finite:
                     self.history.stopped_on_nonfinite = {"epoch": epoch, "step": totals.steps}
                     self.stop_training = True
                 elif x_val is not None and _arguments.should_validate(epoch, validation_freq):
                     # As Keras, validation is an evaluate: the callbacks hear its on_test_* hooks.
-                    val = self._test(x_val, y_val, validation_batch_size or batch_size, cbs)
+                    val = self._test(x_val, y_val, validation_batch_size, cbs)
                     epoch_logs.update({f"val_{k}": v for k, v in val.items()})
                 cbs.on_epoch_end(epoch, epoch_logs)
                 if not totals.finite and verbose:  # after the bar's final line, not inside it

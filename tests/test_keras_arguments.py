@@ -541,3 +541,26 @@ def test_compile_arguments_without_effect_leave_training_unchanged():
         weights.append(model.get_weights())
     for a, b in zip(*weights):
         assert np.array_equal(a, b)
+
+
+# -- clone_model -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["input_tensors", "call_function"])
+def test_clone_model_raises_not_implemented_naming_an_argument_it_does_not_implement(name):
+    with pytest.raises(NotImplementedError, match=rf"^clone_model: {name} .*Received: {name}="):
+        keras.models.clone_model(_model(), **{name: lambda layer: layer})
+
+
+def test_clone_model_refuses_unknown_keyword_arguments():
+    with pytest.raises(ValueError, match=r"clone_model: arguments not recognized: deep\b"):
+        keras.models.clone_model(_model(), deep=True)
+
+
+def test_clone_model_recursive_clones_the_layers_as_without_it():
+    x, _ = _data()
+    model = _model()
+    clone = keras.models.clone_model(model, recursive=True)
+    assert [type(layer) for layer in clone.layers] == [type(layer) for layer in model.layers]
+    clone.set_weights(model.get_weights())
+    assert_allclose(clone.predict(x, verbose=0), _numpy_forward(model, x), rtol=1e-5, atol=1e-6)

@@ -1,10 +1,11 @@
 """The data at the boundary of fit / evaluate / predict and the C++ network (private).
 
 Going in: the user's x and y checked against what the model expects (its input shape, its output
-units, its loss) and converted to the float32 matrices the network takes. Coming out: the
-network's summed totals as Keras logs. Pure functions of their arguments (arrays in, arrays out):
-building or compiling the network is the model's decision, in `training.py`. Each error names the
-call (`where`) and the value received.
+units, its loss) and converted to the float32 matrices the network takes, and the order of the
+rows each epoch trains on (`EpochRows`). Coming out: the network's summed totals as Keras logs.
+Arrays in, arrays out: nothing here touches a model, and building or compiling its network is
+the model's decision (`training.py`). Each error names the call (`where`) and the value
+received.
 """
 
 import math

@@ -1,4 +1,4 @@
-"""The arguments of fit / evaluate / predict other than the data, checked (private).
+"""The arguments of compile / fit / evaluate / predict other than the data, checked (private).
 
 Each error names the method (`where`) and the argument, says what was expected and ends with
 `Received: name=value`, as Keras's do. An argument of Keras's signature that densekit does not
@@ -105,12 +105,12 @@ def should_validate(epoch, freq):
     return epoch + 1 in freq
 
 
-def not_implemented(where, **arguments):
-    """NotImplementedError naming the first of `arguments` that is not None."""
+def not_implemented(where, default=None, **arguments):
+    """NotImplementedError naming the first of `arguments` that is not `default`."""
     for name, value in arguments.items():
-        if value is not None:
+        if value is not default:
             raise NotImplementedError(
-                f"{where}: {name} is not implemented in densekit; leave it None. "
+                f"{where}: {name} is not implemented in densekit; leave it {default!r}. "
                 f"Received: {name}={_shown(value)}"
             )
 
@@ -135,7 +135,7 @@ def batches(rows, batch_size, steps, where, name="steps"):
     if steps > available:
         warnings.warn(
             f"{where}: {name}={steps} is more than the {available} batches of {batch_size} "
-            f"samples in x; the input ran out of data after {available}.",
+            f"samples in the data; the input ran out of data after {available}.",
             stacklevel=3,
         )
         return available

@@ -56,7 +56,9 @@ class Trainer:
             "compile", loss_weights=loss_weights, weighted_metrics=weighted_metrics
         )
         if steps_per_execution != 1:
-            _arguments.not_implemented("compile", steps_per_execution=steps_per_execution)
+            _arguments.not_implemented(
+                "compile", default=1, steps_per_execution=steps_per_execution
+            )
         self._compile_state = CompileState.from_arguments(optimizer, loss, metrics)
         if self.built:
             self._compile_network()

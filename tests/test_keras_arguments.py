@@ -249,6 +249,24 @@ def test_fit_validation_steps_without_batch_sizes_splits_the_validation_data():
     assert_allclose(history.history["val_loss"], oracle.losses, rtol=1e-5)
 
 
+def test_fit_validation_steps_beyond_the_data_warns_and_validates_on_all_of_it():
+    x, y = _data()
+    x_val, y_val = x[:13], y[:13]
+    oracle = NumpyValidation(x_val, y_val)
+    with pytest.warns(UserWarning, match=r"fit: validation_steps=5 is more than the 3 batches"):
+        history = _model().fit(
+            x,
+            y,
+            epochs=1,
+            verbose=0,
+            validation_data=(x_val, y_val),
+            validation_steps=5,
+            validation_batch_size=5,
+            callbacks=[oracle],
+        )
+    assert_allclose(history.history["val_loss"], oracle.losses, rtol=1e-5)
+
+
 @pytest.mark.parametrize("name", ["steps_per_epoch", "validation_steps"])
 def test_fit_steps_must_be_positive_integers(name):
     x, y = _data()

@@ -1093,7 +1093,7 @@ def test_data_preparation_is_arrays_in_arrays_out():
     assert x_val.shape == (2, 4) and y_train.shape == (1, 2)
 
 
-def test_fit_builds_an_unbuilt_model_from_the_data_and_compiles_it_once():
+def test_fit_builds_an_unbuilt_model_then_compiles_its_network_once_more_for_the_accuracy():
     model = keras.Sequential([L.Dense(3, activation="softmax")])
     model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     compiles = []

@@ -274,6 +274,14 @@ def test_fit_steps_must_be_positive_integers(name):
         _model().fit(x, y, verbose=0, validation_split=0.2, **{name: 0})
 
 
+def test_fit_raises_not_implemented_for_shuffling_within_batches():
+    x, y = _data()
+    model = _model()
+    with pytest.raises(NotImplementedError, match=r"^fit: shuffle .*Received: shuffle='batch'"):
+        model.fit(x, y, verbose=0, shuffle="batch")
+    assert model.optimizer.iterations == 0
+
+
 def test_fit_validation_batch_size_must_be_a_positive_integer():
     x, y = _data()
     with pytest.raises(ValueError, match=r"fit: batch_size .*Received: batch_size=0"):

@@ -173,8 +173,9 @@ class Trainer:
         `steps_per_epoch` runs that many batches per epoch, continuing through the data from
         one epoch to the next as Keras does with arrays (see `_data.EpochRows`); with
         `batch_size` None the batches are then ceil(samples / steps_per_epoch) samples.
-        `validation_steps` validates on the first that many batches. `class_weight` and
-        `sample_weight` are not implemented: anything but None raises NotImplementedError.
+        `validation_steps` validates on the first that many batches. `class_weight`,
+        `sample_weight` and `shuffle="batch"` are not implemented: they raise
+        NotImplementedError.
 
         A step whose loss or gradient is not finite is not applied: training stops there, the
         weights stay at the last finite state, and `history.stopped_on_nonfinite` says where.
@@ -182,6 +183,8 @@ class Trainer:
         """
         self._require_compiled("fit")
         _arguments.not_implemented("fit", class_weight=class_weight, sample_weight=sample_weight)
+        if isinstance(shuffle, str):  # Keras's "batch": shuffle within batches only
+            _arguments.not_implemented("fit", default=True, shuffle=shuffle)
         batch_size_arg = _arguments.optional_batch_size(batch_size, "fit")
         epochs = _arguments.non_negative_int(epochs, "fit", "epochs")
         initial_epoch = _arguments.non_negative_int(initial_epoch, "fit", "initial_epoch")

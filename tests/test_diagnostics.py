@@ -282,7 +282,7 @@ def test_monitor_records_every_nth_step_and_adds_grad_norm_ratio_to_the_history(
 
     # Off after fit: another fit without the monitor records nothing.
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
-    assert model._network.take_monitor_records() == []
+    assert model._gradient_recording().take() == []
     # A second fit with the monitor starts new records, continuing the model's step count.
     model.fit(x, y, batch_size=8, epochs=1, callbacks=[monitor], verbose=0)
     assert [r["step"] for r in monitor.records] == [20, 22, 24]
@@ -313,9 +313,9 @@ def test_monitor_is_switched_off_and_its_records_dropped_when_fit_raises(rng, or
         )
     # It was recording (4 steps of the first epoch) until the raise...
     assert len(monitor.records) == (4 if order == "monitor-first" else 0)
-    assert model._network.take_monitor_records() == []  # ...and left nothing behind.
+    assert model._gradient_recording().take() == []  # ...and left nothing behind.
     model.fit(x, y, batch_size=8, epochs=2, verbose=0)
-    assert model._network.take_monitor_records() == []
+    assert model._gradient_recording().take() == []
 
 
 def test_monitor_rejects_a_bad_every():
@@ -437,3 +437,93 @@ def test_gradient_problems_from_hand_made_records():
     bad = record(3, math.nan, 2.0)
     assert diagnostics.gradient_problems([bad])[0][0] == "nonfinite"
     assert "layer 'low'" in diagnostics.gradient_problems([bad])[0][1]
+
+
+# -- the narrow interface between the model and its diagnostics ---------------------------------
+
+
+class _Stats:
+    """Stand-in for the C++ LayerStats of one layer."""
+
+    def __init__(self, scale):
+        self.weight_grad_norm = 2.0 * scale
+        self.input_grad_norm = 3.0 * scale
+        self.output_mean = 0.5
+        self.output_std = 1.5
+        self.saturated_fraction = math.nan  # "does not apply"
+        self.dead_fraction = 0.25
+
+
+def _layer(name, trainable):
+    var = type("Var", (), {"trainable": trainable})()
+    return type("FakeLayer", (), {"name": name, "variables": [var]})()
+
+
+def test_gradient_flow_reads_the_model_only_through_its_gradient_flow_method():
+    bottom, top = _layer("bottom", True), _layer("top", True)
+    calls = []
+
+    class OnlyTheNarrowMethod:
+        def _gradient_flow(self, x, y):
+            calls.append((x, y))
+            return [(bottom, _Stats(1.0)), (top, _Stats(10.0))]
+
+    flow = diagnostics.gradient_flow(OnlyTheNarrowMethod(), "x", "y")
+    assert calls == [("x", "y")]
+    assert [row["layer"] for row in flow] == ["bottom", "top"]
+    assert [row["kind"] for row in flow] == ["FakeLayer", "FakeLayer"]
+    assert flow[1]["weight_grad_norm"] == 20.0 and flow[0]["input_grad_norm"] == 3.0
+    assert flow[0]["saturated_fraction"] is None and flow[0]["dead_fraction"] == 0.25
+    assert flow.grad_norm_ratio() == pytest.approx(0.1)  # 2 / 20
+
+
+def test_gradient_monitor_reads_the_model_only_through_its_gradient_recording():
+    layers_ = [_layer("bottom", True), _layer("top", True)]
+
+    class Recording:
+        def __init__(self):
+            self.steps_done, self.every, self.pending = 40, None, []
+
+        def start(self, every):
+            self.every = every
+
+        def stop(self):
+            self.every = 0
+
+        def take(self):
+            taken, self.pending = self.pending, []
+            return taken
+
+    recording = Recording()
+
+    class OnlyTheNarrowMethod:
+        history = None
+
+        def _gradient_recording(self):
+            return recording
+
+    monitor = GradientMonitor(every=3, warn=False)
+    monitor.set_model(OnlyTheNarrowMethod())
+    monitor.on_train_begin()
+    assert recording.every == 3
+    monitor.on_epoch_begin(0)
+    recording.pending = [
+        (step, [(layers_[0], _Stats(1.0)), (layers_[1], _Stats(2.0))]) for step in (42, 45)
+    ]
+    logs = {}
+    monitor.on_epoch_end(0, logs)
+    monitor.on_train_end()
+    assert recording.every == 0
+    assert [(r["step"], r["batch"]) for r in monitor.records] == [(42, 2), (45, 5)]
+    assert logs["grad_norm_ratio"] == pytest.approx(0.5)  # 2 / 4 at both steps
+
+
+def test_the_models_gradient_flow_pairs_stats_with_the_layers_its_network_runs(rng):
+    model = deep_model("relu", HE_NORMAL, depth=2, units=8, input_shape=(2, 3))
+    x, y = rng.normal(size=(16, 2, 3)), rng.integers(0, 10, size=16)
+    pairs = model._gradient_flow(x, y)
+    assert [layer for layer, _ in pairs] == model.layers[1:]  # the Flatten runs nothing
+    flow = diagnostics.gradient_flow(model, x, y)
+    assert [row["weight_grad_norm"] for row in flow] == [
+        pytest.approx(stats.weight_grad_norm) for _, stats in pairs
+    ]

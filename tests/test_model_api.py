@@ -1016,3 +1016,92 @@ def test_load_weights_refuses_nan_and_leaves_the_model(tmp_path):
         model.load_weights(path)
     for got, want in zip(model.get_weights(), before):
         assert_array_equal(got, want)
+
+
+# -- compile state and data preparation -----------------------------------------------------------
+
+
+def test_compile_keeps_its_state_in_a_typed_compile_state():
+    import dataclasses
+
+    from densekit.models.compile_state import CompileState
+
+    model = _classifier()
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    assert not hasattr(model, "_compiled")
+    state = model._compile_state
+    assert isinstance(state, CompileState) and dataclasses.is_dataclass(state)
+    assert all(field.type is not None for field in dataclasses.fields(CompileState))
+    assert state.optimizer is model.optimizer
+    assert state.optimizer.learning_rate == pytest.approx(0.1)  # stored as float32
+    assert state.loss_arg == model.loss == "sparse_categorical_crossentropy"
+    assert state.loss._kernel_name == "sparse_categorical_crossentropy"
+    assert (state.metric_key, state.accuracy_request, state.accuracy) == (None, None, None)
+
+
+def test_compile_state_resolves_accuracy_from_the_first_targets():
+    model = _classifier()
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["acc"])
+    state = model._compile_state
+    assert (state.metric_key, state.accuracy_request, state.accuracy) == ("acc", "auto", None)
+    x, y = _data()
+    history = model.fit(x, y, epochs=1, verbose=0)
+    assert state.accuracy == "sparse_categorical_accuracy"
+    assert list(history.history) == ["loss", "acc"]
+
+
+def test_an_uncompiled_model_has_no_compile_state():
+    model = keras.Sequential([L.Dense(2, input_shape=(3,))])
+    assert model._compile_state is None and not model.compiled
+    assert model.optimizer is None and model.loss is None
+    model.compile(loss="mse")
+    assert model.compiled
+
+
+def test_preparing_targets_does_not_compile_the_network(monkeypatch):
+    model = _classifier()
+    x, y = _data()
+    compiles = []
+    monkeypatch.setattr(model, "_compile_network", lambda: compiles.append(1))
+    xm = model._inputs(x, "test")
+    y_array, ym = model._targets(y, xm.shape[0], "test")
+    assert compiles == [] and model._compile_state.accuracy is None
+    assert_array_equal(ym, y.reshape(-1, 1).astype(np.float32))
+    assert_array_equal(y_array, y)
+    # Settling the accuracy is the model's explicit step, and it compiles once per change.
+    model._settle_accuracy(y_array, "test")
+    model._settle_accuracy(y_array, "test")
+    assert compiles == [1]
+    assert model._compile_state.accuracy == "sparse_categorical_accuracy"
+
+
+def test_data_preparation_is_arrays_in_arrays_out():
+    from densekit.models import _data
+
+    x = np.arange(12, dtype=np.int64).reshape(3, 2, 2)
+    matrix = _data.prepare_x(x, (None, 2, 2), "test")
+    assert matrix.dtype == np.float32 and matrix.shape == (3, 4)
+    assert_array_equal(matrix, x.reshape(3, 4))
+    array, target = _data.prepare_y([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], 3, 2, "mse", "test")
+    assert_array_equal(target, np.array([[1, 0], [0, 1], [1, 1]], dtype=np.float32))
+    labels = _data.prepare_y(np.array([2, 0, 1]), 3, 3, "sparse_categorical_crossentropy", "t")[1]
+    assert_array_equal(labels, np.array([[2], [0], [1]], dtype=np.float32))
+    x_train, y_train, x_val, y_val = _data.split_validation(matrix, target, 0.34)
+    # int(3 * (1 - 0.34)) = 1 training sample; the last 2 are held out, as Keras.
+    assert_array_equal(x_train, matrix[:1])
+    assert_array_equal(y_val, target[1:])
+    assert x_val.shape == (2, 4) and y_train.shape == (1, 2)
+
+
+def test_fit_builds_an_unbuilt_model_then_compiles_its_network_once_more_for_the_accuracy():
+    model = keras.Sequential([L.Dense(3, activation="softmax")])
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    compiles = []
+    compile_network = model._compile_network
+    model._compile_network = lambda: (compiles.append(1), compile_network())
+    x, y = _data()
+    model.fit(x, y, epochs=1, verbose=0, validation_data=(x[:10], y[:10]))
+    # One compile as the model is built, one as the first targets settle the accuracy; the
+    # validation targets need the same accuracy.
+    assert model.built and model.input_shape == (None, 6)
+    assert len(compiles) == 2

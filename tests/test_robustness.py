@@ -401,7 +401,7 @@ def test_fit_on_200_mb_of_float32_does_not_copy_the_data():
         [L.Dense(4, activation="relu", input_shape=(features,)), L.Dense(3, activation="softmax")]
     )
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
-    assert np.shares_memory(model._prepare_x(x, "fit"), x)  # float32 C-contiguous: passed through
+    assert np.shares_memory(model._inputs(x, "fit"), x)  # float32 C-contiguous: passed through
     gc.collect()
     tracemalloc.start()
     try:

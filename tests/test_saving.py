@@ -687,7 +687,7 @@ def test_frozen_layers_and_keras_loss_objects_survive_the_trip(tmp_path, real_ke
     model = keras.models.load_model(tmp_path / "k.keras")
     assert [l.trainable for l in model.layers] == [False, True, True]
     assert model.optimizer.iterations == 1 and len(_slots(model)) == 3
-    assert model._compiled["loss"].from_logits
+    assert model._compile_state.loss.from_logits
     model.save(tmp_path / "d.keras")
     again = k.saving.load_model(tmp_path / "d.keras")
     assert [l.trainable for l in again.layers] == [False, True, True]

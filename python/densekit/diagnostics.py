@@ -83,37 +83,27 @@ def gradient_flow(model, x, y):
     Raises:
         ValueError: if the model is not compiled, or `x` / `y` do not fit it.
     """
-    model._require_compiled("gradient_flow")
-    xm = model._prepare_x(x, "gradient_flow")
-    ym = model._prepare_y(y, xm.shape[0], "gradient_flow")
-    return GradientFlow(_layer_dicts(model, model._network.gradient_flow(xm, ym)))
+    return GradientFlow(_layer_dicts(model._gradient_flow(x, y)))
 
 
-def _monitored_layers(model):
-    """The layers the C++ network runs, in its order (the ones with a C++ twin)."""
-    return [layer for layer in model.layers if layer._core is not None]
+def _layer_dicts(pairs, described=None):
+    """The public dicts of (layer, C++ `LayerStats`) pairs, bottom first.
 
-
-def _layer_dicts(model, stats, layers=None):
-    """Turns C++ `LayerStats` into the public dicts, naming the layers.
-
-    `layers`: `_describe_layers(model)`, computed once when converting many records.
+    `described`: a dict kept across calls (converting many records) of each layer's
+    `_describe_layer`, by layer id.
     """
-    layers = _describe_layers(model) if layers is None else layers
-    if len(layers) != len(stats):
-        raise RuntimeError(
-            f"diagnostics: the network reported {len(stats)} layers but model "
-            f"'{model.name}' has {len(layers)} computing layers; rebuild the model"
-        )
-    return [_layer_dict(layer, s) for layer, s in zip(layers, stats)]
+    described = {} if described is None else described
+    rows = []
+    for layer, stats in pairs:
+        if id(layer) not in described:
+            described[id(layer)] = _describe_layer(layer)
+        rows.append(_layer_dict(described[id(layer)], stats))
+    return rows
 
 
-def _describe_layers(model):
-    """(name, class name, has trainable weights) of each monitored layer."""
-    return [
-        (layer.name, type(layer).__name__, any(v.trainable for v in layer.variables))
-        for layer in _monitored_layers(model)
-    ]
+def _describe_layer(layer):
+    """(name, class name, has trainable weights) of a layer."""
+    return layer.name, type(layer).__name__, any(v.trainable for v in layer.variables)
 
 
 def _layer_dict(layer, stats):

@@ -61,17 +61,17 @@ class GradientMonitor(Callback):
         self.messages = []
         self._epoch = 0
         self._epoch_first_step = 0
+        self._recording = None
 
     def on_train_begin(self, logs=None):
-        network = self.model._network
-        network.take_monitor_records()  # left over by a fit that raised
-        network.set_monitor_every(self.every)
+        self._recording = self.model._gradient_recording()
+        self._recording.start(self.every)
         self.records = []
         self.messages = []
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
-        self._epoch_first_step = self.model._network.steps_done
+        self._epoch_first_step = self._recording.steps_done
 
     def on_epoch_end(self, epoch, logs=None):
         from densekit import diagnostics
@@ -98,20 +98,20 @@ class GradientMonitor(Callback):
 
     def on_train_end(self, logs=None):
         self._take()  # records of an epoch cut short without on_epoch_end, if any
-        self.model._network.set_monitor_every(0)
+        self._recording.stop()
 
     def _take(self):
         from densekit import diagnostics
 
-        described = diagnostics._describe_layers(self.model)
+        described = {}
         new = [
             {
                 "epoch": self._epoch,
-                "step": int(record.step),
-                "batch": int(record.step) - self._epoch_first_step,
-                "layers": diagnostics._layer_dicts(self.model, record.layers, described),
+                "step": step,
+                "batch": step - self._epoch_first_step,
+                "layers": diagnostics._layer_dicts(pairs, described),
             }
-            for record in self.model._network.take_monitor_records()
+            for step, pairs in self._recording.take()
         ]
         self.records.extend(new)
         return new

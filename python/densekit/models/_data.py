@@ -1,9 +1,11 @@
 """The data at the boundary of fit / evaluate / predict and the C++ network (private).
 
 Going in: the user's x and y checked against what the model expects (its input shape, its output
-units, its loss) and converted to the float32 matrices the network takes, and the other arguments
-checked. Coming out: the network's summed totals as Keras logs. Plain functions, so that
-`training.py` keeps the loops; each error names the call (`where`) and the value received.
+units, its loss) and converted to the float32 matrices the network takes, and the order of the
+rows each epoch trains on (`EpochRows`). Coming out: the network's summed totals as Keras logs.
+Arrays in, arrays out: nothing here touches a model, and building or compiling its network is
+the model's decision (`training.py`). Each error names the call (`where`) and the value
+received.
 """
 
 import math
@@ -16,28 +18,6 @@ __all__ = []
 
 
 # -- x and y ---------------------------------------------------------------------------------
-
-
-def model_x(model, x, where, allow_nonfinite=False):
-    """x as `model`'s input matrix, building an unbuilt model from x's sample shape first."""
-    array = as_array(x, where)
-    if not model.built:
-        model.build((None,) + sample_shape(array, where))
-    return prepare_x(array, model.input_shape, where, allow_nonfinite)
-
-
-def model_y(model, y, rows, where, allow_nonfinite=False):
-    """y as `model`'s target matrix; the first targets also settle the accuracy (as Keras)."""
-    array, target = prepare_y(
-        y,
-        rows,
-        model._network.output_units,
-        model._compiled["loss"]._kernel_name,
-        where,
-        allow_nonfinite,
-    )
-    model._resolve_accuracy(array, where)
-    return target
 
 
 def as_array(x, where):
@@ -161,77 +141,57 @@ def accuracy_name(name, y, units, where):
     return name
 
 
-def fit_arrays(model, x, y, validation_split, validation_data, allow_nonfinite):
-    """(x_train, y_train, x_val, y_val) for `model.fit`, the validation pair None without one.
-
-    `validation_data` wins over `validation_split`, which takes the last samples, as Keras.
-    """
-    if not 0 <= validation_split < 1:
-        raise ValueError(
-            f"fit: validation_split must be in [0, 1). "
-            f"Received: validation_split={validation_split!r}"
-        )
-    x_all = model._prepare_x(x, "fit", allow_nonfinite)
-    y_all = model._prepare_y(y, x_all.shape[0], "fit", allow_nonfinite)
-    if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise ValueError("fit: validation_data must be a tuple (x_val, y_val)")
-        where = "fit (validation_data)"
-        x_val = model._prepare_x(validation_data[0], where, allow_nonfinite)
-        y_val = model._prepare_y(validation_data[1], x_val.shape[0], where, allow_nonfinite)
-        return x_all, y_all, x_val, y_val
+def split_validation(x, y, validation_split):
+    """(x_train, y_train, x_val, y_val): the last `validation_split` of the samples held out,
+    as Keras does, the validation pair None when `validation_split` is 0."""
     if not validation_split:
-        return x_all, y_all, None, None
-    split = int(x_all.shape[0] * (1 - validation_split))
-    if split == 0 or split == x_all.shape[0]:
+        return x, y, None, None
+    split = int(x.shape[0] * (1 - validation_split))
+    if split == 0 or split == x.shape[0]:
         raise ValueError(
             f"fit: validation_split={validation_split} leaves no training or "
-            f"no validation samples out of {x_all.shape[0]}"
+            f"no validation samples out of {x.shape[0]}"
         )
-    return x_all[:split], y_all[:split], x_all[split:], y_all[split:]
+    return x[:split], y[:split], x[split:], y[split:]
 
 
-# -- the other arguments ---------------------------------------------------------------------
+def first_rows(batches, batch_size, *arrays):
+    """`arrays` cut to the rows of their first `batches` batches."""
+    return tuple(array[: batches * batch_size] for array in arrays)
 
 
-def positive_int(value, where, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{where}: {name} must be a positive integer. Received: {name}={value!r}")
-    return int(value)
+class EpochRows:
+    """The rows each epoch of `fit` trains on, in order, as Keras 3 iterates arrays.
 
+    Without `steps_per_epoch`, an epoch runs every batch of a fresh order (a permutation of the
+    samples drawn from `rng` when shuffling). With it, an epoch runs the next `steps_per_epoch`
+    batches of the current order, and a fresh order starts once all of its batches have run; an
+    epoch that reaches the end of the order first stops there (Keras warns that the input ran
+    out of data). So 5 batches at steps_per_epoch=2 run as [0, 1], [2, 3], [4], [0, 1], ...
+    """
 
-def non_negative_int(value, where, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(
-            f"{where}: {name} must be a non-negative integer. Received: {name}={value!r}"
-        )
-    return int(value)
+    def __init__(self, samples, batch_size, steps_per_epoch, shuffle, rng):
+        self.samples, self.batch_size, self.steps = samples, batch_size, steps_per_epoch
+        self.shuffle, self.rng = shuffle, rng
+        self.batches = -(-samples // batch_size)
+        self._order = None
+        self._done = 0  # batches of `_order` already run
 
-
-def check_batch_size(value, where):
-    """`batch_size` checked, 32 when None (Keras's default)."""
-    return positive_int(32 if value is None else value, where, "batch_size")
-
-
-def check_verbose(value):
-    """0, 1 or 2; "auto" is 1, as Keras outside a notebook."""
-    if value == "auto":
-        return 1
-    if value not in (0, 1, 2):
-        raise ValueError(f"verbose must be 'auto', 0, 1 or 2. Received: verbose={value!r}")
-    return value
-
-
-def fit_arguments(batch_size, epochs, initial_epoch, verbose, class_weight, sample_weight):
-    """fit's (batch_size, epochs, initial_epoch, verbose), checked."""
-    if class_weight is not None or sample_weight is not None:
-        raise ValueError("fit: class_weight and sample_weight are not supported")
-    return (
-        check_batch_size(batch_size, "fit"),
-        non_negative_int(epochs, "fit", "epochs"),
-        non_negative_int(initial_epoch, "fit", "initial_epoch"),
-        check_verbose(verbose),
-    )
+    def next_epoch(self):
+        """(the rows of the next epoch in the order they train, whether it ran out of batches)."""
+        if self._order is None or self.steps is None:
+            self._order = (
+                self.rng.permutation(self.samples) if self.shuffle else np.arange(self.samples)
+            )
+            self._done = 0
+        if self.steps is None:
+            return self._order, False
+        start = self._done
+        self._done = min(start + self.steps, self.batches)
+        rows = self._order[start * self.batch_size : self._done * self.batch_size]
+        if self._done == self.batches:
+            self._order = None
+        return rows, self._done - start < self.steps
 
 
 # -- what comes back ---------------------------------------------------------------------------

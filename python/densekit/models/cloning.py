@@ -1,9 +1,13 @@
 """clone_model: fresh layers from the same configuration (new weights, nothing shared)."""
 
+from densekit.models import _arguments
+
 __all__ = ["clone_model"]
 
 
-def clone_model(model, input_tensors=None, clone_function=None, **kwargs):
+def clone_model(
+    model, input_tensors=None, clone_function=None, call_function=None, recursive=False, **kwargs
+):
     """A new Sequential whose layers are rebuilt from `model`'s layer configs, as Keras's
     `clone_model` (Keras 3): same model and layer names, classes, arguments and `trainable`
     flags, new weights (copy them with `clone.set_weights(model.get_weights())`). A compiled
@@ -13,6 +17,10 @@ def clone_model(model, input_tensors=None, clone_function=None, **kwargs):
         model: the Sequential to clone.
         clone_function: called on each layer to make its copy; by default
             `layer.__class__.from_config(layer.get_config())`.
+        recursive: accepted for Keras's signature; a densekit Sequential holds no nested
+            models, so there is nothing to recurse into.
+
+    `input_tensors` and `call_function` are not implemented (NotImplementedError).
 
     Example:
         >>> clone = densekit.models.clone_model(model)
@@ -21,11 +29,10 @@ def clone_model(model, input_tensors=None, clone_function=None, **kwargs):
     from densekit.layers import InputLayer
     from densekit.models.sequential import Sequential
 
-    if input_tensors is not None or kwargs:
-        raise ValueError(
-            "clone_model: densekit clones Sequential models from their layers only; "
-            f"input_tensors and {sorted(kwargs)} are not supported"
-        )
+    _arguments.not_implemented(
+        "clone_model", input_tensors=input_tensors, call_function=call_function
+    )
+    _arguments.unrecognized("clone_model", kwargs)
     if not isinstance(model, Sequential):
         raise ValueError(f"clone_model expects a densekit Sequential. Received: {model!r}")
     clone_function = clone_function or _clone_layer
@@ -38,7 +45,7 @@ def clone_model(model, input_tensors=None, clone_function=None, **kwargs):
         clone.add(InputLayer(shape=model._input_shape[1:]))
     for layer in model.layers:
         clone.add(clone_function(layer))
-    if model._compiled is not None:
+    if model.compiled:
         from densekit.models import keras_format
 
         keras_format.compile_from_config(

@@ -39,7 +39,7 @@ def model_config(model, include_compile=True):
     }
     if model.built:
         data["build_config"] = {"input_shape": list(model.input_shape)}
-    if include_compile and model._compiled is not None:
+    if include_compile and model.compiled:
         data["compile_config"] = compile_config(model)
     return data
 
@@ -77,15 +77,15 @@ def model_from_config(data, compile=True, where="config", compile_hint=""):
 # -- compile ---------------------------------------------------------------------------------------
 def compile_config(model):
     """Keras 3's compile_config of a compiled model."""
-    compiled = model._compiled
-    loss = compiled["loss_arg"]
-    metrics = compiled["metrics_arg"]
+    state = model._compile_state
+    loss = state.loss_arg
+    metrics = state.metrics_arg
     if metrics is not None:
         metrics = [metrics] if isinstance(metrics, str) or callable(metrics) else list(metrics)
         metrics = [m if isinstance(m, str) else m.__name__ for m in metrics]
     return {
-        "optimizer": optimizers.serialize(compiled["optimizer"]),
-        "loss": loss if isinstance(loss, str) else losses.serialize(compiled["loss"]),
+        "optimizer": optimizers.serialize(state.optimizer),
+        "loss": loss if isinstance(loss, str) else losses.serialize(state.loss),
         "loss_weights": None,
         "metrics": metrics,
         "weighted_metrics": None,

@@ -5,13 +5,14 @@ import numpy as np
 from densekit import _core, _naming
 from densekit.layers import InputLayer, Layer
 from densekit.layers.base import VariableLists, assign_variables, copy_variables, float32_weight
+from densekit.models.inference import Inference
 from densekit.models.summary import print_summary
 from densekit.models.training import Trainer
 
 __all__ = ["Sequential"]
 
 
-class Sequential(Trainer, VariableLists):
+class Sequential(Trainer, Inference, VariableLists):
     """A linear stack of layers, as Keras's `Sequential`.
 
     Args:
@@ -32,8 +33,10 @@ class Sequential(Trainer, VariableLists):
         self._network = None
         self.built = False
         self.stop_training = False
+        self.stop_evaluating = False
+        self.stop_predicting = False
         self.history = None
-        self._compiled = None
+        self._compile_state = None  # a CompileState once compiled
         for layer in layers or []:
             self.add(layer)
         if not trainable:
@@ -125,11 +128,16 @@ class Sequential(Trainer, VariableLists):
         for layer in self._layers:
             layer._ensure_built(shape)
             shape = layer.compute_output_shape(shape)
-        twins = [layer._core for layer in self._layers if layer._core is not None]
+        twins = [layer._core for layer in self._computing_layers()]
         self._network = _core.Network(twins, int(np.prod(self._input_shape[1:])))
         self.built = True
-        if self._compiled is not None:
+        if self._compile_state is not None:
             self._compile_network()
+
+    def _computing_layers(self):
+        """The layers the network runs, in its order: those with a C++ twin (a Flatten has
+        none: it only reshapes)."""
+        return [layer for layer in self._layers if layer._core is not None]
 
     def _require_built(self, what):
         if not self.built:

@@ -1,4 +1,4 @@
-"""compile / fit / evaluate / predict for Sequential, driving the C++ network.
+"""compile / fit for Sequential, driving the C++ network (evaluate and predict: inference.py).
 
 The hot loop is in C++: `fit` hands each epoch to `Network.train_epoch` (batches gathered by
 index, one training step per batch, the GIL released) and only wakes Python every few hundred
@@ -6,12 +6,15 @@ milliseconds to draw the progress bar. When a user callback must see every batch
 to one C++ call per batch.
 """
 
+import warnings
+
 import numpy as np
 
-from densekit import _core, losses, optimizers
+from densekit import _core, losses
 from densekit import callbacks as callbacks_module
-from densekit import metrics as metrics_module
-from densekit.models import _data
+from densekit.models import _arguments, _data
+from densekit.models.compile_state import CompileState
+from densekit.models.gradient_recording import GradientRecording, pair_with_layers
 
 __all__ = ["Trainer"]
 
@@ -40,63 +43,105 @@ class Trainer:
         jit_compile="auto",
         auto_scale_loss=True,
     ):
-        """Sets the optimizer, the loss and the metrics (at most one accuracy)."""
+        """Sets the optimizer, the loss and the metrics (at most one accuracy).
+
+        The arguments are Keras 3's. `run_eagerly`, `jit_compile` and `auto_scale_loss` have
+        nothing to act on (the step is compiled C++, in float32) and are accepted as no-ops;
+        `loss_weights`, `weighted_metrics` and a `steps_per_execution` other than 1 raise
+        NotImplementedError.
+        """
         if loss is None:
             raise ValueError(f"Sequential '{self.name}': compile needs a loss. Received: loss=None")
-        if loss_weights is not None or weighted_metrics is not None:
-            raise ValueError("compile: loss_weights and weighted_metrics are not supported")
-        self._compiled = {
-            "optimizer": optimizers.get(optimizer),
-            "loss": losses.get(loss),
-            "metric": metrics_module.resolve(metrics),  # (history key, accuracy name) or None
-            "accuracy": None,  # the accuracy name, once the data's shapes are known
-            "loss_arg": loss,
-            "metrics_arg": metrics,
-        }
+        _arguments.not_implemented(
+            "compile", loss_weights=loss_weights, weighted_metrics=weighted_metrics
+        )
+        if steps_per_execution != 1:
+            _arguments.not_implemented(
+                "compile", default=1, steps_per_execution=steps_per_execution
+            )
+        self._compile_state = CompileState.from_arguments(optimizer, loss, metrics)
         if self.built:
             self._compile_network()
 
+    @property
+    def compiled(self):
+        """Whether `compile` was called, as Keras's `Model.compiled`."""
+        return self._compile_state is not None
+
     def _compile_network(self):
-        compiled = self._compiled
+        state = self._compile_state
         self._network.compile(
-            losses.spec_of(compiled["loss"]),
-            compiled["optimizer"]._sgd,
-            _ACCURACY_KINDS[compiled["accuracy"]],
+            losses.spec_of(state.loss), state.optimizer._sgd, _ACCURACY_KINDS[state.accuracy]
         )
 
     @property
     def _metric_key(self):
-        metric = self._compiled["metric"]
-        return metric[0] if metric else None
-
-    def _resolve_accuracy(self, y, where):
-        """Picks the accuracy for these targets (once, as Keras) and checks that they fit it."""
-        metric = self._compiled["metric"]
-        if metric is None:
-            return
-        name = _data.accuracy_name(metric[1], y, self._network.output_units, where)
-        if name != self._compiled["accuracy"]:
-            self._compiled["accuracy"] = name
-            self._compile_network()
+        return self._compile_state.metric_key
 
     @property
     def optimizer(self):
-        return self._compiled["optimizer"] if self._compiled else None
+        return self._compile_state.optimizer if self._compile_state else None
 
     @property
     def loss(self):
-        return self._compiled["loss_arg"] if self._compiled else None
+        return self._compile_state.loss_arg if self._compile_state else None
 
     def _require_compiled(self, what):
-        if self._compiled is None:
+        if self._compile_state is None:
             raise ValueError(f"Sequential '{self.name}': you must call compile() before {what}")
 
-    # -- data: the checks and conversions are functions in _data ------------------------------
-    def _prepare_x(self, x, where, allow_nonfinite=False):
-        return _data.model_x(self, x, where, allow_nonfinite)
+    # -- data: pure conversions in _data; building and compiling decided here ------------------
+    def _inputs(self, x, where, allow_nonfinite=False):
+        """x as the network's input matrix; an unbuilt model is first built for x's samples."""
+        array = _data.as_array(x, where)
+        if not self.built:
+            self.build((None,) + _data.sample_shape(array, where))
+        return _data.prepare_x(array, self.input_shape, where, allow_nonfinite)
 
-    def _prepare_y(self, y, rows, where, allow_nonfinite=False):
-        return _data.model_y(self, y, rows, where, allow_nonfinite)
+    def _targets(self, y, rows, where, allow_nonfinite=False):
+        """(y as an array, y as the network's target matrix) for `rows` samples."""
+        return _data.prepare_y(
+            y,
+            rows,
+            self._network.output_units,
+            self._compile_state.loss._kernel_name,
+            where,
+            allow_nonfinite,
+        )
+
+    def _matrices(self, x, y, where, allow_nonfinite=False):
+        """(x, y) as the network's matrices; y also settles the accuracy (`_settle_accuracy`)."""
+        xm = self._inputs(x, where, allow_nonfinite)
+        y_array, ym = self._targets(y, xm.shape[0], where, allow_nonfinite)
+        self._settle_accuracy(y_array, where)
+        return xm, ym
+
+    def _settle_accuracy(self, y, where):
+        """Picks the accuracy for the targets `y` (as Keras, from the first targets seen) and
+        checks that they fit it; the network is recompiled when the accuracy changes."""
+        state = self._compile_state
+        if state.accuracy_request is None:
+            return
+        name = _data.accuracy_name(state.accuracy_request, y, self._network.output_units, where)
+        if name != state.accuracy:
+            state.accuracy = name
+            self._compile_network()
+
+    # -- the narrow ways in for diagnostics ---------------------------------------------------
+    def _gradient_flow(self, x, y):
+        """[(layer, LayerStats), ...] of one training-mode forward and backward pass on (x, y),
+        for each layer the network runs, bottom first; nothing is updated."""
+        self._require_compiled("gradient_flow")
+        xm = self._inputs(x, "gradient_flow")
+        _, ym = self._targets(y, xm.shape[0], "gradient_flow")
+        return pair_with_layers(
+            self._computing_layers(), self._network.gradient_flow(xm, ym), self.name
+        )
+
+    def _gradient_recording(self):
+        """The per-step gradient recording of the model's current network (GradientMonitor's)."""
+        self._require_built("gradient recording")
+        return GradientRecording(self._network, self._computing_layers(), self.name)
 
     # -- fit --------------------------------------------------------------------------------
     def fit(
@@ -122,19 +167,66 @@ class Trainer:
     ):
         """Trains for `epochs` epochs; returns a History whose `.history` has per-epoch logs.
 
+        The arguments are Keras 3's, plus `seed` (the shuffling's, for reproducible runs) and
+        `allow_nonfinite` (accept NaN/Inf in the data). `validation_freq` is an int n (validate
+        after every n-th epoch) or a list of the epochs to validate after, counted from 1.
+        `steps_per_epoch` runs that many batches per epoch, continuing through the data from
+        one epoch to the next as Keras does with arrays (see `_data.EpochRows`); with
+        `batch_size` None the batches are then ceil(samples / steps_per_epoch) samples.
+        `validation_steps` validates on the first that many batches. `class_weight`,
+        `sample_weight` and `shuffle="batch"` are not implemented: they raise
+        NotImplementedError.
+
         A step whose loss or gradient is not finite is not applied: training stops there, the
         weights stay at the last finite state, and `history.stopped_on_nonfinite` says where.
         An epoch in which no step was applied logs NaN, not a mean over no samples.
         """
         self._require_compiled("fit")
-        batch_size, epochs, initial_epoch, verbose = _data.fit_arguments(
-            batch_size, epochs, initial_epoch, verbose, class_weight, sample_weight
-        )
-        x_train, y_train, x_val, y_val = _data.fit_arrays(
-            self, x, y, validation_split, validation_data, allow_nonfinite
-        )
+        _arguments.not_implemented("fit", class_weight=class_weight, sample_weight=sample_weight)
+        if isinstance(shuffle, str):  # Keras's "batch": shuffle within batches only
+            _arguments.not_implemented("fit", default=True, shuffle=shuffle)
+        batch_size_arg = _arguments.optional_batch_size(batch_size, "fit")
+        epochs = _arguments.non_negative_int(epochs, "fit", "epochs")
+        initial_epoch = _arguments.non_negative_int(initial_epoch, "fit", "initial_epoch")
+        verbose = _arguments.verbose(verbose, "fit")
+        validation_split = _arguments.validation_split(validation_split)
+        validation_freq = _arguments.validation_freq(validation_freq)
+        steps_per_epoch = _arguments.steps(steps_per_epoch, "fit", "steps_per_epoch")
+        validation_steps = _arguments.steps(validation_steps, "fit", "validation_steps")
+        if validation_batch_size is not None:
+            validation_batch_size = _arguments.batch_size(validation_batch_size, "fit")
+        x_train, y_train = self._matrices(x, y, "fit", allow_nonfinite)
+        if validation_data is not None:
+            x_val, y_val = self._validation_matrices(validation_data, allow_nonfinite)
+        else:
+            x_train, y_train, x_val, y_val = _data.split_validation(
+                x_train, y_train, validation_split
+            )
         samples = x_train.shape[0]
-        rng = np.random.default_rng(seed)
+        batch_size = batch_size_arg or _arguments.default_batch_size(samples, steps_per_epoch)
+        epoch_rows = _data.EpochRows(
+            samples, batch_size, steps_per_epoch, shuffle, np.random.default_rng(seed)
+        )
+        if x_val is not None:
+            # As Keras: the validation batch size falls back on the batch_size given, not on
+            # one computed from steps_per_epoch.
+            validation_batch_size = (
+                validation_batch_size
+                or batch_size_arg
+                or _arguments.default_batch_size(x_val.shape[0], validation_steps)
+            )
+            x_val, y_val = _data.first_rows(
+                _arguments.batches(
+                    x_val.shape[0],
+                    validation_batch_size,
+                    validation_steps,
+                    "fit",
+                    "validation_steps",
+                ),
+                validation_batch_size,
+                x_val,
+                y_val,
+            )
         key = self._metric_key
         cbs = callbacks_module.CallbackList(
             callbacks,
@@ -143,12 +235,11 @@ class Trainer:
             model=self,
             verbose=verbose,
             epochs=epochs,
-            steps=-(-samples // batch_size),
+            steps=steps_per_epoch or epoch_rows.batches,
         )
         run_epoch = self._epoch_per_batch if cbs.needs_batch_hooks("train") else self._epoch_in_core
-        network = (
-            self._network
-        )  # the one a GradientMonitor switches on, even if a callback rebuilds
+        # The network a GradientMonitor switches on, even if a callback rebuilds the model.
+        network = self._network
         self.stop_training = False
         self.history.stopped_on_nonfinite = None
         try:
@@ -156,15 +247,24 @@ class Trainer:
             epoch_logs = {}
             for epoch in range(initial_epoch, epochs):
                 cbs.on_epoch_begin(epoch)
-                order = rng.permutation(samples) if shuffle else np.arange(samples)
+                order, ran_out = epoch_rows.next_epoch()
                 totals = run_epoch(x_train, y_train, order, batch_size, cbs, key)
+                if ran_out and totals.finite and not self.stop_training:
+                    warnings.warn(
+                        f"fit: epoch {epoch + 1} ran out of data after "
+                        f"{-(-len(order) // batch_size)} of its steps_per_epoch={steps_per_epoch} "
+                        f"batches (all {epoch_rows.batches} batches of {batch_size} samples had "
+                        f"run); the next epoch starts a new pass over the data, as in Keras.",
+                        stacklevel=2,
+                    )
                 epoch_logs = _data.logs_of(totals, key)
                 if not totals.finite:
                     self.history.stopped_on_nonfinite = {"epoch": epoch, "step": totals.steps}
                     self.stop_training = True
-                elif x_val is not None:
-                    val = network.evaluate(x_val, y_val, validation_batch_size or batch_size)
-                    epoch_logs.update({f"val_{k}": v for k, v in _data.logs_of(val, key).items()})
+                elif x_val is not None and _arguments.should_validate(epoch, validation_freq):
+                    # As Keras, validation is an evaluate: the callbacks hear its on_test_* hooks.
+                    val = self._test(x_val, y_val, validation_batch_size, cbs)
+                    epoch_logs.update({f"val_{k}": v for k, v in val.items()})
                 cbs.on_epoch_end(epoch, epoch_logs)
                 if not totals.finite and verbose:  # after the bar's final line, not inside it
                     print(
@@ -183,6 +283,14 @@ class Trainer:
         finally:
             network.set_monitor_every(0)
         return self.history
+
+    def _validation_matrices(self, validation_data, allow_nonfinite):
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise ValueError(
+                "fit: validation_data must be a tuple (x_val, y_val). "
+                f"Received: validation_data of type {type(validation_data).__name__}"
+            )
+        return self._matrices(*validation_data, "fit (validation_data)", allow_nonfinite)
 
     def _epoch_in_core(self, x, y, order, batch_size, cbs, key):
         def progress(totals):
@@ -209,73 +317,15 @@ class Trainer:
                 break
         return summed
 
-    # -- evaluate / predict -----------------------------------------------------------------
-    def evaluate(
-        self,
-        x=None,
-        y=None,
-        batch_size=None,
-        verbose="auto",
-        callbacks=None,
-        return_dict=False,
-        allow_nonfinite=False,
-        **kwargs,
-    ):
-        """Loss (and accuracy) in inference mode: a float, or [loss, accuracy]."""
-        self._require_compiled("evaluate")
-        batch_size = _data.check_batch_size(batch_size, "evaluate")
-        xm = self._prepare_x(x, "evaluate", allow_nonfinite)
-        ym = self._prepare_y(y, xm.shape[0], "evaluate", allow_nonfinite)
-        key = self._metric_key
-        verbose = _data.check_verbose(verbose)
-        cbs = callbacks_module.CallbackList(
-            callbacks,
-            add_progbar=verbose != 0,
-            model=self,
-            verbose=verbose,
-            epochs=1,
-            steps=-(-xm.shape[0] // batch_size),
-        )
-        cbs.on_test_begin()
-        logs = _data.logs_of(self._network.evaluate(xm, ym, batch_size), key)
-        cbs.on_test_end(logs)
-        return _data.result_of(logs, return_dict)
-
-    def predict(self, x, batch_size=None, verbose="auto", callbacks=None, steps=None):
-        """Outputs for `x` in inference mode.
-
-        `batch_size` (default 32) is accepted as in Keras; since an inference output does not
-        depend on the rest of its batch, the rows are computed in blocks of at least 256.
-        """
-        batch_size = _data.check_batch_size(batch_size, "predict")
-        return self._run(x, batch_size=batch_size, training=False)
-
-    def _run(self, x, batch_size, training):
-        if not self.built and np.ndim(x) < 2:
-            raise ValueError(
-                f"Sequential '{self.name}': predict needs a built model or x of shape "
-                f"(samples, features...); got {np.shape(x)}"
-            )
-        matrix = self._prepare_x(x, "predict", allow_nonfinite=True)
-        out = self._network.predict(matrix, batch_size or max(1, matrix.shape[0]), training)
-        return out.reshape((matrix.shape[0],) + tuple(self.output_shape[1:]))
-
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
-        """One training step on one batch; returns the loss (and accuracy)."""
+        """One training step on one batch; returns the loss (and accuracy).
+
+        `sample_weight` and `class_weight` are not implemented (NotImplementedError).
+        """
         self._require_compiled("train_on_batch")
-        xm = self._prepare_x(x, "train_on_batch")
-        result = self._network.train_step(xm, self._prepare_y(y, xm.shape[0], "train_on_batch"))
-        return _data.result_of(_data.logs_of(result, self._metric_key), return_dict)
-
-    def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
-        """Loss (and accuracy) on one batch in inference mode."""
-        self._require_compiled("test_on_batch")
-        xm = self._prepare_x(x, "test_on_batch")
-        result = self._network.evaluate(
-            xm, self._prepare_y(y, xm.shape[0], "test_on_batch"), xm.shape[0]
+        _arguments.not_implemented(
+            "train_on_batch", sample_weight=sample_weight, class_weight=class_weight
         )
+        xm, ym = self._matrices(x, y, "train_on_batch")
+        result = self._network.train_step(xm, ym)
         return _data.result_of(_data.logs_of(result, self._metric_key), return_dict)
-
-    def predict_on_batch(self, x):
-        """Outputs for one batch in inference mode."""
-        return self._run(x, batch_size=None, training=False)

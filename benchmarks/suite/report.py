@@ -130,7 +130,7 @@ def markdown(raw, summary, level=2):
     sgemm = summary["sgemm_flops_per_s"]
     sub = "#" * (level + 1)
     lines = [
-        f"{'#' * level} densekit bench: {options['samples']:,} samples, {options['repeats']} "
+        f"{'#' * level} Benchmark: {options['samples']:,} samples, {options['repeats']} "
         f"repetition{'s' * (options['repeats'] != 1)}, {options['threads']} thread"
         f"{'s' * (options['threads'] != 1)}, medians",
         "",

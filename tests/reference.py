@@ -499,12 +499,12 @@ def batch_norm_backward_inference(x, dy, gamma, moving_mean, moving_var, epsilon
     return dy * g * inv, (dy * x_hat).sum(axis=0), dy.sum(axis=0)
 
 
-# -- the seed notebook's BatchNormalization cell (In [94], In [95]) ------------------------------
-# Not oracles but recorded values: the 3x3 float32 image of the seed (/work/shared/seed.md) and the
-# output it printed for a fresh BatchNormalization in inference mode, x / sqrt(1 + 0.001).
-# Shared by test_batch_norm.py and test_seed.py.
+# -- a fresh BatchNormalization called on a small image ----------------------------------------
+# Not oracles but recorded values: a 3x3 float32 image and the output tf.keras gives for it from a
+# fresh BatchNormalization in inference mode, x / sqrt(1 + 0.001).
+# Shared by test_batch_norm.py and test_tf_keras_examples.py.
 
-SEED_IMAGE = np.array(
+BN_EXAMPLE_IMAGE = np.array(
     [
         [0.13832426, 0.38750803, 0.09253335],
         [0.7931794, 0.17145753, 0.38980567],
@@ -512,7 +512,7 @@ SEED_IMAGE = np.array(
     ],
     dtype=np.float32,
 )
-SEED_BN_OUTPUT = np.array(
+BN_EXAMPLE_OUTPUT = np.array(
     [
         [0.13825515, 0.38731444, 0.09248712],
         [0.79278314, 0.17137186, 0.38961092],

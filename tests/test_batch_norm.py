@@ -1,5 +1,6 @@
-"""BatchNormalization (project issue 4): the kernels, the layer and models against the float64
-oracles of tests/reference.py, finite differences, Keras 3 itself, and the seed's claims.
+"""BatchNormalization: the kernels, the layer and models against the float64 oracles of
+tests/reference.py, finite differences, Keras 3 itself, and the behaviour users rely on (BN as
+the first layer instead of standardizing, Dense without bias before BN).
 
 Keras 3 semantics checked here: training (fit, train_on_batch, `training=True`) normalizes with
 the batch mean and the biased batch variance Σ(x - μ)²/n, then moves the moving statistics by
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 import reference as ref
 from numpy.testing import assert_allclose, assert_array_equal
-from reference import SEED_BN_OUTPUT, SEED_IMAGE
+from reference import BN_EXAMPLE_IMAGE, BN_EXAMPLE_OUTPUT
 
 import densekit as keras
 from densekit import _core
@@ -93,17 +94,17 @@ def _close(actual, expected, rtol=1e-5, atol=1e-5, err_msg=""):
     )
 
 
-# -- the seed's cell (In [94], In [95]) ----------------------------------------------------------------
+# -- a fresh layer called on a 3x3 image -----------------------------------------------------------------
 
 
-def test_batch_norm_seed_cell_fresh_layer_divides_by_sqrt_one_plus_epsilon():
+def test_batch_norm_fresh_layer_call_divides_by_sqrt_one_plus_epsilon():
     layer = L.BatchNormalization()
-    out = layer(SEED_IMAGE)
+    out = layer(BN_EXAMPLE_IMAGE)
     # A fresh layer in inference mode: moving mean 0, moving variance 1, gamma 1, beta 0, so
     # y = x / sqrt(1 + 0.001) = x / 1.00049988; 0.13832426 / 1.00049988 = 0.13825515.
     assert out.shape == (3, 3) and out.dtype == np.float32
-    assert_allclose(out, SEED_BN_OUTPUT, rtol=2e-7, atol=1e-7)
-    assert_allclose(out, SEED_IMAGE.astype(np.float64) / math.sqrt(1.001), rtol=1e-6)
+    assert_allclose(out, BN_EXAMPLE_OUTPUT, rtol=2e-7, atol=1e-7)
+    assert_allclose(out, BN_EXAMPLE_IMAGE.astype(np.float64) / math.sqrt(1.001), rtol=1e-6)
     # The call built the layer for 3 features and did not move its statistics.
     values = _values(layer)
     assert_array_equal(values["moving_mean"], np.zeros(3, np.float32))
@@ -683,7 +684,7 @@ def test_batch_norm_before_or_after_activation_one_step_matches_reference(placem
 @pytest.mark.parametrize("center,scale", FLAGS, ids=FLAG_IDS)
 @pytest.mark.parametrize("hidden", ["bias", "no-bias", "frozen"])
 def test_batch_norm_first_then_dense_one_step_matches_reference(hidden, center, scale, rng):
-    # The seed's shape, BN first: the dense layer above computes γ's and β's gradients without
+    # BN as the first layer: the dense layer above computes γ's and β's gradients without
     # the input-gradient product (a frozen one cannot, and the plain backward runs). One step
     # against the float64 chain: BN forward, then Dense(relu) -> Dense(softmax) and the loss;
     # γ and β by finite differences of that loss, the dense gradients by the reference backward.
@@ -733,7 +734,7 @@ def test_batch_norm_first_then_dense_one_step_matches_reference(hidden, center, 
 
 
 def test_batch_norm_first_layer_trains_on_unstandardized_digits(digits):
-    # The seed: with BN as the very first layer the inputs need no standardizing. Pixels are
+    # With BN as the very first layer the inputs need no standardizing. Pixels are
     # scaled back to 0..16 (the raw digits values); BN learns their scale.
     (x_train, y_train), (x_test, y_test) = digits
     x_train, x_test = x_train * 16, x_test * 16
@@ -805,10 +806,10 @@ def test_batch_norm_lets_a_deep_sigmoid_network_learn(digits):
     assert normalized.evaluate(x_test, y_test, verbose=0)[1] > 0.85
 
 
-# -- the seed's model (In [101], In [96], In [97]) ------------------------------------------------------
+# -- the batch-normalized MNIST-shaped model: BN first, Dense without bias, BN before relu --------------
 
 
-def _seed_bn_model():
+def _mnist_bn_model():
     return keras.models.Sequential(
         [
             L.Flatten(input_shape=[28, 28]),
@@ -823,8 +824,8 @@ def _seed_bn_model():
     )
 
 
-def test_batch_norm_seed_model_parameter_counts_and_variables(capsys):
-    model = _seed_bn_model()
+def test_batch_norm_mnist_model_parameter_counts_and_variables(capsys):
+    model = _mnist_bn_model()
     # 4 per feature: 4·784 = 3,136, 4·300 = 1,200, 4·100 = 400; Dense without bias 784·300 =
     # 235,200 and 300·100 = 30,000; the last Dense 100·10 + 10 = 1,010.
     assert [layer.count_params() for layer in model.layers] == [
@@ -872,10 +873,10 @@ def test_batch_norm_seed_model_parameter_counts_and_variables(capsys):
         assert line in text
 
 
-def test_batch_norm_seed_model_first_layer_statistics_after_one_step(rng):
+def test_batch_norm_mnist_model_first_layer_statistics_after_one_step(rng):
     # The first BN sees the flattened pixels, so after one step its moving statistics are
     # 0.99·(0, 1) + 0.01·(batch mean, biased batch variance) of those pixels.
-    model = _seed_bn_model()
+    model = _mnist_bn_model()
     model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd", metrics=["accuracy"])
     x = rng.random((32, 28, 28)).astype(np.float32)
     y = rng.integers(0, 10, 32)

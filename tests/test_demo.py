@@ -1,4 +1,4 @@
-"""`densekit demo`, the README's main job: the seed's batch-normalized model on digits."""
+"""`densekit demo`, the README's first command: a batch-normalized deep model on digits."""
 
 import re
 
@@ -9,7 +9,7 @@ def test_demo_prints_the_summary_the_progress_and_a_test_accuracy_of_at_least_95
     exit_code = main(["demo", "--epochs", "20"])
     out = capsys.readouterr().out
     assert exit_code == 0
-    # The seed's model: BN first, Dense without bias, BN before the activation.
+    # The demo's model: BN first, Dense without bias, BN before the activation.
     assert 'Model: "sequential' in out
     assert "Total params: 52,066" in out  # 64*4 + 64*300 + 300*4 + 300*100 + 100*4 + 100*10 + 10
     assert "Non-trainable params: 928" in out  # 2 * (64 + 300 + 100) moving statistics

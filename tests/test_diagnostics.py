@@ -1,6 +1,6 @@
 """Gradient diagnostics: `diagnostics.gradient_flow` and `callbacks.GradientMonitor`.
 
-The chapter's claims at initialization (vanishing gradients of the logistic with N(0, 1) weights,
+The textbook behaviour at initialization (vanishing gradients of the logistic with N(0, 1) weights,
 SELU's self-normalization), the monitor's figures against a float64 NumPy forward/backward of the
 same weights (tests/reference.py), its records, History summary and warnings, and that it keeps
 `fit` on the chunked path (one C++ call per epoch). No timing is asserted.
@@ -66,7 +66,7 @@ HE_NORMAL = (initializers.HeNormal, {})
 LECUN_NORMAL = (initializers.LecunNormal, {})
 
 
-# -- the chapter's claims at initialization --------------------------------------------------
+# -- vanishing gradients and self-normalization at initialization ----------------------------
 def test_logistic_with_normal_init_vanishes_orders_of_magnitude_more_than_elu_with_he(digits):
     x, y = digits
     # 30 units: with N(0, 1) weights the backward gain of a sigmoid layer grows like

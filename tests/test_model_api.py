@@ -68,8 +68,8 @@ def test_submodule_is_an_attribute_of_the_package(name):
 
 @pytest.mark.parametrize("name", MODULES)
 def test_submodule_dir_lists_only_its_public_names(name):
-    # As `[n for n in dir(keras.initializers) if not n.startswith("_")]` in the seed: the listing
-    # is the module's API, not its imports (np, sys, helper classes).
+    # As a tf.keras user lists it, `[n for n in dir(keras.initializers) if not n.startswith("_")]`:
+    # the listing is the module's API, not its imports (np, sys, helper classes).
     module = getattr(densekit, name)
     public = [n for n in dir(module) if not n.startswith("_")]
     assert set(public) == set(module.__all__), sorted(set(public) ^ set(module.__all__))

@@ -106,7 +106,7 @@ void bench_elementwise(Index n, Index units) {
   report("clip_by_norm " + shape, median_microseconds([&] { clip_by_norm(dx, 1.0f); }, 500));
 }
 
-std::shared_ptr<Network> seed_network(Index batch) {
+std::shared_ptr<Network> bn_network(Index batch) {
   ActivationSpec relu{ActivationKind::relu}, linear{}, softmax{ActivationKind::softmax};
   std::vector<std::shared_ptr<Layer>> layers = {
       std::make_shared<BatchNormLayer>(784, 0.99f, 1e-3f, true, true),
@@ -143,20 +143,20 @@ std::shared_ptr<Network> deep_network() {
   return net;
 }
 
-// One SGD::apply over the seed model's trainable parameters (270k), clipvalue as in the seed.
+// One SGD::apply over the bn model's trainable parameters (270k), with clipvalue as its workload.
 void bench_optimizer() {
-  auto net = seed_network(32);
+  auto net = bn_network(32);
   std::vector<Parameter*> trainable;
   for (auto& layer : net->layers())
     for (auto& p : layer->parameters())
       if (p->trainable) p->grad.setRandom(), p->grad *= 1e-3f, trainable.push_back(p.get());
-  report("SGD apply, seed parameters, clipvalue",
+  report("SGD apply, bn parameters, clipvalue",
          median_microseconds([&] { net->optimizer()->apply(trainable); }, 500));
 }
 
 void bench_predict_one(const std::shared_ptr<Network>& net) {
   RowMatrix x = RowMatrix::Random(1, 784), out(1, 10);
-  report("seed predict, 1 sample",
+  report("bn predict, 1 sample",
          median_microseconds([&] { net->predict(x, out, 1, false); }, 2000));
 }
 
@@ -184,9 +184,9 @@ int main(int argc, char** argv) {
   bench_elementwise(256, 784);
   bench_elementwise(256, 100);
   bench_optimizer();
-  bench_predict_one(seed_network(1));
+  bench_predict_one(bn_network(1));
   for (Index batch : {32, 256}) {
-    bench_step("seed", seed_network(batch), batch);
+    bench_step("bn", bn_network(batch), batch);
     bench_step("deep", deep_network(), batch);
   }
   return 0;

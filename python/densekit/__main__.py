@@ -1,4 +1,4 @@
-"""The `densekit` command line: `densekit demo`, `densekit experiment activations`, `densekit bench`."""
+"""The `densekit` command line: `densekit demo` and `densekit experiment activations`."""
 
 import argparse
 import sys
@@ -9,11 +9,11 @@ __all__ = ["main"]
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="densekit", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="train the seed's batch-normalized model on digits")
+    demo = commands.add_parser("demo", help="train a batch-normalized deep model on digits")
     demo.add_argument("--epochs", type=int, default=20)
     demo.add_argument("--batch-size", type=int, default=32)
     demo.add_argument("--seed", type=int, default=42)
-    experiment = commands.add_parser("experiment", help="run one of the chapter's experiments")
+    experiment = commands.add_parser("experiment", help="run an experiment on deep networks")
     experiments = experiment.add_subparsers(dest="experiment", required=True)
     from densekit.experiment import add_arguments as add_experiment_arguments
 
@@ -21,11 +21,6 @@ def main(argv=None):
         experiments.add_parser(
             "activations", help="compare activations and initializations on a deep network (digits)"
         )
-    )
-    from densekit.bench import add_arguments as add_bench_arguments
-
-    add_bench_arguments(
-        commands.add_parser("bench", help="time training and inference against PyTorch and NumPy")
     )
     args = parser.parse_args(argv)
     if args.command == "demo":
@@ -37,10 +32,6 @@ def main(argv=None):
         from densekit.experiment import main as run_experiment
 
         return run_experiment(args)
-    if args.command == "bench":
-        from densekit.bench import run_parsed
-
-        return run_parsed(args, parser)
     return 2
 
 

@@ -1,12 +1,12 @@
-"""The README's main job: the seed's batch-normalized model trained on the digits data set."""
+"""`densekit demo`: a batch-normalized deep model trained on the digits data set."""
 
 import numpy as np
 
 __all__ = ["run"]
 
 
-def build_seed_model(input_shape=(8, 8), classes=10):
-    """The seed's model: BN first (no manual standardizing), Dense without bias before BN,
+def build_bn_model(input_shape=(8, 8), classes=10):
+    """The demo's model: BN first (no manual standardizing), Dense without bias before BN,
     BN before the activation in the second block."""
     import densekit as keras
 
@@ -27,7 +27,7 @@ def build_seed_model(input_shape=(8, 8), classes=10):
 
 
 def run(epochs=20, batch_size=32, seed=42, verbose=1):
-    """Trains the seed model on digits; prints the summary, the progress and the test accuracy.
+    """Trains the batch-normalized model on digits; prints the summary, the progress and the test accuracy.
 
     Returns:
         The test accuracy, a float in [0, 1].
@@ -40,7 +40,7 @@ def run(epochs=20, batch_size=32, seed=42, verbose=1):
     random.seed(seed)
     (x_train, y_train), (x_test, y_test) = keras.datasets.digits.load_data()
     print(f"digits: {len(x_train)} training and {len(x_test)} test images of 8x8 pixels\n")
-    model = build_seed_model()
+    model = build_bn_model()
     model.summary()
     model.compile(
         loss="sparse_categorical_crossentropy",

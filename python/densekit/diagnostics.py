@@ -1,4 +1,4 @@
-"""Gradient diagnostics: the chapter's vanishing/exploding gradients, saturation and dead ReLUs.
+"""Gradient diagnostics: vanishing and exploding gradients, saturated units and dead ReLUs.
 
 The figures are computed in C++ (see `cpp/include/densekit/diagnostics.hpp`), for each layer that
 computes something (a Flatten layer has none and is left out), bottom first:

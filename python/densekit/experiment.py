@@ -1,9 +1,9 @@
-"""`densekit experiment activations`: the chapter's comparison of activations and initializations.
+"""`densekit experiment activations`: activations and initializations compared on a deep network.
 
 A deep stack of Dense layers (`depth` hidden layers of `units`) is trained on the digits data set
-(densekit.datasets.digits) for each pairing the chapter discusses, with and without batch
-normalization (Dense without bias -> BatchNormalization(momentum=0.9) -> activation, as the chapter
-recommends; momentum 0.9 because the data set is small, see _BN_MOMENTUM):
+(densekit.datasets.digits) for each classic pairing of activation and initialization, with and
+without batch normalization (Dense without bias -> BatchNormalization(momentum=0.9) ->
+activation; momentum 0.9 because the data set is small, see _BN_MOMENTUM):
 
     logistic with RandomNormal(0, 1)  the init of the vanishing-gradients era
     logistic with Glorot              Glorot and Bengio's fix
@@ -14,8 +14,9 @@ recommends; momentum 0.9 because the data set is small, see _BN_MOMENTUM):
 Every configuration uses the same seeds (initializers, shuffling) and the same optimizer. The table
 gives the test accuracy and loss, the epochs until the test accuracy reaches `target`, the
 bottom/top weight-gradient ratio at initialization (`diagnostics.gradient_flow` on a batch of
-training data) and the time of `fit` (GradientMonitor included); the PNGs show the activations, the gradient flow at
-initialization, the training curves and the gradient norms during training (GradientMonitor).
+training data) and the time of `fit` (GradientMonitor included); the PNGs show the activations,
+the gradient flow at initialization, the training curves and the gradient norms during training
+(GradientMonitor).
 """
 
 import os

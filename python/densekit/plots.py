@@ -1,4 +1,5 @@
-"""Figures of the chapter, written as PNG files with matplotlib (the optional `plots` extra).
+"""Figures of activations, gradient flow and training, written as PNG files with matplotlib
+(the optional `plots` extra).
 
 matplotlib is imported only when a figure is drawn, and drawn on the Agg canvas directly: pyplot and
 its global backend are not touched, so the functions work the same in a script, a test or a
@@ -23,8 +24,7 @@ from densekit._optional import require
 __all__ = ["plot_activations", "plot_gradient_flow", "plot_gradient_norms", "plot_history"]
 
 DEFAULT_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu")
-# The parameters drawn, with the Keras 3 function defaults (the chapter's leaky ReLU figure uses
-# 0.2 too).
+# The parameters drawn: the Keras 3 function defaults (leaky ReLU's slope 0.2, ELU's alpha 1.0).
 _ACTIVATION_PARAMS = {"leaky_relu": {"negative_slope": 0.2}, "elu": {"alpha": 1.0}}
 # Same rule as the monitor's saturated_fraction (cpp/src/diagnostics.cpp): the output within 1% of
 # a limit, where the derivative is nearly zero.

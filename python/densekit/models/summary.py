@@ -1,4 +1,4 @@
-"""model.summary() in tf.keras's table layout (the one the seed shows)."""
+"""model.summary() in tf.keras 2's table layout."""
 
 __all__ = ["print_summary"]
 

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from densekit._bench.workloads import FEATURES, MODELS
+from suite.workloads import FEATURES, MODELS
 
 __all__ = ["Predictor", "Trainer", "load", "set_threads"]
 

@@ -1,7 +1,7 @@
-"""What the benchmark measures: the two models of issue 5, the items of a run, synthetic data.
+"""What the benchmark measures: the two models, the items of a run, synthetic data.
 
-Every peer builds its model from the same `ModelSpec`, so the seed and deep models are written
-down once; the FLOP count behind the sgemm bound is computed from the same spec.
+Every peer builds its model from the same `ModelSpec`, so the batch-normalized ("bn") and deep
+models are written down once; the FLOP count behind the sgemm bound is computed from the same spec.
 """
 
 import dataclasses
@@ -55,8 +55,8 @@ _BN = LayerSpec("batch_norm")
 MODELS = {
     # Flatten -> BN -> Dense(300, relu, no bias) -> BN -> Dense(100, no bias) -> BN -> relu
     # -> Dense(10, softmax); SGD(0.01, clipvalue=1.0).
-    "seed": ModelSpec(
-        "seed",
+    "bn": ModelSpec(
+        "bn",
         (
             _BN,
             _dense(300, "relu", use_bias=False),
@@ -81,7 +81,7 @@ MODELS = {
 def forward_flops(model):
     """Multiply-adds x 2 of one sample's forward pass through the model's Dense layers.
 
-    seed: 2 * (784*300 + 300*100 + 100*10) = 532,400; deep: 2 * (784*100 + 19*100*100 + 100*10)
+    bn: 2 * (784*300 + 300*100 + 100*10) = 532,400; deep: 2 * (784*100 + 19*100*100 + 100*10)
     = 538,800. A training step costs about 3x this (forward, backward-data, backward-weights).
     """
     flops, width = 0, FEATURES
@@ -113,22 +113,22 @@ class Item:
 
 
 ITEMS = (
-    Item("seed-b32", "train", "seed", 32),
-    Item("seed-b256", "train", "seed", 256),
+    Item("bn-b32", "train", "bn", 32),
+    Item("bn-b256", "train", "bn", 256),
     Item("deep-b32", "train", "deep", 32),
     Item("deep-b256", "train", "deep", 256),
-    Item("predict", "predict", "seed"),
-    Item("latency", "latency", "seed"),
+    Item("predict", "predict", "bn"),
+    Item("latency", "latency", "bn"),
     Item("frozen-b32", "frozen", "deep", 32, densekit_only=True),
     Item("frozen-b256", "frozen", "deep", 256, densekit_only=True),
-    Item("threads", "threads", "seed", 256, densekit_only=True),
-    Item("rss", "rss", "seed", 256),
+    Item("threads", "threads", "bn", 256, densekit_only=True),
+    Item("rss", "rss", "bn", 256),
 )
 
 
 def select_items(only):
     """The items whose name contains one of the comma-separated words of `only` (all if empty):
-    "seed" picks seed-b32 and seed-b256, "b32" the three batch-32 items."""
+    "bn" picks bn-b32 and bn-b256, "b32" the three batch-32 items."""
     words = [w.strip() for w in (only or "").split(",") if w.strip()]
     if not words:
         return list(ITEMS)

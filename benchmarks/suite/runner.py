@@ -8,12 +8,11 @@ a fresh process per peer.
 
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 
-import densekit
+from suite import machine
 
 __all__ = ["PEERS", "run"]
 
@@ -37,14 +36,16 @@ class _Process:
 
     def __init__(self, peer, threads):
         env = dict(os.environ)
-        package_root = os.path.dirname(os.path.dirname(os.path.abspath(densekit.__file__)))
+        # The worker runs `python -m suite.worker`: it finds this package where bench.py is,
+        # and densekit, NumPy and PyTorch where this interpreter finds them.
+        suite_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env["PYTHONPATH"] = os.pathsep.join(
-            [package_root] + [p for p in [env.get("PYTHONPATH")] if p]
+            [suite_root] + [p for p in [env.get("PYTHONPATH")] if p]
         )
         env.update({name: str(threads) for name in _THREAD_VARIABLES})
         self.peer = peer
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "densekit._bench.worker", peer],
+            [sys.executable, "-m", "suite.worker", peer],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
@@ -98,23 +99,6 @@ def _start(peer, options, notes):
     return process, hello["version"]
 
 
-def _machine():
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            model = next(
-                line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")
-            )
-    except (OSError, StopIteration):
-        pass
-    return {
-        "cpu": model,
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
-
-
 def run(options):
     """Runs the selected items on the selected peers; returns the raw results (JSON-ready).
 
@@ -127,8 +111,9 @@ def run(options):
         "meta": {
             "options": {k: v for k, v in options.items() if k != "items"},
             "items": [item.name for item in items],
-            "machine": _machine(),
+            "machine": machine.describe(),
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "load_before": os.getloadavg(),
         },
         "notes": notes,
@@ -145,7 +130,7 @@ def run(options):
                 workers[peer], versions[peer] = process, version
         if not versions.get("torch", "2.13.0").startswith("2.13.0"):
             notes.append(
-                f"torch: {versions['torch']} installed; issue 5 compares with torch 2.13.0"
+                f"torch: {versions['torch']} installed; the published results use torch 2.13.0"
             )
         _prepare(workers, timed, raw, notes)
         for rep in range(options["repeats"]):

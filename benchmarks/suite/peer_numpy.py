@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from densekit._bench.numpy_net import Network
-from densekit._bench.workloads import FEATURES, MODELS
+from suite.numpy_net import Network
+from suite.workloads import FEATURES, MODELS
 
 __all__ = ["Predictor", "Trainer", "load", "set_threads"]
 

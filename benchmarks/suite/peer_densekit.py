@@ -3,7 +3,7 @@
 __all__ = ["Predictor", "Trainer", "load", "set_threads"]
 
 import densekit as keras
-from densekit._bench.workloads import FEATURES, MODELS
+from suite.workloads import FEATURES, MODELS
 
 
 def load(threads):

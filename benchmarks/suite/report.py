@@ -1,4 +1,4 @@
-"""From raw repetitions to medians, ratios, the sgemm bound and issue 5's targets, as markdown.
+"""From raw repetitions to medians, ratios, the sgemm bound and the targets, as markdown.
 
 Every figure is a ratio of medians over the repetitions; "densekit speedup" on a peer's row is
 that peer's median time divided by densekit's, so > 1 means densekit is faster.
@@ -6,7 +6,7 @@ that peer's median time divided by densekit's, so > 1 means densekit is faster.
 
 import statistics
 
-from densekit._bench.workloads import ITEMS, forward_flops
+from suite.workloads import ITEMS, forward_flops
 
 __all__ = ["TARGETS", "markdown", "summarize"]
 
@@ -14,15 +14,15 @@ _ITEMS = {item.name: item for item in ITEMS}
 
 # (item, measure, goal, wording): every goal is "measured >= goal".
 TARGETS = (
-    ("seed-b32", "torch", 3.0, "seed b32: densekit speedup over PyTorch"),
-    ("seed-b32", "bound", 0.50, "seed b32: fraction of the sgemm bound"),
-    ("seed-b256", "torch", 1.5, "seed b256: densekit speedup over PyTorch"),
-    ("seed-b256", "bound", 0.75, "seed b256: fraction of the sgemm bound"),
+    ("bn-b32", "torch", 3.0, "bn b32: densekit speedup over PyTorch"),
+    ("bn-b32", "bound", 0.50, "bn b32: fraction of the sgemm bound"),
+    ("bn-b256", "torch", 1.5, "bn b256: densekit speedup over PyTorch"),
+    ("bn-b256", "bound", 0.75, "bn b256: fraction of the sgemm bound"),
     ("deep-b32", "torch", 4.0, "deep b32: densekit speedup over PyTorch"),
     ("deep-b256", "torch", 2.0, "deep b256: densekit speedup over PyTorch"),
     ("predict", "torch", 1.5, "predict 10k: speedup over PyTorch (inference_mode)"),
     ("latency", "torch", 5.0, "1-sample latency: PyTorch's / densekit's (densekit ≤ 1/5)"),
-    ("threads", "scaling", 1.7, "seed b256: 2 threads / 1 thread throughput"),
+    ("threads", "scaling", 1.7, "bn b256: 2 threads / 1 thread throughput"),
 )
 
 
@@ -123,28 +123,27 @@ def _table(header, rows, left=2):
     return lines
 
 
-def markdown(raw, summary):
-    """The report: a header, then tables for training, inference, extras and targets."""
-    meta, options = raw["meta"], raw["meta"]["options"]
-    versions = ", ".join(f"{peer} {version}" for peer, version in raw["versions"].items())
+def markdown(raw, summary, level=2):
+    """The report: a title (a markdown heading of `level`), the date, machine and versions, then
+    tables for training, inference, extras and targets (headings one level deeper)."""
+    options = raw["meta"]["options"]
     sgemm = summary["sgemm_flops_per_s"]
+    sub = "#" * (level + 1)
     lines = [
-        f"## densekit bench: {options['samples']:,} samples, {options['repeats']} "
+        f"{'#' * level} Benchmark: {options['samples']:,} samples, {options['repeats']} "
         f"repetition{'s' * (options['repeats'] != 1)}, {options['threads']} thread"
         f"{'s' * (options['threads'] != 1)}, medians",
         "",
-        f"{meta['machine']['cpu']} ({meta['machine']['cpus']} CPUs), Python "
-        f"{meta['machine']['python']}; {versions}. Load average (1 min) "
-        f"{meta['load_before'][0]:.2f} before, {meta['load_after'][0]:.2f} after.",
+        *_about(raw),
     ]
     if sgemm:
         lines.append(
-            f"sgemm rate (NumPy float32 matmul 1024², {options['threads']} thread"
+            f"- sgemm rate (NumPy float32 matmul 1024², {options['threads']} thread"
             f"{'s' * (options['threads'] != 1)}): {sgemm / 1e9:.1f} GFLOP/s; the sgemm bound "
             f"of an epoch is 3 × its forward FLOPs / that rate" + _bounds(summary) + "."
         )
     if options.get("quick"):
-        lines.append("Quick run: indicative only; the targets are meant for full runs.")
+        lines.append("- Quick run: indicative only; the targets are meant for full runs.")
     items = summary["items"]
     train = [
         (name, peer, row)
@@ -153,7 +152,7 @@ def markdown(raw, summary):
         for peer, row in rows.items()
     ]
     if train:
-        lines += ["", "### Training, one epoch", ""]
+        lines += ["", f"{sub} Training, one epoch", ""]
         lines += _table(
             [
                 "workload",
@@ -188,7 +187,7 @@ def markdown(raw, summary):
             "predict": f"predict {options['predict_samples']:,} (batch {options['predict_batch']})",
             "latency": f"1 sample, median of {options['latency_calls']:,} calls",
         }
-        lines += ["", "### Inference, seed model", ""]
+        lines += ["", f"{sub} Inference, bn model", ""]
         lines += _table(
             ["measure", "peer", "median", "samples/s", "densekit speedup"],
             [
@@ -202,9 +201,9 @@ def markdown(raw, summary):
                 for name, peer, row in inference
             ],
         )
-    lines += _extras(raw, items)
+    lines += _extras(raw, items, sub)
     if summary["targets"]:
-        lines += ["", "### Targets (issue 5)", ""]
+        lines += ["", f"{sub} Targets", ""]
         lines += _table(
             ["target", "measured", "goal", "result"],
             [
@@ -219,11 +218,11 @@ def markdown(raw, summary):
             left=1,
         )
     if raw["notes"]:
-        lines += ["", "### Notes", ""] + [f"- {note.splitlines()[0]}" for note in raw["notes"]]
+        lines += ["", f"{sub} Notes", ""] + [f"- {note.splitlines()[0]}" for note in raw["notes"]]
     return "\n".join(lines) + "\n"
 
 
-def _extras(raw, items):
+def _extras(raw, items, sub):
     rows = []
     for name, peers in items.items():
         row = peers.get("densekit")
@@ -239,18 +238,18 @@ def _extras(raw, items):
         elif item.kind == "threads" and row:
             rows.append(
                 [
-                    f"seed b{item.batch}: 2 threads vs 1",
+                    f"bn b{item.batch}: 2 threads vs 1",
                     f"1 thread {_time(row['1_seconds'])}, 2 threads {_time(row['2_seconds'])}",
                     _times(row["speedup"]),
                 ]
             )
     lines = []
     if rows:
-        lines += ["", "### densekit only", ""] + _table(
+        lines += ["", f"{sub} densekit only", ""] + _table(
             ["measure", "epoch medians", "speedup"], rows, left=1
         )
     if raw["rss"]:
-        lines += ["", "### Peak RSS during one epoch of fit (fresh process per peer)", ""]
+        lines += ["", f"{sub} Peak RSS during one epoch of fit (fresh process per peer)", ""]
         lines += _table(
             ["peer", "workload", "RSS before fit", "peak during fit", "fit adds"],
             [
@@ -273,8 +272,27 @@ def _extras(raw, items):
     return lines
 
 
+def _about(raw):
+    """The date, the machine, the versions and the load, as markdown list items."""
+    meta, machine = raw["meta"], raw["meta"]["machine"]
+    cores = f", {machine['cores']} cores" if machine.get("cores") else ""
+    build = machine["densekit_build"]
+    versions = raw["versions"]
+    return [
+        f"- Date: {meta['date']}",
+        f"- Machine: {machine['cpu']}, {machine['cpus']} logical CPUs{cores}; instruction sets: "
+        f"{' '.join(machine['simd']) or 'unknown'}",
+        f"- Versions: densekit {versions.get('densekit', machine['densekit'])} (Eigen "
+        f"{build['eigen_version']}, SIMD in use: {build['simd']}), NumPy "
+        f"{versions.get('numpy', machine['numpy'])}, PyTorch {versions.get('torch', 'not run')}, "
+        f"Python {machine['python']}",
+        f"- Load average (1 min): {meta['load_before'][0]:.2f} before, "
+        f"{meta['load_after'][0]:.2f} after",
+    ]
+
+
 def _bounds(summary):
-    """ ": seed 0.98 s, deep 0.99 s" for the models trained in this run."""
+    """ ": bn 0.98 s, deep 0.99 s" for the models trained in this run."""
     bounds = {}
     for name, rows in summary["items"].items():
         for row in rows.values():

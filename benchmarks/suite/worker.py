@@ -1,5 +1,5 @@
 """One peer in its own process, driven by the runner: a JSON request per line on stdin, a JSON
-reply per line on stdout (`python -m densekit._bench.worker PEER`).
+reply per line on stdout (`python -m suite.worker PEER`).
 
 Why a process per peer: each framework's thread pools (OpenMP, OpenBLAS) and memory stay its own,
 the BLAS thread count can be set before NumPy loads, and an idle peer waits on a pipe instead of
@@ -16,7 +16,7 @@ import traceback
 
 import numpy as np
 
-from densekit._bench import workloads
+from suite import workloads
 
 __all__ = ["main"]
 
@@ -57,7 +57,7 @@ class Worker:
     # -- requests ----------------------------------------------------------------------------
     def hello(self, threads):
         try:
-            self.peer = importlib.import_module(f"densekit._bench.peer_{self.name}")
+            self.peer = importlib.import_module(f"suite.peer_{self.name}")
         except ImportError as error:  # the peer's framework is not installed
             return {"available": False, "reason": str(error)}
         self.threads = threads

@@ -1,7 +1,10 @@
-"""The seed notebook's cells (/work/shared/seed.md), run with `import densekit as keras`.
+"""Code a tf.keras user writes, run with `import densekit as keras`.
 
-Each test is one cell (or one claim of the text around it); the expected values are the seed's
-printed outputs, or NumPy arithmetic written out in a comment.
+Each test is one short example: listing the initializers, activations and ReLU layers; Dense
+layers with chosen initializers; NumPy's sigmoid and leaky ReLU against densekit's;
+BatchNormalization on a small image; a batch-normalized model, its summary and its variables;
+gradient clipping. The expected values are what tf.keras prints for the same code, or NumPy
+arithmetic written out in a comment.
 """
 
 import math
@@ -10,13 +13,13 @@ import re
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
-from reference import SEED_BN_OUTPUT, SEED_IMAGE
+from reference import BN_EXAMPLE_IMAGE, BN_EXAMPLE_OUTPUT
 
 import densekit as keras
 
-# -- In [11]: the initializer listing ------------------------------------------------------------
+# -- the initializer listing ----------------------------------------------------------------------
 
-SEED_INITIALIZERS = [
+TF_KERAS_INITIALIZERS = [
     "Constant",
     "GlorotNormal",
     "GlorotUniform",
@@ -53,9 +56,9 @@ SEED_INITIALIZERS = [
     "zeros",
 ]
 
-# -- In [7]: the activation listing -------------------------------------------------------------
+# -- the activation listing -----------------------------------------------------------------------
 
-SEED_ACTIVATIONS = [
+TF_KERAS_ACTIVATIONS = [
     "deserialize",
     "elu",
     "exponential",
@@ -75,20 +78,20 @@ SEED_ACTIVATIONS = [
 ]
 
 
-def test_initializer_listing_contains_every_name_the_seed_shows():
+def test_initializer_listing_contains_every_name_tf_keras_lists():
     names = [name for name in dir(keras.initializers) if not name.startswith("_")]
-    assert set(SEED_INITIALIZERS) <= set(names), sorted(set(SEED_INITIALIZERS) - set(names))
+    assert set(TF_KERAS_INITIALIZERS) <= set(names), sorted(set(TF_KERAS_INITIALIZERS) - set(names))
     assert names == sorted(names)
 
 
-def test_activation_listing_contains_every_name_the_seed_shows():
+def test_activation_listing_contains_every_name_tf_keras_lists():
     names = [activation for activation in dir(keras.activations) if not activation.startswith("_")]
-    assert set(SEED_ACTIVATIONS) <= set(names), sorted(set(SEED_ACTIVATIONS) - set(names))
+    assert set(TF_KERAS_ACTIVATIONS) <= set(names), sorted(set(TF_KERAS_ACTIVATIONS) - set(names))
 
 
-def test_relu_layer_listing_contains_the_seeds_four_variants():
-    # In [8]: ['LeakyReLU', 'PReLU', 'ReLU', 'ThresholdedReLU'] (densekit adds RReLU, which the
-    # seed's text describes).
+def test_relu_layer_listing_contains_the_four_tf_keras_variants():
+    # tf.keras lists ['LeakyReLU', 'PReLU', 'ReLU', 'ThresholdedReLU']; densekit adds RReLU (the
+    # randomized leaky ReLU).
     names = [layer for layer in dir(keras.layers) if "relu" in layer.lower()]
     assert {"LeakyReLU", "PReLU", "ReLU", "ThresholdedReLU"} <= set(names)
     for name in names:
@@ -96,13 +99,13 @@ def test_relu_layer_listing_contains_the_seeds_four_variants():
 
 
 def test_every_listed_initializer_name_resolves():
-    for name in SEED_INITIALIZERS:
+    for name in TF_KERAS_INITIALIZERS:
         assert hasattr(keras.initializers, name)
     for name in ("glorot_uniform", "he_normal", "lecun_normal", "HeNormal"):
         assert isinstance(keras.initializers.get(name), keras.initializers.Initializer)
 
 
-# -- In [4], In [9], In [13]: Dense layers with chosen initializers --------------------------------
+# -- Dense layers with chosen initializers ------------------------------------------------------------
 
 
 def _built_kernel(layer, fan_in):
@@ -111,7 +114,7 @@ def _built_kernel(layer, fan_in):
     return layer.kernel.numpy()
 
 
-def test_dense_relu_he_normal_cell():
+def test_dense_relu_with_he_normal_kernel():
     layer = keras.layers.Dense(10, activation="relu", kernel_initializer="he_normal")
     assert layer.units == 10
     assert layer.activation is keras.activations.relu
@@ -140,7 +143,7 @@ def test_variance_scaling_fan_avg_uniform_as_kernel_initializer():
     assert abs(kernel.mean()) < 0.05 * limit
 
 
-def test_selu_with_lecun_normal_cell():
+def test_dense_selu_with_lecun_normal_kernel():
     layer = keras.layers.Dense(10, activation="selu", kernel_initializer="lecun_normal")
     assert layer.activation is keras.activations.selu
     assert isinstance(layer.kernel_initializer, keras.initializers.LecunNormal)
@@ -153,7 +156,7 @@ def test_selu_with_lecun_normal_cell():
     assert_allclose(keras.activations.selu(z), expected, rtol=1e-6, atol=1e-7)
 
 
-# -- In [2], In [6]: the NumPy sigmoid and leaky_relu against densekit's ------------------------------
+# -- a NumPy sigmoid and leaky_relu against densekit's ------------------------------------------------
 
 
 def sigmoid(z):
@@ -164,14 +167,14 @@ def leaky_relu(z, alpha=0.01):
     return np.maximum(alpha * z, z)
 
 
-def test_seed_sigmoid_matches_keras_sigmoid():
+def test_numpy_sigmoid_matches_keras_sigmoid():
     z = np.linspace(-5, 5, 200)
     assert_allclose(keras.activations.sigmoid(z), sigmoid(z), rtol=1e-6, atol=1e-7)
-    # The saturation the seed describes: sigmoid(±20) is 1 and 0 to float32 precision.
+    # The logistic function saturates: sigmoid(±20) is 1 and 0 to float32 precision.
     assert_allclose(keras.activations.sigmoid(np.array([-20.0, 20.0])), [0.0, 1.0], atol=1e-8)
 
 
-def test_seed_leaky_relu_matches_keras_leaky_relu_with_negative_slope():
+def test_numpy_leaky_relu_matches_keras_leaky_relu_with_negative_slope():
     z = np.linspace(-5, 5, 201)
     assert_allclose(
         keras.activations.leaky_relu(z, negative_slope=0.01), leaky_relu(z), rtol=1e-6, atol=1e-7
@@ -182,28 +185,28 @@ def test_seed_leaky_relu_matches_keras_leaky_relu_with_negative_slope():
     )
 
 
-def test_leaky_relu_layer_matches_seed_function():
+def test_leaky_relu_layer_matches_numpy_function():
     z = np.linspace(-5, 5, 40).reshape(4, 10)
     out = keras.layers.LeakyReLU(negative_slope=0.01)(z)
     assert_allclose(out, leaky_relu(z), rtol=1e-6, atol=1e-7)
 
 
-# -- In [94], In [95]: BatchNormalization on a 3x3 tensor ---------------------------------------------
+# -- BatchNormalization on a 3x3 tensor -----------------------------------------------------------------
 
 
 def test_batch_normalization_call_uses_initial_moving_stats():
-    out = keras.layers.BatchNormalization()(SEED_IMAGE)
+    out = keras.layers.BatchNormalization()(BN_EXAMPLE_IMAGE)
     # Inference mode with moving_mean 0, moving_variance 1, epsilon 0.001, gamma 1, beta 0:
     # y = x / sqrt(1 + 0.001); 0.13832426 / 1.00049988 = 0.13825515.
     assert out.shape == (3, 3)
-    assert_allclose(out, SEED_IMAGE / np.sqrt(1.001), rtol=1e-6)
-    assert_allclose(out, SEED_BN_OUTPUT, rtol=2e-7, atol=1e-7)
+    assert_allclose(out, BN_EXAMPLE_IMAGE / np.sqrt(1.001), rtol=1e-6)
+    assert_allclose(out, BN_EXAMPLE_OUTPUT, rtol=2e-7, atol=1e-7)
 
 
-# -- In [101], In [96], In [97]: the BN model, its summary and its variables ------------------------
+# -- the BN model, its summary and its variables --------------------------------------------------------
 
 
-def _seed_bn_model():
+def _bn_model():
     return keras.models.Sequential(
         [
             keras.layers.Flatten(input_shape=[28, 28]),
@@ -218,8 +221,8 @@ def _seed_bn_model():
     )
 
 
-SEED_PARAMS = [0, 3136, 235200, 1200, 30000, 400, 0, 1010]
-SEED_SHAPES = [
+BN_MODEL_PARAMS = [0, 3136, 235200, 1200, 30000, 400, 0, 1010]
+BN_MODEL_SHAPES = [
     (None, 784),
     (None, 784),
     (None, 300),
@@ -231,19 +234,19 @@ SEED_SHAPES = [
 ]
 
 
-def test_seed_bn_model_layer_counts_and_shapes():
-    model = _seed_bn_model()
+def test_bn_model_layer_counts_and_shapes():
+    model = _bn_model()
     assert model.built
-    assert [layer.count_params() for layer in model.layers] == SEED_PARAMS
-    assert [layer.output_shape for layer in model.layers] == SEED_SHAPES
+    assert [layer.count_params() for layer in model.layers] == BN_MODEL_PARAMS
+    assert [layer.output_shape for layer in model.layers] == BN_MODEL_SHAPES
     # 270,946 = 3136 + 235200 + 1200 + 30000 + 400 + 1010; non-trainable: 2 * (784 + 300 + 100).
     assert model.count_params() == 270946
     assert sum(int(np.prod(v.shape)) for v in model.trainable_weights) == 268578
     assert sum(int(np.prod(v.shape)) for v in model.non_trainable_weights) == 2368
 
 
-def test_seed_bn_model_summary_rows_and_totals(capsys):
-    model = _seed_bn_model()
+def test_bn_model_summary_rows_and_totals(capsys):
+    model = _bn_model()
     model.summary()
     text = capsys.readouterr().out
     assert f'Model: "{model.name}"' in text
@@ -252,7 +255,7 @@ def test_seed_bn_model_summary_rows_and_totals(capsys):
     assert "Non-trainable params: 2,368" in text
     # Every row: the name and type (wrapped as tf.keras wraps it), the shape, the count.
     flat = re.sub(r"\s+", " ", text)
-    for layer, shape, count in zip(model.layers, SEED_SHAPES, SEED_PARAMS):
+    for layer, shape, count in zip(model.layers, BN_MODEL_SHAPES, BN_MODEL_PARAMS):
         label = f"{layer.name} ({type(layer).__name__})"
         head = label[:27]
         assert re.search(re.escape(head) + r" " + re.escape(str(shape)) + rf" {count} ", flat), (
@@ -288,8 +291,8 @@ def _tf_keras_row(fields, positions=(29, 55, 65)):
     return lines
 
 
-def test_tf_keras_row_oracle_reproduces_the_seed_lines():
-    seed_lines = [
+def test_tf_keras_row_oracle_reproduces_tf_keras_summary_lines():
+    tf_keras_lines = [
         " Layer (type)                Output Shape              Param #   ",
         " flatten_26 (Flatten)        (None, 784)               0         ",
         " batch_normalization_35 (Bat  (None, 784)              3136      ",
@@ -302,16 +305,16 @@ def test_tf_keras_row_oracle_reproduces_the_seed_lines():
         + _tf_keras_row(["batch_normalization_35 (BatchNormalization)", "(None, 784)", 3136])
         + _tf_keras_row(["dense_14 (Dense)", "(None, 300)", 235200])
     )
-    assert rows == seed_lines
+    assert rows == tf_keras_lines
 
 
-def test_seed_bn_model_summary_has_tf_keras_column_layout(capsys):
-    model = _seed_bn_model()
+def test_bn_model_summary_has_tf_keras_column_layout(capsys):
+    model = _bn_model()
     model.summary()
     lines = capsys.readouterr().out.splitlines()
     expected = [f'Model: "{model.name}"', "_" * 65]
     expected += _tf_keras_row(["Layer (type)", "Output Shape", "Param #"]) + ["=" * 65]
-    for i, (layer, shape, count) in enumerate(zip(model.layers, SEED_SHAPES, SEED_PARAMS)):
+    for i, (layer, shape, count) in enumerate(zip(model.layers, BN_MODEL_SHAPES, BN_MODEL_PARAMS)):
         expected += _tf_keras_row([f"{layer.name} ({type(layer).__name__})", str(shape), count])
         expected.append("=" * 65 if i == len(model.layers) - 1 else " " * 65)
     expected += [
@@ -323,12 +326,12 @@ def test_seed_bn_model_summary_has_tf_keras_column_layout(capsys):
     assert [line.rstrip() for line in lines] == [line.rstrip() for line in expected]
 
 
-def test_seed_bn_layer_variables_names_and_trainable_flags():
-    model = _seed_bn_model()
+def test_bn_layer_variables_names_and_trainable_flags():
+    model = _bn_model()
     bn1 = model.layers[1]
     assert isinstance(bn1, keras.layers.BatchNormalization)
     pairs = [(var.name, var.trainable) for var in bn1.variables]
-    # The seed: [('batch_normalization_35/gamma:0', True), ('.../beta:0', True),
+    # tf.keras: [('batch_normalization_35/gamma:0', True), ('.../beta:0', True),
     # ('.../moving_mean:0', False), ('.../moving_variance:0', False)]; the number depends on
     # how many BN layers this process created before.
     assert re.fullmatch(r"batch_normalization(_\d+)?", bn1.name)
@@ -342,15 +345,15 @@ def test_seed_bn_layer_variables_names_and_trainable_flags():
     assert [v.shape for v in bn1.variables] == [(784,)] * 4
 
 
-def test_seed_bn_model_dense_layers_without_bias_have_only_a_kernel():
-    model = _seed_bn_model()
+def test_bn_model_dense_layers_without_bias_have_only_a_kernel():
+    model = _bn_model()
     assert [v.name.split("/", 1)[1] for v in model.layers[2].variables] == ["kernel:0"]
     assert model.layers[2].bias is None
     assert [v.name.split("/", 1)[1] for v in model.layers[7].variables] == ["kernel:0", "bias:0"]
 
 
-def test_seed_bn_model_trains_and_predicts_probabilities():
-    model = _seed_bn_model()
+def test_bn_model_trains_and_predicts_probabilities():
+    model = _bn_model()
     model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd", metrics=["accuracy"])
     rng = np.random.default_rng(0)
     x = rng.random((64, 28, 28)).astype(np.float32)
@@ -365,10 +368,10 @@ def test_seed_bn_model_trains_and_predicts_probabilities():
     assert_allclose(proba.sum(axis=1), np.ones(5), rtol=1e-5)
 
 
-# -- In [106]: gradient clipping ------------------------------------------------------------------------
+# -- gradient clipping ----------------------------------------------------------------------------------
 
 
-def test_sgd_clipvalue_cell():
+def test_sgd_clipvalue_optimizer_config():
     optimizer = keras.optimizers.SGD(clipvalue=1.0)
     assert isinstance(optimizer, keras.optimizers.SGD)
     assert optimizer.clipvalue == 1.0

@@ -247,14 +247,8 @@ StepTotals Network::train_epoch(MatrixIn x, MatrixIn y, const std::vector<std::i
   const Index target_cols = y.cols();
   for (Index start = 0; start < total; start += batch_size) {
     const Index n = std::min(batch_size, total - start);
-    const auto step_start = Clock::now();
-    StepTotals step;
-    {
-      const ThreadCap cap(thread_tuner_.next(get_num_threads()));
-      gather_batch(x, y, order, start, n);
-      step = step_on_buffers(target_.topRows(n).leftCols(target_cols), n);
-    }
-    thread_tuner_.record(std::chrono::duration<double>(Clock::now() - step_start).count());
+    gather_batch(x, y, order, start, n);
+    const StepTotals step = step_on_buffers(target_.topRows(n).leftCols(target_cols), n);
     epoch.finite = step.finite;
     if (!step.finite) break;
     epoch.loss_sum += step.loss_sum;

@@ -29,10 +29,10 @@ std::pair<Index, Index> share_of(Index extent, Index part, Index parts) {
 }
 
 Partition Partition::loop(Index work) {
-  return Partition(work < kParallelThreshold ? 1 : get_num_threads(), Axis::whole, 0, 0);
+  return Partition(work < kParallelThreshold ? 1 : get_num_threads(), Axis::whole);
 }
 
-Partition Partition::per_thread() { return Partition(get_num_threads(), Axis::whole, 0, 0); }
+Partition Partition::per_thread() { return Partition(get_num_threads(), Axis::whole); }
 
 Partition Partition::product(Index rows, Index cols, Index inner) {
   const double multiply_adds = double(rows) * double(cols) * double(inner);
@@ -40,16 +40,15 @@ Partition Partition::product(Index rows, Index cols, Index inner) {
   const bool splits =
       multiply_adds >= (thin ? kThinProductParallelThreshold : kProductParallelThreshold) &&
       get_num_threads() > 1;
-  if (!splits) return Partition(1, Axis::whole, multiply_adds, double(rows) * double(cols));
-  return Partition(get_num_threads(), rows >= cols ? Axis::rows : Axis::columns, multiply_adds,
-                   double(rows) * double(cols));
+  if (!splits) return Partition(1, Axis::whole);
+  return Partition(get_num_threads(), rows >= cols ? Axis::rows : Axis::columns);
 }
 
 Partition Partition::forward(Index batch, Index inputs, Index units) {
   const Partition whole = product(batch, units, inputs);
   const Index parts = std::min<Index>(get_num_threads(), (inputs + 15) / 16);
   if (!whole.splits() || parts < 2 || (parts - 1) * batch >= inputs) return whole;
-  return Partition(parts, Axis::inner, whole.multiply_adds_, whole.epilogue_elements_);
+  return Partition(parts, Axis::inner);
 }
 
 std::pair<Index, Index> Partition::share(Index extent, Index part) const {

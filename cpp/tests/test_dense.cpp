@@ -195,9 +195,9 @@ TEST(DenseKernel, MultiThreadedMatchesSingleThreaded) {
   }
 }
 
-// The epoch loop may run a step on one thread while two are configured (ThreadCap). The forward
-// split over its inner dimension is cut by the configured count, and the other splits deal out
-// whole output rows or columns, so every product has the same bits either way (and training
+// A product may run on one thread while two are configured (a ThreadCap, a nested call). The
+// forward split over its inner dimension is cut by the configured count, and the other splits deal
+// out whole output rows or columns, so every product has the same bits either way (and training
 // stays reproducible for a given thread count).
 TEST(DenseKernel, ProductsUnderAThreadCapHaveTheSameBits) {
   test::ThreadsGuard guard;

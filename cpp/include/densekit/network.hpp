@@ -11,7 +11,6 @@
 #include "densekit/kernels/losses.hpp"
 #include "densekit/layers/layer.hpp"
 #include "densekit/optimizer.hpp"
-#include "densekit/thread_tuner.hpp"
 
 namespace densekit {
 
@@ -105,7 +104,6 @@ class Network {
   Index monitor_every_ = 0;
   std::int64_t steps_done_ = 0;
   std::vector<MonitorRecord> records_;
-  ThreadTuner thread_tuner_;  // train_epoch's steps: on all threads or on one
 };
 
 }  // namespace densekit

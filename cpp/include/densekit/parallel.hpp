@@ -4,7 +4,7 @@
 //
 // Determinism lives here, so that no kernel has to remember it: the parts depend only on the
 // size of the work and the configured thread count, never on how many threads run now (fewer
-// under the epoch loop's ThreadCap, on contended cores, in a nested or concurrent call). Thread t
+// under a ThreadCap, in a nested or concurrent call). Thread t
 // of a team of T takes parts t, t + T, ..., and a part is computed the same way on any thread, so
 // a result has the same bits whichever threads ran it. The products (kernels/dense.cpp) and the
 // optimizer ask the same Partition, so a thread updates the weight rows whose gradient it computed.
@@ -54,17 +54,11 @@ class Partition {
   // partition, nothing for a part beyond parts().
   std::pair<Index, Index> share(Index extent, Index part) const;
 
-  // body(thread, team) on each thread of a team the policy sizes now (1 when unsplit); a product's
-  // team is timed by a ContentionProbe. The body takes parts thread, thread + team, ...
+  // body(thread, team) on each thread of a team the policy sizes now (1 when unsplit). The body
+  // takes parts thread, thread + team, ...
   template <class Body>
   void run(const Body& body) const {
-    const int threads = parts_ > 1 ? running_threads() : 1;
-    if (threads > 1 && multiply_adds_ > 0) {
-      const ContentionProbe probe(multiply_adds_, threads, epilogue_elements_);
-      run_team(threads, body);
-    } else {
-      run_team(threads, body);
-    }
+    run_team(parts_ > 1 ? running_threads() : 1, body);
   }
 
   // body(part) for every part, each on the thread that run() deals it to.
@@ -76,16 +70,10 @@ class Partition {
   }
 
  private:
-  Partition(Index parts, Axis axis, double multiply_adds, double epilogue_elements)
-      : parts_(parts),
-        axis_(axis),
-        multiply_adds_(multiply_adds),
-        epilogue_elements_(epilogue_elements) {}
+  Partition(Index parts, Axis axis) : parts_(parts), axis_(axis) {}
 
   Index parts_;
   Axis axis_;
-  double multiply_adds_;      // a product's work, for its ContentionProbe (0: not a product)
-  double epilogue_elements_;  // outputs its threads also finish in place (bias, activation)
 };
 
 // body(i) for i in [0, count), split as Partition::loop(work): each thread a contiguous range.

@@ -951,3 +951,28 @@ def test_batch_norm_frozen_matches_keras(rng):
     # Keras 3: a frozen BN runs in inference mode even when called with training=True.
     _close(ours(x, training=True), _torch_numpy(theirs(torch.tensor(x), training=True)), atol=1e-6)
     _close(_values(ours)["moving_mean"], _torch_numpy(theirs.moving_mean.value), atol=0)
+
+
+def _batch_norm_model():
+    model = keras.Sequential(
+        [keras.layers.BatchNormalization(input_shape=(3,)), keras.layers.Dense(2)]
+    )
+    model.compile(loss="mse", optimizer="sgd")
+    return model
+
+
+def test_a_training_call_on_a_batch_with_nan_leaves_the_moving_statistics_finite():
+    model = _batch_norm_model()
+    bn = model.layers[0]
+    clean = np.arange(12, dtype=np.float32).reshape(4, 3)
+    model(clean, training=True)
+    before = [v.copy() for v in bn.get_weights()]
+    poisoned = clean.copy()
+    poisoned[1, 2] = np.nan
+    model(poisoned, training=True)
+    bn(poisoned, training=True)
+    for got, want in zip(bn.get_weights(), before):
+        np.testing.assert_array_equal(got, want)
+    assert np.isfinite(model.predict(clean, verbose=0)).all()
+    model(clean, training=True)  # a finite batch still moves them
+    assert not np.array_equal(bn.get_weights()[2], before[2])

@@ -60,10 +60,14 @@ bool BatchNormLayer::pending_state_finite() const {
   return !moving_update_pending_ || (mean_.allFinite() && var_.allFinite());
 }
 
-// The moving statistics move only once the step is known to be finite (see Layer).
+// The moving statistics move only once the step is known to be finite (see Layer), and only by
+// finite batch statistics.
 void BatchNormLayer::commit_forward() {
   if (!moving_update_pending_) return;
   moving_update_pending_ = false;
+  // A batch with a NaN or Inf row (from model(x, training=True), say) would leave the moving
+  // statistics non-finite for good, and every later inference output with them: it moves nothing.
+  if (!mean_.allFinite() || !var_.allFinite()) return;
   batch_norm_update_moving(moving_mean_->value.row(0), moving_variance_->value.row(0), mean_, var_,
                            momentum_);
 }

@@ -64,10 +64,11 @@ bool BatchNormLayer::pending_state_finite() const {
 // finite batch statistics.
 void BatchNormLayer::commit_forward() {
   if (!moving_update_pending_) return;
+  const bool finite = pending_state_finite();  // reads the pending flag: before clearing it
   moving_update_pending_ = false;
   // A batch with a NaN or Inf row (from model(x, training=True), say) would leave the moving
   // statistics non-finite for good, and every later inference output with them: it moves nothing.
-  if (!mean_.allFinite() || !var_.allFinite()) return;
+  if (!finite) return;
   batch_norm_update_moving(moving_mean_->value.row(0), moving_variance_->value.row(0), mean_, var_,
                            momentum_);
 }

@@ -122,7 +122,8 @@ std::shared_ptr<Network> bn_network(Index batch) {
   ClipSpec clip;
   clip.clipvalue = 1.0f;
   net->compile(LossSpec{LossKind::sparse_categorical_crossentropy, false},
-               std::make_shared<SGD>(0.01f, 0.0f, false, clip), AccuracyKind::sparse_categorical);
+               std::make_shared<Optimizer>(sgd_settings(0.0f, false, clip), 0.01f),
+               AccuracyKind::sparse_categorical);
   return net;
 }
 
@@ -139,7 +140,8 @@ std::shared_ptr<Network> deep_network() {
   ClipSpec clip;
   clip.clipnorm = 1.0f;
   net->compile(LossSpec{LossKind::sparse_categorical_crossentropy, false},
-               std::make_shared<SGD>(0.01f, 0.0f, false, clip), AccuracyKind::sparse_categorical);
+               std::make_shared<Optimizer>(sgd_settings(0.0f, false, clip), 0.01f),
+               AccuracyKind::sparse_categorical);
   return net;
 }
 

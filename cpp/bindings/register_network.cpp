@@ -17,29 +17,95 @@ void register_network(py::module_& m) {
              return ClipSpec{clipvalue, clipnorm, global_clipnorm};
            }),
            py::arg("clipvalue") = 0, py::arg("clipnorm") = 0, py::arg("global_clipnorm") = 0,
-           "At most one may be set (SGD checks).")
+           "At most one may be set (the Optimizer checks).")
       .def_readonly("clipvalue", &ClipSpec::clipvalue, "Clip each gradient value to ±clipvalue.")
       .def_readonly("clipnorm", &ClipSpec::clipnorm, "Clip each gradient to this L2 norm.")
       .def_readonly("global_clipnorm", &ClipSpec::global_clipnorm,
                     "Clip all gradients together to this joint L2 norm.");
 
-  py::class_<SGD, std::shared_ptr<SGD>>(
-      m, "SGD", "SGD with momentum, Nesterov and Keras's clipping; owns the momentum slots.")
-      .def(py::init<Scalar, Scalar, bool, const ClipSpec&>(), py::arg("learning_rate"),
-           py::arg("momentum"), py::arg("nesterov"), py::arg("clip"),
-           "ValueError for momentum outside [0, 1] or more than one clipping argument.")
-      .def_readwrite("learning_rate", &SGD::learning_rate, "The step size.")
-      .def_readonly("momentum", &SGD::momentum, "Fixed: the slots exist only when it is not 0.")
-      .def_readwrite("nesterov", &SGD::nesterov, "Nesterov momentum.")
-      .def_readwrite("iterations", &SGD::iterations, "Updates applied so far.")
+  py::enum_<UpdateRule>(m, "UpdateRule", "The update rule of a Keras optimizer.")
+      .value("sgd", UpdateRule::sgd)
+      .value("adagrad", UpdateRule::adagrad)
+      .value("rmsprop", UpdateRule::rmsprop)
+      .value("adam", UpdateRule::adam)
+      .value("adamax", UpdateRule::adamax)
+      .value("nadam", UpdateRule::nadam)
+      .value("lion", UpdateRule::lion);
+
+  py::class_<RuleSettings>(m, "RuleSettings",
+                           "A rule and its hyperparameters; each rule reads its own.")
+      .def(py::init<>())
+      .def_readwrite("rule", &RuleSettings::rule)
+      .def_readwrite("momentum", &RuleSettings::momentum, "SGD's and RMSprop's momentum.")
+      .def_readwrite("nesterov", &RuleSettings::nesterov)
+      .def_readwrite("beta_1", &RuleSettings::beta_1)
+      .def_readwrite("beta_2", &RuleSettings::beta_2)
+      .def_readwrite("epsilon", &RuleSettings::epsilon)
+      .def_readwrite("amsgrad", &RuleSettings::amsgrad)
+      .def_readwrite("rho", &RuleSettings::rho)
+      .def_readwrite("centered", &RuleSettings::centered)
+      .def_readwrite("initial_accumulator_value", &RuleSettings::initial_accumulator_value);
+
+  py::class_<OptimizerSettings>(m, "OptimizerSettings",
+                                "What the base optimizer adds to a rule; 0 means not set.")
+      .def(py::init<>())
+      .def_readwrite("rule", &OptimizerSettings::rule)
+      .def_readwrite("clip", &OptimizerSettings::clip)
+      .def_readwrite("weight_decay", &OptimizerSettings::weight_decay)
+      .def_readwrite("use_ema", &OptimizerSettings::use_ema)
+      .def_readwrite("ema_momentum", &OptimizerSettings::ema_momentum)
+      .def_readwrite("ema_overwrite_frequency", &OptimizerSettings::ema_overwrite_frequency)
+      .def_readwrite("gradient_accumulation_steps",
+                     &OptimizerSettings::gradient_accumulation_steps);
+
+  py::class_<Optimizer, std::shared_ptr<Optimizer>>(
+      m, "Optimizer", "A Keras optimizer's update, run inside the training call; owns the slots.")
+      .def(py::init<const OptimizerSettings&, Scalar>(), py::arg("settings"),
+           py::arg("learning_rate"), "ValueError for a setting out of its range.")
+      .def_readonly("settings", &Optimizer::settings, "Fixed at construction.")
+      .def_readwrite("learning_rate", &Optimizer::learning_rate,
+                     "The step size when there is no schedule.")
+      .def_readwrite("schedule", &Optimizer::schedule, "The learning-rate schedule, or None.")
+      .def_readwrite("steps", &Optimizer::steps,
+                     "Steps run, accumulating ones included (Keras's _iterations).")
+      .def_readwrite("u_product", &Optimizer::u_product, "Nadam's running product.")
+      .def_property_readonly("iterations", &Optimizer::iterations,
+                             "Updates applied (steps over the gradient accumulation).")
+      .def("current_learning_rate", &Optimizer::current_learning_rate,
+           "The learning rate of the next step.")
       .def(
-          "momentum_slot",
-          [](py::object self, std::shared_ptr<Parameter> p) -> py::object {
-            RowMatrix* slot = self.cast<SGD&>().momentum_slot(p.get());
+          "slot",
+          [](py::object self, std::shared_ptr<Parameter> p, int position) -> py::object {
+            RowMatrix* slot = self.cast<Optimizer&>().slot(p.get(), position);
             if (!slot) return py::none();
             return view_of(*slot, p->is_vector, self);
           },
-          py::arg("parameter"), "A numpy view of the momentum slot, or None.");
+          py::arg("parameter"), py::arg("position"),
+          "A numpy view of a slot (positions: kernels/update_rules.hpp), or None.")
+      .def(
+          "average",
+          [](py::object self, std::shared_ptr<Parameter> p) -> py::object {
+            VariableState* s = self.cast<Optimizer&>().state(p.get());
+            if (!s || s->average.size() == 0) return py::none();
+            return view_of(s->average, p->is_vector, self);
+          },
+          py::arg("parameter"), "A numpy view of the parameter's moving average, or None.")
+      .def(
+          "accumulator",
+          [](py::object self, std::shared_ptr<Parameter> p) -> py::object {
+            VariableState* s = self.cast<Optimizer&>().state(p.get());
+            if (!s || s->accumulator.size() == 0) return py::none();
+            return view_of(s->accumulator, p->is_vector, self);
+          },
+          py::arg("parameter"), "A numpy view of the parameter's gradient accumulator, or None.")
+      .def(
+          "set_decays",
+          [](Optimizer& self, std::shared_ptr<Parameter> p, bool decays) {
+            self.set_decays(p.get(), decays);
+          },
+          py::arg("parameter"), py::arg("decays"), "Whether weight decay applies to it.")
+      .def("finalize_variable_values", &Optimizer::finalize_variable_values, py::arg("parameters"),
+           Release(), "With EMA, every parameter takes its moving average.");
 
   py::class_<StepTotals>(m, "StepTotals",
                          "Sums over the samples of a step or an epoch; divide by samples.")
@@ -80,7 +146,7 @@ void register_network(py::module_& m) {
            "ShapeError (ValueError) when a layer's input units do not match the one below.")
       .def_property_readonly("input_units", &Network::input_units, "Features of the input.")
       .def_property_readonly("output_units", &Network::output_units, "Features of the output.")
-      .def_property_readonly("optimizer", &Network::optimizer, "The SGD of compile, or None.")
+      .def_property_readonly("optimizer", &Network::optimizer, "The Optimizer of compile, or None.")
       .def("compile", &Network::compile, py::arg("loss"), py::arg("optimizer"), py::arg("accuracy"),
            Release(), "Sets the loss, the optimizer (its slots are made now) and the accuracy.")
       .def(

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "densekit/error.hpp"
 #include "densekit/kernels/clipping.hpp"
@@ -10,36 +11,70 @@
 
 namespace densekit {
 
-SGD::SGD(Scalar learning_rate_, Scalar momentum_, bool nesterov_, const ClipSpec& clip_)
-    : learning_rate(learning_rate_), momentum(momentum_), nesterov(nesterov_), clip(clip_) {
-  const int clips = (clip.clipvalue > 0) + (clip.clipnorm > 0) + (clip.global_clipnorm > 0);
-  if (clips > 1)
-    throw ValueError("SGD: only one of clipnorm, clipvalue and global_clipnorm can be set");
-  if (!(momentum >= 0 && momentum <= 1))
-    throw ValueError("SGD: momentum must be in [0, 1]. Received: momentum=" +
-                     std::to_string(momentum));
+namespace {
+
+void require(bool ok, const std::string& what, double value) {
+  if (!ok) throw ValueError("Optimizer: " + what + ". Received: " + std::to_string(value));
 }
 
-namespace {
+void check_settings(const OptimizerSettings& s) {
+  const int clips = (s.clip.clipvalue > 0) + (s.clip.clipnorm > 0) + (s.clip.global_clipnorm > 0);
+  if (clips > 1)
+    throw ValueError("Optimizer: only one of clipnorm, clipvalue and global_clipnorm can be set");
+  const RuleSettings& r = s.rule;
+  require(r.momentum >= 0 && r.momentum <= 1, "momentum must be in [0, 1]", r.momentum);
+  require(r.beta_1 >= 0 && r.beta_1 <= 1, "beta_1 must be in [0, 1]", r.beta_1);
+  require(r.beta_2 >= 0 && r.beta_2 <= 1, "beta_2 must be in [0, 1]", r.beta_2);
+  require(r.rho >= 0 && r.rho <= 1, "rho must be in [0, 1]", r.rho);
+  require(r.epsilon >= 0 && std::isfinite(r.epsilon), "epsilon must be >= 0", r.epsilon);
+  require(r.initial_accumulator_value >= 0 && std::isfinite(r.initial_accumulator_value),
+          "initial_accumulator_value must be >= 0", r.initial_accumulator_value);
+  require(s.weight_decay >= 0 && std::isfinite(s.weight_decay), "weight_decay must be >= 0",
+          s.weight_decay);
+  require(s.ema_momentum >= 0 && s.ema_momentum <= 1, "ema_momentum must be in [0, 1]",
+          s.ema_momentum);
+  require(s.ema_overwrite_frequency >= 0, "ema_overwrite_frequency must be >= 0",
+          double(s.ema_overwrite_frequency));
+  require(s.gradient_accumulation_steps == 0 || s.gradient_accumulation_steps >= 2,
+          "gradient_accumulation_steps must be >= 2", double(s.gradient_accumulation_steps));
+}
 
 // A chunk of a parameter-shaped matrix as a (1, size) view; every parameter is contiguous.
 MatrixOut chunk_of(RowMatrix& m, Index start, Index size) {
   return Eigen::Map<RowMatrix>(m.data() + start, 1, size);
 }
 
-// Empty when the matrix is (momentum 0: no slot).
-MatrixOut slot_chunk(RowMatrix& slot, Index start, Index size) {
-  return slot.size() == 0 ? MatrixOut(slot) : chunk_of(slot, start, size);
-}
+Scalar* data_at(RowMatrix& m, Index start) { return m.size() == 0 ? nullptr : m.data() + start; }
 
 }  // namespace
 
-void SGD::build(const std::vector<std::shared_ptr<Parameter>>& params) {
+OptimizerSettings sgd_settings(Scalar momentum, bool nesterov, const ClipSpec& clip) {
+  OptimizerSettings s;
+  s.rule.momentum = momentum;
+  s.rule.nesterov = nesterov;
+  s.clip = clip;
+  return s;
+}
+
+Optimizer::Optimizer(const OptimizerSettings& settings_, Scalar learning_rate_)
+    : settings(settings_), learning_rate(learning_rate_) {
+  check_settings(settings);
+}
+
+void Optimizer::build(const std::vector<std::shared_ptr<Parameter>>& params) {
+  const auto used = used_slots(settings.rule);
   for (const auto& p : params) {
     if (!p->trainable) continue;
     ++parameter_count_;
-    if (momentum == 0 || slots_.count(p.get())) continue;  // as Keras: no slots without momentum
-    slots_.emplace(p.get(), RowMatrix::Zero(p->value.rows(), p->value.cols()));
+    if (states_.count(p.get())) continue;
+    VariableState state;
+    const Index rows = p->value.rows(), cols = p->value.cols();
+    for (int k = 0; k < kMaxSlots; ++k)
+      if (used[k])
+        state.slots[k] = RowMatrix::Constant(rows, cols, slot_initial_value(settings.rule, k));
+    if (settings.use_ema) state.average = RowMatrix::Zero(rows, cols);
+    if (settings.gradient_accumulation_steps > 0) state.accumulator = RowMatrix::Zero(rows, cols);
+    states_.emplace(p.get(), std::move(state));
     owners_.push_back(p);
   }
   const size_t parts = size_t(Partition::per_thread().parts());
@@ -49,37 +84,102 @@ void SGD::build(const std::vector<std::shared_ptr<Parameter>>& params) {
   squares_.reserve(parameter_count_);
 }
 
-RowMatrix* SGD::momentum_slot(const Parameter* p) {
-  auto it = slots_.find(p);
-  return it == slots_.end() ? nullptr : &it->second;
+VariableState* Optimizer::state(const Parameter* p) {
+  auto it = states_.find(p);
+  return it == states_.end() ? nullptr : &it->second;
 }
 
-RowMatrix& SGD::slot_for_update(Parameter* p) {
-  static RowMatrix empty;  // stands for "no slot" when momentum is 0; never written
-  if (momentum == 0) return empty;
-  RowMatrix* slot = momentum_slot(p);
-  if (!slot)
-    throw ValueError("SGD: parameter '" + p->name +
-                     "' has no momentum slot; compile the model again");
-  return *slot;
+RowMatrix* Optimizer::slot(const Parameter* p, int position) {
+  VariableState* s = state(p);
+  if (!s || position < 0 || position >= kMaxSlots || s->slots[position].size() == 0) return nullptr;
+  return &s->slots[position];
+}
+
+void Optimizer::set_decays(const Parameter* p, bool decays) {
+  VariableState* s = state(p);
+  if (!s) throw ValueError("Optimizer: parameter '" + p->name + "' is not among its variables");
+  s->decays = decays;
+}
+
+VariableState& Optimizer::state_for_update(Parameter* p) {
+  VariableState* s = state(p);
+  if (!s)
+    throw ValueError("Optimizer: parameter '" + p->name +
+                     "' has no optimizer state; compile the model again");
+  return *s;
+}
+
+std::int64_t Optimizer::iterations() const {
+  const std::int64_t n = settings.gradient_accumulation_steps;
+  return n > 0 ? steps / n : steps;
+}
+
+double Optimizer::current_learning_rate() const {
+  return schedule ? schedule->learning_rate(steps) : double(learning_rate);
+}
+
+bool Optimizer::plain_sgd() const {
+  return settings.rule.rule == UpdateRule::sgd && settings.rule.momentum == 0 &&
+         settings.weight_decay == 0 && !settings.use_ema &&
+         settings.gradient_accumulation_steps == 0;
+}
+
+// The rate, μ or β₁, and the averages' η of the step about to run. Asks the schedule (which may
+// be a Python function, and may throw) before anything is written.
+StepScalars Optimizer::this_step(bool accumulate_only) const {
+  const double rate = current_learning_rate();
+  if (!(rate >= 0 && rate < 3.4e38))
+    throw ValueError("Optimizer: the learning rate schedule gave " + std::to_string(rate) +
+                     " at step " + std::to_string(steps) + "; it must be finite and >= 0");
+  const RuleSettings& r = settings.rule;
+  const bool beta_family = r.rule == UpdateRule::adam || r.rule == UpdateRule::adamax ||
+                           r.rule == UpdateRule::nadam || r.rule == UpdateRule::lion;
+  double mu = beta_family ? r.beta_1 : r.momentum;
+  if (schedule) {
+    const double scheduled = schedule->momentum(steps);
+    if (!std::isnan(scheduled)) mu = scheduled;
+  }
+  StepScalars c = step_scalars(r, rate, mu, iterations(), u_product);
+  c.accumulate_only = accumulate_only;
+  if (settings.weight_decay > 0) c.decay = Scalar(1 - double(settings.weight_decay) * rate);
+  if (settings.use_ema) {
+    c.ema_momentum = iterations() != 0 ? settings.ema_momentum : Scalar(0);
+    const std::int64_t every = settings.ema_overwrite_frequency;
+    c.ema_overwrite = every > 0 && (iterations() + 1) % every == 0;
+  }
+  return c;
+}
+
+UpdateRun Optimizer::run_of(const Chunk& c) const {
+  VariableState& s = *c.state;
+  UpdateRun run{c.parameter->value.data() + c.start,
+                c.parameter->grad.data() + c.start,
+                {},
+                data_at(s.average, c.start),
+                data_at(s.accumulator, c.start),
+                s.decays,
+                c.size};
+  for (int k = 0; k < kMaxSlots; ++k) run.slots[k] = data_at(s.slots[k], c.start);
+  return run;
 }
 
 // Deals every parameter out in the parts of the Partition its gradient had (a matrix: a product
 // over batch_rows rows; a vector: a loop over the batch's columns, as batch norm's column tiles;
-// per_thread when batch_rows is not known), so
-// each thread updates the rows whose gradient it computed and which it reads in the next step: on
-// these shared cores a cache line that moves between the two cores costs 4-5x more at times. A
-// gradient computed whole, on the calling thread, stays whole on it (20 layers of 100x100 at
-// batch 32: 1400 -> 770 µs a step at such times). A part is whole rows (elements of a 1-row
-// parameter): a chunk must be contiguous, so a wide kernel, whose gradient was split by columns,
-// is still updated by rows. Part t's chunks are [run_starts_[t], run_starts_[t + 1]). Throws
-// (slot_for_update) before any write when a parameter has no slot.
-void SGD::split_into_runs(const std::vector<Parameter*>& params, Index parts, Index batch_rows) {
+// per_thread when batch_rows is not known), so each thread updates the rows whose gradient it
+// computed and which it reads in the next step: on these shared cores a cache line that moves
+// between the two cores costs 4-5x more at times. A gradient computed whole, on the calling
+// thread, stays whole on it (20 layers of 100x100 at batch 32: 1400 -> 770 µs a step at such
+// times). A part is whole rows (elements of a 1-row parameter): a chunk must be contiguous, so a
+// wide kernel, whose gradient was split by columns, is still updated by rows. Part t's chunks are
+// [run_starts_[t], run_starts_[t + 1]). Throws (state_for_update) before any write when a
+// parameter has no state.
+void Optimizer::split_into_runs(const std::vector<Parameter*>& params, Index parts,
+                                Index batch_rows) {
   chunks_.clear();
   run_starts_.assign(1, 0);
   for (Index t = 0; t < parts; ++t) {
     for (size_t i = 0; i < params.size(); ++i) {
-      RowMatrix* slot = &slot_for_update(params[i]);
+      VariableState* state = &state_for_update(params[i]);
       const Index rows = params[i]->value.rows(), cols = params[i]->value.cols();
       const Index extent = rows > 1 ? rows : cols, row_size = rows > 1 ? cols : 1;
       const Partition plan = batch_rows == 0 ? Partition::per_thread()
@@ -87,7 +187,7 @@ void SGD::split_into_runs(const std::vector<Parameter*>& params, Index parts, In
                                              : Partition::loop(batch_rows * cols);
       const auto [start, size] = plan.share(extent, t);
       if (size > 0)
-        chunks_.push_back(Chunk{params[i], slot, i, start * row_size, size * row_size, 0.0});
+        chunks_.push_back(Chunk{params[i], state, i, start * row_size, size * row_size, 0.0});
     }
     run_starts_.push_back(chunks_.size());
   }
@@ -95,7 +195,8 @@ void SGD::split_into_runs(const std::vector<Parameter*>& params, Index parts, In
 
 // g ← g · c / max(‖g‖, c), each parameter by its own norm or all by their joint norm. A NaN norm
 // leaves the scale at 1 (the check pass then refuses the step); an infinite one gives 0.
-void SGD::compute_clip_scales(size_t parameters) {
+void Optimizer::compute_clip_scales(size_t parameters) {
+  const ClipSpec& clip = settings.clip;
   scales_.assign(parameters, Scalar(1));
   const double limit = clip.clipnorm > 0 ? clip.clipnorm : clip.global_clipnorm;
   if (!(limit > 0)) return;
@@ -114,13 +215,16 @@ void SGD::compute_clip_scales(size_t parameters) {
   }
 }
 
-bool SGD::apply(const std::vector<Parameter*>& params, Index batch_rows) {
+bool Optimizer::apply(const std::vector<Parameter*>& params, Index batch_rows) {
   Index elements = 0;
   for (const Parameter* p : params) elements += p->value.size();
   // One run per part of the per-thread Partition (a gradient's product has as many parts or one);
   // how many threads run them now does not change the chunks, so nor the norms' sums.
   const Index threads = Partition::per_thread().parts();
   split_into_runs(params, threads, batch_rows);
+  const std::int64_t accumulation = settings.gradient_accumulation_steps;
+  const bool accumulate_only = accumulation > 0 && (steps + 1) % accumulation != 0;
+  const StepScalars step = this_step(accumulate_only);
   // body(chunk) over every chunk, each thread along its own run (on one thread: all, in order).
   const auto over_runs = [&](const auto& body) {
     parallel_for(threads, elements, [&](Index t) {
@@ -134,39 +238,59 @@ bool SGD::apply(const std::vector<Parameter*>& params, Index batch_rows) {
       return total;
     });
   };
-  if (clip.clipnorm > 0 || clip.global_clipnorm > 0)
-    over_runs(
-        [&](Chunk& c) { c.squares = squared_norm(chunk_of(c.parameter->grad, c.start, c.size)); });
+  const ClipSpec& clip = settings.clip;
+  const bool norms = !accumulate_only && (clip.clipnorm > 0 || clip.global_clipnorm > 0);
+  // On an update step after accumulation, the gradient is the mean of the accumulated ones and
+  // this one (clipped as a whole, as Keras clips it).
+  const bool average_gradients = accumulation > 0 && !accumulate_only;
+  if (norms || average_gradients)
+    over_runs([&](Chunk& c) {
+      MatrixOut g = chunk_of(c.parameter->grad, c.start, c.size);
+      if (average_gradients)
+        g = (g + chunk_of(c.state->accumulator, c.start, c.size)) / Scalar(accumulation);
+      c.squares = norms ? squared_norm(g) : 0.0;
+    });
   // A non-finite norm means a non-finite gradient: refuse before clipping writes anything, so
   // the gradients stay as they came (with clipvalue or no clipping, the check pass below finds it
   // and the gradients are left clipped).
   for (const Chunk& c : chunks_)
     if (!std::isfinite(c.squares)) return false;
   compute_clip_scales(params.size());
+  const Scalar clipvalue = accumulate_only ? Scalar(0) : clip.clipvalue;
   // Clip in place and check in one pass: the sum is 0, or NaN when a gradient or a result is not.
   const double marker = sum_over_runs([&](const Chunk& c) {
-    MatrixOut g = chunk_of(c.parameter->grad, c.start, c.size);
-    if (momentum == 0)  // the common case, in one pass
-      return sgd_clip_and_check(c.parameter->value.data() + c.start, g.data(), c.size,
-                                scales_[c.owner], clip.clipvalue, learning_rate)
+    Scalar* g = c.parameter->grad.data() + c.start;
+    if (plain_sgd())  // the common case, in one pass
+      return sgd_clip_and_check(c.parameter->value.data() + c.start, g, c.size, scales_[c.owner],
+                                clipvalue, step.learning_rate)
                  ? 0.0
                  : std::nan("");
-    const double raw = all_finite(g) ? 0.0 : std::nan("");
-    if (scales_[c.owner] != Scalar(1)) g *= scales_[c.owner];
-    if (clip.clipvalue > 0) clip_by_value(g, clip.clipvalue);
-    const bool finite = sgd_update_is_finite(chunk_of(c.parameter->value, c.start, c.size), g,
-                                             slot_chunk(*c.slot, c.start, c.size), learning_rate,
-                                             momentum, nesterov);
-    return raw + (finite ? 0.0 : std::nan(""));
+    MatrixOut gm = chunk_of(c.parameter->grad, c.start, c.size);
+    const double raw = all_finite(gm) ? 0.0 : std::nan("");
+    if (scales_[c.owner] != Scalar(1)) gm *= scales_[c.owner];
+    if (clipvalue > 0) clip_by_value(gm, clipvalue);
+    return raw + (update_is_finite(step, run_of(c)) ? 0.0 : std::nan(""));
   });
   if (!(marker == 0)) return false;
   over_runs([&](const Chunk& c) {
-    sgd_update(chunk_of(c.parameter->value, c.start, c.size),
-               chunk_of(c.parameter->grad, c.start, c.size), slot_chunk(*c.slot, c.start, c.size),
-               learning_rate, momentum, nesterov);
+    if (plain_sgd())
+      chunk_of(c.parameter->value, c.start, c.size).noalias() -=
+          step.learning_rate * chunk_of(c.parameter->grad, c.start, c.size);
+    else
+      apply_update(step, run_of(c));
   });
-  ++iterations;
+  if (settings.rule.rule == UpdateRule::nadam && !accumulate_only) u_product = step.product_t;
+  ++steps;
   return true;
+}
+
+void Optimizer::finalize_variable_values(const std::vector<std::shared_ptr<Parameter>>& params) {
+  ComputeLock lock(compute_mutex());
+  if (!settings.use_ema) return;
+  for (const auto& p : params) {
+    VariableState* s = state(p.get());
+    if (s && s->average.size() == p->value.size()) p->value = s->average;
+  }
 }
 
 }  // namespace densekit

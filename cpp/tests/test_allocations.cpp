@@ -205,7 +205,8 @@ struct SeedModel {
     ClipSpec clip;
     (batch_norm_first ? clip.clipvalue : clip.clipnorm) = 1;
     net->compile(LossSpec{LossKind::sparse_categorical_crossentropy, false},
-                 std::make_shared<SGD>(0.01f, batch_norm_first ? 0.0f : 0.9f, false, clip),
+                 std::make_shared<Optimizer>(
+                     sgd_settings(batch_norm_first ? 0.0f : 0.9f, false, clip), 0.01f),
                  AccuracyKind::sparse_categorical);
     x = test::random_matrix(rows, 784, rng, 0, 1);
     y = test::random_labels(rows, 10, rng);
@@ -261,7 +262,7 @@ TEST(Allocations, SteadyStateTrainEpochWithPartialLastBatchAllocatesNothing) {
 TEST(Allocations, SgdGlobalClipnormFirstApplyAfterPerLayerBuildAllocatesNothing) {
   ClipSpec clip;
   clip.global_clipnorm = 1;
-  SGD opt(0.1f, 0.9f, false, clip);
+  Optimizer opt(sgd_settings(0.9f, false, clip), 0.1f);
   std::vector<std::shared_ptr<Parameter>> layer1, layer2;
   for (auto* layer : {&layer1, &layer2})
     for (const char* name : {"kernel", "bias"}) {

@@ -38,7 +38,7 @@ ActivationSpec activation(ActivationKind kind) {
 struct Model {
   std::shared_ptr<DenseLayer> hidden, out;
   std::shared_ptr<Network> net;
-  std::shared_ptr<SGD> opt;
+  std::shared_ptr<Optimizer> opt;
 };
 
 Model make_model(unsigned seed, float lr, float momentum, bool nesterov = false) {
@@ -51,7 +51,7 @@ Model make_model(unsigned seed, float lr, float momentum, bool nesterov = false)
   m.out->kernel().value = random_matrix(5, 3, rng, -0.8, 0.8);
   m.out->bias()->value = random_matrix(1, 3, rng, -0.3, 0.3);
   m.net = std::make_shared<Network>(std::vector<std::shared_ptr<Layer>>{m.hidden, m.out}, 4);
-  m.opt = std::make_shared<SGD>(lr, momentum, nesterov, ClipSpec{});
+  m.opt = std::make_shared<Optimizer>(sgd_settings(momentum, nesterov, ClipSpec{}), lr);
   m.net->compile(LossSpec{LossKind::sparse_categorical_crossentropy, false}, m.opt,
                  AccuracyKind::sparse_categorical);
   return m;
@@ -181,9 +181,9 @@ TEST(Network, TrainStepMatchesDoublePrecisionForwardBackwardUpdate) {
          momentum * v.b2 - lr * g.b2};
     w = {w.w1 + v.w1, w.b1 + v.b1, w.w2 + v.w2, w.b2 + v.b2};
     expect_weights_close(m, w, 1e-5, what);
-    expect_close(*m.opt->momentum_slot(&m.hidden->kernel()), v.w1, 1e-5, what + " m1");
+    expect_close(*m.opt->slot(&m.hidden->kernel(), 0), v.w1, 1e-5, what + " m1");
   }
-  EXPECT_EQ(m.opt->iterations, 2);
+  EXPECT_EQ(m.opt->iterations(), 2);
 }
 
 // Batches of 4, 4 and 2 rows (the last one partial) taken through `order`.
@@ -219,7 +219,7 @@ TEST(Network, TrainEpochEqualsTrainStepsOnGatheredBatches) {
   EXPECT_EQ(epoch.hidden->bias()->value, steps.hidden->bias()->value);
   EXPECT_EQ(epoch.out->kernel().value, steps.out->kernel().value);
   EXPECT_EQ(epoch.out->bias()->value, steps.out->bias()->value);
-  EXPECT_EQ(epoch.opt->iterations, 3);
+  EXPECT_EQ(epoch.opt->iterations(), 3);
 }
 
 // progress_seconds = 0: called after every batch but the last; returning false stops the epoch.
@@ -253,7 +253,7 @@ TEST(Network, FrozenLayerKeepsItsWeightsWhileOthersTrain) {
     for (int step = 0; step < 2; ++step) EXPECT_TRUE(m.net->train_step(x, y).finite);
     EXPECT_EQ(m.hidden->kernel().value, w1);
     EXPECT_EQ(m.hidden->bias()->value, b1);
-    EXPECT_EQ(*m.opt->momentum_slot(&m.hidden->kernel()), RowMatrix::Zero(4, 5));
+    EXPECT_EQ(*m.opt->slot(&m.hidden->kernel(), 0), RowMatrix::Zero(4, 5));
     EXPECT_NE(m.out->kernel().value, w2);
   }
   {
@@ -286,7 +286,7 @@ TEST(Network, PredictAndEvaluateMatchManualForward) {
   EXPECT_EQ(totals.correct_sum, reference_correct(w, xd, yd));
   EXPECT_EQ(totals.samples, 7);
   EXPECT_EQ(totals.steps, 3);
-  EXPECT_EQ(m.opt->iterations, 0);
+  EXPECT_EQ(m.opt->iterations(), 0);
   EXPECT_EQ(m.hidden->kernel().value, RowMatrix(w.w1.cast<Scalar>()));  // inference changes nothing
   // predict needs no compile. One batch of 7 instead of 3, 3, 1: the products may round
   // differently with the batch size, so equal within float precision only.
@@ -308,10 +308,10 @@ Snapshot snapshot(Model& m) {
   for (auto* layer : {static_cast<Layer*>(m.hidden.get()), static_cast<Layer*>(m.out.get())})
     for (auto& p : layer->parameters()) {
       s.values.push_back(p->value);
-      const RowMatrix* slot = m.opt->momentum_slot(p.get());
+      const RowMatrix* slot = m.opt->slot(p.get(), 0);
       s.slots.push_back(slot ? *slot : RowMatrix());
     }
-  s.iterations = m.opt->iterations;
+  s.iterations = m.opt->iterations();
   return s;
 }
 
@@ -351,7 +351,8 @@ TEST(Network, NonFiniteInputLeavesBatchNormMovingStatisticsUnchanged) {
   out->kernel().value = random_matrix(5, 3, rng, -1, 1);
   Network net({dense, bn, out}, 4);
   net.compile(LossSpec{LossKind::sparse_categorical_crossentropy, false},
-              std::make_shared<SGD>(0.1f, 0.9f, false, ClipSpec{}), AccuracyKind::none);
+              std::make_shared<Optimizer>(sgd_settings(0.9f, false, ClipSpec{}), 0.1f),
+              AccuracyKind::none);
   RowMatrix x = random_matrix(6, 4, rng, -1, 1);
   const RowMatrix y = random_labels(6, 3, rng);
   ASSERT_TRUE(net.train_step(x, y).finite);
@@ -375,7 +376,7 @@ TEST(Network, OverflowFromHugeLearningRateSkipsTheUpdate) {
   auto dense = std::make_shared<DenseLayer>(4, 3, activation(ActivationKind::linear), true);
   dense->kernel().value = random_matrix(4, 3, rng, -1, 1);
   Network net({dense}, 4);
-  auto opt = std::make_shared<SGD>(1e35f, 0.0f, false, ClipSpec{});
+  auto opt = std::make_shared<Optimizer>(sgd_settings(0.0f, false, ClipSpec{}), 1e35f);
   net.compile(LossSpec{LossKind::mean_squared_error, false}, opt, AccuracyKind::none);
   const RowMatrix x = random_matrix(5, 4, rng, -1, 1), y = random_matrix(5, 3, rng, -1, 1);
   ASSERT_TRUE(net.train_step(x, y).finite);
@@ -385,7 +386,7 @@ TEST(Network, OverflowFromHugeLearningRateSkipsTheUpdate) {
   EXPECT_FALSE(second.finite);
   EXPECT_EQ(dense->kernel().value, w);
   EXPECT_EQ(dense->bias()->value, b);
-  EXPECT_EQ(opt->iterations, 1);
+  EXPECT_EQ(opt->iterations(), 1);
 }
 
 // Rows 0..5 in batches of 2, row 4 holds a NaN: batches [0, 1] and [2, 3] train, the third is
@@ -445,7 +446,8 @@ TEST(Network, TrainEpochRejectsTargetsWiderThanTheOutput) {
   auto dense = std::make_shared<DenseLayer>(4, 3, activation(ActivationKind::linear), true);
   Network net({dense}, 4);
   net.compile(LossSpec{LossKind::mean_squared_error, false},
-              std::make_shared<SGD>(0.1f, 0.0f, false, ClipSpec{}), AccuracyKind::none);
+              std::make_shared<Optimizer>(sgd_settings(0.0f, false, ClipSpec{}), 0.1f),
+              AccuracyKind::none);
   const RowMatrix x = RowMatrix::Zero(4, 4), y = RowMatrix::Zero(4, 4);
   EXPECT_THROW(net.train_epoch(x, y, {0, 1, 2, 3}, 4, ProgressFn(), 1), ShapeError);
 }
@@ -467,7 +469,8 @@ TEST(Network, SigmoidActivationLayerWithBinaryCrossentropyMatchesFiniteDifferenc
   dense->bias()->value = b0;
   Network net({dense, sigmoid}, 4);
   net.compile(LossSpec{LossKind::binary_crossentropy, false},
-              std::make_shared<SGD>(1.0f, 0.0f, false, ClipSpec{}), AccuracyKind::binary);
+              std::make_shared<Optimizer>(sgd_settings(0.0f, false, ClipSpec{}), 1.0f),
+              AccuracyKind::binary);
   const StepTotals totals = net.train_step(x, t);
   ASSERT_TRUE(totals.finite);
 
@@ -494,7 +497,8 @@ TEST(Network, SigmoidActivationLayerWithBinaryCrossentropyMatchesFiniteDifferenc
   logits_dense->bias()->value = b0;
   Network logits_net({logits_dense}, 4);
   logits_net.compile(LossSpec{LossKind::binary_crossentropy, true},
-                     std::make_shared<SGD>(1.0f, 0.0f, false, ClipSpec{}), AccuracyKind::none);
+                     std::make_shared<Optimizer>(sgd_settings(0.0f, false, ClipSpec{}), 1.0f),
+                     AccuracyKind::none);
   logits_net.train_step(x, t);
   expect_close(logits_dense->kernel().grad, to_double(dense->kernel().grad), 1e-6,
                "fused vs logits dw");
@@ -529,7 +533,8 @@ TEST(Network, BatchNormFirstLayerGradientsWithoutInputProductMatchThePlainPath) 
       hidden->trainable = !c.freeze_dense;
       auto net = std::make_shared<Network>(std::vector<std::shared_ptr<Layer>>{bn, hidden, out}, 6);
       net->compile(LossSpec{LossKind::sparse_categorical_crossentropy, false},
-                   std::make_shared<SGD>(0.5f, 0.0f, false, ClipSpec{}), AccuracyKind::none);
+                   std::make_shared<Optimizer>(sgd_settings(0.0f, false, ClipSpec{}), 0.5f),
+                   AccuracyKind::none);
       if (monitor) net->set_monitor_every(1);
       return net;
     };

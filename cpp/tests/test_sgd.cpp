@@ -117,20 +117,20 @@ std::shared_ptr<Parameter> parameter(const RowMatrix& value, const RowMatrix& gr
 }
 
 TEST(SgdOptimizer, ConstructorRejectsTwoClipsAndBadMomentum) {
-  EXPECT_THROW(SGD(kLr, 0, false, clip_spec(1, 1, 0)), ValueError);
-  EXPECT_THROW(SGD(kLr, 0, false, clip_spec(1, 0, 1)), ValueError);
-  EXPECT_THROW(SGD(kLr, 0, false, clip_spec(0, 1, 1)), ValueError);
-  EXPECT_THROW(SGD(kLr, 0, false, clip_spec(1, 1, 1)), ValueError);
-  EXPECT_NO_THROW(SGD(kLr, 0, false, clip_spec(0, 0, 1)));
-  EXPECT_THROW(SGD(kLr, -0.1f, false, ClipSpec{}), ValueError);
-  EXPECT_THROW(SGD(kLr, 1.5f, false, ClipSpec{}), ValueError);
+  EXPECT_THROW(Optimizer(sgd_settings(0, false, clip_spec(1, 1, 0)), kLr), ValueError);
+  EXPECT_THROW(Optimizer(sgd_settings(0, false, clip_spec(1, 0, 1)), kLr), ValueError);
+  EXPECT_THROW(Optimizer(sgd_settings(0, false, clip_spec(0, 1, 1)), kLr), ValueError);
+  EXPECT_THROW(Optimizer(sgd_settings(0, false, clip_spec(1, 1, 1)), kLr), ValueError);
+  EXPECT_NO_THROW(Optimizer(sgd_settings(0, false, clip_spec(0, 0, 1)), kLr));
+  EXPECT_THROW(Optimizer(sgd_settings(-0.1f, false, ClipSpec{}), kLr), ValueError);
+  EXPECT_THROW(Optimizer(sgd_settings(1.5f, false, ClipSpec{}), kLr), ValueError);
 }
 
 // clipnorm 1, grad [3, 4] → [0.6, 0.8] (norm 5), momentum 0.9, lr 0.1, w = [1, 2]:
 //   step 1: m = -0.1·[0.6, 0.8] = [-0.06, -0.08];  w = [0.94, 1.92]
 //   step 2: m = 0.9·[-0.06, -0.08] - [0.06, 0.08] = [-0.114, -0.152];  w = [0.826, 1.768]
 TEST(SgdOptimizer, ApplyClipsByNormThenUpdatesWithMomentum) {
-  SGD opt(kLr, kMomentum, false, clip_spec(0, 1, 0));
+  Optimizer opt(sgd_settings(kMomentum, false, clip_spec(0, 1, 0)), kLr);
   auto p = parameter(row({1, 2}), row({3, 4}));
   opt.build({p});
   opt.apply({p.get()});
@@ -138,15 +138,15 @@ TEST(SgdOptimizer, ApplyClipsByNormThenUpdatesWithMomentum) {
   expect_close(p->value, row({0.94f, 1.92f}), 1e-7, "w1");
   p->grad = row({3, 4});
   opt.apply({p.get()});
-  ASSERT_NE(opt.momentum_slot(p.get()), nullptr);
-  expect_close(*opt.momentum_slot(p.get()), row({-0.114f, -0.152f}), 1e-7, "m2");
+  ASSERT_NE(opt.slot(p.get(), 0), nullptr);
+  expect_close(*opt.slot(p.get(), 0), row({-0.114f, -0.152f}), 1e-7, "m2");
   expect_close(p->value, row({0.826f, 1.768f}), 1e-7, "w2");
-  EXPECT_EQ(opt.iterations, 2);
+  EXPECT_EQ(opt.iterations(), 2);
 }
 
 // clipvalue 1: [-3, 0.5] → [-1, 0.5]; lr 0.1, no momentum: w = [1, 2] - [-0.1, 0.05] = [1.1, 1.95].
 TEST(SgdOptimizer, ApplyClipsByValue) {
-  SGD opt(kLr, 0, false, clip_spec(1, 0, 0));
+  Optimizer opt(sgd_settings(0, false, clip_spec(1, 0, 0)), kLr);
   auto p = parameter(row({1, 2}), row({-3, 0.5f}));
   opt.build({p});
   opt.apply({p.get()});
@@ -158,7 +158,8 @@ TEST(SgdOptimizer, ApplyClipsByValue) {
 // g1 unchanged (5 ≤ 6.5), g2 → [6.5]: w1 = [-3, -4], w2 = [-6.5].
 TEST(SgdOptimizer, ApplyClipsByGlobalNormAcrossParameters) {
   for (bool global : {true, false}) {
-    SGD opt(1, 0, false, global ? clip_spec(0, 0, 6.5f) : clip_spec(0, 6.5f, 0));
+    Optimizer opt(sgd_settings(0, false, global ? clip_spec(0, 0, 6.5f) : clip_spec(0, 6.5f, 0)),
+                  1);
     auto p1 = parameter(RowMatrix::Zero(1, 2), row({3, 4})),
          p2 = parameter(RowMatrix::Zero(1, 1), row({12}));
     opt.build({p1, p2});
@@ -169,7 +170,7 @@ TEST(SgdOptimizer, ApplyClipsByGlobalNormAcrossParameters) {
 }
 
 TEST(SgdOptimizer, ApplyWithMomentumNeedsBuild) {
-  SGD opt(kLr, kMomentum, false, ClipSpec{});
+  Optimizer opt(sgd_settings(kMomentum, false, ClipSpec{}), kLr);
   auto p = parameter(row({1, 2}), row({3, 4}));
   EXPECT_THROW(opt.apply({p.get()}), ValueError);
   EXPECT_EQ(p->value, row({1, 2}));  // nothing half-applied
@@ -180,22 +181,23 @@ TEST(SgdOptimizer, ApplyWithMomentumNeedsBuild) {
 // none (optimizer.hpp: "null when momentum is 0 or the slot does not exist"; Keras's SGD has no
 // momentum variables when momentum = 0).
 TEST(SgdOptimizer, MomentumSlotsExistOnlyForBuiltTrainableParametersWithMomentum) {
-  SGD with(kLr, kMomentum, false, ClipSpec{}), without(kLr, 0, false, ClipSpec{});
+  Optimizer with(sgd_settings(kMomentum, false, ClipSpec{}), kLr),
+      without(sgd_settings(0, false, ClipSpec{}), kLr);
   auto p = parameter(row({1, 2}), row({3, 4})), unseen = parameter(row({1}), row({1}));
   auto frozen = std::make_shared<Parameter>("moving_mean", 1, 2, false, true);
   with.build({p, frozen});
   without.build({p, frozen});
-  ASSERT_NE(with.momentum_slot(p.get()), nullptr);
-  EXPECT_EQ(*with.momentum_slot(p.get()), RowMatrix::Zero(1, 2));
-  EXPECT_EQ(with.momentum_slot(unseen.get()), nullptr);
-  EXPECT_EQ(with.momentum_slot(frozen.get()), nullptr);
-  EXPECT_EQ(without.momentum_slot(p.get()), nullptr);
+  ASSERT_NE(with.slot(p.get(), 0), nullptr);
+  EXPECT_EQ(*with.slot(p.get(), 0), RowMatrix::Zero(1, 2));
+  EXPECT_EQ(with.slot(unseen.get(), 0), nullptr);
+  EXPECT_EQ(with.slot(frozen.get(), 0), nullptr);
+  EXPECT_EQ(without.slot(p.get(), 0), nullptr);
   // A second build keeps the existing slot and its values.
   with.apply({p.get()});
-  const RowMatrix m = *with.momentum_slot(p.get());
+  const RowMatrix m = *with.slot(p.get(), 0);
   ASSERT_NE(m, RowMatrix::Zero(1, 2));
   with.build({p});
-  EXPECT_EQ(*with.momentum_slot(p.get()), m);
+  EXPECT_EQ(*with.slot(p.get(), 0), m);
 }
 
 // Parameters dealt out by rows across threads, or kept whole on the calling thread when their
@@ -215,7 +217,7 @@ TEST(SgdOptimizer, ApplySplitAcrossThreadRunsMatchesTheDoubleRule) {
          {std::pair{1, kMomentum}, {2, kMomentum}, {1, 0.0f}, {2, 0.0f}})
       for (const Index batch_rows : {0, 1, 32}) {
         set_num_threads(threads);
-        SGD opt(kLr, momentum, false, clip);
+        Optimizer opt(sgd_settings(momentum, false, clip), kLr);
         auto p1 = parameter(w1, g1), p2 = parameter(w2, g2);
         opt.build({p1, p2});
         ASSERT_TRUE(opt.apply({p1.get(), p2.get()}, batch_rows));
@@ -237,7 +239,7 @@ TEST(SgdOptimizer, ApplySplitAcrossThreadRunsMatchesTheDoubleRule) {
         expect_close(p1->value, MatD(test::to_double(w1) - double(kLr) * c1), 1e-6, "w1 " + what);
         expect_close(p2->value, MatD(test::to_double(w2) - double(kLr) * c2), 1e-6, "w2 " + what);
         if (momentum != 0)
-          expect_close(*opt.momentum_slot(p1.get()), MatD(-double(kLr) * c1), 1e-6, "m1 " + what);
+          expect_close(*opt.slot(p1.get(), 0), MatD(-double(kLr) * c1), 1e-6, "m1 " + what);
       }
 }
 
@@ -251,7 +253,7 @@ TEST(SgdOptimizer, ApplyRefusesANonFiniteGradientBeforeAnyWrite) {
        {ClipSpec{}, clip_spec(1, 0, 0), clip_spec(0, 1, 0), clip_spec(0, 0, 1)})
     for (float bad : {inf, -inf, nan})
       for (float momentum : {kMomentum, 0.0f}) {
-        SGD opt(kLr, momentum, false, clip);
+        Optimizer opt(sgd_settings(momentum, false, clip), kLr);
         auto good = parameter(row({1, 2}), row({0.5f, 0.5f}));
         auto big = parameter(RowMatrix::Ones(200, 100), RowMatrix::Constant(200, 100, 0.1f));
         big->grad(199, 99) = bad;  // in the last thread's run
@@ -260,10 +262,10 @@ TEST(SgdOptimizer, ApplyRefusesANonFiniteGradientBeforeAnyWrite) {
         EXPECT_EQ(good->value, row({1, 2}));
         EXPECT_EQ(big->value, RowMatrix::Ones(200, 100));
         if (momentum != 0) {
-          EXPECT_EQ(*opt.momentum_slot(good.get()), RowMatrix::Zero(1, 2));
-          EXPECT_EQ(*opt.momentum_slot(big.get()), RowMatrix::Zero(200, 100));
+          EXPECT_EQ(*opt.slot(good.get(), 0), RowMatrix::Zero(1, 2));
+          EXPECT_EQ(*opt.slot(big.get(), 0), RowMatrix::Zero(200, 100));
         }
-        EXPECT_EQ(opt.iterations, 0);
+        EXPECT_EQ(opt.iterations(), 0);
         // Gradients as they came, except what clipping by value bounded before the check.
         EXPECT_EQ(good->grad, row({0.5f, 0.5f}));
         if (clip.clipvalue == 0) {
@@ -276,7 +278,7 @@ TEST(SgdOptimizer, ApplyRefusesANonFiniteGradientBeforeAnyWrite) {
 // A finite gradient whose step overflows float (lr·g beyond 3.4e38), in the partial last lane of
 // the plain (momentum 0) path: refused, nothing written but the clipped gradient.
 TEST(SgdOptimizer, ApplyRefusesAnOverflowingStepInTheLastElements) {
-  SGD opt(1e30f, 0, false, ClipSpec{});
+  Optimizer opt(sgd_settings(0, false, ClipSpec{}), 1e30f);
   auto p = parameter(RowMatrix::Ones(1, 37), RowMatrix::Constant(1, 37, 1.0f));
   p->grad(0, 36) = -1e10f;  // 1e40 > FLT_MAX
   opt.build({p});

@@ -32,7 +32,7 @@ class Network {
 
   // Sets the loss and optimizer and sizes the optimizer's slots for the trainable parameters.
   // accuracy: the accuracy metric the steps also count (none: only the loss).
-  void compile(const LossSpec& loss, std::shared_ptr<SGD> optimizer, AccuracyKind accuracy);
+  void compile(const LossSpec& loss, std::shared_ptr<Optimizer> optimizer, AccuracyKind accuracy);
 
   // One step on a batch; the update is skipped when the loss or a gradient is not finite.
   StepTotals train_step(MatrixIn x, MatrixIn y);
@@ -65,7 +65,7 @@ class Network {
     return layers_.empty() ? input_units_ : layers_.back()->output_units();
   }
   const std::vector<std::shared_ptr<Layer>>& layers() const { return layers_; }
-  std::shared_ptr<SGD> optimizer() const { return optimizer_; }
+  std::shared_ptr<Optimizer> optimizer() const { return optimizer_; }
 
  private:
   void reserve(Index batch);
@@ -88,7 +88,7 @@ class Network {
   std::vector<std::shared_ptr<Layer>> layers_;
   Index input_units_;
   LossSpec loss_;
-  std::shared_ptr<SGD> optimizer_;
+  std::shared_ptr<Optimizer> optimizer_;
   AccuracyKind accuracy_ = AccuracyKind::none;
 
   Index capacity_ = 0;                    // rows the buffers hold

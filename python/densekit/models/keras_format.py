@@ -117,16 +117,7 @@ def _optimizer(spec):
         return optimizers.get(spec)
     if not isinstance(spec, dict):
         raise ValueError(f"optimizer: cannot interpret {spec!r}")
-    name = spec.get("class_name")
-    if name not in ("SGD", "sgd"):
-        raise ValueError(f"optimizer {name!r} is not in densekit (it has SGD)")
-    config = dict(spec.get("config") or {})
-    if isinstance(config.get("learning_rate"), dict):
-        raise ValueError(
-            "learning-rate schedules are not supported; the optimizer has "
-            f"learning_rate={config['learning_rate'].get('class_name')!r}"
-        )
-    return optimizers.SGD.from_config(config)
+    return optimizers.deserialize(spec)
 
 
 def _loss(spec):
@@ -200,14 +191,8 @@ def weights_bytes(model, include_optimizer):
         if include_optimizer and optimizer is not None:
             group = h5.create_group("optimizer").create_group("vars")
             group.attrs["name"] = optimizer.name
-            group.create_dataset("0", data=np.int64(optimizer.iterations))
-            group.create_dataset("1", data=np.float32(optimizer.learning_rate))
-            if optimizer.momentum != 0:
-                for i, variable in enumerate(model.trainable_variables):
-                    slot = optimizer._sgd.momentum_slot(variable._parameter)
-                    slot = np.zeros(variable.shape, np.float32) if slot is None else slot
-                    shape = _keras_shape(variable._layer, variable)
-                    group.create_dataset(str(i + 2), data=np.reshape(slot, shape))
+            for i, variable in enumerate(optimizer.variables):
+                group.create_dataset(str(i), data=_optimizer_value(variable))
     return buffer.getvalue()
 
 
@@ -291,46 +276,67 @@ def _layer_plan(model, h5, where):
     return plan
 
 
+def _optimizer_value(variable):
+    """A variable's array as Keras stores it (a slot in its model variable's Keras shape)."""
+    value = variable.numpy()
+    reference = getattr(variable, "reference", None)
+    if reference is not None:
+        value = np.reshape(value, _keras_shape(reference._layer, reference))
+    return value
+
+
 def _optimizer_plan(model, h5, where):
-    """Checks the stored optimizer state; returns a function that restores it, or None."""
+    """Checks the stored optimizer state; returns a function that restores it, or None.
+
+    Keras's layout: optimizer/vars/0, 1, ... hold `optimizer.variables` in order (iteration,
+    learning_rate unless it is a schedule, then the slots). A file saved before the optimizer's
+    first step holds the first two only."""
     optimizer = model.optimizer
     values = _vars(h5, "optimizer", where) if optimizer is not None else None
     if not values:
         return None
-    slots = model.trainable_variables if optimizer.momentum != 0 else []
-    if len(values) == 2:  # an optimizer saved before its first step: no momentum yet
-        slots = []
-    elif len(values) != 2 + len(slots):  # as Keras: a different optimizer's state is skipped
-        warnings.warn(
+    variables = optimizer.variables
+    head = 2 if optimizer._learning_rate is None else 1
+    if len(values) != len(variables) and not (len(values) == head == 2 or len(values) == 1):
+        warnings.warn(  # as Keras: a different optimizer's state is skipped
             f"{where}: skipping the optimizer state: it has {len(values)} variables, the "
-            f"model's optimizer {2 + len(slots)}",
+            f"model's optimizer ({type(optimizer).__name__}) {len(variables)}",
             stacklevel=3,
         )
         return None
-    iterations, learning_rate = values[0], values[1]
-    if (
-        iterations.shape != ()
-        or learning_rate.shape != ()
-        or not iterations >= 0
-        or not (np.isfinite(learning_rate) and learning_rate > 0)
-    ):
-        raise ValueError(
-            f"{where}: optimizer/vars/0-1 must hold iterations >= 0 and a positive "
-            f"learning rate; found {iterations!r} and {learning_rate!r}"
-        )
-    for i, variable in enumerate(slots):
-        if values[i + 2].shape not in (variable.shape, _keras_shape(variable._layer, variable)):
-            raise ValueError(
-                f"{where}: optimizer/vars/{i + 2} (momentum of {variable.path}) has "
-                f"shape {values[i + 2].shape}; the model's is {variable.shape}"
-            )
+    checked = []
+    for i, value in sorted(values.items()):
+        variable = variables[i]
+        what = f"{where}: optimizer/vars/{i} ({variable.path})"
+        checked.append(_checked_optimizer_value(variable, value, what))
 
     def restore():
-        optimizer._sgd.iterations = int(iterations)
-        optimizer.learning_rate = float(learning_rate)
-        for i, variable in enumerate(slots):
-            slot = optimizer._sgd.momentum_slot(variable._parameter)
-            if slot is not None:
-                slot[...] = values[i + 2].reshape(variable.shape)
+        for variable, value in zip(variables, checked):
+            variable.assign(value)
 
     return restore
+
+
+def _checked_optimizer_value(variable, value, what):
+    if variable.name == "iteration":
+        if (
+            value.shape != ()
+            or not np.issubdtype(value.dtype, np.integer)
+            and not (np.isfinite(value) and float(value).is_integer())
+        ):
+            raise ValueError(f"{what} must be a whole number; found {value!r}")
+        if not 0 <= value < 2**62:
+            raise ValueError(f"{what} must be in [0, 2**62); found {value!r}")
+        return int(value)
+    expected = getattr(variable, "reference", None)
+    shapes = {tuple(variable.shape)}
+    if expected is not None:
+        shapes.add(tuple(_keras_shape(expected._layer, expected)))
+    if value.shape not in shapes:
+        raise ValueError(f"{what} has shape {value.shape}; the model's is {variable.shape}")
+    value = np.asarray(value, dtype=np.float32).reshape(variable.shape)
+    if not np.all(np.isfinite(value)):
+        raise ValueError(f"{what} holds NaN or Inf")
+    if variable.name == "learning_rate" and not value >= 0:
+        raise ValueError(f"{what} must be >= 0; found {value!r}")
+    return value

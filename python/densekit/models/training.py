@@ -71,8 +71,9 @@ class Trainer:
     def _compile_network(self):
         state = self._compile_state
         self._network.compile(
-            losses.spec_of(state.loss), state.optimizer._sgd, _ACCURACY_KINDS[state.accuracy]
+            losses.spec_of(state.loss), state.optimizer._core, _ACCURACY_KINDS[state.accuracy]
         )
+        state.optimizer._track(self.trainable_variables)
 
     @property
     def _metric_key(self):
@@ -274,6 +275,8 @@ class Trainer:
                     )
                 if self.stop_training:
                     break
+            if epochs > initial_epoch:  # as Keras: EMA's averages replace the weights
+                self.optimizer.finalize_variable_values(self.trainable_variables)
             cbs.on_train_end(epoch_logs)
         except BaseException:
             # on_train_end did not run: no GradientMonitor will take these records, and left in

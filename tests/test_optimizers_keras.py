@@ -1,0 +1,184 @@
+"""Every optimizer against Keras 3 (torch backend), step for step.
+
+The same model, initial weights and batches go through densekit and Keras's `train_on_batch`;
+after tens of steps the weights (and the optimizer's variables) agree to 1e-5 relative.
+"""
+
+import numpy as np
+import pytest
+
+import densekit
+
+keras = pytest.importorskip("keras")
+
+pytestmark = [
+    pytest.mark.usefixtures("one_thread"),
+    # Keras reads its own variables through np.array(copy=False), which NumPy 2 warns about.
+    pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning"),
+]
+
+STEPS = 30
+
+
+def _models(rng, activation="tanh"):
+    init = [
+        rng.normal(0, 0.5, (6, 8)).astype(np.float32),
+        rng.normal(0, 0.1, 8).astype(np.float32),
+        rng.normal(0, 0.5, (8, 3)).astype(np.float32),
+        rng.normal(0, 0.1, 3).astype(np.float32),
+    ]
+    ours = densekit.Sequential(
+        [
+            densekit.Input((6,)),
+            densekit.layers.Dense(8, activation=activation),
+            densekit.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    theirs = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(8, activation=activation),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    ours.set_weights(init)
+    theirs.set_weights(init)
+    return ours, theirs
+
+
+def _batches(rng, steps=STEPS, batch=16):
+    x = rng.normal(0, 1, (steps, batch, 6)).astype(np.float32)
+    y = rng.integers(0, 3, (steps, batch))
+    return x, y
+
+
+def _train_both(rng, ours_optimizer, theirs_optimizer, steps=STEPS):
+    ours, theirs = _models(rng)
+    ours.compile(optimizer=ours_optimizer, loss="sparse_categorical_crossentropy")
+    theirs.compile(optimizer=theirs_optimizer, loss="sparse_categorical_crossentropy")
+    x, y = _batches(rng, steps)
+    for xb, yb in zip(x, y):
+        ours.train_on_batch(xb, yb)
+        theirs.train_on_batch(xb, yb)
+    return ours, theirs
+
+
+def _keras_value(variable):
+    value = variable.value
+    return value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
+
+
+def _assert_same_weights(ours, theirs, rtol=1e-5, atol=1e-6):
+    for a, b in zip(ours.get_weights(), [_keras_value(v) for v in theirs.weights]):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
+
+
+def _assert_same_variables(ours_optimizer, theirs_optimizer, rtol=1e-5, atol=1e-6):
+    ours_vars, theirs_vars = ours_optimizer.variables, theirs_optimizer.variables
+    assert len(ours_vars) == len(theirs_vars)
+    for a, b in zip(ours_vars, theirs_vars):
+        np.testing.assert_allclose(
+            np.ravel(a.numpy()),
+            np.ravel(_keras_value(b)),
+            rtol=rtol,
+            atol=atol,
+            err_msg=a.path,
+        )
+
+
+CASES = [
+    ("SGD", {"learning_rate": 0.1}),
+    ("SGD", {"learning_rate": 0.05, "momentum": 0.9}),
+    ("SGD", {"learning_rate": 0.05, "momentum": 0.9, "nesterov": True}),
+    ("Adagrad", {"learning_rate": 0.05}),
+    ("Adagrad", {"learning_rate": 0.05, "initial_accumulator_value": 0.5, "epsilon": 1e-4}),
+    ("RMSprop", {"learning_rate": 0.005}),
+    ("RMSprop", {"learning_rate": 0.005, "momentum": 0.5}),
+    ("RMSprop", {"learning_rate": 0.005, "centered": True, "rho": 0.8}),
+    ("RMSprop", {"learning_rate": 0.005, "momentum": 0.3, "centered": True}),
+    ("Adam", {"learning_rate": 0.01}),
+    ("Adam", {"learning_rate": 0.01, "amsgrad": True, "beta_1": 0.8, "beta_2": 0.99}),
+    ("AdamW", {"learning_rate": 0.01}),
+    ("AdamW", {"learning_rate": 0.01, "weight_decay": 0.1, "amsgrad": True}),
+    ("Adamax", {"learning_rate": 0.01}),
+    ("Nadam", {"learning_rate": 0.01}),
+    ("Nadam", {"learning_rate": 0.01, "beta_1": 0.95}),
+    ("Lion", {"learning_rate": 0.001}),
+    ("Lion", {"learning_rate": 0.001, "beta_1": 0.95, "beta_2": 0.98}),
+]
+
+
+@pytest.mark.parametrize("name,config", CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CASES)])
+def test_update_rule_matches_keras_step_for_step(rng, name, config):
+    ours_opt = getattr(densekit.optimizers, name)(**config)
+    theirs_opt = getattr(keras.optimizers, name)(**config)
+    ours, theirs = _train_both(rng, ours_opt, theirs_opt)
+    _assert_same_weights(ours, theirs)
+    _assert_same_variables(ours_opt, theirs_opt)
+    assert int(ours_opt.iterations) == int(theirs_opt.iterations) == STEPS
+
+
+OPTIONS = [
+    ("Adam", {"learning_rate": 0.01, "weight_decay": 0.05}),
+    ("SGD", {"learning_rate": 0.1, "weight_decay": 0.01}),
+    ("RMSprop", {"learning_rate": 0.005, "clipnorm": 0.05}),
+    ("Adam", {"learning_rate": 0.01, "clipvalue": 0.01}),
+    ("Nadam", {"learning_rate": 0.01, "global_clipnorm": 0.05}),
+    ("Adam", {"learning_rate": 0.01, "use_ema": True}),
+    (
+        "SGD",
+        {
+            "learning_rate": 0.1,
+            "momentum": 0.9,
+            "use_ema": True,
+            "ema_momentum": 0.9,
+            "ema_overwrite_frequency": 4,
+        },
+    ),
+    ("Adam", {"learning_rate": 0.01, "gradient_accumulation_steps": 3}),
+    ("Adamax", {"learning_rate": 0.01, "gradient_accumulation_steps": 2, "clipnorm": 0.1}),
+    (
+        "Lion",
+        {
+            "learning_rate": 0.001,
+            "weight_decay": 0.5,
+            "use_ema": True,
+            "gradient_accumulation_steps": 2,
+            "ema_overwrite_frequency": 3,
+        },
+    ),
+    ("Adagrad", {"learning_rate": 0.05, "loss_scale_factor": 128.0}),
+]
+
+
+@pytest.mark.parametrize(
+    "name,config", OPTIONS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(OPTIONS)]
+)
+def test_base_options_match_keras_step_for_step(rng, name, config):
+    ours_opt = getattr(densekit.optimizers, name)(**config)
+    theirs_opt = getattr(keras.optimizers, name)(**config)
+    ours, theirs = _train_both(rng, ours_opt, theirs_opt)
+    _assert_same_weights(ours, theirs)
+    _assert_same_variables(ours_opt, theirs_opt)
+    assert int(ours_opt.iterations) == int(theirs_opt.iterations)
+
+
+def test_ema_replaces_the_weights_at_the_end_of_fit_as_keras(rng):
+    ours, theirs = _models(rng)
+    ours.compile(optimizer=densekit.optimizers.Adam(0.01, use_ema=True), loss="mse")
+    theirs.compile(optimizer=keras.optimizers.Adam(0.01, use_ema=True), loss="mse")
+    x = rng.normal(0, 1, (64, 6)).astype(np.float32)
+    y = rng.uniform(0, 1, (64, 3)).astype(np.float32)
+    ours.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    theirs.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    _assert_same_weights(ours, theirs)
+
+
+@pytest.mark.parametrize(
+    "name", ["sgd", "adam", "rmsprop", "adagrad", "adamax", "nadam", "adamw", "lion"]
+)
+def test_string_names_give_keras_defaults(name):
+    ours = densekit.optimizers.get(name).get_config()
+    theirs = keras.optimizers.get(name).get_config()
+    ours.pop("name"), theirs.pop("name")
+    assert ours == theirs

@@ -9,6 +9,8 @@ The modules, by what the callbacks do:
   chunk of steps when no callback needs every batch;
 * `history`: `History` (the epoch logs) and `ProgbarLogger` (the progress bar);
 * `stopping`: `EarlyStopping` and `TerminateOnNaN`;
+* `learning_rate`: `LearningRateScheduler` and `ReduceLROnPlateau`, which set the
+  learning rate between epochs;
 * `lambda_callback`: `LambdaCallback`;
 * `gradient_monitor`: `GradientMonitor` (see `densekit.diagnostics`).
 
@@ -22,6 +24,7 @@ from densekit.callbacks.base import Callback, CallbackList
 from densekit.callbacks.gradient_monitor import GradientMonitor
 from densekit.callbacks.history import History, ProgbarLogger
 from densekit.callbacks.lambda_callback import LambdaCallback
+from densekit.callbacks.learning_rate import LearningRateScheduler, ReduceLROnPlateau
 from densekit.callbacks.stopping import EarlyStopping, TerminateOnNaN
 
 __all__ = [
@@ -31,6 +34,8 @@ __all__ = [
     "ProgbarLogger",
     "EarlyStopping",
     "TerminateOnNaN",
+    "LearningRateScheduler",
+    "ReduceLROnPlateau",
     "LambdaCallback",
     "GradientMonitor",
 ]

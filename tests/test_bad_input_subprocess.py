@@ -63,6 +63,14 @@ def _unbuilt_compiled():
     return model
 
 
+def _sgd_settings(momentum=0.0, clip=None):
+    settings = _core.OptimizerSettings()
+    settings.rule.momentum = momentum
+    if clip is not None:
+        settings.clip = clip
+    return settings
+
+
 def _spec(name="relu"):
     return K.ActivationSpec(name)
 
@@ -75,7 +83,7 @@ def _network(compiled=True, loss="mean_squared_error", out=2):
     net = _core.Network([_core_dense(3, 4), _core_dense(4, out, "linear")], 3)
     if compiled:
         net.compile(
-            K.LossSpec(loss), _core.SGD(0.01, 0.0, False, _core.ClipSpec()), _core.AccuracyKind.none
+            K.LossSpec(loss), _core.Optimizer(_core.OptimizerSettings(), 0.01), _core.AccuracyKind.none
         )
     return net
 
@@ -275,9 +283,9 @@ CASES = [
     ("unknown loss", lambda: _model().compile(loss="hinge_loss"), ValueError, r"hinge_loss"),
     (
         "unknown optimizer",
-        lambda: _model().compile(optimizer="adam", loss="mse"),
+        lambda: _model().compile(optimizer="ftrl", loss="mse"),
         ValueError,
-        r"optimizer.*adam",
+        r"optimizer.*ftrl",
     ),
     ("unknown initializer", lambda: L.Dense(2, bias_initializer="zeroes"), ValueError, r"zeroes"),
     (
@@ -697,13 +705,13 @@ CASES = [
     ),
     (
         "core SGD momentum 2",
-        lambda: _core.SGD(0.1, 2.0, False, _core.ClipSpec()),
+        lambda: _core.Optimizer(_sgd_settings(momentum=2.0), 0.1),
         ValueError,
         r"momentum must be in \[0, 1\]",
     ),
     (
         "core SGD two clips",
-        lambda: _core.SGD(0.1, 0.0, False, _core.ClipSpec(clipvalue=1, clipnorm=1)),
+        lambda: _core.Optimizer(_sgd_settings(clip=_core.ClipSpec(clipvalue=1, clipnorm=1)), 0.1),
         ValueError,
         r"only one of",
     ),

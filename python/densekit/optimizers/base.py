@@ -221,13 +221,13 @@ class Optimizer:
                 )
             self._core.learning_rate = check_learning_rate(type(self).__name__, value)
             return
+        if not callable(value):
+            check_learning_rate(type(self).__name__, value)  # raises
         schedules = _schedules()
         if isinstance(value, schedules.LearningRateSchedule):
             self._core.schedule = schedules.core_schedule(value)
-        elif callable(value):
-            self._core.schedule = schedules.core_schedule(lambda step: value())
         else:
-            check_learning_rate(type(self).__name__, value)  # raises
+            self._core.schedule = schedules.core_schedule(lambda step: value())
         self._learning_rate = value
 
     def _write_learning_rate(self, value):

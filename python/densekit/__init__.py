@@ -1,13 +1,14 @@
 """densekit: train deep dense networks fast on the CPU, with the Keras API.
 
 `import densekit as keras` runs tf.keras code for what densekit covers: Sequential models of
-Dense, activation and BatchNormalization layers, the Keras initializers and activations, SGD
-with gradient clipping, callbacks and a progress bar. The math runs in C++ (Eigen, on
+Dense, activation and BatchNormalization layers, the Keras initializers and activations, Keras's
+optimizers and learning-rate schedules, callbacks and a progress bar. The math runs in C++ (Eigen, on
 densekit's own thread team).
 """
 
 from densekit import (
     activations,
+    backend,
     callbacks,
     datasets,
     diagnostics,
@@ -31,6 +32,7 @@ __all__ = [
     "Model",
     "Sequential",
     "activations",
+    "backend",
     "build_info",
     "callbacks",
     "datasets",

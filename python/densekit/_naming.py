@@ -19,3 +19,8 @@ def unique_name(base):
     count = _counts[base]
     _counts[base] += 1
     return base if count == 0 else f"{base}_{count}"
+
+
+def reset():
+    """Forgets every count: the next name of each base is the base itself."""
+    _counts.clear()

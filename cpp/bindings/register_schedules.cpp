@@ -69,8 +69,8 @@ void register_schedules(py::module_& m) {
   py::class_<CallbackSchedule, LearningRateSchedule, std::shared_ptr<CallbackSchedule>>(
       m, "CallbackSchedule", "A schedule computed by a Python function of the step.")
       .def(py::init<std::function<double(std::int64_t)>>(), py::arg("fn"),
-           "fn(step) -> float; its exceptions propagate, and a result that is negative, infinite "
-           "or NaN raises ValueError.");
+           "Calls fn(step) -> float; its exceptions propagate, and a result that is negative, "
+           "infinite or NaN raises ValueError.");
 }
 
 }  // namespace densekit::bindings

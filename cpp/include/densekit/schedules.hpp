@@ -20,9 +20,11 @@ class LearningRateSchedule {
 };
 
 // The schedules of keras.optimizers.schedules, with Keras 3's formulas evaluated in double (Keras
-// computes in its floatx). The constructors throw ValueError for arguments under which a schedule
-// would give a negative, infinite or NaN learning rate; every other argument Keras accepts is
-// accepted. Step counts (decay_steps, warmup_steps, ...) may be fractional, as in Keras.
+// computes in its floatx). Keras checks only that decay_steps > 0; the constructors here also throw
+// ValueError for a value that is not finite, for one under which the rate would turn negative or
+// NaN (a negative rate or decay_rate, t_mul < 1) or infinite at the end of a decay (a negative
+// power), and for an alpha outside [0, 1], the fraction it stands for. Step counts (decay_steps,
+// warmup_steps, ...) may be fractional, as in Keras; PiecewiseConstantDecay's boundaries are steps.
 
 // lr = initial_learning_rate · decay_rate^p, p = step / decay_steps (⌊p⌋ with staircase).
 class ExponentialDecay final : public LearningRateSchedule {

@@ -96,6 +96,10 @@ class BuiltinSchedule(LearningRateSchedule):
             )
         super().__setattr__(name, value)
 
+    # The C++ twin cannot be pickled; copy, deepcopy and pickle make the schedule anew.
+    def __reduce__(self):
+        return (type(self).from_config, (self.get_config(),))
+
     def __repr__(self):
         arguments = ", ".join(f"{key}={value!r}" for key, value in self._config.items())
         return f"{type(self).__name__}({arguments})"

@@ -320,7 +320,12 @@ def test_the_config_keeps_its_own_copy_of_the_lists():
     boundaries, values = [10, 20], [1.0, 0.5, 0.1]
     schedule = schedules.PiecewiseConstantDecay(boundaries, values)
     boundaries.append(30)
-    assert schedule.get_config()["boundaries"] == [10, 20]
+    schedule.get_config()["values"].append(0.01)
+    assert schedule.get_config() == {
+        "boundaries": [10, 20],
+        "values": [1.0, 0.5, 0.1],
+        "name": "PiecewiseConstant",
+    }
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """The schedule base class, the checks of schedule arguments, and `core_schedule`."""
 
+import copy
 import math
 import operator
 
@@ -78,7 +79,7 @@ class BuiltinSchedule(LearningRateSchedule):
         return np.float32(self._schedule.learning_rate(check_step(type(self).__name__, step)))
 
     def get_config(self):
-        return dict(self._config)
+        return copy.deepcopy(self._config)  # a caller may change the lists in it
 
     # The arguments read as attributes, as in Keras. Changing one would leave the C++ twin
     # computing with the old value, so that is refused.

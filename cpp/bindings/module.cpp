@@ -8,6 +8,7 @@ void register_kernels(py::module_& m);
 void register_layers(py::module_& m);
 void register_network(py::module_& m);
 void register_runtime(py::module_& m);
+void register_schedules(py::module_& m);
 }  // namespace densekit::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -19,4 +20,6 @@ PYBIND11_MODULE(_core, m) {
   auto layers = m.def_submodule("layers", "C++ layers: parameters, gradients and buffers.");
   register_layers(layers);
   register_network(m);
+  auto schedules = m.def_submodule("schedules", "Learning-rate schedules the optimizer calls.");
+  register_schedules(schedules);
 }

@@ -221,3 +221,73 @@ class Network:
     def gradient_flow(self, x: Array, y: Array) -> list[LayerStats]: ...
     def evaluate(self, x: Array, y: Array, batch_size: int) -> StepTotals: ...
     def predict(self, x: Array, batch_size: int, training: bool = ...) -> Array: ...
+
+class schedules:
+    class LearningRateSchedule:
+        def learning_rate(self, step: int) -> float: ...
+        def momentum(self, step: int) -> float: ...
+
+    class ExponentialDecay(LearningRateSchedule):
+        def __init__(
+            self,
+            initial_learning_rate: float,
+            decay_steps: float,
+            decay_rate: float,
+            staircase: bool,
+        ) -> None: ...
+
+    class PiecewiseConstantDecay(LearningRateSchedule):
+        def __init__(self, boundaries: list[int], values: list[float]) -> None: ...
+
+    class InverseTimeDecay(LearningRateSchedule):
+        def __init__(
+            self,
+            initial_learning_rate: float,
+            decay_steps: float,
+            decay_rate: float,
+            staircase: bool,
+        ) -> None: ...
+
+    class PolynomialDecay(LearningRateSchedule):
+        def __init__(
+            self,
+            initial_learning_rate: float,
+            decay_steps: float,
+            end_learning_rate: float,
+            power: float,
+            cycle: bool,
+        ) -> None: ...
+
+    class CosineDecay(LearningRateSchedule):
+        def __init__(
+            self,
+            initial_learning_rate: float,
+            decay_steps: float,
+            alpha: float,
+            warmup_target: float = ...,
+            warmup_steps: float = ...,
+        ) -> None: ...
+
+    class CosineDecayRestarts(LearningRateSchedule):
+        def __init__(
+            self,
+            initial_learning_rate: float,
+            first_decay_steps: float,
+            t_mul: float,
+            m_mul: float,
+            alpha: float,
+        ) -> None: ...
+
+    class OneCycle(LearningRateSchedule):
+        def __init__(
+            self,
+            max_learning_rate: float,
+            total_steps: int,
+            start_learning_rate: float = ...,
+            last_learning_rate: float = ...,
+            max_momentum: float = ...,
+            min_momentum: float = ...,
+        ) -> None: ...
+
+    class CallbackSchedule(LearningRateSchedule):
+        def __init__(self, fn: Callable[[int], float]) -> None: ...

@@ -182,3 +182,104 @@ def test_string_names_give_keras_defaults(name):
     theirs = keras.optimizers.get(name).get_config()
     ours.pop("name"), theirs.pop("name")
     assert ours == theirs
+
+
+def _schedule_pair(name, **config):
+    return (
+        getattr(densekit.optimizers.schedules, name)(**config),
+        getattr(keras.optimizers.schedules, name)(**config),
+    )
+
+
+SCHEDULES = [
+    (
+        "Adam",
+        "ExponentialDecay",
+        {"initial_learning_rate": 0.02, "decay_steps": 5, "decay_rate": 0.5},
+    ),
+    (
+        "SGD",
+        "PiecewiseConstantDecay",
+        {"boundaries": [5, 12], "values": [0.2, 0.05, 0.01]},
+    ),
+    (
+        "RMSprop",
+        "CosineDecay",
+        {
+            "initial_learning_rate": 0.001,
+            "decay_steps": 20,
+            "warmup_target": 0.01,
+            "warmup_steps": 5,
+        },
+    ),
+    (
+        "Nadam",
+        "PolynomialDecay",
+        {
+            "initial_learning_rate": 0.01,
+            "decay_steps": 7,
+            "end_learning_rate": 0.001,
+            "cycle": True,
+        },
+    ),
+    (
+        "Lion",
+        "InverseTimeDecay",
+        {"initial_learning_rate": 0.002, "decay_steps": 3, "decay_rate": 0.7},
+    ),
+    ("Adamax", "CosineDecayRestarts", {"initial_learning_rate": 0.02, "first_decay_steps": 6}),
+]
+
+
+@pytest.mark.parametrize("name,schedule,config", SCHEDULES, ids=[s for _, s, _ in SCHEDULES])
+def test_schedules_drive_the_optimizers_as_in_keras(rng, name, schedule, config):
+    ours_schedule, theirs_schedule = _schedule_pair(schedule, **config)
+    ours_opt = getattr(densekit.optimizers, name)(learning_rate=ours_schedule)
+    theirs_opt = getattr(keras.optimizers, name)(learning_rate=theirs_schedule)
+    ours, theirs = _train_both(rng, ours_opt, theirs_opt)
+    _assert_same_weights(ours, theirs)
+    _assert_same_variables(ours_opt, theirs_opt)
+    assert float(ours_opt.learning_rate) == pytest.approx(float(theirs_opt.learning_rate), rel=1e-6)
+
+
+def test_a_schedule_counts_accumulating_steps_as_keras(rng):
+    config = {"initial_learning_rate": 0.02, "decay_steps": 2, "decay_rate": 0.5}
+    ours_schedule, theirs_schedule = _schedule_pair("ExponentialDecay", **config)
+    ours_opt = densekit.optimizers.Adam(ours_schedule, gradient_accumulation_steps=3)
+    theirs_opt = keras.optimizers.Adam(theirs_schedule, gradient_accumulation_steps=3)
+    ours, theirs = _train_both(rng, ours_opt, theirs_opt)
+    _assert_same_weights(ours, theirs)
+
+
+class _Halving(keras.optimizers.schedules.LearningRateSchedule):
+    def __call__(self, step):
+        return 0.05 * 0.5 ** (step // 10)
+
+
+class _OurHalving(densekit.optimizers.schedules.LearningRateSchedule):
+    def __call__(self, step):
+        return 0.05 * 0.5 ** (step // 10)
+
+
+def test_a_users_schedule_and_a_callable_rate_work_as_in_keras(rng):
+    ours, theirs = _train_both(
+        rng, densekit.optimizers.SGD(_OurHalving()), keras.optimizers.SGD(_Halving())
+    )
+    _assert_same_weights(ours, theirs)
+    ours, theirs = _train_both(
+        rng, densekit.optimizers.Adam(lambda: 0.003), keras.optimizers.Adam(lambda: 0.003)
+    )
+    _assert_same_weights(ours, theirs)
+
+
+def test_a_scheduled_rate_cannot_be_assigned_and_reports_its_current_value():
+    optimizer = densekit.optimizers.SGD(densekit.optimizers.schedules.ExponentialDecay(0.1, 1, 0.5))
+    assert float(optimizer.learning_rate) == pytest.approx(0.1)
+    with pytest.raises(TypeError, match="not settable"):
+        optimizer.learning_rate = 0.2
+    config = densekit.optimizers.serialize(optimizer)
+    assert config["config"]["learning_rate"]["class_name"] == "ExponentialDecay"
+    again = keras.optimizers.deserialize(config)
+    assert isinstance(again._learning_rate, keras.optimizers.schedules.ExponentialDecay)
+    back = densekit.optimizers.deserialize(keras.optimizers.serialize(again))
+    assert back.get_config() == {**optimizer.get_config(), "name": back.name}

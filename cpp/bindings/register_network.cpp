@@ -34,29 +34,32 @@ void register_network(py::module_& m) {
 
   py::class_<RuleSettings>(m, "RuleSettings",
                            "A rule and its hyperparameters; each rule reads its own.")
-      .def(py::init<>())
-      .def_readwrite("rule", &RuleSettings::rule)
+      .def(py::init<>(), "SGD without momentum; set the fields of the rule wanted.")
+      .def_readwrite("rule", &RuleSettings::rule, "The UpdateRule.")
       .def_readwrite("momentum", &RuleSettings::momentum, "SGD's and RMSprop's momentum.")
-      .def_readwrite("nesterov", &RuleSettings::nesterov)
-      .def_readwrite("beta_1", &RuleSettings::beta_1)
-      .def_readwrite("beta_2", &RuleSettings::beta_2)
-      .def_readwrite("epsilon", &RuleSettings::epsilon)
-      .def_readwrite("amsgrad", &RuleSettings::amsgrad)
-      .def_readwrite("rho", &RuleSettings::rho)
-      .def_readwrite("centered", &RuleSettings::centered)
-      .def_readwrite("initial_accumulator_value", &RuleSettings::initial_accumulator_value);
+      .def_readwrite("nesterov", &RuleSettings::nesterov, "SGD: Nesterov momentum.")
+      .def_readwrite("beta_1", &RuleSettings::beta_1, "Adam, Adamax, Nadam, Lion: β₁.")
+      .def_readwrite("beta_2", &RuleSettings::beta_2, "Adam, Adamax, Nadam, Lion: β₂.")
+      .def_readwrite("epsilon", &RuleSettings::epsilon, "The ε of the denominators.")
+      .def_readwrite("amsgrad", &RuleSettings::amsgrad, "Adam: the AMSGrad variant.")
+      .def_readwrite("rho", &RuleSettings::rho, "RMSprop: the discount of the squares.")
+      .def_readwrite("centered", &RuleSettings::centered, "RMSprop: centered.")
+      .def_readwrite("initial_accumulator_value", &RuleSettings::initial_accumulator_value,
+                     "Adagrad: the accumulators' starting value.");
 
   py::class_<OptimizerSettings>(m, "OptimizerSettings",
                                 "What the base optimizer adds to a rule; 0 means not set.")
-      .def(py::init<>())
-      .def_readwrite("rule", &OptimizerSettings::rule)
-      .def_readwrite("clip", &OptimizerSettings::clip)
-      .def_readwrite("weight_decay", &OptimizerSettings::weight_decay)
-      .def_readwrite("use_ema", &OptimizerSettings::use_ema)
-      .def_readwrite("ema_momentum", &OptimizerSettings::ema_momentum)
-      .def_readwrite("ema_overwrite_frequency", &OptimizerSettings::ema_overwrite_frequency)
-      .def_readwrite("gradient_accumulation_steps",
-                     &OptimizerSettings::gradient_accumulation_steps);
+      .def(py::init<>(), "Plain SGD with none of the options.")
+      .def_readwrite("rule", &OptimizerSettings::rule, "The RuleSettings.")
+      .def_readwrite("clip", &OptimizerSettings::clip, "The ClipSpec.")
+      .def_readwrite("weight_decay", &OptimizerSettings::weight_decay,
+                     "Decoupled weight decay: w ← w·(1 − weight_decay·lr) before each update.")
+      .def_readwrite("use_ema", &OptimizerSettings::use_ema, "Keep moving averages of the weights.")
+      .def_readwrite("ema_momentum", &OptimizerSettings::ema_momentum, "The averages' momentum.")
+      .def_readwrite("ema_overwrite_frequency", &OptimizerSettings::ema_overwrite_frequency,
+                     "The weights take their averages every that many updates (0: never).")
+      .def_readwrite("gradient_accumulation_steps", &OptimizerSettings::gradient_accumulation_steps,
+                     "Update every that many steps with the mean gradient (0: every step).");
 
   py::class_<Optimizer, std::shared_ptr<Optimizer>>(
       m, "Optimizer", "A Keras optimizer's update, run inside the training call; owns the slots.")

@@ -164,15 +164,52 @@ class ClipSpec:
     clipnorm: float
     global_clipnorm: float
 
-class SGD:
-    def __init__(
-        self, learning_rate: float, momentum: float, nesterov: bool, clip: ClipSpec
-    ) -> None: ...
-    learning_rate: float
+class UpdateRule:
+    sgd: "UpdateRule"
+    adagrad: "UpdateRule"
+    rmsprop: "UpdateRule"
+    adam: "UpdateRule"
+    adamax: "UpdateRule"
+    nadam: "UpdateRule"
+    lion: "UpdateRule"
+
+class RuleSettings:
+    def __init__(self) -> None: ...
+    rule: UpdateRule
     momentum: float
     nesterov: bool
+    beta_1: float
+    beta_2: float
+    epsilon: float
+    amsgrad: bool
+    rho: float
+    centered: bool
+    initial_accumulator_value: float
+
+class OptimizerSettings:
+    def __init__(self) -> None: ...
+    rule: RuleSettings
+    clip: ClipSpec
+    weight_decay: float
+    use_ema: bool
+    ema_momentum: float
+    ema_overwrite_frequency: int
+    gradient_accumulation_steps: int
+
+class Optimizer:
+    def __init__(self, settings: OptimizerSettings, learning_rate: float) -> None: ...
+    settings: OptimizerSettings
+    learning_rate: float
+    schedule: Optional[schedules.LearningRateSchedule]
+    steps: int
+    u_product: float
     iterations: int
-    def momentum_slot(self, parameter: layers.Parameter) -> Optional[Array]: ...
+    def current_learning_rate(self) -> float: ...
+    def slot(self, parameter: layers.Parameter, position: int) -> Optional[Array]: ...
+    def average(self, parameter: layers.Parameter) -> Optional[Array]: ...
+    def accumulator(self, parameter: layers.Parameter) -> Optional[Array]: ...
+    def set_decays(self, parameter: layers.Parameter, decays: bool) -> None: ...
+    def finalize_variable_values(self, parameters: list[layers.Parameter]) -> None: ...
 
 class AccuracyKind:
     none: "AccuracyKind"
@@ -203,9 +240,11 @@ class Network:
     def __init__(self, layers: list[layers.Layer], input_units: int) -> None: ...
     input_units: int
     output_units: int
-    optimizer: Optional[SGD]
+    optimizer: Optional[Optimizer]
     steps_done: int
-    def compile(self, loss: kernels.LossSpec, optimizer: SGD, accuracy: AccuracyKind) -> None: ...
+    def compile(
+        self, loss: kernels.LossSpec, optimizer: Optimizer, accuracy: AccuracyKind
+    ) -> None: ...
     def train_step(self, x: Array, y: Array) -> StepTotals: ...
     def train_epoch(
         self,

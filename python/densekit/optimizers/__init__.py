@@ -9,6 +9,7 @@ Example:
     >>> densekit.optimizers.Nadam(learning_rate=2e-3)
 """
 
+from densekit.optimizers import schedules
 from densekit.optimizers.adam import Adam, Adamax, AdamW, Nadam
 from densekit.optimizers.base import Optimizer
 from densekit.optimizers.lion import Lion
@@ -70,14 +71,6 @@ def deserialize(config, custom_objects=None):
             + ", ".join(sorted(name for name in _CLASSES if not name.islower()))
         )
     return cls.from_config(config.get("config", {}))
-
-
-def __getattr__(name):
-    if name == "schedules":  # imported on first use: the schedules build on this package
-        import importlib
-
-        return importlib.import_module("densekit.optimizers.schedules")
-    raise AttributeError(f"module 'densekit.optimizers' has no attribute {name!r}")
 
 
 def __dir__():

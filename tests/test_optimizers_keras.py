@@ -283,3 +283,34 @@ def test_a_scheduled_rate_cannot_be_assigned_and_reports_its_current_value():
     assert isinstance(again._learning_rate, keras.optimizers.schedules.ExponentialDecay)
     back = densekit.optimizers.deserialize(keras.optimizers.serialize(again))
     assert back.get_config() == {**optimizer.get_config(), "name": back.name}
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop"])
+def test_one_cycle_drives_rate_and_momentum_as_keras_set_by_hand(rng, name):
+    # Keras has no 1cycle: its optimizer gets the schedule's rate and momentum before each step.
+    cycle = densekit.optimizers.schedules.OneCycle(
+        0.02, total_steps=STEPS, max_momentum=0.95, min_momentum=0.85
+    )
+    momentum_name = "beta_1" if name == "Adam" else "momentum"
+    ours_opt = getattr(densekit.optimizers, name)(learning_rate=cycle, **{momentum_name: 0.9})
+    theirs_opt = getattr(keras.optimizers, name)(learning_rate=0.02, **{momentum_name: 0.9})
+    ours, theirs = _models(rng)
+    ours.compile(optimizer=ours_opt, loss="sparse_categorical_crossentropy")
+    theirs.compile(optimizer=theirs_opt, loss="sparse_categorical_crossentropy")
+    x, y = _batches(rng)
+    for step, (xb, yb) in enumerate(zip(x, y)):
+        theirs_opt.learning_rate = float(cycle(step))
+        setattr(theirs_opt, momentum_name, float(cycle.momentum(step)))
+        ours.train_on_batch(xb, yb)
+        theirs.train_on_batch(xb, yb)
+    _assert_same_weights(ours, theirs)
+    assert len({round(float(cycle.momentum(s)), 6) for s in range(STEPS)}) > 10  # it did cycle
+
+
+def test_a_momentum_cycle_needs_a_momentum():
+    cycle = densekit.optimizers.schedules.OneCycle(0.1, 100, max_momentum=0.95, min_momentum=0.85)
+    with pytest.raises(ValueError, match="momentum"):
+        densekit.optimizers.SGD(cycle)
+    with pytest.raises(ValueError, match="momentum"):
+        densekit.optimizers.Adagrad(cycle)
+    densekit.optimizers.SGD(cycle, momentum=0.9)

@@ -96,6 +96,11 @@ class Optimizer:
     def _rule_settings(self):
         raise NotImplementedError
 
+    def _takes_scheduled_momentum(self):
+        """Whether a schedule's momentum has something to drive (SGD's or RMSprop's momentum
+        slot, the Adam family's and Lion's beta_1)."""
+        return getattr(self, "momentum", 0) > 0 or hasattr(self, "beta_1")
+
     def __init__(
         self,
         learning_rate,
@@ -225,7 +230,14 @@ class Optimizer:
             check_learning_rate(type(self).__name__, value)  # raises
         schedules = _schedules()
         if isinstance(value, schedules.LearningRateSchedule):
-            self._core.schedule = schedules.core_schedule(value)
+            core = schedules.core_schedule(value)
+            if not math.isnan(core.momentum(0)) and not self._takes_scheduled_momentum():
+                raise ValueError(
+                    f"{type(self).__name__}: the schedule {type(value).__name__} cycles the "
+                    "momentum, which this optimizer does not have (SGD and RMSprop need "
+                    "momentum > 0; the Adam family and Lion cycle beta_1)."
+                )
+            self._core.schedule = core
         else:
             self._core.schedule = schedules.core_schedule(lambda step: value())
         self._learning_rate = value

@@ -14,7 +14,9 @@ class _Moments(Optimizer):
 
     _rule = None
 
-    def __init__(self, learning_rate, beta_1, beta_2, epsilon, name, **kwargs):
+    def __init__(
+        self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, name=None, **kwargs
+    ):
         owner = type(self).__name__
         self.beta_1 = check_fraction(owner, "beta_1", beta_1)
         self.beta_2 = check_fraction(owner, "beta_2", beta_2)
@@ -131,11 +133,6 @@ class Adamax(_Moments):
 
     _rule = _core.UpdateRule.adamax
 
-    def __init__(
-        self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, name=None, **kwargs
-    ):
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, name, **kwargs)
-
     def _slot_groups(self):
         return [[("momentum", 0), ("norm", 1)]]
 
@@ -151,11 +148,6 @@ class Nadam(_Moments):
     """
 
     _rule = _core.UpdateRule.nadam
-
-    def __init__(
-        self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, name=None, **kwargs
-    ):
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, name, **kwargs)
 
     def _extra_variables(self):
         if not self._tracked:

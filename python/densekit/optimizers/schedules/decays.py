@@ -17,7 +17,31 @@ from densekit.optimizers.schedules.base import (
 __all__ = ["ExponentialDecay", "InverseTimeDecay", "PiecewiseConstantDecay", "PolynomialDecay"]
 
 
-class ExponentialDecay(BuiltinSchedule):
+class _StepDecay(BuiltinSchedule):
+    """The four arguments ExponentialDecay and InverseTimeDecay share; `_kind` names the class
+    of the C++ twin."""
+
+    _kind = None
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase, name):
+        where = self._kind
+        schedule = getattr(_core.schedules, where)(
+            check_number(where, "initial_learning_rate", initial_learning_rate),
+            check_number(where, "decay_steps", decay_steps),
+            check_number(where, "decay_rate", decay_rate),
+            check_flag(where, "staircase", staircase),
+        )
+        config = {
+            "initial_learning_rate": initial_learning_rate,
+            "decay_steps": decay_steps,
+            "decay_rate": decay_rate,
+            "staircase": staircase,
+            "name": check_name(where, name),
+        }
+        super().__init__(config, schedule)
+
+
+class ExponentialDecay(_StepDecay):
     """`initial_learning_rate * decay_rate ** (step / decay_steps)`.
 
     Args:
@@ -35,6 +59,8 @@ class ExponentialDecay(BuiltinSchedule):
     np.float32(0.025)
     """
 
+    _kind = "ExponentialDecay"
+
     def __init__(
         self,
         initial_learning_rate,
@@ -43,24 +69,10 @@ class ExponentialDecay(BuiltinSchedule):
         staircase=False,
         name="ExponentialDecay",
     ):
-        where = "ExponentialDecay"
-        schedule = _core.schedules.ExponentialDecay(
-            check_number(where, "initial_learning_rate", initial_learning_rate),
-            check_number(where, "decay_steps", decay_steps),
-            check_number(where, "decay_rate", decay_rate),
-            check_flag(where, "staircase", staircase),
-        )
-        config = {
-            "initial_learning_rate": initial_learning_rate,
-            "decay_steps": decay_steps,
-            "decay_rate": decay_rate,
-            "staircase": staircase,
-            "name": check_name(where, name),
-        }
-        super().__init__(config, schedule)
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
 
-class InverseTimeDecay(BuiltinSchedule):
+class InverseTimeDecay(_StepDecay):
     """`initial_learning_rate / (1 + decay_rate * step / decay_steps)`.
 
     Args:
@@ -77,6 +89,8 @@ class InverseTimeDecay(BuiltinSchedule):
     np.float32(0.025)
     """
 
+    _kind = "InverseTimeDecay"
+
     def __init__(
         self,
         initial_learning_rate,
@@ -85,21 +99,7 @@ class InverseTimeDecay(BuiltinSchedule):
         staircase=False,
         name="InverseTimeDecay",
     ):
-        where = "InverseTimeDecay"
-        schedule = _core.schedules.InverseTimeDecay(
-            check_number(where, "initial_learning_rate", initial_learning_rate),
-            check_number(where, "decay_steps", decay_steps),
-            check_number(where, "decay_rate", decay_rate),
-            check_flag(where, "staircase", staircase),
-        )
-        config = {
-            "initial_learning_rate": initial_learning_rate,
-            "decay_steps": decay_steps,
-            "decay_rate": decay_rate,
-            "staircase": staircase,
-            "name": check_name(where, name),
-        }
-        super().__init__(config, schedule)
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
 
 class PolynomialDecay(BuiltinSchedule):

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 import densekit
-from densekit import diagnostics, experiment, initializers, layers, plots
+from densekit import diagnostics, initializers, layers, plots
 from densekit.__main__ import main
 from densekit.callbacks import GradientMonitor
+from densekit.experiments import activations as experiment
 
 pytest.importorskip("matplotlib")
 from matplotlib import image  # noqa: E402
@@ -29,14 +30,21 @@ PNGS = (
 
 @pytest.fixture(autouse=True, scope="module")
 def forget_on_demand_modules():
-    # Importing densekit.plots and densekit.experiment binds them on the package, and
+    # Importing densekit.plots and densekit.experiments binds them on the package, and
     # test_model_api checks that dir(densekit) is exactly __all__ (the eagerly imported modules):
     # leave the package as this module found it.
     yield
-    for name in ("experiment", "plots"):
+    forget_modules("experiments", "plots")
+
+
+def forget_modules(*names):
+    """Unbinds on-demand modules (and their submodules) from densekit and sys.modules."""
+    for name in names:
         if name not in densekit.__all__:
             vars(densekit).pop(name, None)
-            sys.modules.pop(f"densekit.{name}", None)
+            prefix = f"densekit.{name}"
+            for module in [m for m in sys.modules if m == prefix or m.startswith(prefix + ".")]:
+                sys.modules.pop(module)
 
 
 # As in test_diagnostics: small layers run faster on one thread on a busy machine.

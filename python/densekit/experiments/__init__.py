@@ -1,6 +1,7 @@
 """The experiments of `densekit experiment <name>`, one module each, on deep networks and digits.
 
-* `activations`: activations and initializations, with and without batch normalization.
+* `activations`: activations and initializations, with and without batch normalization;
+* `optimizers`: optimizers and learning-rate schedules.
 
 Each module has `add_arguments(parser)` for its options and `main(args)`, which runs it.
 """
@@ -14,6 +15,7 @@ __all__ = ["EXPERIMENTS", "add_parsers", "main"]
 # `--help` can show each one's docstring.
 EXPERIMENTS = {
     "activations": "compare activations and initializations on a deep network (digits)",
+    "optimizers": "compare optimizers and learning-rate schedules on a deep network (digits)",
 }
 
 

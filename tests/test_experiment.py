@@ -1,4 +1,4 @@
-"""`densekit experiment activations` and the PNG figures of `densekit.plots`.
+"""`densekit experiment activations` and `optimizers`, and the PNG figures of `densekit.plots`.
 
 The command runs in-process on a small network; the figures must exist and be real images
 (read back with matplotlib: a sensible size and more than one colour).
@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 
 import densekit
-from densekit import diagnostics, experiment, initializers, layers, plots
+from densekit import diagnostics, initializers, layers, plots
 from densekit.__main__ import main
 from densekit.callbacks import GradientMonitor
+from densekit.experiments import activations as experiment
+from densekit.experiments import optimizers as optimizers_experiment
 
 pytest.importorskip("matplotlib")
 from matplotlib import image  # noqa: E402
@@ -29,14 +31,21 @@ PNGS = (
 
 @pytest.fixture(autouse=True, scope="module")
 def forget_on_demand_modules():
-    # Importing densekit.plots and densekit.experiment binds them on the package, and
+    # Importing densekit.plots and densekit.experiments binds them on the package, and
     # test_model_api checks that dir(densekit) is exactly __all__ (the eagerly imported modules):
     # leave the package as this module found it.
     yield
-    for name in ("experiment", "plots"):
+    forget_modules("experiments", "plots")
+
+
+def forget_modules(*names):
+    """Unbinds on-demand modules (and their submodules) from densekit and sys.modules."""
+    for name in names:
         if name not in densekit.__all__:
             vars(densekit).pop(name, None)
-            sys.modules.pop(f"densekit.{name}", None)
+            prefix = f"densekit.{name}"
+            for module in [m for m in sys.modules if m == prefix or m.startswith(prefix + ".")]:
+                sys.modules.pop(module)
 
 
 # As in test_diagnostics: small layers run faster on one thread on a busy machine.
@@ -121,3 +130,76 @@ def test_plot_functions_write_pngs(tmp_path, rng):
 def test_plot_activations_rejects_an_unknown_name(tmp_path):
     with pytest.raises(ValueError, match="Unknown activation"):
         plots.plot_activations(tmp_path / "a.png", names=("sigmoid", "nope"))
+
+
+# -- densekit experiment optimizers ------------------------------------------------------------
+
+QUICK = ["--depth", "3", "--units", "32", "--epochs", "3", "--repeats", "1"]
+
+
+def test_experiment_optimizers_prints_the_table_and_writes_the_pngs(tmp_path, capsys):
+    out = tmp_path / "figures"
+    chosen = "sgd,adam,momentum,momentum-1cycle"
+    args = ["experiment", "optimizers", *QUICK, "--configs", chosen, "--out", str(out)]
+    assert main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("optimizer"))
+    for column in ("learning rate", "test acc", "test loss", "train loss", "epochs to 90%"):
+        assert column in lines[header]
+    rows = lines[header + 2 : header + 6]
+    labels = ["SGD", "Adam", "SGD momentum 0.9", "SGD momentum, 1cycle"]
+    assert [row[: len(label) + 2] for row, label in zip(rows, labels)] == [
+        label + "  " for label in labels
+    ]
+    assert sum(line.startswith("[") for line in lines[:header]) == 4
+    end = lines[header].index("test acc") + len("test acc")  # the column is right-aligned
+    accuracies = [float(row[:end].split()[-1]) for row in rows]
+    assert all(0.0 <= a <= 1.0 for a in accuracies), accuracies
+    # The schedule is drawn with its constant-rate baseline, apart from the optimizers.
+    for name in ("optimizers.png", "lr_schedules.png"):
+        assert_real_png(out / name, min_height=250, min_width=600)
+
+
+def test_experiment_optimizers_rejects_an_unknown_configuration(capsys):
+    with pytest.raises(SystemExit) as raised:
+        main(["experiment", "optimizers", "--configs", "adam,adamz"])
+    assert raised.value.code == 2
+    assert "unknown configuration adamz; the keys are: sgd, momentum" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="Unknown optimizer configuration: 'adamz'"):
+        optimizers_experiment.run_optimizers(configs=["adamz"])
+
+
+def test_optimizers_runs_repeat_exactly_and_adam_beats_sgd_at_a_tiny_rate(tmp_path, capsys):
+    tiny = optimizers_experiment.Config(
+        "tiny", "SGD 1e-4", "1e-4", lambda n: densekit.optimizers.SGD(learning_rate=1e-4)
+    )
+
+    def run():
+        return optimizers_experiment.run_optimizers(
+            depth=3, units=32, epochs=3, repeats=2, out=str(tmp_path), configs=[tiny, "adam"]
+        )
+
+    first, second = run(), run()
+    for a, b in zip(first, second):
+        assert a["accuracies"] == b["accuracies"]
+        assert [h.history for h in a["histories"]] == [h.history for h in b["histories"]]
+    sgd, adam = first
+    assert all(0.0 <= x <= 1.0 for r in first for x in r["accuracies"])
+    # 3 epochs of 45 steps at 1e-4 barely move the weights: SGD stays far from Adam's accuracy.
+    assert min(adam["accuracies"]) > max(sgd["accuracies"]) + 0.3, (adam, sgd)
+    assert sgd["epochs_to_target"] == [None, None]
+    assert "SGD 1e-4" in capsys.readouterr().out
+
+
+def test_optimizers_schedules_span_every_step_of_the_run(tmp_path):
+    seen = []
+
+    def make(total_steps):
+        seen.append(total_steps)
+        return densekit.optimizers.SGD()
+
+    config = optimizers_experiment.Config("probe", "probe", "0.01", make)
+    optimizers_experiment.run_optimizers(
+        depth=1, units=8, epochs=2, batch_size=100, repeats=1, out=str(tmp_path), configs=[config]
+    )
+    assert seen == [2 * 15]  # 2 epochs of ceil(1437 / 100) = 15 batches

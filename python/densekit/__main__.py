@@ -1,4 +1,4 @@
-"""The `densekit` command line: `densekit demo` and `densekit experiment activations`."""
+"""The `densekit` command line: `densekit demo` and `densekit experiment <name>`."""
 
 import argparse
 import sys
@@ -15,13 +15,9 @@ def main(argv=None):
     demo.add_argument("--seed", type=int, default=42)
     experiment = commands.add_parser("experiment", help="run an experiment on deep networks")
     experiments = experiment.add_subparsers(dest="experiment", required=True)
-    from densekit.experiment import add_arguments as add_experiment_arguments
+    from densekit.experiments import add_parsers as add_experiment_parsers
 
-    add_experiment_arguments(
-        experiments.add_parser(
-            "activations", help="compare activations and initializations on a deep network (digits)"
-        )
-    )
+    add_experiment_parsers(experiments)
     args = parser.parse_args(argv)
     if args.command == "demo":
         from densekit.demo import run
@@ -29,7 +25,7 @@ def main(argv=None):
         accuracy = run(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
         return 0 if accuracy >= 0.95 else 1
     if args.command == "experiment":
-        from densekit.experiment import main as run_experiment
+        from densekit.experiments import main as run_experiment
 
         return run_experiment(args)
     return 2

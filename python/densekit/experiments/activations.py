@@ -3,7 +3,7 @@
 A deep stack of Dense layers (`depth` hidden layers of `units`) is trained on the digits data set
 (densekit.datasets.digits) for each classic pairing of activation and initialization, with and
 without batch normalization (Dense without bias -> BatchNormalization(momentum=0.9) ->
-activation; momentum 0.9 because the data set is small, see _BN_MOMENTUM):
+activation; momentum 0.9 because the data set is small, see _common._BN_MOMENTUM):
 
     logistic with RandomNormal(0, 1)  the init of the vanishing-gradients era
     logistic with Glorot              Glorot and Bengio's fix
@@ -25,10 +25,10 @@ import time
 
 import numpy as np
 
-from densekit import diagnostics, initializers, layers, optimizers, plots
+from densekit import diagnostics, initializers, optimizers, plots
 from densekit.callbacks import GradientMonitor
 from densekit.datasets import digits
-from densekit.models import Sequential
+from densekit.experiments._common import build_model, epochs_to, format_table, set_threads
 
 __all__ = ["CONFIGS", "add_arguments", "build_model", "run_activations"]
 
@@ -47,66 +47,13 @@ CONFIGS = [
     ("ELU, He", "elu", (initializers.HeNormal, {}), False),
     ("SELU, LeCun", "selu", (initializers.LecunNormal, {}), True),
 ]
-_LEAKY_SLOPE = 0.2
 _FLOW_BATCH = 256  # training samples used for the gradient flow at initialization
-# digits gives 45 steps per epoch: with Keras's momentum 0.99 the moving variance would still hold
-# 0.99^225 ≈ 10% of its initial 1.0 after 5 epochs, and inference (the test accuracy) would
-# normalize with it; sigmoid layers are the most hurt (test accuracy near chance while the training
-# accuracy is 90%).
-_BN_MOMENTUM = 0.9
-
-
-def _activation_layer(name):
-    # A LeakyReLU layer, not activation="leaky_relu": the latter runs as a plain ReLU in the
-    # network (negative_slope 0; reported as a library bug).
-    if name == "leaky_relu":
-        return layers.LeakyReLU(negative_slope=_LEAKY_SLOPE)
-    return layers.Activation(name)
-
-
-def build_model(
-    activation, initializer, depth, units, batch_norm, seed, input_shape=(8, 8), classes=10
-):
-    """The deep model of one configuration: `depth` hidden layers, then a softmax output.
-
-    Layer i's kernel initializer is `initializer[0](seed=seed + i, **initializer[1])`: distinct per
-    layer, the same across configurations.
-    """
-    cls, kwargs = initializer
-    stack = [layers.Flatten(input_shape=list(input_shape))]
-    for i in range(depth):
-        init = cls(seed=seed * 1000 + i, **kwargs)
-        if batch_norm:
-            stack += [
-                layers.Dense(units, use_bias=False, kernel_initializer=init),
-                layers.BatchNormalization(momentum=_BN_MOMENTUM),
-                _activation_layer(activation),
-            ]
-        elif activation == "leaky_relu":
-            stack += [layers.Dense(units, kernel_initializer=init), _activation_layer(activation)]
-        else:
-            stack.append(layers.Dense(units, activation=activation, kernel_initializer=init))
-    stack.append(
-        layers.Dense(
-            classes,
-            activation="softmax",
-            kernel_initializer=initializers.GlorotUniform(seed=seed * 1000 + depth),
-        )
-    )
-    return Sequential(stack)
 
 
 def _standardize(x, reference):
     flat, ref = x.reshape(len(x), -1), reference.reshape(len(reference), -1)
     mean, std = ref.mean(axis=0), ref.std(axis=0)
     return ((flat - mean) / np.where(std > 0, std, 1.0)).astype(np.float32).reshape(x.shape)
-
-
-def _epochs_to(history, target):
-    for epoch, accuracy in enumerate(history.history.get("val_accuracy", []), start=1):
-        if accuracy >= target:
-            return epoch
-    return None
 
 
 def run_activations(
@@ -174,7 +121,7 @@ def run_activations(
             "batch_norm": bn,
             "accuracy": float(accuracy),
             "loss": float(loss),
-            "epochs_to_target": _epochs_to(history, target),
+            "epochs_to_target": epochs_to(history, target),
             "grad_ratio_init": flow.grad_norm_ratio(),
             "seconds": seconds,
             "warnings": [kind for kind, _ in monitor.messages],
@@ -221,14 +168,7 @@ def format_results(results, target):
                 ", ".join(r["warnings"]) or "-",
             )
         )
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
-
-    def line(cells):
-        return "  ".join(
-            c.ljust(w) if i in (0, 6) else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
-        ).rstrip()
-
-    return "\n".join([line(headers), "  ".join("-" * w for w in widths)] + [line(r) for r in rows])
+    return format_table(headers, rows, left=(0, 6))
 
 
 def write_plots(results, out):
@@ -291,10 +231,7 @@ def add_arguments(parser):
 
 def main(args):
     """Runs `densekit experiment activations` from parsed arguments; returns the exit code."""
-    if args.threads is not None:
-        from densekit import set_num_threads
-
-        set_num_threads(args.threads)
+    set_threads(args.threads)
     run_activations(
         depth=args.depth,
         units=args.units,

@@ -327,3 +327,33 @@ def test_an_update_that_overflows_float32_is_refused(rng, name, config):
     assert max(np.abs(w).max() for w in expected) > FLOAT32_MAX  # Keras would store inf
     pair.model.train_on_batch(x, y)
     _assert_same_state(before, pair.state())
+
+
+CLIPS = [
+    ("SGD", {"clipnorm": 1.0}),
+    ("SGD", {"momentum": 0.9, "global_clipnorm": 1.0}),
+    ("Adam", {"clipnorm": 1.0}),
+    ("RMSprop", {"global_clipnorm": 0.5}),
+    ("Lion", {"clipvalue": 1.0}),
+]
+
+
+@pytest.mark.parametrize("name,config", CLIPS, ids=_ids(CLIPS))
+def test_clipping_a_gradient_whose_squared_norm_overflows_float32_follows_the_formula(
+    rng, name, config
+):
+    # Inputs of 1e20 against weights of 1e-20 in the first column: the loss is ordinary, the
+    # first kernel row's gradient is ~1e20, finite in float32, but its square is not. Clipped by
+    # its norm it is small, and the step is the float64 oracle's. (Keras's float32 norm is inf
+    # there: clipnorm would zero the gradient, global_clipnorm make it NaN.)
+    init = [rng.normal(0, 0.5, (IN, UNITS)).astype(np.float32), np.zeros(UNITS, np.float32)]
+    init[0][0, :] = 1e-20
+    x = rng.normal(0, 1, (BATCH, IN)).astype(np.float32)
+    x[:, 0] = 1e20
+    y = rng.normal(0, 1, (BATCH, UNITS)).astype(np.float32)
+    grads = _gradients(init, x, y)
+    assert FLOAT32_MAX > np.abs(grads[0]).max() > math.sqrt(FLOAT32_MAX)
+    pair = Pair(name, {"learning_rate": 0.1, **config}, init)
+    pair.step(x, y)
+    assert int(pair.optimizer.iterations) == 1
+    pair.assert_agree()

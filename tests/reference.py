@@ -535,16 +535,20 @@ class OptimizerOracle:
         name: the Keras class name ("SGD", "Adam", "AdamW", ...).
         paths: each model variable's path ("dense/kernel"), for the slots' names.
         weights: the model's initial weights (for the slots' shapes).
+        excluded_from_decay: the paths weight decay leaves alone (`exclude_from_weight_decay`).
         **config: the optimizer's constructor arguments (Keras's defaults otherwise).
+
+    `c["learning_rate"]` may be changed between steps, as `optimizer.learning_rate = ...` does.
     """
 
-    def __init__(self, name, paths, weights, **config):
+    def __init__(self, name, paths, weights, excluded_from_decay=(), **config):
         unknown = set(config) - set(OPTIMIZER_DEFAULTS[name]) - set(BASE_OPTIMIZER_DEFAULTS)
         if unknown:
             raise TypeError(f"{name}: unknown arguments {sorted(unknown)}")
         self.c = {**BASE_OPTIMIZER_DEFAULTS, **OPTIMIZER_DEFAULTS[name], **config}
         self.rule = "Adam" if name == "AdamW" else name
         self.paths = list(paths)
+        self.decays = [path not in excluded_from_decay for path in self.paths]
         shapes = [np.shape(w) for w in weights]
         self.steps = 0  # Keras's _iterations: every call, accumulating or not
         self.u_product = 1.0  # Nadam's Πₜ
@@ -577,7 +581,10 @@ class OptimizerOracle:
             grads = clip_gradients(grads, c["clipvalue"], c["clipnorm"], c["global_clipnorm"])
             lr = c["learning_rate"]
             if c["weight_decay"]:
-                weights = [w - w * c["weight_decay"] * lr for w in weights]
+                weights = [
+                    w - w * c["weight_decay"] * lr if decays else w
+                    for w, decays in zip(weights, self.decays)
+                ]
             t = self.iterations + 1
             if self.rule == "Nadam":
                 self.u_product *= nadam_momentum(t, c["beta_1"])

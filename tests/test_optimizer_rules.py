@@ -48,11 +48,16 @@ def _gradients(weights, x, y):
 class Pair:
     """The same optimizer in densekit (on a model) and in the oracle (on float64 weights)."""
 
-    def __init__(self, name, config, init):
+    def __init__(self, name, config, init, exclude_names=None):
         self.optimizer = getattr(densekit.optimizers, name)(**config)
+        if exclude_names:
+            self.optimizer.exclude_from_weight_decay(var_names=exclude_names)
         self.model = _model(init, self.optimizer)
         self.paths = [v.path for v in self.model.trainable_variables]  # "dense_3/kernel", ...
-        self.oracle = ref.OptimizerOracle(name, self.paths, init, **config)
+        excluded = [
+            p for p in self.paths if any(n in p.split("/")[-1] for n in exclude_names or [])
+        ]
+        self.oracle = ref.OptimizerOracle(name, self.paths, init, excluded, **config)
         self.weights = [np.asarray(w, dtype=np.float64) for w in init]
 
     def step(self, x, y):
@@ -357,3 +362,26 @@ def test_clipping_a_gradient_whose_squared_norm_overflows_float32_follows_the_fo
     pair.step(x, y)
     assert int(pair.optimizer.iterations) == 1
     pair.assert_agree()
+
+
+def test_a_learning_rate_set_between_steps_applies_from_the_next_step(data):
+    init, x, y = data
+    pair = Pair("AdamW", {"learning_rate": 0.02, "weight_decay": 0.5}, init).train(x, y, steps=5)
+    pair.optimizer.learning_rate = 0.005
+    pair.oracle.c["learning_rate"] = 0.005
+    pair.train(x, y, steps=5)
+    pair.optimizer.learning_rate.assign(0.04)
+    pair.oracle.c["learning_rate"] = 0.04
+    pair.train(x, y, steps=5)
+    pair.assert_agree()
+
+
+def test_weight_decay_leaves_the_excluded_variables_alone(data):
+    # var_names match the variable's name ("bias"), as Keras's re.search does.
+    init, x, y = data
+    pair = Pair("SGD", {"learning_rate": 0.1, "weight_decay": 0.9}, init, exclude_names=["bias"])
+    pair.train(x, y, steps=5)
+    pair.assert_agree()
+    # The bias decayed would have ended elsewhere.
+    decayed = Pair("SGD", {"learning_rate": 0.1, "weight_decay": 0.9}, init).train(x, y, steps=5)
+    assert not np.allclose(decayed.weights[1], pair.weights[1], rtol=1e-3)

@@ -203,6 +203,32 @@ def test_weights_with_another_optimizers_state_load_and_skip_it_with_a_warning(
         assert_array_equal(a, b)
 
 
+def test_a_never_built_optimizers_state_restarts_only_a_fresh_optimizer(tmp_path, data, real_keras):
+    # Keras saves iteration and learning_rate only for an optimizer it has not built (before
+    # the first step). Into a trained optimizer they would restart the count beside the trained
+    # moments: like Keras, the state is skipped with a warning.
+    init, x, y = data
+    untrained = _model(real_keras, init, real_keras.optimizers.Adam(0.5))
+    untrained.save_weights(tmp_path / "u.weights.h5")
+    with h5py.File(tmp_path / "u.weights.h5", "r") as h5:
+        assert len(h5["optimizer/vars"]) == 2
+    theirs = _model(real_keras, init, real_keras.optimizers.Adam(0.01))
+    ours = _model(densekit, init, densekit.optimizers.Adam(0.01))
+    for model in (theirs, ours):
+        _train(model, x, y, slice(0, 2))
+        before = _state(model)
+        with pytest.warns(UserWarning, match="(?i)skipping"):
+            model.load_weights(tmp_path / "u.weights.h5")
+        _assert_state_equal(_state(model), before)
+    # A fresh optimizer takes them: a count of 0 and the file's learning rate.
+    fresh = _model(densekit, [w + 1 for w in init], densekit.optimizers.Adam(0.01))
+    fresh.load_weights(tmp_path / "u.weights.h5")
+    assert int(fresh.optimizer.iterations) == 0
+    assert float(fresh.optimizer.learning_rate) == pytest.approx(0.5)
+    for a, b in zip(fresh.get_weights(), init, strict=True):
+        assert_array_equal(a, b)
+
+
 def _rewrite_member(path, name, edit):
     """Rewrites one member of the .keras archive at `path` with `edit(bytes) -> bytes`."""
     with zipfile.ZipFile(path) as archive:

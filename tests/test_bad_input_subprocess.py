@@ -83,7 +83,9 @@ def _network(compiled=True, loss="mean_squared_error", out=2):
     net = _core.Network([_core_dense(3, 4), _core_dense(4, out, "linear")], 3)
     if compiled:
         net.compile(
-            K.LossSpec(loss), _core.Optimizer(_core.OptimizerSettings(), 0.01), _core.AccuracyKind.none
+            K.LossSpec(loss),
+            _core.Optimizer(_core.OptimizerSettings(), 0.01),
+            _core.AccuracyKind.none,
         )
     return net
 

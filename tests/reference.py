@@ -353,6 +353,340 @@ def sgd_update(w, g, m, learning_rate, momentum=0.0, nesterov=False):
     return w + m, m
 
 
+def adagrad_update(w, g, accumulator, learning_rate, epsilon=1e-7):
+    """Keras 3 Adagrad.update_step: a ← a + g²; w ← w − lr·g/√(a + ε). Returns (w, a)."""
+    w, g = _f64(w), _f64(g)
+    accumulator = _f64(accumulator) + g * g
+    return w - learning_rate * g / np.sqrt(accumulator + epsilon), accumulator
+
+
+def rmsprop_update(
+    w,
+    g,
+    velocity,
+    momentum_slot,
+    average_gradient,
+    learning_rate,
+    rho=0.9,
+    momentum=0.0,
+    epsilon=1e-7,
+    centered=False,
+):
+    """Keras 3 RMSprop.update_step. Returns (w, velocity, momentum slot, average gradient); the
+    slots a configuration does not have are None.
+
+      v ← ρv + (1−ρ)g²;  centered: ḡ ← ρḡ + (1−ρ)g, d = v − ḡ² + ε;  else d = v + ε
+      δ = lr·g/√d;  momentum > 0: m ← μm + δ, w ← w − m;  else w ← w − δ
+    """
+    w, g = _f64(w), _f64(g)
+    velocity = rho * _f64(velocity) + (1.0 - rho) * g * g
+    if centered:
+        average_gradient = rho * _f64(average_gradient) + (1.0 - rho) * g
+        denominator = velocity - average_gradient**2 + epsilon
+    else:
+        average_gradient = None
+        denominator = velocity + epsilon
+    increment = learning_rate * g / np.sqrt(denominator)
+    if momentum > 0:
+        momentum_slot = momentum * _f64(momentum_slot) + increment
+        return w - momentum_slot, velocity, momentum_slot, average_gradient
+    return w - increment, velocity, None, average_gradient
+
+
+def adam_update(
+    w, g, m, v, v_hat, learning_rate, t, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False
+):
+    """Keras 3 Adam.update_step at step t = iterations + 1. Returns (w, m, v, v_hat); v_hat is
+    None without amsgrad.
+
+      m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  amsgrad: v̂ ← max(v̂, v), used in place of v
+      w ← w − α·m/(√v + ε),  α = lr·√(1−β₂ᵗ)/(1−β₁ᵗ)
+    """
+    w, g = _f64(w), _f64(g)
+    alpha = learning_rate * math.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
+    m = beta_1 * _f64(m) + (1.0 - beta_1) * g
+    v = beta_2 * _f64(v) + (1.0 - beta_2) * g * g
+    denominator_v = v
+    if amsgrad:
+        v_hat = np.maximum(_f64(v_hat), v)
+        denominator_v = v_hat
+    else:
+        v_hat = None
+    return w - alpha * m / (np.sqrt(denominator_v) + epsilon), m, v, v_hat
+
+
+def adamax_update(w, g, m, u, learning_rate, t, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    """Keras 3 Adamax.update_step at step t. Returns (w, m, u).
+
+    m ← β₁m + (1−β₁)g;  u ← max(β₂u, |g|);  w ← w − lr·m/((1−β₁ᵗ)(u + ε))
+    """
+    w, g = _f64(w), _f64(g)
+    m = beta_1 * _f64(m) + (1.0 - beta_1) * g
+    u = np.maximum(beta_2 * _f64(u), np.abs(g))
+    return w - learning_rate * m / ((1.0 - beta_1**t) * (u + epsilon)), m, u
+
+
+def nadam_momentum(t, beta_1=0.9):
+    """Keras 3 Nadam's momentum schedule uₜ = β₁(1 − ½·0.96ᵗ) (Dozat, 2016)."""
+    return beta_1 * (1.0 - 0.5 * 0.96**t)
+
+
+def nadam_update(w, g, m, v, learning_rate, t, u_product, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    """Keras 3 Nadam.update_step at step t; `u_product` is Πₜ = u₁⋯uₜ (the optimizer's
+    variable after this step's factor). Returns (w, m, v).
+
+      m̂ = uₜ₊₁·m/(1 − Πₜuₜ₊₁) + (1−uₜ)·g/(1 − Πₜ);  v̂ = v/(1−β₂ᵗ);  w ← w − lr·m̂/(√v̂ + ε)
+    """
+    w, g = _f64(w), _f64(g)
+    u_t, u_next = nadam_momentum(t, beta_1), nadam_momentum(t + 1, beta_1)
+    m = beta_1 * _f64(m) + (1.0 - beta_1) * g
+    v = beta_2 * _f64(v) + (1.0 - beta_2) * g * g
+    m_hat = u_next * m / (1.0 - u_product * u_next) + (1.0 - u_t) * g / (1.0 - u_product)
+    v_hat = v / (1.0 - beta_2**t)
+    return w - learning_rate * m_hat / (np.sqrt(v_hat) + epsilon), m, v
+
+
+def lion_update(w, g, m, learning_rate, beta_1=0.9, beta_2=0.99):
+    """Keras 3 Lion.update_step (Chen et al., 2023). Returns (w, m).
+
+    w ← w − lr·sign(β₁m + (1−β₁)g);  m ← β₂m + (1−β₂)g
+    """
+    w, g, m = _f64(w), _f64(g), _f64(m)
+    w = w - learning_rate * np.sign(beta_1 * m + (1.0 - beta_1) * g)
+    return w, beta_2 * m + (1.0 - beta_2) * g
+
+
+# Each optimizer's Keras 3 defaults, and its slots in the order Keras creates them: groups in
+# order, each group interleaved per model variable.
+OPTIMIZER_DEFAULTS = {
+    "SGD": {"learning_rate": 0.01, "momentum": 0.0, "nesterov": False},
+    "Adagrad": {"learning_rate": 0.001, "initial_accumulator_value": 0.1, "epsilon": 1e-7},
+    "RMSprop": {
+        "learning_rate": 0.001,
+        "rho": 0.9,
+        "momentum": 0.0,
+        "epsilon": 1e-7,
+        "centered": False,
+    },
+    "Adam": {
+        "learning_rate": 0.001,
+        "beta_1": 0.9,
+        "beta_2": 0.999,
+        "epsilon": 1e-7,
+        "amsgrad": False,
+    },
+    "Adamax": {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7},
+    "Nadam": {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7},
+    "Lion": {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.99},
+}
+OPTIMIZER_DEFAULTS["AdamW"] = {**OPTIMIZER_DEFAULTS["Adam"], "weight_decay": 0.004}
+
+BASE_OPTIMIZER_DEFAULTS = {
+    "weight_decay": None,
+    "clipnorm": None,
+    "clipvalue": None,
+    "global_clipnorm": None,
+    "use_ema": False,
+    "ema_momentum": 0.99,
+    "ema_overwrite_frequency": None,
+    "gradient_accumulation_steps": None,
+}
+
+
+def _slot_groups(rule, c):
+    if rule == "SGD":
+        return [["momentum"]] if c["momentum"] != 0 else []
+    if rule == "Adagrad":
+        return [["accumulator"]]
+    if rule == "RMSprop":
+        groups = [["velocity"]]
+        if c["momentum"] > 0:
+            groups.append(["momentum"])
+        if c["centered"]:
+            groups.append(["average_gradient"])
+        return groups
+    if rule == "Adam":
+        return [["momentum", "velocity"]] + ([["velocity_hat"]] if c["amsgrad"] else [])
+    if rule == "Adamax":
+        return [["momentum", "norm"]]
+    if rule == "Nadam":
+        return [["momentum", "velocity"]]
+    if rule == "Lion":
+        return [["momentum"]]
+    raise ValueError(f"unknown optimizer {rule!r}")
+
+
+class OptimizerOracle:
+    """A Keras 3 optimizer in float64: the update rule inside the base optimizer's step.
+
+    Written from keras/src/optimizers/base_optimizer.py (`apply`, `_backend_apply_gradients`):
+      * with gradient_accumulation_steps k, a step whose raw count s has (s + 1) % k != 0 only
+        adds g to the accumulator; otherwise g ← (g + accumulator)/k, and the update runs and the
+        accumulator is reset. `iterations` is s // k (s without accumulation), and the rules' step
+        t is iterations + 1;
+      * an update clips the gradients, then decays every weight, w ← w − w·wd·lr, then runs the
+        rule (Nadam first multiplies its Π by uₜ);
+      * with use_ema, after every step (updating or not) average ← η·average + (1−η)·w with
+        η = 0 while iterations == 0; with ema_overwrite_frequency f, w ← average when
+        (iterations + 1) % f == 0;
+      * then s ← s + 1.
+
+    Args:
+        name: the Keras class name ("SGD", "Adam", "AdamW", ...).
+        paths: each model variable's path ("dense/kernel"), for the slots' names.
+        weights: the model's initial weights (for the slots' shapes).
+        excluded_from_decay: the paths weight decay leaves alone (`exclude_from_weight_decay`).
+        **config: the optimizer's constructor arguments (Keras's defaults otherwise).
+
+    `c["learning_rate"]` may be changed between steps, as `optimizer.learning_rate = ...` does.
+    """
+
+    def __init__(self, name, paths, weights, excluded_from_decay=(), **config):
+        unknown = set(config) - set(OPTIMIZER_DEFAULTS[name]) - set(BASE_OPTIMIZER_DEFAULTS)
+        if unknown:
+            raise TypeError(f"{name}: unknown arguments {sorted(unknown)}")
+        self.c = {**BASE_OPTIMIZER_DEFAULTS, **OPTIMIZER_DEFAULTS[name], **config}
+        self.rule = "Adam" if name == "AdamW" else name
+        self.paths = list(paths)
+        self.decays = [path not in excluded_from_decay for path in self.paths]
+        shapes = [np.shape(w) for w in weights]
+        self.steps = 0  # Keras's _iterations: every call, accumulating or not
+        self.u_product = 1.0  # Nadam's Πₜ
+        self.groups = _slot_groups(self.rule, self.c)
+        initial = self.c.get("initial_accumulator_value", 0.0) if self.rule == "Adagrad" else 0.0
+        self.slots = {
+            slot: [np.full(shape, initial, dtype=np.float64) for shape in shapes]
+            for group in self.groups
+            for slot in group
+        }
+        self.average = [np.zeros(shape) for shape in shapes] if self.c["use_ema"] else None
+        k = self.c["gradient_accumulation_steps"]
+        self.accumulator = [np.zeros(shape) for shape in shapes] if k else None
+
+    @property
+    def iterations(self):
+        k = self.c["gradient_accumulation_steps"]
+        return self.steps // k if k else self.steps
+
+    def apply(self, weights, grads):
+        """One optimizer call on float64 `weights` with `grads`; returns the new weights."""
+        c, k = self.c, self.c["gradient_accumulation_steps"]
+        weights, grads = [_f64(w).copy() for w in weights], [_f64(g) for g in grads]
+        if k and (self.steps + 1) % k != 0:
+            self.accumulator = [a + g for a, g in zip(self.accumulator, grads)]
+        else:
+            if k:
+                grads = [(g + a) / k for g, a in zip(grads, self.accumulator)]
+                self.accumulator = [np.zeros_like(a) for a in self.accumulator]
+            grads = clip_gradients(grads, c["clipvalue"], c["clipnorm"], c["global_clipnorm"])
+            lr = c["learning_rate"]
+            if c["weight_decay"]:
+                weights = [
+                    w - w * c["weight_decay"] * lr if decays else w
+                    for w, decays in zip(weights, self.decays)
+                ]
+            t = self.iterations + 1
+            if self.rule == "Nadam":
+                self.u_product *= nadam_momentum(t, c["beta_1"])
+            weights = [self._update(i, w, g, lr, t) for i, (w, g) in enumerate(zip(weights, grads))]
+        if c["use_ema"]:
+            eta = c["ema_momentum"] if self.iterations != 0 else 0.0
+            self.average = [eta * a + (1.0 - eta) * w for a, w in zip(self.average, weights)]
+            f = c["ema_overwrite_frequency"]
+            if f and (self.iterations + 1) % f == 0:
+                weights = [a.copy() for a in self.average]
+        self.steps += 1
+        return weights
+
+    def _update(self, i, w, g, lr, t):
+        """The rule on model variable i; its slots are replaced by their new values."""
+        s = self.slots
+
+        def hyper(*names):
+            return {name: self.c[name] for name in names}
+
+        if self.rule == "SGD":
+            m = s["momentum"][i] if "momentum" in s else None
+            w, m = sgd_update(w, g, m, lr, **hyper("momentum", "nesterov"))
+            if m is not None:
+                s["momentum"][i] = m
+        elif self.rule == "Adagrad":
+            w, s["accumulator"][i] = adagrad_update(
+                w, g, s["accumulator"][i], lr, self.c["epsilon"]
+            )
+        elif self.rule == "RMSprop":
+            m, average = (
+                s[name][i] if name in s else None for name in ("momentum", "average_gradient")
+            )
+            w, s["velocity"][i], m, average = rmsprop_update(
+                w,
+                g,
+                s["velocity"][i],
+                m,
+                average,
+                lr,
+                **hyper("rho", "momentum", "epsilon", "centered"),
+            )
+            if m is not None:
+                s["momentum"][i] = m
+            if average is not None:
+                s["average_gradient"][i] = average
+        elif self.rule == "Adam":
+            v_hat = s["velocity_hat"][i] if "velocity_hat" in s else None
+            w, s["momentum"][i], s["velocity"][i], v_hat = adam_update(
+                w,
+                g,
+                s["momentum"][i],
+                s["velocity"][i],
+                v_hat,
+                lr,
+                t,
+                **hyper("beta_1", "beta_2", "epsilon", "amsgrad"),
+            )
+            if v_hat is not None:
+                s["velocity_hat"][i] = v_hat
+        elif self.rule == "Adamax":
+            w, s["momentum"][i], s["norm"][i] = adamax_update(
+                w, g, s["momentum"][i], s["norm"][i], lr, t, **hyper("beta_1", "beta_2", "epsilon")
+            )
+        elif self.rule == "Nadam":
+            w, s["momentum"][i], s["velocity"][i] = nadam_update(
+                w,
+                g,
+                s["momentum"][i],
+                s["velocity"][i],
+                lr,
+                t,
+                self.u_product,
+                **hyper("beta_1", "beta_2", "epsilon"),
+            )
+        else:
+            w, s["momentum"][i] = lion_update(
+                w, g, s["momentum"][i], lr, **hyper("beta_1", "beta_2")
+            )
+        return w
+
+    def variables(self):
+        """[(name, value)] in the order of Keras's `optimizer.variables`: iteration,
+        learning_rate, the moving averages, the gradient accumulators, the rule's slot groups
+        (interleaved per model variable within a group), then Nadam's Π."""
+        found = [
+            ("iteration", np.float64(self.steps)),
+            ("learning_rate", np.float64(self.c["learning_rate"])),
+        ]
+        keys = [name.replace("/", "_") for name in self.paths]
+        if self.average is not None:
+            found += [(f"{key}_average", a) for key, a in zip(keys, self.average)]
+        if self.accumulator is not None:
+            found += [(f"{key}_gradient_accumulator", a) for key, a in zip(keys, self.accumulator)]
+        for group in self.groups:
+            for i, key in enumerate(keys):
+                found += [(f"{key}_{slot}", self.slots[slot][i]) for slot in group]
+        if self.rule == "Nadam":
+            found.append(("u_product", np.float64(self.u_product)))
+        return found
+
+
 # -- a sequential stack of dense layers -------------------------------------------------------
 def mlp_loss_and_gradients(weights, activations, x, y, loss_name, from_logits=False):
     """Forward and backward of Dense layers (kernel, bias pairs in `weights`, one activation name

@@ -289,15 +289,18 @@ def _optimizer_plan(model, h5, where):
     """Checks the stored optimizer state; returns a function that restores it, or None.
 
     Keras's layout: optimizer/vars/0, 1, ... hold `optimizer.variables` in order (iteration,
-    learning_rate unless it is a schedule, then the slots). A file saved before the optimizer's
-    first step holds the first two only."""
+    learning_rate unless it is a schedule, then the slots). A file saved before Keras built the
+    optimizer holds those first ones only; like Keras, which builds its optimizer at the first
+    step, they load into an optimizer that has not stepped yet, and are skipped otherwise: the
+    slots of a trained optimizer do not go with a restarted count."""
     optimizer = model.optimizer
     values = _vars(h5, "optimizer", where) if optimizer is not None else None
     if not values:
         return None
     variables = optimizer.variables
     head = 2 if optimizer._learning_rate is None else 1
-    if len(values) != len(variables) and not (len(values) == head == 2 or len(values) == 1):
+    unbuilt = len(values) == head and int(variables[0].numpy()) == 0
+    if len(values) != len(variables) and not unbuilt:
         warnings.warn(  # as Keras: a different optimizer's state is skipped
             f"{where}: skipping the optimizer state: it has {len(values)} variables, the "
             f"model's optimizer ({type(optimizer).__name__}) {len(variables)}",

@@ -385,3 +385,16 @@ def test_weight_decay_leaves_the_excluded_variables_alone(data):
     # The bias decayed would have ended elsewhere.
     decayed = Pair("SGD", {"learning_rate": 0.1, "weight_decay": 0.9}, init).train(x, y, steps=5)
     assert not np.allclose(decayed.weights[1], pair.weights[1], rtol=1e-3)
+
+
+def test_a_fit_whose_first_step_is_refused_keeps_the_weights_under_ema(data):
+    # The averages are still their zeros: putting them in the weights would erase the model.
+    init, x, y = data
+    pair = Pair("Adam", {"learning_rate": 0.01, "use_ema": True}, init)
+    before = [w.copy() for w in pair.model.get_weights()]
+    bad = x[0].copy()
+    bad[0, 0] = np.inf
+    history = pair.model.fit(bad, y[0], batch_size=BATCH, verbose=0, allow_nonfinite=True)
+    assert history.stopped_on_nonfinite == {"epoch": 0, "step": 0}
+    for a, b in zip(pair.model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)

@@ -286,7 +286,8 @@ bool Optimizer::apply(const std::vector<Parameter*>& params, Index batch_rows) {
 
 void Optimizer::finalize_variable_values(const std::vector<std::shared_ptr<Parameter>>& params) {
   ComputeLock lock(compute_mutex());
-  if (!settings.use_ema) return;
+  // Before any step the averages hold their zeros, not weights: nothing to take.
+  if (!settings.use_ema || steps == 0) return;
   for (const auto& p : params) {
     VariableState* s = state(p.get());
     if (s && s->average.size() == p->value.size()) p->value = s->average;

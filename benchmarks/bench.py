@@ -1,15 +1,17 @@
 """densekit against PyTorch and a hand-written NumPy baseline, on the CPU.
 
 Trains a batch-normalized model ("bn") and a deep model of 20 ELU layers for one epoch at batch
-32 and 256, predicts 10,000 samples, times single-sample calls, and measures densekit's
-frozen-vs-full and 1-vs-2-thread speedups and each peer's peak RSS during fit. Peers run in their
-own processes, repetitions interleaved round-robin. The report (markdown, with the targets'
-PASS/MISS) goes to stdout and into the results section of benchmarks/README.md, the raw numbers
-to a JSON file, progress to stderr. Needs densekit installed, and PyTorch for the torch peer.
+32 and 256, with SGD and with Adam (PyTorch's Adam both foreach and fused), predicts 10,000
+samples, times single-sample calls, and measures densekit's frozen-vs-full and 1-vs-2-thread
+speedups and each peer's peak RSS during fit. Peers run in their own processes, repetitions
+interleaved round-robin. The report (markdown, with the targets' PASS/MISS) goes to stdout and
+into the results section of benchmarks/README.md, the raw numbers to a JSON file, progress to
+stderr. Needs densekit installed, and PyTorch for the torch peer.
 
 Example:
     $ python benchmarks/bench.py --quick --threads 1          # 4,000 samples, 1 repetition
     $ python benchmarks/bench.py --only bn,predict --peers densekit,torch --readme ''
+    $ python benchmarks/bench.py --only adam,bn-b,deep-b --repeats 3 --readme ''   # Adam and SGD
 """
 
 import argparse
@@ -49,7 +51,8 @@ def add_arguments(parser):
     parser.add_argument(
         "--peers",
         default=",".join(runner.PEERS),
-        help="comma-separated peers among densekit, torch, numpy (default: all)",
+        help=f"comma-separated peers among {', '.join(runner.PEERS)} (default: all); torch-fused "
+        "is PyTorch with Adam(fused=True), on the Adam workloads only",
     )
     parser.add_argument("--threads", type=_positive, default=2, help="threads per peer (default 2)")
     parser.add_argument(

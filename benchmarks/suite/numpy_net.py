@@ -1,11 +1,16 @@
-"""The hand-written NumPy baseline: float32 forward, backward and clipped SGD of a `ModelSpec`.
+"""The hand-written NumPy baseline: float32 forward, backward and clipped SGD or Adam of a
+`ModelSpec`.
 
 What a careful NumPy user would write: whole-batch matrix products through NumPy's BLAS,
 element-wise work vectorized, no Python loop over samples or units. Shapes: x (batch, in),
 w (in, units) as in Keras, y (batch, units).
 """
 
+import math
+
 import numpy as np
+
+from suite.workloads import ADAM
 
 __all__ = ["Network"]
 
@@ -102,11 +107,14 @@ class _Activation:
 
 
 class Network:
-    """A `ModelSpec` in NumPy; `train_step` runs forward, backward, clipping and SGD on a batch."""
+    """A `ModelSpec` in NumPy; `train_step` runs forward, backward, clipping and the optimizer
+    ("sgd" or "adam") on a batch."""
 
-    def __init__(self, spec, features, seed=0):
+    def __init__(self, spec, features, seed=0, optimizer="sgd"):
         rng = np.random.default_rng(seed)
         self.spec = spec
+        self.update = {"sgd": self._sgd, "adam": self._adam}[optimizer]
+        self.slots, self.iterations = None, 0
         self.layers = []
         width = features
         for i, layer in enumerate(spec.layers):
@@ -132,7 +140,7 @@ class Network:
         return _softmax(self._logits(x, training=False))
 
     def train_step(self, x, labels):
-        """One SGD step on a batch; returns the batch's mean loss.
+        """One optimizer step on a batch; returns the batch's mean loss.
 
         Sparse categorical cross-entropy on softmax probabilities: loss = -mean log p[label], and
         d loss / d logits = (p - onehot(label)) / batch (the softmax and the log cancel).
@@ -149,21 +157,56 @@ class Network:
             layer = self.layers[i]
             dy, grads = layer.backward(dy, need_dx=i > 0)
             updates += zip(layer.params, grads)
-        self._sgd(updates)
+        self.update(updates)
         return float(loss)
 
-    def _sgd(self, updates):
-        """Keras's per-variable clipping, then w -= learning_rate * g."""
+    def _clip(self, grad):
+        """Keras's per-variable clipping, in place."""
         how, limit = self.spec.clip
+        if how == "clipvalue":
+            np.clip(grad, -limit, limit, out=grad)
+        else:  # clipnorm: g *= limit / ||g|| where ||g|| > limit
+            norm = np.sqrt(np.dot(grad.ravel(), grad.ravel()))
+            if norm > limit:
+                grad *= np.float32(limit / norm)
+
+    def _sgd(self, updates):
+        """Clipping, then w -= learning_rate * g."""
         rate = np.float32(self.spec.learning_rate)
         for param, grad in updates:
-            if how == "clipvalue":
-                np.clip(grad, -limit, limit, out=grad)
-            else:  # clipnorm: g *= limit / ||g|| where ||g|| > limit
-                norm = np.sqrt(np.dot(grad.ravel(), grad.ravel()))
-                if norm > limit:
-                    grad *= np.float32(limit / norm)
+            self._clip(grad)
             grad *= rate
+            param -= grad
+
+    def _adam(self, updates):
+        """Clipping, then Keras's Adam: m += (g - m)(1 - beta_1), v += (g^2 - v)(1 - beta_2),
+        w -= alpha m / (sqrt(v) + epsilon), alpha = lr sqrt(1 - beta_2^t) / (1 - beta_1^t).
+        In place, the gradient's buffer reused for the temporaries."""
+        if self.slots is None:  # `updates` lists the parameters in the same order every step
+            self.slots = [(np.zeros_like(p), np.zeros_like(p)) for p, _ in updates]
+        self.iterations += 1
+        t = self.iterations
+        alpha = np.float32(
+            ADAM.learning_rate * math.sqrt(1 - ADAM.beta_2**t) / (1 - ADAM.beta_1**t)
+        )
+        b1, b2 = np.float32(ADAM.beta_1), np.float32(ADAM.beta_2)
+        one_b1, one_b2, eps = (
+            np.float32(1 - ADAM.beta_1),
+            np.float32(1 - ADAM.beta_2),
+            np.float32(ADAM.epsilon),
+        )
+        for (param, grad), (m, v) in zip(updates, self.slots):
+            self._clip(grad)
+            m *= b1
+            m += one_b1 * grad
+            v *= b2
+            np.square(grad, out=grad)
+            grad *= one_b2
+            v += grad
+            np.sqrt(v, out=grad)
+            grad += eps
+            np.divide(m, grad, out=grad)
+            grad *= alpha
             param -= grad
 
 

@@ -3,7 +3,7 @@
 __all__ = ["Predictor", "Trainer", "load", "set_threads"]
 
 import densekit as keras
-from suite.workloads import FEATURES, MODELS
+from suite.workloads import ADAM, FEATURES, MODELS
 
 
 def load(threads):
@@ -36,16 +36,26 @@ def build(model):
 
 
 class Trainer:
-    """One model trained by `fit`, one epoch per call; frozen=True trains only the top layer."""
+    """One model trained by `fit`, one epoch per call; frozen=True trains only the top layer;
+    optimizer is "sgd" or "adam"."""
 
-    def __init__(self, model, batch, frozen=False):
+    def __init__(self, model, batch, frozen=False, optimizer="sgd"):
         spec = MODELS[model]
         self.model = build(model)
         if frozen:
             for layer in self.model.layers[:-1]:
                 layer.trainable = False
         how, limit = spec.clip
-        optimizer = keras.optimizers.SGD(learning_rate=spec.learning_rate, **{how: limit})
+        if optimizer == "adam":
+            optimizer = keras.optimizers.Adam(
+                learning_rate=ADAM.learning_rate,
+                beta_1=ADAM.beta_1,
+                beta_2=ADAM.beta_2,
+                epsilon=ADAM.epsilon,
+                **{how: limit},
+            )
+        else:
+            optimizer = keras.optimizers.SGD(learning_rate=spec.learning_rate, **{how: limit})
         self.model.compile(
             loss="sparse_categorical_crossentropy", optimizer=optimizer, metrics=["accuracy"]
         )

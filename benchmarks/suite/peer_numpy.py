@@ -21,10 +21,10 @@ def set_threads(threads):
 class Trainer:
     """One `Network`; each call trains one shuffled epoch, batch by batch."""
 
-    def __init__(self, model, batch, frozen=False):
+    def __init__(self, model, batch, frozen=False, optimizer="sgd"):
         if frozen:
             raise ValueError("numpy peer: the frozen comparison is densekit only")
-        self.net = Network(MODELS[model], FEATURES)
+        self.net = Network(MODELS[model], FEATURES, optimizer=optimizer)
         self.batch = batch
 
     def epoch(self, x, y, seed):

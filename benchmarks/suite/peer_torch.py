@@ -7,6 +7,11 @@ Softmax and the loss is the negative log of the probabilities clipped to [1e-7, 
 Keras's sparse categorical cross-entropy on probabilities; clipvalue is clip_grad_value_ (the same
 per element whether called once or per parameter) and clipnorm is clip_grad_norm_ per parameter,
 as Keras clips each variable's gradient by its own norm.
+
+Adam is torch.optim.Adam with Keras's defaults and foreach=True (one multi-tensor kernel per
+operation over all parameters); the "torch-fused" peer (peer_torch_fused) runs fused=True instead.
+PyTorch adds eps to the bias-corrected sqrt(v), Keras to the uncorrected one; at eps=1e-7 that
+changes the update, not the work.
 """
 
 import math
@@ -15,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from suite.workloads import FEATURES, MODELS
+from suite.workloads import ADAM, FEATURES, MODELS
 
 __all__ = ["Predictor", "Trainer", "load", "set_threads"]
 
@@ -59,15 +64,28 @@ def build(model):
 
 
 class Trainer:
-    """One model and its SGD optimizer; each call trains one shuffled epoch."""
+    """One model and its optimizer ("sgd" or "adam"); each call trains one shuffled epoch."""
 
-    def __init__(self, model, batch, frozen=False):
+    fused = False  # Adam's implementation: foreach=True here, fused=True in peer_torch_fused
+
+    def __init__(self, model, batch, frozen=False, optimizer="sgd"):
         if frozen:
             raise ValueError("torch peer: the frozen comparison is densekit only")
         spec = MODELS[model]
         self.net = build(model).train()
         self.params = [p for p in self.net.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.SGD(self.params, lr=spec.learning_rate)
+        if optimizer == "adam":
+            self.optimizer = torch.optim.Adam(
+                self.params,
+                lr=ADAM.learning_rate,
+                betas=(ADAM.beta_1, ADAM.beta_2),
+                eps=ADAM.epsilon,
+                **({"fused": True} if self.fused else {"foreach": True}),
+            )
+        elif self.fused:
+            raise ValueError("torch-fused peer: measures Adam only")
+        else:
+            self.optimizer = torch.optim.SGD(self.params, lr=spec.learning_rate)
         self.clip = spec.clip
         self.batch = batch
 

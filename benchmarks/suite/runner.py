@@ -13,10 +13,11 @@ import sys
 import time
 
 from suite import machine
+from suite.workloads import runs_on
 
 __all__ = ["PEERS", "run"]
 
-PEERS = ("densekit", "torch", "numpy")
+PEERS = ("densekit", "torch", "torch-fused", "numpy")
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -125,7 +126,9 @@ def run(options):
     timed = [item for item in items if item.kind != "rss"]
     try:
         for peer in options["peers"]:
-            process, version = _start(peer, options, notes) if timed else (None, None)
+            # A peer none of the items runs on (torch-fused without an Adam item) is not started.
+            needed = any(runs_on(item, peer) for item in timed)
+            process, version = _start(peer, options, notes) if needed else (None, None)
             if process is not None:
                 workers[peer], versions[peer] = process, version
         if not versions.get("torch", "2.13.0").startswith("2.13.0"):
@@ -146,7 +149,7 @@ def run(options):
 
 
 def _peers_of(item, workers):
-    return [peer for peer in workers if peer == "densekit" or not item.densekit_only]
+    return [peer for peer in workers if runs_on(item, peer)]
 
 
 def _prepare(workers, items, raw, notes):
@@ -201,7 +204,7 @@ def _brief(result):
 
 def _measure_rss(item, options, raw, notes):
     for peer in options["peers"]:
-        if item.densekit_only and peer != "densekit":
+        if not runs_on(item, peer):
             continue
         scratch = []
         worker, version = _start(peer, options, scratch)

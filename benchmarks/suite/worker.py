@@ -57,7 +57,7 @@ class Worker:
     # -- requests ----------------------------------------------------------------------------
     def hello(self, threads):
         try:
-            self.peer = importlib.import_module(f"suite.peer_{self.name}")
+            self.peer = importlib.import_module(f"suite.peer_{self.name.replace('-', '_')}")
         except ImportError as error:  # the peer's framework is not installed
             return {"available": False, "reason": str(error)}
         self.threads = threads
@@ -72,7 +72,8 @@ class Worker:
         """Builds what `item` needs and runs its warm-up, which is not timed."""
         rows = _warmup_rows(item.batch, len(self.x))
         if item.kind == "train":
-            self._trainer(item.model, item.batch).epoch(self.x[:rows], self.y[:rows], seed=0)
+            trainer = self._trainer(item.model, item.batch, optimizer=item.optimizer)
+            trainer.epoch(self.x[:rows], self.y[:rows], seed=0)
         elif item.kind == "threads":
             trainer = self._trainer(item.model, item.batch)
             for threads in (1, 2):
@@ -93,7 +94,9 @@ class Worker:
         """One timed repetition of `item`; variants of a pair alternate which runs first."""
         seed = 1000 + rep
         if item.kind == "train":
-            return self._epoch(self._trainer(item.model, item.batch), seed)
+            return self._epoch(
+                self._trainer(item.model, item.batch, optimizer=item.optimizer), seed
+            )
         if item.kind == "frozen":
             order = (False, True) if rep % 2 == 0 else (True, False)
             return {
@@ -133,7 +136,8 @@ class Worker:
         """Peak RSS while fitting one epoch of `item` in this (fresh) process."""
         before = _memory_kib("VmRSS")
         reset = _reset_peak()
-        seconds = self._epoch(self._trainer(item.model, item.batch), seed=1)["seconds"]
+        trainer = self._trainer(item.model, item.batch, optimizer=item.optimizer)
+        seconds = self._epoch(trainer, seed=1)["seconds"]
         return {
             "rss_before_kib": before,
             "peak_kib": _memory_kib("VmHWM"),
@@ -156,10 +160,10 @@ class Worker:
         return {"flops_per_s": 2.0 * size**3 / statistics.median(times)}
 
     # -- helpers -----------------------------------------------------------------------------
-    def _trainer(self, model, batch, frozen=False):
-        key = (model, batch, frozen)
+    def _trainer(self, model, batch, frozen=False, optimizer="sgd"):
+        key = (model, batch, frozen, optimizer)
         if key not in self.trainers:
-            self.trainers[key] = self.peer.Trainer(model, batch, frozen=frozen)
+            self.trainers[key] = self.peer.Trainer(model, batch, frozen=frozen, optimizer=optimizer)
         return self.trainers[key]
 
     def _predictor(self, model):

@@ -1,7 +1,8 @@
-"""What the benchmark measures: the two models, the items of a run, synthetic data.
+"""What the benchmark measures: the two models, their optimizers, the items of a run, synthetic data.
 
-Every peer builds its model from the same `ModelSpec`, so the batch-normalized ("bn") and deep
-models are written down once; the FLOP count behind the sgemm bound is computed from the same spec.
+Every peer builds its model from the same `ModelSpec` and its Adam from the same `AdamSpec`, so the
+batch-normalized ("bn") and deep models are written down once; the FLOP count behind the sgemm
+bound is computed from the same spec.
 """
 
 import dataclasses
@@ -9,15 +10,18 @@ import dataclasses
 import numpy as np
 
 __all__ = [
+    "ADAM",
     "FEATURES",
     "CLASSES",
     "ITEMS",
     "MODELS",
+    "AdamSpec",
     "Item",
     "LayerSpec",
     "ModelSpec",
     "forward_flops",
     "make_data",
+    "runs_on",
     "select_items",
 ]
 
@@ -38,12 +42,26 @@ class LayerSpec:
 
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
-    """A Sequential model after Flatten, trained with SGD and one gradient clip."""
+    """A Sequential model after Flatten with one gradient clip, which holds for either optimizer;
+    `learning_rate` is SGD's."""
 
     name: str
     layers: tuple
     clip: tuple  # ("clipvalue", 1.0) or ("clipnorm", 1.0), applied per variable as Keras does
     learning_rate: float = 0.01
+
+
+@dataclasses.dataclass(frozen=True)
+class AdamSpec:
+    """Adam as Keras 3 defaults it; the model's clip applies before the update, as with SGD."""
+
+    learning_rate: float = 0.001
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-7
+
+
+ADAM = AdamSpec()
 
 
 def _dense(units, activation=None, use_bias=True, initializer="glorot_uniform"):
@@ -99,6 +117,7 @@ class Item:
     kind: "train" (one epoch, every peer), "predict" (predict on the test set), "latency" (one
     sample per call), "frozen" (densekit: full vs all-but-the-top frozen), "threads" (densekit:
     1 vs 2 threads), "rss" (peak RSS during one epoch, a fresh process per peer).
+    optimizer: "sgd" or "adam", for the kinds that train.
     """
 
     name: str
@@ -106,17 +125,33 @@ class Item:
     model: str
     batch: int = 0
     densekit_only: bool = False
+    optimizer: str = "sgd"
 
     @property
     def label(self):
-        return f"{self.model} b{self.batch}" if self.kind == "train" else self.name
+        if self.kind != "train":
+            return self.name
+        return f"{self.model} b{self.batch}" + (" Adam" if self.optimizer == "adam" else "")
+
+    @property
+    def sgd_counterpart(self):
+        """The name of the SGD item on the same model and batch size (None for SGD items)."""
+        if self.kind != "train" or self.optimizer == "sgd":
+            return None
+        return f"{self.model}-b{self.batch}"
 
 
+# Each Adam item runs right after its SGD counterpart, so the Adam/SGD ratio compares epochs
+# measured seconds apart rather than a repetition apart, when the machine's load may differ.
 ITEMS = (
     Item("bn-b32", "train", "bn", 32),
+    Item("bn-adam-b32", "train", "bn", 32, optimizer="adam"),
     Item("bn-b256", "train", "bn", 256),
+    Item("bn-adam-b256", "train", "bn", 256, optimizer="adam"),
     Item("deep-b32", "train", "deep", 32),
+    Item("deep-adam-b32", "train", "deep", 32, optimizer="adam"),
     Item("deep-b256", "train", "deep", 256),
+    Item("deep-adam-b256", "train", "deep", 256, optimizer="adam"),
     Item("predict", "predict", "bn"),
     Item("latency", "latency", "bn"),
     Item("frozen-b32", "frozen", "deep", 32, densekit_only=True),
@@ -126,9 +161,19 @@ ITEMS = (
 )
 
 
+def runs_on(item, peer):
+    """Whether `peer` measures `item`. "torch-fused" differs from "torch" only in Adam's step
+    (fused=True instead of foreach=True), so it measures the Adam items alone."""
+    if item.densekit_only:
+        return peer == "densekit"
+    if peer == "torch-fused":
+        return item.kind == "train" and item.optimizer == "adam"
+    return True
+
+
 def select_items(only):
     """The items whose name contains one of the comma-separated words of `only` (all if empty):
-    "bn" picks bn-b32 and bn-b256, "b32" the three batch-32 items."""
+    "bn" picks the four bn training items, "adam" the four Adam items, "b32" the batch-32 ones."""
     words = [w.strip() for w in (only or "").split(",") if w.strip()]
     if not words:
         return list(ITEMS)

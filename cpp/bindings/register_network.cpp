@@ -107,6 +107,8 @@ void register_network(py::module_& m) {
             self.set_decays(p.get(), decays);
           },
           py::arg("parameter"), py::arg("decays"), "Whether weight decay applies to it.")
+      .def("refresh_bounds", &Optimizer::refresh_bounds, Release(),
+           "Measures the state again after it was written through a slot's view.")
       .def("finalize_variable_values", &Optimizer::finalize_variable_values, py::arg("parameters"),
            Release(), "With EMA, every parameter takes its moving average.");
 

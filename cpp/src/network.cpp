@@ -25,7 +25,8 @@ Network::Network(std::vector<std::shared_ptr<Layer>> layers, Index input_units)
   grads_.resize(layers_.size() + 1);
 }
 
-void Network::compile(const LossSpec& loss, std::shared_ptr<Optimizer> optimizer, AccuracyKind accuracy) {
+void Network::compile(const LossSpec& loss, std::shared_ptr<Optimizer> optimizer,
+                      AccuracyKind accuracy) {
   ComputeLock lock(compute_mutex());
   if (!optimizer) throw ValueError("Network.compile: optimizer is null");
   loss_ = loss;

@@ -77,6 +77,7 @@ void Optimizer::build(const std::vector<std::shared_ptr<Parameter>>& params) {
     states_.emplace(p.get(), std::move(state));
     owners_.push_back(p);
   }
+  refresh_bounds();
   const size_t parts = size_t(Partition::per_thread().parts());
   chunks_.reserve(parameter_count_ * parts);
   run_starts_.reserve(parts + 1);
@@ -99,6 +100,18 @@ void Optimizer::set_decays(const Parameter* p, bool decays) {
   VariableState* s = state(p);
   if (!s) throw ValueError("Optimizer: parameter '" + p->name + "' is not among its variables");
   s->decays = decays;
+}
+
+void Optimizer::refresh_bounds() {
+  ComputeLock lock(compute_mutex());
+  for (auto& [parameter, state] : states_) {
+    Chunk whole{const_cast<Parameter*>(parameter), &state, 0,  0,
+                parameter->value.size(),           0,      {}, {}};
+    UpdateRun run = run_of(whole);
+    run.w = nullptr;  // only the state is measured
+    run.g = nullptr;
+    state.bounds = measure_state(run);
+  }
 }
 
 VariableState& Optimizer::state_for_update(Parameter* p) {
@@ -150,6 +163,14 @@ StepScalars Optimizer::this_step(bool accumulate_only) const {
   return c;
 }
 
+bool Optimizer::surely_finite(const StepScalars& step) const {
+  for (const Chunk& c : chunks_)
+    if (!update_cannot_overflow(step, c.state->bounds, c.scan.w_bound, c.scan.g_bound,
+                                c.state->decays))
+      return false;
+  return true;
+}
+
 UpdateRun Optimizer::run_of(const Chunk& c) const {
   VariableState& s = *c.state;
   UpdateRun run{c.parameter->value.data() + c.start,
@@ -187,7 +208,8 @@ void Optimizer::split_into_runs(const std::vector<Parameter*>& params, Index par
                                              : Partition::loop(batch_rows * cols);
       const auto [start, size] = plan.share(extent, t);
       if (size > 0)
-        chunks_.push_back(Chunk{params[i], state, i, start * row_size, size * row_size, 0.0});
+        chunks_.push_back(
+            Chunk{params[i], state, i, start * row_size, size * row_size, 0.0, {}, {}});
     }
     run_starts_.push_back(chunks_.size());
   }
@@ -257,28 +279,45 @@ bool Optimizer::apply(const std::vector<Parameter*>& params, Index batch_rows) {
     if (!std::isfinite(c.squares)) return false;
   compute_clip_scales(params.size());
   const Scalar clipvalue = accumulate_only ? Scalar(0) : clip.clipvalue;
-  // Clip in place and check in one pass: the sum is 0, or NaN when a gradient or a result is not.
-  const double marker = sum_over_runs([&](const Chunk& c) {
+  // Clip in place and check in one pass: the sum is 0, or NaN when a gradient (or, for plain SGD,
+  // a result) is not finite.
+  const double marker = sum_over_runs([&](Chunk& c) {
     Scalar* g = c.parameter->grad.data() + c.start;
+    const Scalar* w = c.parameter->value.data() + c.start;
     if (plain_sgd())  // the common case, in one pass
-      return sgd_clip_and_check(c.parameter->value.data() + c.start, g, c.size, scales_[c.owner],
-                                clipvalue, step.learning_rate)
+      return sgd_clip_and_check(w, g, c.size, scales_[c.owner], clipvalue, step.learning_rate)
                  ? 0.0
                  : std::nan("");
-    MatrixOut gm = chunk_of(c.parameter->grad, c.start, c.size);
-    const double raw = all_finite(gm) ? 0.0 : std::nan("");
-    if (scales_[c.owner] != Scalar(1)) gm *= scales_[c.owner];
-    if (clipvalue > 0) clip_by_value(gm, clipvalue);
-    return raw + (update_is_finite(step, run_of(c)) ? 0.0 : std::nan(""));
+    c.scan = scan_and_clip(g, w, c.size, scales_[c.owner], clipvalue);
+    return c.scan.finite ? 0.0 : std::nan("");
   });
   if (!(marker == 0)) return false;
-  over_runs([&](const Chunk& c) {
+  // The rule computed twice (a check, then the update) only when the bounds of the state cannot
+  // rule out an overflow: with a huge learning rate or gradient.
+  if (!plain_sgd() && !surely_finite(step)) {
+    const double results = sum_over_runs(
+        [&](const Chunk& c) { return update_is_finite(step, run_of(c)) ? 0.0 : std::nan(""); });
+    if (!(results == 0)) return false;
+  }
+  over_runs([&](Chunk& c) {
     if (plain_sgd())
       chunk_of(c.parameter->value, c.start, c.size).noalias() -=
           step.learning_rate * chunk_of(c.parameter->grad, c.start, c.size);
     else
-      apply_update(step, run_of(c));
+      c.written = apply_update(step, run_of(c));
   });
+  if (!plain_sgd()) {
+    for (const Chunk& c : chunks_) c.state->bounds = StateBounds{};
+    for (const Chunk& c : chunks_) {
+      StateBounds& b = c.state->bounds;
+      for (int k = 0; k < kMaxSlots; ++k) {
+        b.slots[k] = std::max(b.slots[k], c.written.slots[k]);
+        b.negative[k] = b.negative[k] || c.written.negative[k];
+      }
+      b.average = std::max(b.average, c.written.average);
+      b.accumulator = std::max(b.accumulator, c.written.accumulator);
+    }
+  }
   if (settings.rule.rule == UpdateRule::nadam && !accumulate_only) u_product = step.product_t;
   ++steps;
   return true;

@@ -183,3 +183,41 @@ TEST(UpdateRules, AScheduleSetsTheRateOfEachStep) {
 
 }  // namespace
 }  // namespace densekit
+
+namespace densekit {
+namespace {
+
+// The bounds tell a step that cannot overflow (the update then runs once) from one that may.
+TEST(UpdateRules, BoundsRuleOutOverflowOnlyWhenTheyCan) {
+  RuleSettings adam_rule;
+  adam_rule.rule = UpdateRule::adam;
+  const StepScalars usual = step_scalars(adam_rule, 1e-3, 0.9, 0, 1.0);
+  StateBounds state;
+  state.slots = {1.0f, 1.0f, 0.0f};
+  EXPECT_TRUE(update_cannot_overflow(usual, state, 10.0, 1.0, false));
+  // α·|m|/ε = 3.2e-4 · 1e30 / 1e-7: beyond float32
+  EXPECT_FALSE(update_cannot_overflow(usual, state, 10.0, 1e30, false));
+  const StepScalars huge = step_scalars(adam_rule, 1e36, 0.9, 0, 1.0);
+  EXPECT_FALSE(update_cannot_overflow(huge, state, 10.0, 1.0, false));
+  state.negative[1] = true;  // a velocity below 0 may take a square root below 0
+  EXPECT_FALSE(update_cannot_overflow(usual, state, 10.0, 1.0, false));
+}
+
+// A velocity loaded below 0 (from a crafted file) makes the step NaN: refused, as the bounds
+// cannot vouch for it once measured again.
+TEST(UpdateRules, AStateLoadedBelowZeroIsCheckedElementByElement) {
+  auto p = std::make_shared<Parameter>("kernel", 1, 2, true, true);
+  p->value.setOnes();
+  p->grad.setZero();
+  OptimizerSettings s;
+  s.rule.rule = UpdateRule::adam;
+  Optimizer opt(s, 0.01f);
+  opt.build({p});
+  (*opt.slot(p.get(), 1))(0, 1) = -1;  // √(0.999·(−1)) is NaN
+  opt.refresh_bounds();
+  EXPECT_FALSE(opt.apply({p.get()}));
+  EXPECT_EQ(p->value, RowMatrix::Ones(1, 2));
+}
+
+}  // namespace
+}  // namespace densekit

@@ -40,6 +40,7 @@ struct VariableState {
   RowMatrix average;
   RowMatrix accumulator;
   bool decays = true;  // weight decay applies
+  StateBounds bounds;  // the largest magnitudes in the state, kept by every step
 };
 
 // The settings of Keras's SGD(momentum, nesterov) with this clipping.
@@ -69,6 +70,10 @@ class Optimizer {
   // Whether weight decay applies to the parameter (Keras's exclude_from_weight_decay).
   void set_decays(const Parameter* p, bool decays);
 
+  // Measures the state's bounds again: after the state was written from outside (loading a file),
+  // so that a step can tell from them that it cannot overflow.
+  void refresh_bounds();
+
   // The learning rate of the next step: the schedule's, or learning_rate.
   double current_learning_rate() const;
   // Keras's optimizer.iterations: the updates applied (steps over the accumulation).
@@ -92,7 +97,9 @@ class Optimizer {
     VariableState* state;
     size_t owner;  // index of the parameter in apply's list
     Index start, size;
-    double squares;  // Σ g² over the chunk, for the norms
+    double squares;       // Σ g² over the chunk, for the norms
+    GradientScan scan;    // of the clipped gradient and the values
+    StateBounds written;  // the state's bounds after the update
   };
 
   VariableState& state_for_update(Parameter* p);
@@ -100,6 +107,7 @@ class Optimizer {
   void split_into_runs(const std::vector<Parameter*>& params, Index parts, Index batch_rows);
   void compute_clip_scales(size_t parameters);  // scales_ from the chunks' squares
   StepScalars this_step(bool accumulate_only) const;
+  bool surely_finite(const StepScalars& step) const;  // from the chunks' scans and the bounds
   bool plain_sgd() const;  // SGD without momentum, decay, averages or accumulation
 
   std::map<const Parameter*, VariableState> states_;

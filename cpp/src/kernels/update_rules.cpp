@@ -68,75 +68,71 @@ struct Lanes {
   Lane w, g, s[kMaxSlots], average, accumulator;
 };
 
-// The rule on one lane, in place. Written once, used by the check (on copies) and the update.
-void rule_lanes(const StepScalars& c, Lanes& l, bool decays) {
+// The rule on one lane, in place; R fixed at compile time so that the loop over the lanes holds
+// no branch on the rule. Written once, used by the check (on copies) and the update.
+template <UpdateRule R>
+inline __attribute__((always_inline)) void rule_lanes(const StepScalars& c, Lanes& l) {
   const RuleSettings& r = c.settings;
   const Scalar lr = c.learning_rate, mu = c.momentum;
-  if (decays) l.w *= c.decay;
-  Lane& g = l.g;
-  switch (r.rule) {
-    case UpdateRule::sgd:
-      if (r.momentum == 0) {  // no slot
-        l.w -= lr * g;
-        break;
-      }
-      l.s[0] = mu * l.s[0] - lr * g;
-      l.w = r.nesterov ? Lane(l.w - lr * g + mu * l.s[0]) : Lane(l.w + l.s[0]);
-      break;
-    case UpdateRule::adagrad:
-      l.s[0] += g * g;
-      l.w -= (g * lr) / (l.s[0] + r.epsilon).sqrt();
-      break;
-    case UpdateRule::rmsprop: {
-      l.s[0] = r.rho * l.s[0] + (1 - r.rho) * (g * g);
-      Lane denominator = l.s[0] + r.epsilon;
-      if (r.centered) {
-        l.s[2] = r.rho * l.s[2] + (1 - r.rho) * g;
-        denominator -= l.s[2] * l.s[2];
-      }
-      const Lane increment = (g * lr) / denominator.sqrt();
-      if (r.momentum > 0) {
-        l.s[1] = mu * l.s[1] + increment;
-        l.w -= l.s[1];
-      } else {
-        l.w -= increment;
-      }
-      break;
+  const Lane& g = l.g;
+  if constexpr (R == UpdateRule::sgd) {
+    if (r.momentum == 0) {  // no slot
+      l.w -= lr * g;
+      return;
     }
-    case UpdateRule::adam: {
-      l.s[0] = mu * l.s[0] + (1 - mu) * g;
-      l.s[1] = r.beta_2 * l.s[1] + (1 - r.beta_2) * (g * g);
-      if (r.amsgrad) l.s[2] = l.s[2].max(l.s[1]);
-      const Lane& v = r.amsgrad ? l.s[2] : l.s[1];
-      l.w -= (l.s[0] * c.alpha) / (v.sqrt() + r.epsilon);
-      break;
+    l.s[0] = mu * l.s[0] - lr * g;
+    l.w = r.nesterov ? Lane(l.w - lr * g + mu * l.s[0]) : Lane(l.w + l.s[0]);
+  } else if constexpr (R == UpdateRule::adagrad) {
+    l.s[0] += g * g;
+    l.w -= (g * lr) / (l.s[0] + r.epsilon).sqrt();
+  } else if constexpr (R == UpdateRule::rmsprop) {
+    l.s[0] = r.rho * l.s[0] + (1 - r.rho) * (g * g);
+    Lane denominator = l.s[0] + r.epsilon;
+    if (r.centered) {
+      l.s[2] = r.rho * l.s[2] + (1 - r.rho) * g;
+      denominator -= l.s[2] * l.s[2];
     }
-    case UpdateRule::adamax:
-      l.s[0] = mu * l.s[0] + (1 - mu) * g;
-      l.s[1] = (r.beta_2 * l.s[1]).max(g.abs());
-      l.w -= (l.s[0] * lr) / ((l.s[1] + r.epsilon) * c.alpha);
-      break;
-    case UpdateRule::nadam: {
-      l.s[0] = mu * l.s[0] + (1 - mu) * g;
-      l.s[1] = r.beta_2 * l.s[1] + (1 - r.beta_2) * (g * g);
-      const Lane m_hat =
-          (l.s[0] * c.u_next) / (1 - c.product_next) + (g * (1 - c.u_t)) / (1 - c.product_t);
-      const Lane v_hat = l.s[1] / (1 - c.beta_2_power);
-      l.w -= (m_hat * lr) / (v_hat.sqrt() + r.epsilon);
-      break;
+    const Lane increment = (g * lr) / denominator.sqrt();
+    if (r.momentum > 0) {
+      l.s[1] = mu * l.s[1] + increment;
+      l.w -= l.s[1];
+    } else {
+      l.w -= increment;
     }
-    case UpdateRule::lion:
-      l.w -= lr * (mu * l.s[0] + (1 - mu) * g).sign();
-      l.s[0] = r.beta_2 * l.s[0] + (1 - r.beta_2) * g;
-      break;
+  } else if constexpr (R == UpdateRule::adam) {
+    l.s[0] = mu * l.s[0] + (1 - mu) * g;
+    l.s[1] = r.beta_2 * l.s[1] + (1 - r.beta_2) * (g * g);
+    if (r.amsgrad) {
+      l.s[2] = l.s[2].max(l.s[1]);
+      l.w -= (l.s[0] * c.alpha) / (l.s[2].sqrt() + r.epsilon);
+    } else {
+      l.w -= (l.s[0] * c.alpha) / (l.s[1].sqrt() + r.epsilon);
+    }
+  } else if constexpr (R == UpdateRule::adamax) {
+    l.s[0] = mu * l.s[0] + (1 - mu) * g;
+    l.s[1] = (r.beta_2 * l.s[1]).max(g.abs());
+    l.w -= (l.s[0] * lr) / ((l.s[1] + r.epsilon) * c.alpha);
+  } else if constexpr (R == UpdateRule::nadam) {
+    l.s[0] = mu * l.s[0] + (1 - mu) * g;
+    l.s[1] = r.beta_2 * l.s[1] + (1 - r.beta_2) * (g * g);
+    const Lane m_hat =
+        (l.s[0] * c.u_next) / (1 - c.product_next) + (g * (1 - c.u_t)) / (1 - c.product_t);
+    const Lane v_hat = l.s[1] / (1 - c.beta_2_power);
+    l.w -= (m_hat * lr) / (v_hat.sqrt() + r.epsilon);
+  } else {  // lion
+    l.w -= lr * (mu * l.s[0] + (1 - mu) * g).sign();
+    l.s[0] = r.beta_2 * l.s[0] + (1 - r.beta_2) * g;
   }
 }
 
-void update_lanes(const StepScalars& c, Lanes& l, const UpdateRun& run) {
+template <UpdateRule R>
+inline __attribute__((always_inline)) void update_lanes(const StepScalars& c, Lanes& l,
+                                                        const UpdateRun& run) {
   if (c.accumulate_only) {
     l.accumulator += l.g;
   } else {
-    rule_lanes(c, l, run.decays);
+    if (run.decays) l.w *= c.decay;
+    rule_lanes<R>(c, l);
     if (run.accumulator) l.accumulator.setZero();
   }
   if (run.average) {
@@ -145,31 +141,69 @@ void update_lanes(const StepScalars& c, Lanes& l, const UpdateRun& run) {
   }
 }
 
-// body(lanes, count) over the run, 16 elements at a time; the last lane is zero-padded (every rule
-// maps zeros to finite values) and count says how many of its elements are real.
-template <class Body>
-void for_each_lane(const UpdateRun& run, Body body) {
+// The lanes of the run's arrays: a full lane maps the memory, the last one is zero-padded (every
+// rule maps zeros to finite values) and count says how many of its elements are real.
+inline __attribute__((always_inline)) void load(Lane& lane, const Scalar* p, Index i, Index count) {
+  if (!p) return;
+  if (count == 16) {
+    lane = Eigen::Map<const Lane>(p + i);
+  } else {
+    lane.setZero();
+    std::copy(p + i, p + i + count, lane.data());
+  }
+}
+
+inline __attribute__((always_inline)) void store(const Lane& lane, Scalar* p, Index i,
+                                                 Index count) {
+  if (!p) return;
+  if (count == 16) {
+    Eigen::Map<Lane>(p + i) = lane;
+  } else {
+    std::copy(lane.data(), lane.data() + count, p + i);
+  }
+}
+
+// The lane of the run at i (count elements of it real), updated, handed to body.
+template <UpdateRule R, class Body>
+inline __attribute__((always_inline)) void update_at(const StepScalars& c, const UpdateRun& run,
+                                                     Body& body, Index i, Index count) {
   Lanes l;
-  const auto load = [&](Index i, Index count) {
-    const auto take = [&](Lane& lane, const Scalar* p) {
-      if (!p) return;
-      if (count == 16) {
-        lane = Eigen::Map<const Lane>(p + i);
-      } else {
-        lane.setZero();
-        std::copy(p + i, p + i + count, lane.data());
-      }
-    };
-    take(l.w, run.w);
-    take(l.g, run.g);
-    for (int k = 0; k < kMaxSlots; ++k) take(l.s[k], run.slots[k]);
-    take(l.average, run.average);
-    take(l.accumulator, run.accumulator);
-  };
-  for (Index i = 0; i < run.n; i += 16) {
-    const Index count = std::min<Index>(16, run.n - i);
-    load(i, count);
-    body(l, i, count);
+  load(l.w, run.w, i, count);
+  load(l.g, run.g, i, count);
+  for (int k = 0; k < kMaxSlots; ++k) load(l.s[k], run.slots[k], i, count);
+  load(l.average, run.average, i, count);
+  load(l.accumulator, run.accumulator, i, count);
+  update_lanes<R>(c, l, run);
+  body(l, i, count);
+}
+
+// body(lanes, i, count) after the update of each lane of the run: the full lanes with their
+// count known to the compiler, then the padded last one.
+template <UpdateRule R, class Body>
+void sweep(const StepScalars& c, const UpdateRun& run, Body body) {
+  Index i = 0;
+  for (; i + 16 <= run.n; i += 16) update_at<R>(c, run, body, i, 16);
+  if (i < run.n) update_at<R>(c, run, body, i, run.n - i);
+}
+
+// sweep<rule>(...) with the step's rule.
+template <class Body>
+void sweep_rule(const StepScalars& c, const UpdateRun& run, Body body) {
+  switch (c.settings.rule) {
+    case UpdateRule::sgd:
+      return sweep<UpdateRule::sgd>(c, run, body);
+    case UpdateRule::adagrad:
+      return sweep<UpdateRule::adagrad>(c, run, body);
+    case UpdateRule::rmsprop:
+      return sweep<UpdateRule::rmsprop>(c, run, body);
+    case UpdateRule::adam:
+      return sweep<UpdateRule::adam>(c, run, body);
+    case UpdateRule::adamax:
+      return sweep<UpdateRule::adamax>(c, run, body);
+    case UpdateRule::nadam:
+      return sweep<UpdateRule::nadam>(c, run, body);
+    case UpdateRule::lion:
+      return sweep<UpdateRule::lion>(c, run, body);
   }
 }
 
@@ -177,8 +211,7 @@ void for_each_lane(const UpdateRun& run, Body body) {
 
 bool update_is_finite(const StepScalars& step, const UpdateRun& run) {
   Lane marker = Lane::Zero();
-  for_each_lane(run, [&](Lanes& l, Index, Index) {
-    update_lanes(step, l, run);
+  sweep_rule(step, run, [&](const Lanes& l, Index, Index) {
     marker += l.w * Scalar(0);
     for (int k = 0; k < kMaxSlots; ++k)
       if (run.slots[k]) marker += l.s[k] * Scalar(0);
@@ -188,22 +221,160 @@ bool update_is_finite(const StepScalars& step, const UpdateRun& run) {
   return marker.sum() == 0;
 }
 
-void apply_update(const StepScalars& step, const UpdateRun& run) {
-  for_each_lane(run, [&](Lanes& l, Index i, Index count) {
-    update_lanes(step, l, run);
-    const auto store = [&](const Lane& lane, Scalar* p) {
-      if (!p) return;
-      if (count == 16) {
-        Eigen::Map<Lane>(p + i) = lane;
-      } else {
-        std::copy(lane.data(), lane.data() + count, p + i);
+namespace {
+
+// Running maxima of |lane| for the state arrays a run has.
+struct LaneMaxima {
+  Lane slots[kMaxSlots] = {Lane::Zero(), Lane::Zero(), Lane::Zero()};
+  Lane lowest[kMaxSlots] = {Lane::Zero(), Lane::Zero(), Lane::Zero()};
+  Lane average = Lane::Zero(), accumulator = Lane::Zero();
+
+  void add(const Lanes& l, const UpdateRun& run) {
+    for (int k = 0; k < kMaxSlots; ++k)
+      if (run.slots[k]) {
+        slots[k] = slots[k].max(l.s[k].abs());
+        lowest[k] = lowest[k].min(l.s[k]);
       }
-    };
-    store(l.w, run.w);
-    for (int k = 0; k < kMaxSlots; ++k) store(l.s[k], run.slots[k]);
-    store(l.average, run.average);
-    store(l.accumulator, run.accumulator);
+    if (run.average) average = average.max(l.average.abs());
+    if (run.accumulator) accumulator = accumulator.max(l.accumulator.abs());
+  }
+
+  StateBounds bounds() const {
+    StateBounds b;
+    for (int k = 0; k < kMaxSlots; ++k) {
+      b.slots[k] = slots[k].maxCoeff();
+      b.negative[k] = lowest[k].minCoeff() < 0;
+    }
+    b.average = average.maxCoeff();
+    b.accumulator = accumulator.maxCoeff();
+    return b;
+  }
+};
+
+}  // namespace
+
+StateBounds apply_update(const StepScalars& step, const UpdateRun& run) {
+  LaneMaxima maxima;
+  sweep_rule(step, run, [&](const Lanes& l, Index i, Index count) {
+    store(l.w, run.w, i, count);
+    for (int k = 0; k < kMaxSlots; ++k) store(l.s[k], run.slots[k], i, count);
+    store(l.average, run.average, i, count);
+    store(l.accumulator, run.accumulator, i, count);
+    maxima.add(l, run);  // the padding is zeros: it does not raise a maximum
   });
+  return maxima.bounds();
+}
+
+GradientScan scan_and_clip(Scalar* g, const Scalar* w, Index n, Scalar scale, Scalar clip_value) {
+  Lane incoming = Lane::Zero(), g_max = Lane::Zero(), w_max = Lane::Zero();
+  const auto scan_at = [&](Index i, Index count) __attribute__((always_inline)) {
+    Lane gl, wl;
+    load(gl, g, i, count);
+    load(wl, w, i, count);
+    incoming += gl * Scalar(0);  // NaN when an element is not finite
+    gl *= scale;
+    if (clip_value > 0) gl = gl.max(-clip_value).min(clip_value);
+    g_max = g_max.max(gl.abs());
+    w_max = w_max.max(wl.abs());
+    store(gl, g, i, count);
+  };
+  Index i = 0;
+  for (; i + 16 <= n; i += 16) scan_at(i, 16);
+  if (i < n) scan_at(i, n - i);
+  return {incoming.sum() == 0, g_max.maxCoeff(), w_max.maxCoeff()};
+}
+
+StateBounds measure_state(const UpdateRun& run) {
+  LaneMaxima maxima;
+  Lanes l;
+  for (Index i = 0; i < run.n; i += 16) {
+    const Index count = std::min<Index>(16, run.n - i);
+    for (int k = 0; k < kMaxSlots; ++k) load(l.s[k], run.slots[k], i, count);
+    load(l.average, run.average, i, count);
+    load(l.accumulator, run.accumulator, i, count);
+    maxima.add(l, run);
+  }
+  return maxima.bounds();
+}
+
+// Every magnitude a rule computes, bounded from the bounds of its inputs by the triangle
+// inequality, in double; a finite bound below float32's largest value by a margin for the
+// roundings means the float32 step is finite. A denominator that may reach 0 (ε = 0, a centered
+// RMSprop's variance estimate, Nadam's 1 − Π) gives "cannot tell".
+bool update_cannot_overflow(const StepScalars& c, const StateBounds& state, double w_bound,
+                            double g_bound, bool decays) {
+  const RuleSettings& r = c.settings;
+  const double lr = std::abs(double(c.learning_rate)), mu = std::abs(double(c.momentum));
+  const double G = g_bound, eps = r.epsilon;
+  double S[kMaxSlots];
+  for (int k = 0; k < kMaxSlots; ++k) S[k] = state.slots[k];
+  // The slots of squares and of maxima of magnitudes are >= 0 after any step of their own; one
+  // loaded below 0 could take a square root below 0.
+  using U = UpdateRule;
+  const bool squares[kMaxSlots] = {
+      r.rule == U::adagrad || r.rule == U::rmsprop,
+      r.rule == U::adam || r.rule == U::adamax || r.rule == U::nadam,
+      r.rule == U::adam,
+  };
+  for (int k = 0; k < kMaxSlots; ++k)
+    if (squares[k] && state.negative[k]) return false;
+  double w = w_bound, largest = std::max({w_bound, G * G, double(state.accumulator) + G});
+  if (c.accumulate_only) {
+    largest = std::max(largest, double(state.accumulator) + G);
+  } else {
+    if (decays) w *= std::abs(double(c.decay));
+    double step = 0;  // a bound on |w_new − w·decay|
+    switch (r.rule) {
+      case UpdateRule::sgd: {
+        const double m = mu * S[0] + lr * G;
+        step = r.momentum == 0 ? lr * G : r.nesterov ? lr * G + mu * m : m;
+        largest = std::max(largest, m);
+        break;
+      }
+      case UpdateRule::adagrad:
+        if (!(eps > 0)) return false;
+        largest = std::max(largest, S[0] + G * G);
+        step = lr * G / std::sqrt(eps);
+        break;
+      case UpdateRule::rmsprop: {
+        if (!(eps > 0) || r.centered) return false;
+        const double increment = lr * G / std::sqrt(eps);
+        largest = std::max({largest, S[0] + G * G, mu * S[1] + increment});
+        step = r.momentum > 0 ? mu * S[1] + increment : increment;
+        break;
+      }
+      case UpdateRule::adam:
+      case UpdateRule::adamax:
+      case UpdateRule::nadam: {
+        if (!(eps > 0)) return false;
+        const double m = std::max(S[0], G);
+        largest = std::max({largest, m, S[1] + G * G, S[2] + G * G, m * std::abs(double(c.alpha))});
+        if (r.rule == UpdateRule::adam) {
+          step = std::abs(double(c.alpha)) * m / eps;
+        } else if (r.rule == UpdateRule::adamax) {
+          const double alpha = std::abs(double(c.alpha));
+          if (!(alpha > 0)) return false;
+          step = lr * m / (eps * alpha);
+        } else {
+          const double a = 1 - double(c.product_next), b = 1 - double(c.product_t);
+          const double power = 1 - double(c.beta_2_power);
+          if (!(std::abs(a) > 1e-30 && std::abs(b) > 1e-30 && power > 0)) return false;
+          const double m_hat = std::abs(double(c.u_next)) * m / std::abs(a) +
+                               std::abs(1 - double(c.u_t)) * G / std::abs(b);
+          largest = std::max({largest, m_hat, (S[1] + G * G) / power});
+          step = lr * m_hat / eps;
+        }
+        break;
+      }
+      case UpdateRule::lion:
+        largest = std::max({largest, S[0] + G, lr});
+        step = lr;
+        break;
+    }
+    w += step;
+  }
+  largest = std::max({largest, w, double(state.average), lr * G});
+  return std::isfinite(largest) && largest < 1e37;  // float32's largest is 3.4e38
 }
 
 }  // namespace densekit

@@ -324,7 +324,13 @@ class Optimizer:
     def _slot_variable(self, variable, slot_name, view_of):
         name = f"{variable.path.replace('/', '_')}_{slot_name}"
         parameter = variable._parameter
-        return SlotVariable(name, f"{self.name}/{name}", lambda: view_of(parameter), variable)
+        return SlotVariable(
+            name,
+            f"{self.name}/{name}",
+            lambda: view_of(parameter),
+            variable,
+            self._core.refresh_bounds,
+        )
 
     # -- configuration ------------------------------------------------------------------------
     def get_config(self):

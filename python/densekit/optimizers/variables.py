@@ -112,16 +112,18 @@ class SlotVariable:
         path: "optimizer_name/name".
         view: returns a numpy view of the C++ memory.
         reference: the model variable it belongs to.
+        written: called after an assignment (the optimizer measures its state again).
     """
 
     trainable = False
     dtype = "float32"
 
-    def __init__(self, name, path, view, reference=None):
+    def __init__(self, name, path, view, reference=None, written=None):
         self.name = name
         self.path = path
         self._view = view
         self.reference = reference
+        self._written = written
 
     @property
     def shape(self):
@@ -144,6 +146,8 @@ class SlotVariable:
         if not np.all(np.isfinite(value)):
             raise ValueError(f"{self.path}: the value holds NaN or Inf")
         target[...] = value
+        if self._written is not None:
+            self._written()
         return self
 
     def __array__(self, dtype=None, copy=None):

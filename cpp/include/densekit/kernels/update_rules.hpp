@@ -77,9 +77,35 @@ struct UpdateRun {
   Index n;
 };
 
+// The largest magnitudes in a run's state: what a step may start from (the slots, the average
+// and the accumulator, the variable and its gradient).
+struct StateBounds {
+  std::array<Scalar, kMaxSlots> slots{};
+  std::array<bool, kMaxSlots> negative{};  // a slot holds a value below 0
+  Scalar average = 0, accumulator = 0;
+};
+
+// What one pass over a run's gradient finds, as it scales and clips it in place.
+struct GradientScan {
+  bool finite;     // the gradient as it came, before clipping
+  Scalar g_bound;  // max |g| after clipping
+  Scalar w_bound;  // max |w|
+};
+
+// g ← g·scale, then clipped to ±clip_value when clip_value > 0, in place; w is only read.
+GradientScan scan_and_clip(Scalar* g, const Scalar* w, Index n, Scalar scale, Scalar clip_value);
+
+// Whether the step certainly leaves every value finite, from bounds alone: |w| <= w_bound,
+// |g| <= g_bound (both finite) and the state within `state`. Computed in double with margin; false
+// means "cannot tell" (the step may still be finite: update_is_finite decides then).
+bool update_cannot_overflow(const StepScalars& step, const StateBounds& state, double w_bound,
+                            double g_bound, bool decays);
+
 // Whether the step would leave w, the slots and the average finite; writes nothing.
 bool update_is_finite(const StepScalars& step, const UpdateRun& run);
-// The step, in one pass over the run.
-void apply_update(const StepScalars& step, const UpdateRun& run);
+// The step, in one pass over the run; returns the largest magnitudes of the state it wrote.
+StateBounds apply_update(const StepScalars& step, const UpdateRun& run);
+// The largest magnitudes of a run's state as it is.
+StateBounds measure_state(const UpdateRun& run);
 
 }  // namespace densekit

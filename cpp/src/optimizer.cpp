@@ -102,6 +102,25 @@ void Optimizer::set_decays(const Parameter* p, bool decays) {
   s->decays = decays;
 }
 
+// The state's bounds after an update: those the chunks' steps promised (a parameter's chunks
+// each bounded its own rows), or measured when the step could not vouch for its results.
+void Optimizer::keep_bounds(bool bounded) {
+  if (!bounded) {
+    refresh_bounds();
+    return;
+  }
+  for (const Chunk& c : chunks_) c.state->bounds = StateBounds{};
+  for (const Chunk& c : chunks_) {
+    StateBounds& b = c.state->bounds;
+    for (int k = 0; k < kMaxSlots; ++k) {
+      b.slots[k] = std::max(b.slots[k], c.next.slots[k]);
+      b.negative[k] = b.negative[k] || c.next.negative[k];
+    }
+    b.average = std::max(b.average, c.next.average);
+    b.accumulator = std::max(b.accumulator, c.next.accumulator);
+  }
+}
+
 void Optimizer::refresh_bounds() {
   ComputeLock lock(compute_mutex());
   for (auto& [parameter, state] : states_) {
@@ -163,10 +182,10 @@ StepScalars Optimizer::this_step(bool accumulate_only) const {
   return c;
 }
 
-bool Optimizer::surely_finite(const StepScalars& step) const {
-  for (const Chunk& c : chunks_)
+bool Optimizer::surely_finite(const StepScalars& step) {
+  for (Chunk& c : chunks_)
     if (!update_cannot_overflow(step, c.state->bounds, c.scan.w_bound, c.scan.g_bound,
-                                c.state->decays))
+                                c.state->decays, &c.next))
       return false;
   return true;
 }
@@ -294,30 +313,20 @@ bool Optimizer::apply(const std::vector<Parameter*>& params, Index batch_rows) {
   if (!(marker == 0)) return false;
   // The rule computed twice (a check, then the update) only when the bounds of the state cannot
   // rule out an overflow: with a huge learning rate or gradient.
-  if (!plain_sgd() && !surely_finite(step)) {
+  const bool bounded = plain_sgd() || surely_finite(step);
+  if (!bounded) {
     const double results = sum_over_runs(
         [&](const Chunk& c) { return update_is_finite(step, run_of(c)) ? 0.0 : std::nan(""); });
     if (!(results == 0)) return false;
   }
-  over_runs([&](Chunk& c) {
+  over_runs([&](const Chunk& c) {
     if (plain_sgd())
       chunk_of(c.parameter->value, c.start, c.size).noalias() -=
           step.learning_rate * chunk_of(c.parameter->grad, c.start, c.size);
     else
-      c.written = apply_update(step, run_of(c));
+      apply_update(step, run_of(c));
   });
-  if (!plain_sgd()) {
-    for (const Chunk& c : chunks_) c.state->bounds = StateBounds{};
-    for (const Chunk& c : chunks_) {
-      StateBounds& b = c.state->bounds;
-      for (int k = 0; k < kMaxSlots; ++k) {
-        b.slots[k] = std::max(b.slots[k], c.written.slots[k]);
-        b.negative[k] = b.negative[k] || c.written.negative[k];
-      }
-      b.average = std::max(b.average, c.written.average);
-      b.accumulator = std::max(b.accumulator, c.written.accumulator);
-    }
-  }
+  if (!plain_sgd()) keep_bounds(bounded);
   if (settings.rule.rule == UpdateRule::nadam && !accumulate_only) u_product = step.product_t;
   ++steps;
   return true;

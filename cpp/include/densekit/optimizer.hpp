@@ -97,9 +97,9 @@ class Optimizer {
     VariableState* state;
     size_t owner;  // index of the parameter in apply's list
     Index start, size;
-    double squares;       // Σ g² over the chunk, for the norms
-    GradientScan scan;    // of the clipped gradient and the values
-    StateBounds written;  // the state's bounds after the update
+    double squares;     // Σ g² over the chunk, for the norms
+    GradientScan scan;  // of the clipped gradient and the values
+    StateBounds next;   // bounds of the state after the update
   };
 
   VariableState& state_for_update(Parameter* p);
@@ -107,7 +107,10 @@ class Optimizer {
   void split_into_runs(const std::vector<Parameter*>& params, Index parts, Index batch_rows);
   void compute_clip_scales(size_t parameters);  // scales_ from the chunks' squares
   StepScalars this_step(bool accumulate_only) const;
-  bool surely_finite(const StepScalars& step) const;  // from the chunks' scans and the bounds
+  // Whether the step is finite by the chunks' scans and the bounds alone (then each chunk's next
+  // holds the bounds after it).
+  bool surely_finite(const StepScalars& step);
+  void keep_bounds(bool bounded);
   bool plain_sgd() const;  // SGD without momentum, decay, averages or accumulation
 
   std::map<const Parameter*, VariableState> states_;

@@ -253,16 +253,13 @@ struct LaneMaxima {
 
 }  // namespace
 
-StateBounds apply_update(const StepScalars& step, const UpdateRun& run) {
-  LaneMaxima maxima;
+void apply_update(const StepScalars& step, const UpdateRun& run) {
   sweep_rule(step, run, [&](const Lanes& l, Index i, Index count) {
     store(l.w, run.w, i, count);
     for (int k = 0; k < kMaxSlots; ++k) store(l.s[k], run.slots[k], i, count);
     store(l.average, run.average, i, count);
     store(l.accumulator, run.accumulator, i, count);
-    maxima.add(l, run);  // the padding is zeros: it does not raise a maximum
   });
-  return maxima.bounds();
 }
 
 GradientScan scan_and_clip(Scalar* g, const Scalar* w, Index n, Scalar scale, Scalar clip_value) {
@@ -298,19 +295,15 @@ StateBounds measure_state(const UpdateRun& run) {
 }
 
 // Every magnitude a rule computes, bounded from the bounds of its inputs by the triangle
-// inequality, in double; a finite bound below float32's largest value by a margin for the
-// roundings means the float32 step is finite. A denominator that may reach 0 (ε = 0, a centered
-// RMSprop's variance estimate, Nadam's 1 − Π) gives "cannot tell".
+// inequality (and the state's next bounds with it), in double; a bound below float32's largest
+// value by a wide margin means the float32 step is finite. A denominator that may reach 0 (ε = 0,
+// a centered RMSprop's variance estimate, Nadam's 1 − Π) gives "cannot tell".
 bool update_cannot_overflow(const StepScalars& c, const StateBounds& state, double w_bound,
-                            double g_bound, bool decays) {
+                            double g_bound, bool decays, StateBounds* next) {
   const RuleSettings& r = c.settings;
-  const double lr = std::abs(double(c.learning_rate)), mu = std::abs(double(c.momentum));
-  const double G = g_bound, eps = r.epsilon;
-  double S[kMaxSlots];
-  for (int k = 0; k < kMaxSlots; ++k) S[k] = state.slots[k];
+  using U = UpdateRule;
   // The slots of squares and of maxima of magnitudes are >= 0 after any step of their own; one
   // loaded below 0 could take a square root below 0.
-  using U = UpdateRule;
   const bool squares[kMaxSlots] = {
       r.rule == U::adagrad || r.rule == U::rmsprop,
       r.rule == U::adam || r.rule == U::adamax || r.rule == U::nadam,
@@ -318,40 +311,46 @@ bool update_cannot_overflow(const StepScalars& c, const StateBounds& state, doub
   };
   for (int k = 0; k < kMaxSlots; ++k)
     if (squares[k] && state.negative[k]) return false;
-  double w = w_bound, largest = std::max({w_bound, G * G, double(state.accumulator) + G});
-  if (c.accumulate_only) {
-    largest = std::max(largest, double(state.accumulator) + G);
-  } else {
+  const double lr = std::abs(double(c.learning_rate)), mu = std::abs(double(c.momentum));
+  const double G = g_bound, eps = r.epsilon;
+  double S[kMaxSlots];
+  for (int k = 0; k < kMaxSlots; ++k) S[k] = state.slots[k];
+  double after[kMaxSlots] = {S[0], S[1], S[2]};  // the slots' bounds after the step
+  double w = w_bound, accumulator = double(state.accumulator) + G;
+  double largest = std::max(G * G, accumulator);
+  if (!c.accumulate_only) {
     if (decays) w *= std::abs(double(c.decay));
     double step = 0;  // a bound on |w_new − w·decay|
     switch (r.rule) {
-      case UpdateRule::sgd: {
-        const double m = mu * S[0] + lr * G;
-        step = r.momentum == 0 ? lr * G : r.nesterov ? lr * G + mu * m : m;
-        largest = std::max(largest, m);
+      case U::sgd:
+        after[0] = mu * S[0] + lr * G;
+        step = r.momentum == 0 ? lr * G : r.nesterov ? lr * G + mu * after[0] : after[0];
         break;
-      }
-      case UpdateRule::adagrad:
+      case U::adagrad:
         if (!(eps > 0)) return false;
-        largest = std::max(largest, S[0] + G * G);
+        after[0] = S[0] + G * G;
         step = lr * G / std::sqrt(eps);
         break;
-      case UpdateRule::rmsprop: {
+      case U::rmsprop: {
         if (!(eps > 0) || r.centered) return false;
         const double increment = lr * G / std::sqrt(eps);
-        largest = std::max({largest, S[0] + G * G, mu * S[1] + increment});
-        step = r.momentum > 0 ? mu * S[1] + increment : increment;
+        after[0] = std::max(S[0], G * G);
+        after[1] = mu * S[1] + increment;
+        after[2] = std::max(S[2], G);
+        step = r.momentum > 0 ? after[1] : increment;
         break;
       }
-      case UpdateRule::adam:
-      case UpdateRule::adamax:
-      case UpdateRule::nadam: {
+      case U::adam:
+      case U::adamax:
+      case U::nadam: {
         if (!(eps > 0)) return false;
-        const double m = std::max(S[0], G);
-        largest = std::max({largest, m, S[1] + G * G, S[2] + G * G, m * std::abs(double(c.alpha))});
-        if (r.rule == UpdateRule::adam) {
+        const double m = after[0] = std::max(S[0], G);
+        after[1] = r.rule == U::adamax ? std::max(S[1], G) : std::max(S[1], G * G);
+        after[2] = std::max(S[2], after[1]);
+        largest = std::max(largest, m * std::abs(double(c.alpha)));
+        if (r.rule == U::adam) {
           step = std::abs(double(c.alpha)) * m / eps;
-        } else if (r.rule == UpdateRule::adamax) {
+        } else if (r.rule == U::adamax) {
           const double alpha = std::abs(double(c.alpha));
           if (!(alpha > 0)) return false;
           step = lr * m / (eps * alpha);
@@ -361,20 +360,31 @@ bool update_cannot_overflow(const StepScalars& c, const StateBounds& state, doub
           if (!(std::abs(a) > 1e-30 && std::abs(b) > 1e-30 && power > 0)) return false;
           const double m_hat = std::abs(double(c.u_next)) * m / std::abs(a) +
                                std::abs(1 - double(c.u_t)) * G / std::abs(b);
-          largest = std::max({largest, m_hat, (S[1] + G * G) / power});
+          largest = std::max({largest, m_hat, after[1] / power});
           step = lr * m_hat / eps;
         }
         break;
       }
-      case UpdateRule::lion:
-        largest = std::max({largest, S[0] + G, lr});
+      case U::lion:
+        after[0] = std::max(S[0], G);
         step = lr;
         break;
     }
     w += step;
+    accumulator = 0;  // an update empties the accumulator
   }
-  largest = std::max({largest, w, double(state.average), lr * G});
-  return std::isfinite(largest) && largest < 1e37;  // float32's largest is 3.4e38
+  const double average = std::max(double(state.average), w);
+  largest = std::max({largest, w, average, lr * G, after[0], after[1], after[2]});
+  if (!(std::isfinite(largest) && largest < 1e37)) return false;  // float32's largest: 3.4e38
+  if (next) {
+    // A little above the exact bounds, for the roundings of float32.
+    const auto widen = [](double x) { return Scalar(x * (1 + 1e-5)); };
+    for (int k = 0; k < kMaxSlots; ++k) next->slots[k] = widen(after[k]);
+    next->negative = state.negative;
+    next->average = widen(average);
+    next->accumulator = widen(accumulator);
+  }
+  return true;
 }
 
 }  // namespace densekit

@@ -97,14 +97,15 @@ GradientScan scan_and_clip(Scalar* g, const Scalar* w, Index n, Scalar scale, Sc
 
 // Whether the step certainly leaves every value finite, from bounds alone: |w| <= w_bound,
 // |g| <= g_bound (both finite) and the state within `state`. Computed in double with margin; false
-// means "cannot tell" (the step may still be finite: update_is_finite decides then).
+// means "cannot tell" (the step may still be finite: update_is_finite decides then). When true,
+// *next (if given) receives bounds of the state after the step.
 bool update_cannot_overflow(const StepScalars& step, const StateBounds& state, double w_bound,
-                            double g_bound, bool decays);
+                            double g_bound, bool decays, StateBounds* next = nullptr);
 
 // Whether the step would leave w, the slots and the average finite; writes nothing.
 bool update_is_finite(const StepScalars& step, const UpdateRun& run);
-// The step, in one pass over the run; returns the largest magnitudes of the state it wrote.
-StateBounds apply_update(const StepScalars& step, const UpdateRun& run);
+// The step, in one pass over the run.
+void apply_update(const StepScalars& step, const UpdateRun& run);
 // The largest magnitudes of a run's state as it is.
 StateBounds measure_state(const UpdateRun& run);
 

@@ -163,10 +163,11 @@ inline __attribute__((always_inline)) void store(const Lane& lane, Scalar* p, In
   }
 }
 
-// The lane of the run at i (count elements of it real), updated, handed to body.
-template <UpdateRule R, class Body>
+// The lane of the run at i (count elements of it real), updated, then stored (kWrite) or added
+// to the marker, which turns NaN when a result is not finite.
+template <UpdateRule R, bool kWrite>
 inline __attribute__((always_inline)) void update_at(const StepScalars& c, const UpdateRun& run,
-                                                     Body& body, Index i, Index count) {
+                                                     Lane& marker, Index i, Index count) {
   Lanes l;
   load(l.w, run.w, i, count);
   load(l.g, run.g, i, count);
@@ -174,51 +175,57 @@ inline __attribute__((always_inline)) void update_at(const StepScalars& c, const
   load(l.average, run.average, i, count);
   load(l.accumulator, run.accumulator, i, count);
   update_lanes<R>(c, l, run);
-  body(l, i, count);
-}
-
-// body(lanes, i, count) after the update of each lane of the run: the full lanes with their
-// count known to the compiler, then the padded last one.
-template <UpdateRule R, class Body>
-void sweep(const StepScalars& c, const UpdateRun& run, Body body) {
-  Index i = 0;
-  for (; i + 16 <= run.n; i += 16) update_at<R>(c, run, body, i, 16);
-  if (i < run.n) update_at<R>(c, run, body, i, run.n - i);
-}
-
-// sweep<rule>(...) with the step's rule.
-template <class Body>
-void sweep_rule(const StepScalars& c, const UpdateRun& run, Body body) {
-  switch (c.settings.rule) {
-    case UpdateRule::sgd:
-      return sweep<UpdateRule::sgd>(c, run, body);
-    case UpdateRule::adagrad:
-      return sweep<UpdateRule::adagrad>(c, run, body);
-    case UpdateRule::rmsprop:
-      return sweep<UpdateRule::rmsprop>(c, run, body);
-    case UpdateRule::adam:
-      return sweep<UpdateRule::adam>(c, run, body);
-    case UpdateRule::adamax:
-      return sweep<UpdateRule::adamax>(c, run, body);
-    case UpdateRule::nadam:
-      return sweep<UpdateRule::nadam>(c, run, body);
-    case UpdateRule::lion:
-      return sweep<UpdateRule::lion>(c, run, body);
-  }
-}
-
-}  // namespace
-
-bool update_is_finite(const StepScalars& step, const UpdateRun& run) {
-  Lane marker = Lane::Zero();
-  sweep_rule(step, run, [&](const Lanes& l, Index, Index) {
+  if constexpr (kWrite) {
+    store(l.w, run.w, i, count);
+    for (int k = 0; k < kMaxSlots; ++k) store(l.s[k], run.slots[k], i, count);
+    store(l.average, run.average, i, count);
+    store(l.accumulator, run.accumulator, i, count);
+  } else {
     marker += l.w * Scalar(0);
     for (int k = 0; k < kMaxSlots; ++k)
       if (run.slots[k]) marker += l.s[k] * Scalar(0);
     if (run.average) marker += l.average * Scalar(0);
     if (run.accumulator) marker += l.accumulator * Scalar(0);
-  });
-  return marker.sum() == 0;
+  }
+}
+
+// Every lane of the run: the full ones with their count known to the compiler, then the padded
+// last one. Returns the marker (zeros when writing).
+template <UpdateRule R, bool kWrite>
+Lane sweep(const StepScalars& c, const UpdateRun& run) {
+  Lane marker = Lane::Zero();
+  Index i = 0;
+  for (; i + 16 <= run.n; i += 16) update_at<R, kWrite>(c, run, marker, i, 16);
+  if (i < run.n) update_at<R, kWrite>(c, run, marker, i, run.n - i);
+  return marker;
+}
+
+// sweep<rule, kWrite>(...) with the step's rule.
+template <bool kWrite>
+Lane sweep_rule(const StepScalars& c, const UpdateRun& run) {
+  switch (c.settings.rule) {
+    case UpdateRule::sgd:
+      return sweep<UpdateRule::sgd, kWrite>(c, run);
+    case UpdateRule::adagrad:
+      return sweep<UpdateRule::adagrad, kWrite>(c, run);
+    case UpdateRule::rmsprop:
+      return sweep<UpdateRule::rmsprop, kWrite>(c, run);
+    case UpdateRule::adam:
+      return sweep<UpdateRule::adam, kWrite>(c, run);
+    case UpdateRule::adamax:
+      return sweep<UpdateRule::adamax, kWrite>(c, run);
+    case UpdateRule::nadam:
+      return sweep<UpdateRule::nadam, kWrite>(c, run);
+    case UpdateRule::lion:
+      return sweep<UpdateRule::lion, kWrite>(c, run);
+  }
+  return Lane::Zero();
+}
+
+}  // namespace
+
+bool update_is_finite(const StepScalars& step, const UpdateRun& run) {
+  return sweep_rule<false>(step, run).sum() == 0;
 }
 
 namespace {
@@ -253,14 +260,7 @@ struct LaneMaxima {
 
 }  // namespace
 
-void apply_update(const StepScalars& step, const UpdateRun& run) {
-  sweep_rule(step, run, [&](const Lanes& l, Index i, Index count) {
-    store(l.w, run.w, i, count);
-    for (int k = 0; k < kMaxSlots; ++k) store(l.s[k], run.slots[k], i, count);
-    store(l.average, run.average, i, count);
-    store(l.accumulator, run.accumulator, i, count);
-  });
-}
+void apply_update(const StepScalars& step, const UpdateRun& run) { sweep_rule<true>(step, run); }
 
 GradientScan scan_and_clip(Scalar* g, const Scalar* w, Index n, Scalar scale, Scalar clip_value) {
   Lane incoming = Lane::Zero(), g_max = Lane::Zero(), w_max = Lane::Zero();

@@ -197,7 +197,7 @@ UpdateRun Optimizer::run_of(const Chunk& c) const {
                 {},
                 data_at(s.average, c.start),
                 data_at(s.accumulator, c.start),
-                s.decays,
+                s.decays && settings.weight_decay > 0,
                 c.size};
   for (int k = 0; k < kMaxSlots; ++k) run.slots[k] = data_at(s.slots[k], c.start);
   return run;

@@ -122,9 +122,15 @@ inline __attribute__((always_inline)) void rule_lanes(const StepScalars& c, Lane
   }
 }
 
-template <UpdateRule R>
+// kExtras: the step has weight decay, moving averages or gradient accumulation. Without them (the
+// common case) the loop holds no test for them, nor loads or stores of their arrays.
+template <UpdateRule R, bool kExtras>
 inline __attribute__((always_inline)) void update_lanes(const StepScalars& c, Lanes& l,
                                                         const UpdateRun& run) {
+  if constexpr (!kExtras) {
+    rule_lanes<R>(c, l);
+    return;
+  }
   if (c.accumulate_only) {
     l.accumulator += l.g;
   } else {
@@ -140,27 +146,33 @@ inline __attribute__((always_inline)) void update_lanes(const StepScalars& c, La
 
 // The lane of the run at i (count elements of it real), updated, then stored (kWrite) or added
 // to the marker, which turns NaN when a result is not finite.
-template <UpdateRule R, bool kWrite>
+template <UpdateRule R, bool kWrite, bool kExtras>
 inline __attribute__((always_inline)) void update_at(const StepScalars& c, const UpdateRun& run,
                                                      Lane& marker, Index i, Index count) {
   Lanes l;
   load(l.w, run.w, i, count);
   load(l.g, run.g, i, count);
   for (int k = 0; k < kMaxSlots; ++k) load(l.s[k], run.slots[k], i, count);
-  load(l.average, run.average, i, count);
-  load(l.accumulator, run.accumulator, i, count);
-  update_lanes<R>(c, l, run);
+  if constexpr (kExtras) {
+    load(l.average, run.average, i, count);
+    load(l.accumulator, run.accumulator, i, count);
+  }
+  update_lanes<R, kExtras>(c, l, run);
   if constexpr (kWrite) {
     store(l.w, run.w, i, count);
     for (int k = 0; k < kMaxSlots; ++k) store(l.s[k], run.slots[k], i, count);
-    store(l.average, run.average, i, count);
-    store(l.accumulator, run.accumulator, i, count);
+    if constexpr (kExtras) {
+      store(l.average, run.average, i, count);
+      store(l.accumulator, run.accumulator, i, count);
+    }
   } else {
     marker += l.w * Scalar(0);
     for (int k = 0; k < kMaxSlots; ++k)
       if (run.slots[k]) marker += l.s[k] * Scalar(0);
-    if (run.average) marker += l.average * Scalar(0);
-    if (run.accumulator) marker += l.accumulator * Scalar(0);
+    if constexpr (kExtras) {
+      if (run.average) marker += l.average * Scalar(0);
+      if (run.accumulator) marker += l.accumulator * Scalar(0);
+    }
   }
 }
 
@@ -169,9 +181,15 @@ inline __attribute__((always_inline)) void update_at(const StepScalars& c, const
 template <UpdateRule R, bool kWrite>
 Lane sweep(const StepScalars& c, const UpdateRun& run) {
   Lane marker = Lane::Zero();
+  const bool extras = run.decays || run.average || run.accumulator || c.accumulate_only;
   Index i = 0;
-  for (; i + 16 <= run.n; i += 16) update_at<R, kWrite>(c, run, marker, i, 16);
-  if (i < run.n) update_at<R, kWrite>(c, run, marker, i, run.n - i);
+  if (extras) {
+    for (; i + 16 <= run.n; i += 16) update_at<R, kWrite, true>(c, run, marker, i, 16);
+    if (i < run.n) update_at<R, kWrite, true>(c, run, marker, i, run.n - i);
+  } else {
+    for (; i + 16 <= run.n; i += 16) update_at<R, kWrite, false>(c, run, marker, i, 16);
+    if (i < run.n) update_at<R, kWrite, false>(c, run, marker, i, run.n - i);
+  }
   return marker;
 }
 

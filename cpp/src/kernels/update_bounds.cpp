@@ -66,9 +66,10 @@ StateBounds measure_state(const UpdateRun& run) {
   Lanes l;
   for (Index i = 0; i < run.n; i += 16) {
     const Index count = std::min<Index>(16, run.n - i);
-    for (int k = 0; k < kMaxSlots; ++k) load(l.s[k], run.slots[k], i, count);
-    load(l.average, run.average, i, count);
-    load(l.accumulator, run.accumulator, i, count);
+    for (int k = 0; k < kMaxSlots; ++k)
+      if (run.slots[k]) load(l.s[k], run.slots[k], i, count);
+    if (run.average) load(l.average, run.average, i, count);
+    if (run.accumulator) load(l.accumulator, run.accumulator, i, count);
     maxima.add(l, run);
   }
   return maxima.bounds();

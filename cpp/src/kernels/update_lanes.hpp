@@ -17,8 +17,8 @@ struct Lanes {
 
 // The lanes of the run's arrays: a full lane maps the memory, the last one is zero-padded (every
 // rule maps zeros to finite values) and count says how many of its elements are real.
+// p must not be null (nor in store).
 inline __attribute__((always_inline)) void load(Lane& lane, const Scalar* p, Index i, Index count) {
-  if (!p) return;
   if (count == 16) {
     lane = Eigen::Map<const Lane>(p + i);
   } else {
@@ -29,7 +29,6 @@ inline __attribute__((always_inline)) void load(Lane& lane, const Scalar* p, Ind
 
 inline __attribute__((always_inline)) void store(const Lane& lane, Scalar* p, Index i,
                                                  Index count) {
-  if (!p) return;
   if (count == 16) {
     Eigen::Map<Lane>(p + i) = lane;
   } else {

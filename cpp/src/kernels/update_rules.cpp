@@ -146,24 +146,44 @@ inline __attribute__((always_inline)) void update_lanes(const StepScalars& c, La
 
 // The lane of the run at i (count elements of it real), updated, then stored (kWrite) or added
 // to the marker, which turns NaN when a result is not finite.
+// The slot positions a rule always has (the others depend on its settings: SGD's momentum,
+// RMSprop's momentum and centering, AMSGrad), loaded and stored without a test.
+template <UpdateRule R>
+constexpr bool always_has(int k) {
+  switch (R) {
+    case UpdateRule::adagrad:
+    case UpdateRule::rmsprop:
+    case UpdateRule::lion:
+      return k == 0;
+    case UpdateRule::adam:
+    case UpdateRule::adamax:
+    case UpdateRule::nadam:
+      return k <= 1;
+    default:
+      return false;
+  }
+}
+
 template <UpdateRule R, bool kWrite, bool kExtras>
 inline __attribute__((always_inline)) void update_at(const StepScalars& c, const UpdateRun& run,
                                                      Lane& marker, Index i, Index count) {
   Lanes l;
   load(l.w, run.w, i, count);
   load(l.g, run.g, i, count);
-  for (int k = 0; k < kMaxSlots; ++k) load(l.s[k], run.slots[k], i, count);
+  for (int k = 0; k < kMaxSlots; ++k)
+    if (always_has<R>(k) || run.slots[k]) load(l.s[k], run.slots[k], i, count);
   if constexpr (kExtras) {
-    load(l.average, run.average, i, count);
-    load(l.accumulator, run.accumulator, i, count);
+    if (run.average) load(l.average, run.average, i, count);
+    if (run.accumulator) load(l.accumulator, run.accumulator, i, count);
   }
   update_lanes<R, kExtras>(c, l, run);
   if constexpr (kWrite) {
     store(l.w, run.w, i, count);
-    for (int k = 0; k < kMaxSlots; ++k) store(l.s[k], run.slots[k], i, count);
+    for (int k = 0; k < kMaxSlots; ++k)
+      if (always_has<R>(k) || run.slots[k]) store(l.s[k], run.slots[k], i, count);
     if constexpr (kExtras) {
-      store(l.average, run.average, i, count);
-      store(l.accumulator, run.accumulator, i, count);
+      if (run.average) store(l.average, run.average, i, count);
+      if (run.accumulator) store(l.accumulator, run.accumulator, i, count);
     }
   } else {
     marker += l.w * Scalar(0);

@@ -80,3 +80,16 @@ def set_threads(threads):
         from densekit import set_num_threads
 
         set_num_threads(threads)
+
+
+def add_run_arguments(parser, out):
+    """The options every experiment shares: threads, fit's verbosity and the output folder."""
+    parser.add_argument("--threads", type=int, default=None, help="densekit.set_num_threads")
+    parser.add_argument(
+        "--verbose",
+        type=int,
+        default=0,
+        choices=(0, 1, 2),
+        help="fit's progress output (default: one line per configuration)",
+    )
+    parser.add_argument("--out", default=out, help="folder for the PNGs")

@@ -28,7 +28,13 @@ import numpy as np
 from densekit import diagnostics, initializers, optimizers, plots
 from densekit.callbacks import GradientMonitor
 from densekit.datasets import digits
-from densekit.experiments._common import build_model, epochs_to, format_table, set_threads
+from densekit.experiments._common import (
+    add_run_arguments,
+    build_model,
+    epochs_to,
+    format_table,
+    set_threads,
+)
 
 __all__ = ["CONFIGS", "add_arguments", "build_model", "run_activations"]
 
@@ -218,15 +224,7 @@ def add_arguments(parser):
         default=5,
         help="GradientMonitor records one step out of this many",
     )
-    parser.add_argument("--threads", type=int, default=None, help="densekit.set_num_threads")
-    parser.add_argument(
-        "--verbose",
-        type=int,
-        default=0,
-        choices=(0, 1, 2),
-        help="fit's progress output (default: one line per configuration)",
-    )
-    parser.add_argument("--out", default="densekit-activations", help="folder for the PNGs")
+    add_run_arguments(parser, out="densekit-activations")
 
 
 def main(args):

@@ -38,7 +38,13 @@ import numpy as np
 
 from densekit import initializers, plots
 from densekit.datasets import digits
-from densekit.experiments._common import build_model, epochs_to, format_table, set_threads
+from densekit.experiments._common import (
+    add_run_arguments,
+    build_model,
+    epochs_to,
+    format_table,
+    set_threads,
+)
 from densekit.experiments._optimizer_configs import CONFIGS, Config, config_named, keys
 
 __all__ = ["CONFIGS", "Config", "add_arguments", "format_results", "run_optimizers", "write_plots"]
@@ -232,15 +238,7 @@ def add_arguments(parser):
         help="comma-separated keys of the configurations to run (default all): "
         + ", ".join(keys()),
     )
-    parser.add_argument("--threads", type=int, default=None, help="densekit.set_num_threads")
-    parser.add_argument(
-        "--verbose",
-        type=int,
-        default=0,
-        choices=(0, 1, 2),
-        help="fit's progress output (default: one line per configuration)",
-    )
-    parser.add_argument("--out", default="densekit-optimizers", help="folder for the PNGs")
+    add_run_arguments(parser, out="densekit-optimizers")
 
 
 def main(args):

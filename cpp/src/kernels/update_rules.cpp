@@ -199,7 +199,11 @@ inline __attribute__((always_inline)) void update_at(const StepScalars& c, const
 // Every lane of the run: the full ones with their count known to the compiler, then the padded
 // last one. Returns the marker (zeros when writing).
 template <UpdateRule R, bool kWrite>
-Lane sweep(const StepScalars& c, const UpdateRun& run) {
+Lane sweep(const StepScalars& step, const UpdateRun& arrays) {
+  // Copies the stores through the run's float pointers cannot alias: the scalars stay in
+  // registers instead of being read again after every store.
+  const StepScalars c = step;
+  const UpdateRun run = arrays;
   Lane marker = Lane::Zero();
   const bool extras = run.decays || run.average || run.accumulator || c.accumulate_only;
   Index i = 0;

@@ -124,12 +124,8 @@ void Optimizer::keep_bounds(bool bounded) {
 void Optimizer::refresh_bounds() {
   ComputeLock lock(compute_mutex());
   for (auto& [parameter, state] : states_) {
-    Chunk whole{const_cast<Parameter*>(parameter), &state, 0,  0,
-                parameter->value.size(),           0,      {}, {}};
-    UpdateRun run = run_of(whole);
-    run.w = nullptr;  // only the state is measured
-    run.g = nullptr;
-    state.bounds = measure_state(run);
+    UpdateRun run = run_of(state, 0, parameter->value.size());
+    state.bounds = measure_state(run);  // only the state: no w or g
   }
 }
 
@@ -191,15 +187,22 @@ bool Optimizer::surely_finite(const StepScalars& step) {
 }
 
 UpdateRun Optimizer::run_of(const Chunk& c) const {
-  VariableState& s = *c.state;
-  UpdateRun run{c.parameter->value.data() + c.start,
-                c.parameter->grad.data() + c.start,
+  UpdateRun run = run_of(*c.state, c.start, c.size);
+  run.w = c.parameter->value.data() + c.start;
+  run.g = c.parameter->grad.data() + c.start;
+  return run;
+}
+
+// Elements [start, start + size) of a state's arrays; w and g are left null.
+UpdateRun Optimizer::run_of(VariableState& s, Index start, Index size) const {
+  UpdateRun run{nullptr,
+                nullptr,
                 {},
-                data_at(s.average, c.start),
-                data_at(s.accumulator, c.start),
+                data_at(s.average, start),
+                data_at(s.accumulator, start),
                 s.decays && settings.weight_decay > 0,
-                c.size};
-  for (int k = 0; k < kMaxSlots; ++k) run.slots[k] = data_at(s.slots[k], c.start);
+                size};
+  for (int k = 0; k < kMaxSlots; ++k) run.slots[k] = data_at(s.slots[k], start);
   return run;
 }
 
@@ -325,9 +328,11 @@ bool Optimizer::apply(const std::vector<Parameter*>& params, Index batch_rows) {
     if (!(results == 0)) return false;
   }
   over_runs([&](const Chunk& c) {
+    static RowMatrix no_slot;  // plain SGD has none
     if (plain_sgd())
-      chunk_of(c.parameter->value, c.start, c.size).noalias() -=
-          step.learning_rate * chunk_of(c.parameter->grad, c.start, c.size);
+      sgd_update(chunk_of(c.parameter->value, c.start, c.size),
+                 chunk_of(c.parameter->grad, c.start, c.size), no_slot, step.learning_rate, 0,
+                 false);
     else
       apply_update(step, run_of(c));
   });

@@ -104,6 +104,7 @@ class Optimizer {
 
   VariableState& state_for_update(Parameter* p);
   UpdateRun run_of(const Chunk& c) const;
+  UpdateRun run_of(VariableState& s, Index start, Index size) const;
   void split_into_runs(const std::vector<Parameter*>& params, Index parts, Index batch_rows);
   void compute_clip_scales(size_t parameters);  // scales_ from the chunks' squares
   StepScalars this_step(bool accumulate_only) const;

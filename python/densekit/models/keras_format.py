@@ -322,11 +322,11 @@ def _optimizer_plan(model, h5, where):
 
 def _checked_optimizer_value(variable, value, what):
     if variable.name == "iteration":
-        if (
-            value.shape != ()
-            or not np.issubdtype(value.dtype, np.integer)
-            and not (np.isfinite(value) and float(value).is_integer())
-        ):
+        whole = value.shape == () and (
+            np.issubdtype(value.dtype, np.integer)
+            or (np.isfinite(value) and float(value).is_integer())
+        )
+        if not whole:
             raise ValueError(f"{what} must be a whole number; found {value!r}")
         if not 0 <= value < 2**62:
             raise ValueError(f"{what} must be in [0, 2**62); found {value!r}")

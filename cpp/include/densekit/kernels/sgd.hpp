@@ -19,9 +19,4 @@ void sgd_update(MatrixOut w, MatrixIn g, MatrixOut m, Scalar learning_rate, Scal
 bool sgd_clip_and_check(const Scalar* w, Scalar* g, Index n, Scalar scale, Scalar clip_value,
                         Scalar learning_rate);
 
-// Whether sgd_update with these arguments would leave w and m finite (it writes nothing): a
-// finite gradient times a large learning rate can still overflow float32.
-bool sgd_update_is_finite(MatrixIn w, MatrixIn g, MatrixIn m, Scalar learning_rate, Scalar momentum,
-                          bool nesterov);
-
 }  // namespace densekit

@@ -6,6 +6,7 @@
 #include "densekit/layers/activation.hpp"
 #include "densekit/layers/batch_norm.hpp"
 #include "densekit/layers/dense.hpp"
+#include "densekit/layers/normalization.hpp"
 
 namespace densekit::bindings {
 
@@ -124,6 +125,12 @@ void register_layers(py::module_& m) {
       .def(py::init<Index, Scalar, Scalar, bool, bool>(), py::arg("features"), py::arg("momentum"),
            py::arg("epsilon"), py::arg("center"), py::arg("scale"),
            "gamma (scale), beta (center), moving_mean, moving_variance as 1, 0, 0, 1.");
+  py::class_<NormalizationLayer, Layer, std::shared_ptr<NormalizationLayer>>(
+      m, "Normalization", "Keras 3's Normalization: (x - mean) / max(sqrt(variance), epsilon).")
+      .def(py::init<std::vector<Index>, Index, bool, Scalar>(), py::arg("stat_of_feature"),
+           py::arg("statistics"), py::arg("invert"), py::arg("epsilon"),
+           "Feature j uses mean and variance number stat_of_feature[j]; mean, variance, count "
+           "start as 0, 1, 0.");
 }
 
 }  // namespace densekit::bindings

@@ -19,6 +19,7 @@ from densekit import (
     metrics,
     models,
     optimizers,
+    utils,
 )
 from densekit._core import build_info as _build_info
 from densekit._core import get_num_threads, set_num_threads
@@ -45,6 +46,7 @@ __all__ = [
     "models",
     "optimizers",
     "set_num_threads",
+    "utils",
     "diagnostics",
 ]
 

@@ -156,6 +156,11 @@ class layers:
             self, features: int, momentum: float, epsilon: float, center: bool, scale: bool
         ) -> None: ...
 
+    class Normalization(Layer):
+        def __init__(
+            self, stat_of_feature: list[int], statistics: int, invert: bool, epsilon: float
+        ) -> None: ...
+
 class ClipSpec:
     def __init__(
         self, clipvalue: float = ..., clipnorm: float = ..., global_clipnorm: float = ...

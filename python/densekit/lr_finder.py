@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from densekit import _seeds
 from densekit._numbers import is_real
 from densekit._optional import require
 
@@ -167,7 +168,7 @@ def find_learning_rate(
         steps = int(np.clip(math.ceil(len(x) / batch_size), *_DEFAULT_STEPS))
     clone = _trainable_clone(model, float(min_rate))
     rates = min_rate * (max_rate / min_rate) ** (np.arange(steps) / (steps - 1))
-    batches = _batches(len(x), batch_size, np.random.default_rng(seed))
+    batches = _batches(len(x), batch_size, _seeds.generator(seed))
     losses = []
     best = math.inf
     for rate in rates:

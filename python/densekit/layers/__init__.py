@@ -12,6 +12,7 @@ from densekit.layers.activation_layers import (
 from densekit.layers.base import Layer, Variable
 from densekit.layers.core import Activation, Dense, Flatten, Input, InputLayer
 from densekit.layers.normalization import BatchNormalization
+from densekit.layers.preprocessing import Normalization
 
 __all__ = [
     "Activation",
@@ -23,6 +24,7 @@ __all__ = [
     "InputLayer",
     "Layer",
     "LeakyReLU",
+    "Normalization",
     "PReLU",
     "RReLU",
     "ReLU",

@@ -18,9 +18,12 @@ class Variable:
     epoch instead of racing it. `np.array(variable)` is a copy read under that lock.
     """
 
-    def __init__(self, layer, parameter):
+    def __init__(self, layer, parameter, shape=None, file_dtype="float32"):
         self._layer = layer
         self._parameter = parameter
+        # Keras's shape when it differs from the C++ storage's (a 0-d count kept as (1,)).
+        self._shape = None if shape is None else tuple(shape)
+        self._file_dtype = file_dtype  # what a Keras file stores: "int64" for a count
 
     @property
     def name(self):
@@ -36,18 +39,18 @@ class Variable:
 
     @property
     def shape(self):
-        return tuple(self._parameter.value.shape)
+        return self._shape if self._shape is not None else tuple(self._parameter.value.shape)
 
     @property
     def dtype(self):
         return "float32"
 
     def numpy(self):
-        return self._parameter.value
+        return self._parameter.value.reshape(self.shape)  # a view: the storage is contiguous
 
     @property
     def value(self):
-        return self._parameter.value
+        return self.numpy()
 
     def assign(self, value):
         """Copies `value` (real numbers of this variable's shape, all finite) into the variable."""
@@ -58,10 +61,10 @@ class Variable:
                 f"expected {self.shape}"
             )
         array = float32_weight(array, self.shape, f"Variable {self.path}: the value")
-        self._parameter.assign(array)
+        self._parameter.assign(array.reshape(self._parameter.value.shape))
 
     def __array__(self, dtype=None, copy=None):
-        value = self._parameter.copy()
+        value = self._parameter.copy().reshape(self.shape)
         return value if dtype is None else value.astype(dtype, copy=False)
 
     def __repr__(self):
@@ -242,13 +245,17 @@ class Layer(VariableLists):
 # For densekit's own modules (Sequential, the file formats); not in __all__.
 def copy_variables(variables):
     """Copies of the variables' values, all read under one hold of the compute lock."""
-    return list(_core.layers.copy_parameters([v._parameter for v in variables]))
+    copies = _core.layers.copy_parameters([v._parameter for v in variables])
+    return [copy.reshape(v.shape) for v, copy in zip(variables, copies)]
 
 
 def assign_variables(variables, arrays):
     """Writes arrays[i] into variables[i] under one hold of the compute lock, all or nothing
     (the arrays come from `float32_weight`; the C++ side checks shapes and values again)."""
-    _core.layers.assign_parameters([v._parameter for v in variables], list(arrays))
+    _core.layers.assign_parameters(
+        [v._parameter for v in variables],
+        [np.reshape(a, v._parameter.value.shape) for v, a in zip(variables, arrays)],
+    )
 
 
 def _check_trainable(owner, value):

@@ -185,6 +185,7 @@ def weights_bytes(model, include_optimizer):
             group.attrs["name"] = layer.name
             for i, variable in enumerate(layer.variables):
                 value = np.reshape(next(values), _keras_shape(layer, variable))
+                value = value.astype(variable._file_dtype, copy=False)
                 group.create_dataset(str(i), data=value)
         h5.create_group("vars").attrs["name"] = model.name
         optimizer = model.optimizer

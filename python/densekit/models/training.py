@@ -8,9 +8,7 @@ to one C++ call per batch.
 
 import warnings
 
-import numpy as np
-
-from densekit import _core, losses
+from densekit import _core, _seeds, losses
 from densekit import callbacks as callbacks_module
 from densekit.models import _arguments, _data
 from densekit.models.compile_state import CompileState
@@ -206,7 +204,7 @@ class Trainer:
         samples = x_train.shape[0]
         batch_size = batch_size_arg or _arguments.default_batch_size(samples, steps_per_epoch)
         epoch_rows = _data.EpochRows(
-            samples, batch_size, steps_per_epoch, shuffle, np.random.default_rng(seed)
+            samples, batch_size, steps_per_epoch, shuffle, _seeds.generator(seed)
         )
         if x_val is not None:
             # As Keras: the validation batch size falls back on the batch_size given, not on

@@ -88,6 +88,9 @@ void register_layers(py::module_& m) {
       .def_property_readonly(
           "parameters", [](Layer& l) { return l.parameters(); },
           "Its Parameters, in Keras's order.")
+      .def_property("random_step", &Layer::random_step, &Layer::set_random_step,
+                    "Training forwards that drew random numbers so far (0 for layers that draw "
+                    "none); with the seed, it fixes the draws to come.")
       .def(
           "forward",
           [](Layer& layer, const Floats& x, bool training) {

@@ -133,6 +133,7 @@ class layers:
         output_units: int
         trainable: bool
         parameters: list["layers.Parameter"]
+        random_step: int
         def forward(self, x: Array, training: bool = ...) -> Array: ...
 
     class Dense(Layer):

@@ -238,6 +238,11 @@ class Layer(VariableLists):
             config["batch_input_shape"] = config.pop("batch_shape")
         return cls(**config)
 
+    def __reduce__(self):
+        from densekit.pickling import reduce_layer
+
+        return reduce_layer(self)
+
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 

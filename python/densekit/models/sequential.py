@@ -112,6 +112,11 @@ class Sequential(Trainer, Inference, VariableLists):
     def layers(self):
         return list(self._layers)
 
+    def __reduce__(self):  # pickle, copy.deepcopy, joblib
+        from densekit.pickling import reduce_model
+
+        return reduce_model(self)
+
     def build(self, input_shape=None):
         """Builds every layer for inputs of `input_shape` (with the batch axis) and the C++ network."""
         if input_shape is None:

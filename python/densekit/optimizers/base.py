@@ -359,5 +359,10 @@ class Optimizer:
             config["learning_rate"] = _schedules().deserialize(config["learning_rate"])
         return cls(**config)
 
+    def __reduce__(self):
+        from densekit.pickling import reduce_optimizer
+
+        return reduce_optimizer(self)
+
     def __repr__(self):
         return f"<densekit.optimizers.{type(self).__name__} name={getattr(self, 'name', None)}>"

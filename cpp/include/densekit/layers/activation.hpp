@@ -42,6 +42,8 @@ class RReLULayer : public Layer {
   RReLULayer(Index units, Scalar lower, Scalar upper, std::uint64_t seed);
 
   std::string kind() const override { return "RReLU"; }
+  std::uint64_t random_step() const override { return step_; }
+  void set_random_step(std::uint64_t step) override { step_ = step; }
   void reserve(Index max_batch) override;
   void forward(MatrixIn x, MatrixOut y, bool training) override;
   void backward(MatrixIn x, MatrixIn y, MatrixIn dy, MatrixOut dx, bool update_weights,

@@ -2,6 +2,7 @@
 // the network hands it views of the activations between layers, sized to the current batch.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -80,6 +81,11 @@ class Layer {
     const ActivationSpec* spec = output_activation();
     return spec != nullptr && spec->kind == kind;
   }
+
+  // Training forwards that drew random numbers so far (RReLU's slopes): with the seed, it fixes
+  // the draws to come, so a copy of the layer that carries it continues the same stream.
+  virtual std::uint64_t random_step() const { return 0; }
+  virtual void set_random_step(std::uint64_t step) { (void)step; }
 
   // Runs in inference mode even when training (a frozen BatchNormalization, Keras 3 behaviour).
   virtual bool inference_when_frozen() const { return false; }

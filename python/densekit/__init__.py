@@ -10,6 +10,7 @@ from densekit import (
     activations,
     backend,
     callbacks,
+    constraints,
     datasets,
     diagnostics,
     initializers,
@@ -19,6 +20,7 @@ from densekit import (
     metrics,
     models,
     optimizers,
+    regularizers,
 )
 from densekit._core import build_info as _build_info
 from densekit._core import get_num_threads, set_num_threads
@@ -35,6 +37,7 @@ __all__ = [
     "backend",
     "build_info",
     "callbacks",
+    "constraints",
     "datasets",
     "get_num_threads",
     "initializers",
@@ -44,6 +47,7 @@ __all__ = [
     "metrics",
     "models",
     "optimizers",
+    "regularizers",
     "set_num_threads",
     "diagnostics",
 ]

@@ -18,7 +18,9 @@ EPS = 1e-7
 
 def _norms(w, axis):
     w = w.astype(np.float64)
-    return np.sqrt((w**2).sum(axis=None if axis is None else tuple(np.atleast_1d(axis)), keepdims=True))
+    return np.sqrt(
+        (w**2).sum(axis=None if axis is None else tuple(np.atleast_1d(axis)), keepdims=True)
+    )
 
 
 def _reference(constraint, w):
@@ -136,7 +138,9 @@ def _build(lib, frozen_first=False):
     model = lib.Sequential(
         [
             lib.Input((6,)),
-            L.Dense(8, activation="tanh", kernel_constraint=c.MaxNorm(0.8), bias_constraint=c.NonNeg()),
+            L.Dense(
+                8, activation="tanh", kernel_constraint=c.MaxNorm(0.8), bias_constraint=c.NonNeg()
+            ),
             L.BatchNormalization(
                 gamma_constraint=c.MinMaxNorm(0.5, 2.5, rate=0.5), beta_constraint=c.UnitNorm()
             ),
@@ -174,7 +178,10 @@ def test_training_with_constraints_matches_keras_step_for_step(rng, optimizer):
     keras = pytest.importorskip("keras")
     ours, theirs = _pair(rng)
     if optimizer == "sgd":
-        mine, keras_opt = densekit.optimizers.SGD(0.2, momentum=0.9), keras.optimizers.SGD(0.2, momentum=0.9)
+        mine, keras_opt = (
+            densekit.optimizers.SGD(0.2, momentum=0.9),
+            keras.optimizers.SGD(0.2, momentum=0.9),
+        )
     elif optimizer == "adam":
         mine, keras_opt = densekit.optimizers.Adam(0.02), keras.optimizers.Adam(0.02)
     else:  # Keras applies the constraints on every step, the accumulating ones too
@@ -185,7 +192,9 @@ def test_training_with_constraints_matches_keras_step_for_step(rng, optimizer):
     x = rng.normal(0, 1, (6, 16, 6)).astype(np.float32)
     y = rng.integers(0, 3, (6, 16))
     for xb, yb in zip(x, y):
-        np.testing.assert_allclose(ours.train_on_batch(xb, yb), theirs.train_on_batch(xb, yb), rtol=2e-5)
+        np.testing.assert_allclose(
+            ours.train_on_batch(xb, yb), theirs.train_on_batch(xb, yb), rtol=2e-5
+        )
         _assert_same_weights(ours, theirs)
     # The constraints hold after the steps: the first kernel's column norms are at most 0.8.
     assert np.linalg.norm(ours.get_weights()[0], axis=0).max() <= 0.8 + 1e-5
@@ -209,7 +218,9 @@ def test_a_skipped_non_finite_step_applies_no_constraint():
     model = densekit.Sequential(
         [
             densekit.Input((3,)),
-            densekit.layers.Dense(2, kernel_initializer="ones", kernel_constraint=constraints.MaxNorm(0.1)),
+            densekit.layers.Dense(
+                2, kernel_initializer="ones", kernel_constraint=constraints.MaxNorm(0.1)
+            ),
         ]
     )
     model.compile(optimizer="sgd", loss="mse")

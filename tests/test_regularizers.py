@@ -89,7 +89,9 @@ def test_get_accepts_names_dicts_classes_instances_and_none():
     assert regularizers.get("l2").l2 == 0.01
     assert isinstance(regularizers.get("L1"), regularizers.L1)
     assert regularizers.get("l1l2").get_config() == {"l1": 0.0, "l2": 0.0}
-    assert isinstance(regularizers.get("orthogonal_regularizer"), regularizers.OrthogonalRegularizer)
+    assert isinstance(
+        regularizers.get("orthogonal_regularizer"), regularizers.OrthogonalRegularizer
+    )
     assert isinstance(regularizers.get(regularizers.L2), regularizers.L2)
     reg = regularizers.L1L2(0.1, 0.2)
     assert regularizers.get(reg) is reg
@@ -148,7 +150,9 @@ def test_unknown_names_and_python_regularizers_are_refused_by_layers():
 
 
 def test_orthogonal_on_a_one_column_kernel_is_refused_at_build():
-    layer = densekit.layers.Dense(1, kernel_regularizer=regularizers.OrthogonalRegularizer(mode="columns"))
+    layer = densekit.layers.Dense(
+        1, kernel_regularizer=regularizers.OrthogonalRegularizer(mode="columns")
+    )
     with pytest.raises(ValueError, match="kernel_regularizer"):
         layer(np.ones((2, 3), dtype=np.float32))
 
@@ -218,10 +222,12 @@ def _regularizer(lib, name):
 
 def _pair(rng, first, activity_on_last=False):
     keras = _keras()
-    ours = _build(densekit, _regularizer(densekit, first), densekit.regularizers.L2(0.01),
-                  activity_on_last)
-    theirs = _build(keras, _regularizer(keras, first), keras.regularizers.L2(0.01),
-                    activity_on_last)
+    ours = _build(
+        densekit, _regularizer(densekit, first), densekit.regularizers.L2(0.01), activity_on_last
+    )
+    theirs = _build(
+        keras, _regularizer(keras, first), keras.regularizers.L2(0.01), activity_on_last
+    )
     init = [w.copy() for w in theirs.get_weights()]
     init[0] = rng.normal(0, 0.5, init[0].shape).astype(np.float32)
     init[1] = rng.normal(0, 0.1, init[1].shape).astype(np.float32)
@@ -300,12 +306,14 @@ def test_regularized_model_saves_and_loads_both_ways_with_keras(rng, tmp_path):
     ours.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     ours.save(tmp_path / "ours.keras")
     loaded = keras.models.load_model(tmp_path / "ours.keras")
-    assert loaded.layers[0].get_config()["kernel_regularizer"] == theirs.layers[0].get_config()[
-        "kernel_regularizer"
-    ]
-    assert loaded.layers[0].get_config()["activity_regularizer"] == theirs.layers[0].get_config()[
-        "activity_regularizer"
-    ]
+    assert (
+        loaded.layers[0].get_config()["kernel_regularizer"]
+        == theirs.layers[0].get_config()["kernel_regularizer"]
+    )
+    assert (
+        loaded.layers[0].get_config()["activity_regularizer"]
+        == theirs.layers[0].get_config()["activity_regularizer"]
+    )
     theirs.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     theirs.save(tmp_path / "theirs.keras")
     back = densekit.models.load_model(tmp_path / "theirs.keras")

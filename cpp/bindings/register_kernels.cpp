@@ -1,7 +1,8 @@
 // densekit._core.kernels: every kernel, callable on numpy arrays. Inputs are converted to float32
 // 2-D views, outputs are allocated here and returned; shapes are checked by the kernels
 // (ShapeError -> ValueError). One file per family: register_dense.cpp, register_activations.cpp,
-// register_batch_norm.cpp, register_optimizer_kernels.cpp, register_regularization.cpp; the losses are registered here.
+// register_batch_norm.cpp, register_optimizer_kernels.cpp, register_regularization.cpp; the losses
+// are registered here.
 #include <pybind11/stl.h>
 
 #include "arrays.hpp"

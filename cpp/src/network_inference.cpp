@@ -48,8 +48,8 @@ StepTotals Network::evaluate(MatrixIn x, MatrixIn y, Index batch_size) {
     forward(n, false);
     auto pred = acts_[last].topRows(n);
     auto target = y.middleRows(start, n);
-    totals.loss_sum += (double(loss_value(loss_, pred, target)) + weight_penalty) * n +
-                       activity_penalty_sums(n);
+    totals.loss_sum +=
+        (double(loss_value(loss_, pred, target)) + weight_penalty) * n + activity_penalty_sums(n);
     totals.correct_sum += accuracy_sum(accuracy_, pred, target);
     totals.samples += n;
   }

@@ -23,16 +23,16 @@ RowMatrix three_four() {
 }  // namespace
 
 TEST(Constraints, MaxNormOverRowsShrinksOnlyLargeColumns) {
-  const RowMatrix out = constrained({ConstraintKind::max_norm, 0, 2, 1, NormAxis::over_rows},
-                                    three_four());
+  const RowMatrix out =
+      constrained({ConstraintKind::max_norm, 0, 2, 1, NormAxis::over_rows}, three_four());
   EXPECT_NEAR(out(0, 0), 1.2f, 1e-6);  // 3 · 2 / 5
   EXPECT_NEAR(out(1, 0), 1.6f, 1e-6);
   EXPECT_NEAR(out(0, 1), 0.3f, 1e-6);  // 0.5 <= 2: 0.3 · 0.5 / (ε + 0.5)
 }
 
 TEST(Constraints, UnitNormOverColumnsNormalizesEachRow) {
-  const RowMatrix out = constrained({ConstraintKind::unit_norm, 0, 0, 1, NormAxis::over_columns},
-                                    three_four());
+  const RowMatrix out =
+      constrained({ConstraintKind::unit_norm, 0, 0, 1, NormAxis::over_columns}, three_four());
   for (Index r = 0; r < 2; ++r) EXPECT_NEAR(out.row(r).norm(), 1.0f, 1e-6);
   EXPECT_NEAR(out(0, 0) / out(0, 1), 10.0f, 1e-4);
 }
@@ -50,8 +50,7 @@ TEST(Constraints, MinMaxNormOverAllMovesTheWholeNormByRate) {
 TEST(Constraints, MinMaxNormRaisesSmallNorms) {
   RowMatrix w(1, 2);
   w << 0.3f, 0.4f;  // norm 0.5 below min 1
-  const RowMatrix out =
-      constrained({ConstraintKind::min_max_norm, 1, 2, 1, NormAxis::over_all}, w);
+  const RowMatrix out = constrained({ConstraintKind::min_max_norm, 1, 2, 1, NormAxis::over_all}, w);
   EXPECT_NEAR(out.norm(), 1.0f, 1e-6);
 }
 

@@ -57,9 +57,9 @@ TEST(Penalties, OrthogonalOfParallelRowsIsTheFactor) {
   // Three equal rows: every |n_i . n_k| = 1, so factor / 2 · 6 / 3 = factor.
   RowMatrix w = RowMatrix::Constant(3, 4, 2.0f);
   EXPECT_NEAR(value_of(PenaltySpec{PenaltyKind::orthogonal, 0, 0, 0.3, false}, w), 0.3, 1e-6);
-  EXPECT_NEAR(value_of(PenaltySpec{PenaltyKind::orthogonal, 0, 0, 0.3, false},
-                       RowMatrix::Identity(3, 3)),
-              0.0, 1e-7);
+  EXPECT_NEAR(
+      value_of(PenaltySpec{PenaltyKind::orthogonal, 0, 0, 0.3, false}, RowMatrix::Identity(3, 3)),
+      0.0, 1e-7);
 }
 
 TEST(Penalties, OrthogonalGradientMatchesCentralDifferences) {

@@ -41,9 +41,7 @@ def _value(cls_name, name, value):
 
 
 def _axis(cls_name, axis):
-    ok = axis is None or (
-        isinstance(axis, (int, _np.integer)) and not isinstance(axis, bool)
-    )
+    ok = axis is None or (isinstance(axis, (int, _np.integer)) and not isinstance(axis, bool))
     if isinstance(axis, (list, tuple)):
         ok = len(axis) > 0 and all(
             isinstance(a, (int, _np.integer)) and not isinstance(a, bool) for a in axis
@@ -189,7 +187,10 @@ class UnitNorm(Constraint):
 
     def _spec(self, ndim):
         spec = _kernels.ConstraintSpec()
-        spec.kind, spec.axis = _kernels.ConstraintKind.unit_norm, norm_axis("UnitNorm", self.axis, ndim)
+        spec.kind, spec.axis = (
+            _kernels.ConstraintKind.unit_norm,
+            norm_axis("UnitNorm", self.axis, ndim),
+        )
         return spec
 
     def get_config(self):

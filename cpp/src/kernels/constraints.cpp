@@ -52,8 +52,7 @@ double norm_factor(const ConstraintSpec& spec, double norm) {
   if (spec.kind == ConstraintKind::max_norm)
     desired = std::clamp(norm, 0.0, spec.max_value);
   else if (spec.kind == ConstraintKind::min_max_norm)
-    desired = spec.rate * std::clamp(norm, spec.min_value, spec.max_value) +
-              (1 - spec.rate) * norm;
+    desired = spec.rate * std::clamp(norm, spec.min_value, spec.max_value) + (1 - spec.rate) * norm;
   else if (spec.kind == ConstraintKind::unit_norm)
     desired = 1;
   return desired / (kKerasEpsilon + norm);
@@ -74,7 +73,7 @@ void apply_constraint(const ConstraintSpec& spec, MatrixOut w, Eigen::Ref<Eigen:
   for (Index r = 0; r < w.rows(); ++r)
     for (Index c = 0; c < w.cols(); ++c) {
       const double v = w(r, c);
-      const Index k = spec.axis == NormAxis::over_rows ? c
+      const Index k = spec.axis == NormAxis::over_rows      ? c
                       : spec.axis == NormAxis::over_columns ? r
                                                             : 0;
       norms[k] += v * v;
@@ -82,7 +81,7 @@ void apply_constraint(const ConstraintSpec& spec, MatrixOut w, Eigen::Ref<Eigen:
   for (Index k = 0; k < norms.size(); ++k) norms[k] = norm_factor(spec, std::sqrt(norms[k]));
   for (Index r = 0; r < w.rows(); ++r)
     for (Index c = 0; c < w.cols(); ++c) {
-      const Index k = spec.axis == NormAxis::over_rows ? c
+      const Index k = spec.axis == NormAxis::over_rows      ? c
                       : spec.axis == NormAxis::over_columns ? r
                                                             : 0;
       w(r, c) = Scalar(w(r, c) * norms[k]);

@@ -109,8 +109,7 @@ double penalty_value(const PenaltySpec& spec, MatrixIn w, PenaltyScratch& scratc
     case PenaltyKind::l1_l2:
       return l1_l2(spec, w, nullptr, 0, 0);
     case PenaltyKind::orthogonal:
-      return orthogonal_scale(spec, scratch.inverse.size()) *
-             orthogonal_products(spec, w, scratch);
+      return orthogonal_scale(spec, scratch.inverse.size()) * orthogonal_products(spec, w, scratch);
   }
   return 0;
 }
@@ -132,7 +131,8 @@ double penalty_add_gradient(const PenaltySpec& spec, MatrixIn w, MatrixOut grad,
   const double value = c * orthogonal_products(spec, w, s);
   // S in place of the products, then ∂P/∂n = 2c S n (rows) or 2c n S (columns).
   for (Index i = 0; i < size; ++i)
-    for (Index k = 0; k < size; ++k) s.products(i, k) = i == k ? 0 : Scalar(sign_of(s.products(i, k)));
+    for (Index k = 0; k < size; ++k)
+      s.products(i, k) = i == k ? 0 : Scalar(sign_of(s.products(i, k)));
   if (spec.columns)
     s.dn.noalias() = s.normalized * s.products;
   else

@@ -123,11 +123,15 @@ class Dense(Layer):
         self.kernel_regularizer = _weight_rules.regularizer(
             self, "kernel_regularizer", kernel_regularizer
         )
-        self.bias_regularizer = _weight_rules.regularizer(self, "bias_regularizer", bias_regularizer)
+        self.bias_regularizer = _weight_rules.regularizer(
+            self, "bias_regularizer", bias_regularizer
+        )
         self.activity_regularizer = _weight_rules.regularizer(
             self, "activity_regularizer", activity_regularizer, activity=True
         )
-        self.kernel_constraint = _weight_rules.constraint(self, "kernel_constraint", kernel_constraint)
+        self.kernel_constraint = _weight_rules.constraint(
+            self, "kernel_constraint", kernel_constraint
+        )
         self.bias_constraint = _weight_rules.constraint(self, "bias_constraint", bias_constraint)
 
     def build(self, input_shape):

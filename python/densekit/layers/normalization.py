@@ -58,7 +58,9 @@ class BatchNormalization(Layer):
             raise ValueError(
                 f"BatchNormalization '{self.name}': only axis=-1 is supported. Received: axis={axis!r}"
             )
-        self.beta_regularizer = _weight_rules.regularizer(self, "beta_regularizer", beta_regularizer)
+        self.beta_regularizer = _weight_rules.regularizer(
+            self, "beta_regularizer", beta_regularizer
+        )
         self.gamma_regularizer = _weight_rules.regularizer(
             self, "gamma_regularizer", gamma_regularizer
         )

@@ -21,8 +21,8 @@ struct PenaltySpec {
   PenaltyKind kind = PenaltyKind::none;
   double l1 = 0;  // l1_l2
   double l2 = 0;
-  double factor = 0;      // orthogonal
-  bool columns = false;   // orthogonal: the columns are made orthogonal instead of the rows
+  double factor = 0;     // orthogonal
+  bool columns = false;  // orthogonal: the columns are made orthogonal instead of the rows
 };
 
 // Scratch of the orthogonal penalty for a (rows, cols) matrix, sized once (no allocation per call).

@@ -79,7 +79,8 @@ void register_regularization(py::module_& m) {
         apply_constraint(spec, om, norms);
         return out;
       },
-      py::arg("spec"), py::arg("w"), "constraint(w) as a new (rows, cols) array (1-D: one row).");
+      py::arg("spec"), py::arg("w"),
+      "The constrained w as a new (rows, cols) array (1-D: one row).");
 }
 
 }  // namespace densekit::bindings

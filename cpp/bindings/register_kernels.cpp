@@ -1,7 +1,8 @@
 // densekit._core.kernels: every kernel, callable on numpy arrays. Inputs are converted to float32
 // 2-D views, outputs are allocated here and returned; shapes are checked by the kernels
 // (ShapeError -> ValueError). One file per family: register_dense.cpp, register_activations.cpp,
-// register_batch_norm.cpp, register_optimizer_kernels.cpp; the losses are registered here.
+// register_batch_norm.cpp, register_optimizer_kernels.cpp, register_regularization.cpp; the losses
+// are registered here.
 #include <pybind11/stl.h>
 
 #include "arrays.hpp"
@@ -13,6 +14,7 @@ void register_dense(py::module_& m);
 void register_activations(py::module_& m);
 void register_batch_norm(py::module_& m);
 void register_optimizer_kernels(py::module_& m);
+void register_regularization(py::module_& m);
 
 namespace {
 
@@ -83,6 +85,7 @@ void register_kernels(py::module_& m) {
   register_batch_norm(m);
   register_losses(m);
   register_optimizer_kernels(m);
+  register_regularization(m);
 }
 
 }  // namespace densekit::bindings

@@ -49,7 +49,15 @@ void register_layers(py::module_& m) {
             }
             return array_of(std::move(copy), p.is_vector);
           },
-          "A new numpy array with the value, read under the compute lock.");
+          "A new numpy array with the value, read under the compute lock.")
+      .def("set_penalty", &Parameter::set_penalty, py::arg("spec"),
+           py::call_guard<py::gil_scoped_release>(),
+           "Sets the regularizer (a kernels.PenaltySpec); ValueError when it does not fit.")
+      .def("set_constraint", &Parameter::set_constraint, py::arg("spec"),
+           py::call_guard<py::gil_scoped_release>(),
+           "Sets the constraint (a kernels.ConstraintSpec); ValueError when it is invalid.")
+      .def("penalty", &Parameter::penalty, py::call_guard<py::gil_scoped_release>(),
+           "The regularizer's penalty of the current value (0 without one).");
 
   m.def(
       "assign_parameters",
@@ -85,6 +93,9 @@ void register_layers(py::module_& m) {
       .def_property_readonly("output_units", &Layer::output_units, "Features of its output.")
       .def_readwrite("trainable", &Layer::trainable,
                      "Keras's layer.trainable: a frozen layer gets no gradient and no update.")
+      .def("set_activity_penalty", &Layer::set_activity_penalty, py::arg("spec"),
+           py::call_guard<py::gil_scoped_release>(),
+           "Sets the activity regularizer (an L1L2 kernels.PenaltySpec) on the output.")
       .def_property_readonly(
           "parameters", [](Layer& l) { return l.parameters(); },
           "Its Parameters, in Keras's order.")

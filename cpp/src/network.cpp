@@ -109,26 +109,50 @@ void Network::plan() {
   planned_ = true;
 }
 
-Scalar Network::forward_backward(MatrixIn y, Index n, const std::vector<BackwardStage>& stages) {
+double Network::add_weight_penalties() {
+  double total = 0;
+  for (Parameter* p : trainable_) total += p->rules.add_penalty_gradient(p->value, p->grad);
+  return total;
+}
+
+double Network::weight_penalties() {
+  double total = 0;
+  for (Parameter* p : trainable_) total += p->rules.penalty_value(p->value);
+  return total;
+}
+
+double Network::activity_penalty_sums(Index n) {
+  double total = 0;
+  for (size_t i = 0; i < layers_.size(); ++i)
+    if (layers_[i]->activity.active()) total += layers_[i]->activity.sum(acts_[i + 1].topRows(n));
+  return total;
+}
+
+double Network::forward_backward(MatrixIn y, Index n, const std::vector<BackwardStage>& stages) {
   forward(n, true);
   const size_t last = layers_.size();
   auto pred = acts_[last].topRows(n);
   auto dpred = grads_[last].topRows(n);
   const bool probability_loss = !loss_.from_logits && loss_.kind != LossKind::mean_squared_error;
   // Softmax/sigmoid with its cross-entropy: the loss gradient goes straight to the last layer's
-  // pre-activation.
+  // pre-activation; not when an activity penalty needs the gradient of the output itself.
   const bool fused_loss = !layers_.empty() && probability_loss &&
+                          !layers_.back()->activity.active() &&
                           layers_.back()->ends_in(loss_.kind == LossKind::binary_crossentropy
                                                       ? ActivationKind::sigmoid
                                                       : ActivationKind::softmax);
   const Scalar loss = fused_loss ? fused_probability_loss_gradient(loss_, pred, y, dpred)
                                  : loss_value_and_gradient(loss_, pred, y, dpred);
+  const double activity = activity_penalty_sums(n) / double(std::max<Index>(n, 1));
   for (const BackwardStage& stage : stages) {
     const Index i = stage.top;
     // With the loss fused, the top layer's dy is already its pre-activation gradient.
     const bool preactivation = fused_loss && size_t(i) == last - 1;
     auto y_i = acts_[i + 1].topRows(n);
     auto dy = grads_[i + 1].topRows(n);
+    // The stage's dy is complete here (the loss's, or the layer above's dx): a fusion reads only
+    // its top layer's dy, so an activity penalty's gradient always lands where it is read.
+    layers_[size_t(i)]->activity.add_gradient(y_i, dy, n);
     if (stage.fused) {
       stage.fused(y_i, dy, preactivation);
       continue;
@@ -137,7 +161,7 @@ Scalar Network::forward_backward(MatrixIn y, Index n, const std::vector<Backward
     auto dx = grads_[i].topRows(stage.need_dx ? n : 0);
     layer.backward(acts_[i].topRows(n), y_i, dy, dx, layer.trainable, preactivation);
   }
-  return loss;
+  return double(loss) + activity + add_weight_penalties();
 }
 
 std::vector<LayerStats> Network::collect_stats(Index n) {
@@ -155,8 +179,8 @@ StepTotals Network::step_on_buffers(MatrixIn y, Index n) {
   collect_trainable();
   const bool monitor = monitor_every_ > 0 && steps_done_ % monitor_every_ == 0;
   plan();
-  const Scalar loss = forward_backward(y, n, monitor ? diagnostic_plan_ : step_plan_);
-  totals.loss_sum = double(loss) * n;
+  const double loss = forward_backward(y, n, monitor ? diagnostic_plan_ : step_plan_);
+  totals.loss_sum = loss * double(n);
   totals.correct_sum = accuracy_sum(accuracy_, acts_.back().topRows(n), y);
   if (monitor) records_.push_back(MonitorRecord{steps_done_, collect_stats(n)});
   ++steps_done_;

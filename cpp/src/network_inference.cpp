@@ -37,13 +37,19 @@ StepTotals Network::evaluate(MatrixIn x, MatrixIn y, Index batch_size) {
   reserve(batch_size);
   StepTotals totals;
   const size_t last = layers_.size();
+  // Keras adds the trained weights' penalties to each batch's loss, and each batch's activity
+  // penalty divided by its size: weighted by the batch sizes, the activity sums add up over rows
+  // however the rows are blocked.
+  collect_trainable();
+  const double weight_penalty = weight_penalties();
   for (Index start = 0; start < x.rows(); start += batch_size) {
     const Index n = std::min(batch_size, x.rows() - start);
     acts_[0].topRows(n) = x.middleRows(start, n);
     forward(n, false);
     auto pred = acts_[last].topRows(n);
     auto target = y.middleRows(start, n);
-    totals.loss_sum += double(loss_value(loss_, pred, target)) * n;
+    totals.loss_sum +=
+        (double(loss_value(loss_, pred, target)) + weight_penalty) * n + activity_penalty_sums(n);
     totals.correct_sum += accuracy_sum(accuracy_, pred, target);
     totals.samples += n;
   }

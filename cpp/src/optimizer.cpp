@@ -337,9 +337,17 @@ bool Optimizer::apply(const std::vector<Parameter*>& params, Index batch_rows) {
       apply_update(step, run_of(c));
   });
   if (!plain_sgd()) keep_bounds(bounded);
+  apply_constraints(params);
   if (settings.rule.rule == UpdateRule::nadam && !accumulate_only) u_product = step.product_t;
   ++steps;
   return true;
+}
+
+// Keras projects every variable that has a constraint after each apply_gradients, accumulating
+// steps included. The bounds kept above stay valid: they bound the state (slots, averages,
+// accumulators), which a constraint does not touch, and the next step measures |w| afresh.
+void Optimizer::apply_constraints(const std::vector<Parameter*>& params) {
+  for (Parameter* p : params) p->rules.constrain(p->value);
 }
 
 void Optimizer::finalize_variable_values(const std::vector<std::shared_ptr<Parameter>>& params) {

@@ -240,6 +240,36 @@ TEST(Allocations, SteadyStateBatchNormFirstPlainSgdTrainStepAllocatesNothing) {
   expect_steady_train_steps_allocate_nothing(true);
 }
 
+// Every penalty and constraint kind, and an activity penalty: their scratch is sized when set.
+TEST(Allocations, SteadyStateTrainStepWithPenaltiesAndConstraintsAllocatesNothing) {
+  SeedModel model(32);
+  auto& layers = model.net->layers();
+  PenaltySpec l1_l2{PenaltyKind::l1_l2, 0.01, 0.02, 0, false};
+  PenaltySpec rows{PenaltyKind::orthogonal, 0, 0, 0.01, false};
+  PenaltySpec columns{PenaltyKind::orthogonal, 0, 0, 0.01, true};
+  layers[0]->parameters()[0]->set_penalty(columns);
+  layers[2]->parameters()[0]->set_penalty(rows);
+  layers[2]->parameters()[1]->set_penalty(l1_l2);
+  layers[2]->set_activity_penalty(l1_l2);
+  layers[0]->parameters()[0]->set_constraint(
+      ConstraintSpec{ConstraintKind::max_norm, 0, 0.5, 1, NormAxis::over_rows});
+  layers[1]->parameters()[0]->set_constraint(
+      ConstraintSpec{ConstraintKind::min_max_norm, 0.5, 1, 0.5, NormAxis::over_all});
+  layers[3]->parameters()[0]->set_constraint(
+      ConstraintSpec{ConstraintKind::unit_norm, 0, 0, 1, NormAxis::over_columns});
+  layers[3]->parameters()[1]->set_constraint(
+      ConstraintSpec{ConstraintKind::non_neg, 0, 0, 1, NormAxis::over_rows});
+  for (int warm_up = 0; warm_up < 2; ++warm_up)
+    ASSERT_TRUE(model.net->train_step(model.x, model.y).finite);
+  bool finite = true;
+  const AllocationCount counted = count_allocations([&] {
+    for (int step = 0; step < 3; ++step)
+      finite = model.net->train_step(model.x, model.y).finite && finite;
+  });
+  EXPECT_TRUE(finite);
+  EXPECT_EQ(counted.count, 0) << "3 penalized training steps made " << counted.describe();
+}
+
 // 101 rows in batches of 32: 32, 32, 32 and a partial 5.
 TEST(Allocations, SteadyStateTrainEpochWithPartialLastBatchAllocatesNothing) {
   SeedModel model(101);

@@ -10,6 +10,7 @@ from densekit import (
     activations,
     backend,
     callbacks,
+    constraints,
     datasets,
     diagnostics,
     initializers,
@@ -19,6 +20,7 @@ from densekit import (
     metrics,
     models,
     optimizers,
+    regularizers,
     utils,
 )
 from densekit._core import build_info as _build_info
@@ -36,6 +38,7 @@ __all__ = [
     "backend",
     "build_info",
     "callbacks",
+    "constraints",
     "datasets",
     "get_num_threads",
     "initializers",
@@ -45,6 +48,7 @@ __all__ = [
     "metrics",
     "models",
     "optimizers",
+    "regularizers",
     "set_num_threads",
     "utils",
     "diagnostics",

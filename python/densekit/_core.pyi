@@ -41,6 +41,45 @@ class kernels:
         kind: "kernels.LossKind"
         from_logits: bool
 
+    class PenaltyKind:
+        none: "kernels.PenaltyKind"
+        l1_l2: "kernels.PenaltyKind"
+        orthogonal: "kernels.PenaltyKind"
+
+    class PenaltySpec:
+        def __init__(self) -> None: ...
+        kind: "kernels.PenaltyKind"
+        l1: float
+        l2: float
+        factor: float
+        columns: bool
+
+    class ConstraintKind:
+        none: "kernels.ConstraintKind"
+        max_norm: "kernels.ConstraintKind"
+        min_max_norm: "kernels.ConstraintKind"
+        non_neg: "kernels.ConstraintKind"
+        unit_norm: "kernels.ConstraintKind"
+
+    class NormAxis:
+        over_rows: "kernels.NormAxis"
+        over_columns: "kernels.NormAxis"
+        over_all: "kernels.NormAxis"
+
+    class ConstraintSpec:
+        def __init__(self) -> None: ...
+        kind: "kernels.ConstraintKind"
+        min_value: float
+        max_value: float
+        rate: float
+        axis: "kernels.NormAxis"
+
+    @staticmethod
+    def penalty_value(spec: "kernels.PenaltySpec", w: Array) -> float: ...
+    @staticmethod
+    def penalty_gradient(spec: "kernels.PenaltySpec", w: Array) -> tuple[float, Array]: ...
+    @staticmethod
+    def apply_constraint(spec: "kernels.ConstraintSpec", w: Array) -> Array: ...
     @staticmethod
     def activation_kind_from_name(name: str) -> "kernels.ActivationKind": ...
     @staticmethod
@@ -122,6 +161,9 @@ class layers:
         grad: Array
         def assign(self, value: Array) -> None: ...
         def copy(self) -> Array: ...
+        def set_penalty(self, spec: "kernels.PenaltySpec") -> None: ...
+        def set_constraint(self, spec: "kernels.ConstraintSpec") -> None: ...
+        def penalty(self) -> float: ...
 
     @staticmethod
     def assign_parameters(parameters: list["layers.Parameter"], values: list[Array]) -> None: ...
@@ -135,6 +177,7 @@ class layers:
         parameters: list["layers.Parameter"]
         random_step: int
         def forward(self, x: Array, training: bool = ...) -> Array: ...
+        def set_activity_penalty(self, spec: "kernels.PenaltySpec") -> None: ...
 
     class Dense(Layer):
         def __init__(

@@ -77,8 +77,15 @@ class Network {
                     Index n);
   // The backward pass and the update, for the batch in acts_[0].topRows(n) and target y.
   StepTotals step_on_buffers(MatrixIn y, Index n);
-  // Forward, loss and the backward stages, without the update.
-  Scalar forward_backward(MatrixIn y, Index n, const std::vector<BackwardStage>& stages);
+  // Forward, loss (penalties included) and the backward stages, without the update.
+  double forward_backward(MatrixIn y, Index n, const std::vector<BackwardStage>& stages);
+  // The regularizers of the trained parameters: Σ of their penalties, each one's gradient added
+  // to the parameter's (after the backward pass wrote it).
+  double add_weight_penalties();
+  double weight_penalties();  // the same sum, without gradients
+  // Σ over the layers of their activity penalty on the batch's outputs in acts_, not divided by
+  // the batch size.
+  double activity_penalty_sums(Index n);
   void plan();  // the backward stages for trainable_, unless planned for them already
   std::vector<LayerStats> collect_stats(Index n);
   void collect_trainable();

@@ -61,7 +61,8 @@ class Optimizer {
   // returns false (the gradients may be left clipped or averaged). Passes over all the parameters
   // at once, each thread on the same rows of every parameter: the norms (clipnorm,
   // global_clipnorm), clip-and-check, update. batch_rows: the rows of the batch whose gradients
-  // these are, when known (0: not known), which tells what ran on which thread.
+  // these are, when known (0: not known), which tells what ran on which thread. After an applied
+  // step, the parameters that have a constraint are projected (Keras applies it on every step).
   bool apply(const std::vector<Parameter*>& params, Index batch_rows = 0);
 
   // EMA: every parameter takes its moving average (Keras's finalize_variable_values).
@@ -112,6 +113,7 @@ class Optimizer {
   // holds the bounds after it).
   bool surely_finite(const StepScalars& step);
   void keep_bounds(bool bounded);
+  void apply_constraints(const std::vector<Parameter*>& params);  // after an applied update
   bool plain_sgd() const;  // SGD without momentum, decay, averages or accumulation
 
   std::map<const Parameter*, VariableState> states_;

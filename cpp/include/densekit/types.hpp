@@ -21,4 +21,7 @@ using MatrixOut = Eigen::Ref<RowMatrix>;
 using VectorIn = Eigen::Ref<const RowVector>;
 using VectorOut = Eigen::Ref<RowVector>;
 
+// Keras's backend.epsilon(): its normalize (the orthogonal penalty) and norm constraints use it.
+inline constexpr double kKerasEpsilon = 1e-7;
+
 }  // namespace densekit

@@ -36,6 +36,21 @@ RowMatrix Parameter::copy() const {
   return value;
 }
 
+void Parameter::set_penalty(const PenaltySpec& spec) {
+  ComputeLock lock(compute_mutex());
+  rules.set_penalty(spec, value.rows(), value.cols(), ("regularizer of " + name).c_str());
+}
+
+void Parameter::set_constraint(const ConstraintSpec& spec) {
+  ComputeLock lock(compute_mutex());
+  rules.set_constraint(spec, value.rows(), value.cols(), ("constraint of " + name).c_str());
+}
+
+double Parameter::penalty() {
+  ComputeLock lock(compute_mutex());
+  return rules.penalty_value(value);
+}
+
 void assign_parameters(const std::vector<std::shared_ptr<Parameter>>& parameters,
                        const std::vector<MatrixIn>& values) {
   if (parameters.size() != values.size())
@@ -69,6 +84,11 @@ void Layer::run(MatrixIn x, MatrixOut y, bool training) {
   reserve(x.rows());
   forward(x, y, training);
   commit_forward();
+}
+
+void Layer::set_activity_penalty(const PenaltySpec& spec) {
+  ComputeLock lock(compute_mutex());
+  activity.set(spec, (kind() + " activity_regularizer").c_str());
 }
 
 std::shared_ptr<Parameter> Layer::add_parameter(std::string name, Index rows, Index cols,

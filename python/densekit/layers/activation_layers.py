@@ -4,7 +4,8 @@ import random
 
 import numpy as np
 
-from densekit import _core, initializers
+from densekit import _core, constraints, initializers, regularizers
+from densekit.layers import _weight_rules
 from densekit.layers.base import Layer, float32_weight
 from densekit.layers.core import Activation, _units
 
@@ -129,16 +130,16 @@ class PReLU(Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        for arg, value in (
-            ("alpha_regularizer", alpha_regularizer),
-            ("alpha_constraint", alpha_constraint),
-            ("shared_axes", shared_axes),
-        ):
-            if value is not None:
-                raise ValueError(
-                    f"PReLU '{self.name}': {arg} is not supported. Received: {arg}={value!r}"
-                )
+        if shared_axes is not None:
+            raise ValueError(
+                f"PReLU '{self.name}': shared_axes is not supported. "
+                f"Received: shared_axes={shared_axes!r}"
+            )
         self.alpha_initializer = initializers.get(alpha_initializer)
+        self.alpha_regularizer = _weight_rules.regularizer(
+            self, "alpha_regularizer", alpha_regularizer
+        )
+        self.alpha_constraint = _weight_rules.constraint(self, "alpha_constraint", alpha_constraint)
 
     def build(self, input_shape):
         units = _units(input_shape, self.name)
@@ -149,14 +150,22 @@ class PReLU(Layer):
             (units,),
             f"PReLU '{self.name}': the alpha_initializer's values",
         )
+        _weight_rules.attach(
+            self,
+            self._core.parameters[0],
+            self.alpha_regularizer,
+            self.alpha_constraint,
+            "alpha_regularizer",
+            "alpha_constraint",
+        )
         super().build(input_shape)
 
     def get_config(self):
         return {
             **super().get_config(),
             "alpha_initializer": initializers.serialize(self.alpha_initializer),
-            "alpha_regularizer": None,
-            "alpha_constraint": None,
+            "alpha_regularizer": regularizers.serialize(self.alpha_regularizer),
+            "alpha_constraint": constraints.serialize(self.alpha_constraint),
             "shared_axes": None,
         }
 

@@ -34,6 +34,14 @@ class Variable:
         return f"{self._layer.name}/{self._parameter.name}"
 
     @property
+    def regularizer(self):
+        return self._layer._regularizers.get(self._parameter.name)
+
+    @property
+    def constraint(self):
+        return self._layer._constraints.get(self._parameter.name)
+
+    @property
     def trainable(self):
         return self._parameter.trainable and self._layer.trainable
 
@@ -136,6 +144,8 @@ class Layer(VariableLists):
         self._core = None
         self.built = False
         self.input_shape = None
+        self._regularizers = {}  # parameter name -> regularizer, set at build
+        self._constraints = {}  # parameter name -> constraint, set at build
 
     # -- building ---------------------------------------------------------------------------
     def build(self, input_shape):
@@ -194,6 +204,14 @@ class Layer(VariableLists):
         if self._core is None:
             return []
         return [Variable(self, p) for p in self._core.parameters]
+
+    @property
+    def losses(self):
+        """The penalties of the regularized trainable variables at their current values (Keras's
+        weight-regularization losses: a frozen layer has none), as floats."""
+        return [
+            v._parameter.penalty() for v in self.trainable_variables if v.regularizer is not None
+        ]
 
     def count_params(self):
         if not self.built:

@@ -4,7 +4,8 @@ import math
 
 import numpy as np
 
-from densekit import _core, activations, initializers
+from densekit import _core, activations, constraints, initializers, regularizers
+from densekit.layers import _weight_rules
 from densekit.layers.base import Layer, float32_weight
 
 __all__ = ["Activation", "Dense", "Flatten", "Input", "InputLayer"]
@@ -111,17 +112,6 @@ class Dense(Layer):
             raise ValueError(
                 f"Received an invalid value for `units`, expected a positive integer. Received: units={units!r}"
             )
-        for arg, value in (
-            ("kernel_regularizer", kernel_regularizer),
-            ("bias_regularizer", bias_regularizer),
-            ("activity_regularizer", activity_regularizer),
-            ("kernel_constraint", kernel_constraint),
-            ("bias_constraint", bias_constraint),
-        ):
-            if value is not None:
-                raise ValueError(
-                    f"Dense '{self.name}': {arg} is not supported. Received: {arg}={value!r}"
-                )
         self.units = int(units)
         self.activation = activations.get(activation)
         self._activation_spec_value = activations.spec_of(
@@ -130,6 +120,19 @@ class Dense(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = _weight_rules.regularizer(
+            self, "kernel_regularizer", kernel_regularizer
+        )
+        self.bias_regularizer = _weight_rules.regularizer(
+            self, "bias_regularizer", bias_regularizer
+        )
+        self.activity_regularizer = _weight_rules.regularizer(
+            self, "activity_regularizer", activity_regularizer, activity=True
+        )
+        self.kernel_constraint = _weight_rules.constraint(
+            self, "kernel_constraint", kernel_constraint
+        )
+        self.bias_constraint = _weight_rules.constraint(self, "bias_constraint", bias_constraint)
 
     def build(self, input_shape):
         if len(input_shape) != 2:
@@ -154,6 +157,24 @@ class Dense(Layer):
                 (self.units,),
                 f"Dense '{self.name}': the bias_initializer's values",
             )
+        _weight_rules.attach(
+            self,
+            params[0],
+            self.kernel_regularizer,
+            self.kernel_constraint,
+            "kernel_regularizer",
+            "kernel_constraint",
+        )
+        if self.use_bias:
+            _weight_rules.attach(
+                self,
+                params[1],
+                self.bias_regularizer,
+                self.bias_constraint,
+                "bias_regularizer",
+                "bias_constraint",
+            )
+        _weight_rules.attach_activity(self, self.activity_regularizer)
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
@@ -168,17 +189,20 @@ class Dense(Layer):
         return self.variables[1] if self.use_bias else None
 
     def get_config(self):
+        base = super().get_config()
+        if self.activity_regularizer is not None:  # Keras's base layer writes it only when set
+            base["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         return {
-            **super().get_config(),
+            **base,
             "units": self.units,
             "activation": activations.serialize(self.activation),
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": None,
-            "bias_regularizer": None,
-            "kernel_constraint": None,
-            "bias_constraint": None,
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
         }
 
     @classmethod

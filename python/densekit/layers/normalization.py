@@ -2,8 +2,9 @@
 
 import math
 
-from densekit import _core, initializers
+from densekit import _core, constraints, initializers, regularizers
 from densekit._numbers import as_float32, is_real
+from densekit.layers import _weight_rules
 from densekit.layers.base import Layer
 from densekit.layers.core import _units
 
@@ -57,17 +58,14 @@ class BatchNormalization(Layer):
             raise ValueError(
                 f"BatchNormalization '{self.name}': only axis=-1 is supported. Received: axis={axis!r}"
             )
-        for arg, value in (
-            ("beta_regularizer", beta_regularizer),
-            ("gamma_regularizer", gamma_regularizer),
-            ("beta_constraint", beta_constraint),
-            ("gamma_constraint", gamma_constraint),
-        ):
-            if value is not None:
-                raise ValueError(
-                    f"BatchNormalization '{self.name}': {arg} is not supported. "
-                    f"Received: {arg}={value!r}"
-                )
+        self.beta_regularizer = _weight_rules.regularizer(
+            self, "beta_regularizer", beta_regularizer
+        )
+        self.gamma_regularizer = _weight_rules.regularizer(
+            self, "gamma_regularizer", gamma_regularizer
+        )
+        self.beta_constraint = _weight_rules.constraint(self, "beta_constraint", beta_constraint)
+        self.gamma_constraint = _weight_rules.constraint(self, "gamma_constraint", gamma_constraint)
         if not is_real(momentum) or not 0 <= momentum <= 1:
             raise ValueError(
                 f"BatchNormalization '{self.name}': momentum must be in [0, 1]. "
@@ -106,6 +104,15 @@ class BatchNormalization(Layer):
         }
         for p in self._core.parameters:
             p.value[...] = initial[p.name]((features,), dtype="float32")
+        rules = {
+            "gamma": (self.gamma_regularizer, self.gamma_constraint),
+            "beta": (self.beta_regularizer, self.beta_constraint),
+        }
+        for p in self._core.parameters:
+            if p.name in rules:
+                _weight_rules.attach(
+                    self, p, *rules[p.name], f"{p.name}_regularizer", f"{p.name}_constraint"
+                )
         super().build(input_shape)
 
     def get_config(self):
@@ -120,9 +127,9 @@ class BatchNormalization(Layer):
             "gamma_initializer": initializers.serialize(self.gamma_initializer),
             "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
             "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
-            "beta_regularizer": None,
-            "gamma_regularizer": None,
-            "beta_constraint": None,
-            "gamma_constraint": None,
+            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+            "beta_constraint": constraints.serialize(self.beta_constraint),
+            "gamma_constraint": constraints.serialize(self.gamma_constraint),
             "synchronized": False,
         }

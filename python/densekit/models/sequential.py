@@ -179,6 +179,11 @@ class Sequential(Trainer, Inference, VariableLists):
     def variables(self):
         return [v for layer in self._layers for v in layer.variables]
 
+    @property
+    def losses(self):
+        """The layers' weight penalties at the current weights (see `Layer.losses`)."""
+        return [loss for layer in self._layers for loss in layer.losses]
+
     def count_params(self):
         self._require_built("count_params")
         return int(sum(layer.count_params() for layer in self._layers))

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "densekit/kernels/activations.hpp"
+#include "densekit/regularization.hpp"
 #include "densekit/types.hpp"
 
 namespace densekit {
@@ -19,6 +20,7 @@ struct Parameter {
   RowMatrix grad;         // empty for non-trainable variables (moving statistics)
   bool trainable = true;  // false for variables no gradient reaches (moving statistics)
   bool is_vector = false;
+  WeightRules rules;  // Keras's regularizer and constraint of the variable
 
   Parameter(std::string name, Index rows, Index cols, bool trainable, bool is_vector);
 
@@ -29,6 +31,13 @@ struct Parameter {
   // NaN or Inf; value is unchanged then.
   void assign(MatrixIn v);
   RowMatrix copy() const;
+
+  // Keras's regularizer and constraint (regularization.hpp), set under the compute lock: a spec
+  // that does not fit the parameter raises ValueError and leaves the old one.
+  void set_penalty(const PenaltySpec& spec);
+  void set_constraint(const ConstraintSpec& spec);
+  // The penalty of the current value (0 without a regularizer), read under the compute lock.
+  double penalty();
 };
 
 // values[i] into parameters[i], all or nothing: every count, shape and value is checked before
@@ -94,6 +103,9 @@ class Layer {
 
   // Keras's layer.trainable; a frozen layer gets no gradient and no update.
   bool trainable = true;
+  // Keras's activity_regularizer: a penalty on the layer's output, frozen or not.
+  ActivityPenalty activity;
+  void set_activity_penalty(const PenaltySpec& spec);  // under the compute lock
 
  protected:
   Layer(Index input_units, Index output_units);

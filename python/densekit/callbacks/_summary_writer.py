@@ -74,8 +74,7 @@ class SummaryWriter:
 
 
 def _import_tensorboard():
-    feature = "The TensorBoard callback"
-    _optional.require("tensorboard", extra="tensorboard", feature=feature)
+    _optional.require("tensorboard", extra="tensorboard", feature="The TensorBoard callback")
     from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, types_pb2
     from tensorboard.summary.writer import event_file_writer
 

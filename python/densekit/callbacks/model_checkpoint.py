@@ -204,7 +204,7 @@ class ModelCheckpoint(Callback):
         except (KeyError, IndexError, ValueError) as e:
             raise KeyError(
                 f'ModelCheckpoint: failed to format the filepath "{self.filepath}" ({e!r}); '
-                f"the fields available are {sorted(fields)}"
+                f"the fields available are {', '.join(sorted(fields))}"
             ) from e
 
 

@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 
+from densekit import _optional
 from densekit.callbacks.base import Callback
 from densekit.callbacks.gradient_monitor import GradientMonitor
 from densekit.diagnostics import FIGURES
@@ -63,6 +64,7 @@ class TensorBoard(Callback):
         embeddings_metadata=None,
     ):
         super().__init__()
+        _optional.require("tensorboard", extra="tensorboard", feature="The TensorBoard callback")
         for name, value, default in (
             ("write_images", write_images, False),
             ("profile_batch", profile_batch, 0),

@@ -62,9 +62,7 @@ def _small_digits_model(optimizer="adam", seed=7):
             densekit.layers.Dense(10, activation="softmax"),
         ]
     )
-    model.compile(
-        loss="sparse_categorical_crossentropy", optimizer=optimizer, metrics=["accuracy"]
-    )
+    model.compile(loss="sparse_categorical_crossentropy", optimizer=optimizer, metrics=["accuracy"])
     return model
 
 

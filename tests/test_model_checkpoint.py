@@ -23,7 +23,9 @@ def _blowing_up_rate(epoch, rate):
     return 0.01 if epoch < 3 else 1.0
 
 
-@pytest.mark.parametrize(("monitor", "pick"), [("val_loss", np.argmin), ("val_accuracy", np.argmax)])
+@pytest.mark.parametrize(
+    ("monitor", "pick"), [("val_loss", np.argmin), ("val_accuracy", np.argmax)]
+)
 def test_best_checkpoint_reloads_to_the_best_validation_value(
     tmp_path, digits, digits_model, monitor, pick
 ):
@@ -141,7 +143,7 @@ def test_verbose_checkpoint_says_what_it_does(tmp_path, digits, digits_model, ca
     checkpoint = ModelCheckpoint(path, monitor="loss", save_best_only=True, verbose=1)
     digits_model().fit(x[:200], y[:200], epochs=2, verbose=0, callbacks=[checkpoint])
     out = capsys.readouterr().out
-    assert f"Epoch 1: loss improved from None to" in out and f"saving model to {path}" in out
+    assert "Epoch 1: loss improved from None to" in out and f"saving model to {path}" in out
     assert "Epoch 2: loss improved from" in out
 
 
@@ -204,7 +206,9 @@ def test_auto_mode_needs_a_known_metric(tmp_path, digits, digits_model):
 def test_a_template_field_missing_from_the_logs_names_the_fields(tmp_path, digits, digits_model):
     (x, y), _ = digits
     checkpoint = ModelCheckpoint(str(tmp_path / "{val_loss:.2f}.keras"))
-    with pytest.raises(KeyError, match="ModelCheckpoint: failed to format.*available are accuracy, epoch, loss"):
+    with pytest.raises(
+        KeyError, match="ModelCheckpoint: failed to format.*available are accuracy, epoch, loss"
+    ):
         digits_model().fit(x[:100], y[:100], verbose=0, callbacks=[checkpoint])
 
 

@@ -80,7 +80,11 @@ def test_batch_scalars_are_the_running_means_every_update_freq_batches(
 def test_update_freq_batch_writes_every_batch(tmp_path, digits, digits_model):
     (x, y), _ = digits
     digits_model().fit(
-        x[:300], y[:300], batch_size=100, verbose=0, callbacks=[TensorBoard(tmp_path, update_freq="batch")]
+        x[:300],
+        y[:300],
+        batch_size=100,
+        verbose=0,
+        callbacks=[TensorBoard(tmp_path, update_freq="batch")],
     )
     assert [s for s, _ in _scalars(_read(tmp_path / "train"), "batch_loss")] == [1, 2, 3]
 
@@ -123,7 +127,12 @@ def test_the_graph_is_the_model_config(tmp_path, digits, digits_model):
     (x, y), _ = digits
     model = digits_model()
     model.fit(x[:100], y[:100], verbose=0, callbacks=[TensorBoard(tmp_path / "with")])
-    model.fit(x[:100], y[:100], verbose=0, callbacks=[TensorBoard(tmp_path / "without", write_graph=False)])
+    model.fit(
+        x[:100],
+        y[:100],
+        verbose=0,
+        callbacks=[TensorBoard(tmp_path / "without", write_graph=False)],
+    )
     (event,) = _read(tmp_path / "with" / "train").Tensors("keras")
     assert json.loads(event.tensor_proto.string_val[0]) == json.loads(model.to_json())
     assert _read(tmp_path / "without" / "train").Tags()["tensors"] == []
@@ -145,7 +154,10 @@ def test_gradient_monitor_figures_are_written_as_scalars(
     for layer in (hidden, top):
         for figure in ("weight_grad_norm", "input_grad_norm", "output_std"):
             expected = [
-                (r["step"], float(np.float32(next(d for d in r["layers"] if d["layer"] == layer)[figure])))
+                (
+                    r["step"],
+                    float(np.float32(next(d for d in r["layers"] if d["layer"] == layer)[figure])),
+                )
                 for r in monitor.records
             ]
             assert _scalars(train, f"gradients/{layer}/{figure}") == expected

@@ -29,7 +29,9 @@ class SummaryWriter:
         if self._writer is None:
             self._writer = event_file_writer.EventFileWriter(self.logdir)
         summary = summary_pb2.Summary(value=[value])
-        self._writer.add_event(event_pb2.Event(wall_time=time.time(), step=int(step), summary=summary))
+        self._writer.add_event(
+            event_pb2.Event(wall_time=time.time(), step=int(step), summary=summary)
+        )
 
     def scalar(self, tag, value, step):
         summary_pb2 = self._modules[1]

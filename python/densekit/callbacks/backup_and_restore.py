@@ -44,7 +44,9 @@ class BackupAndRestore(Callback):
     >>> model.fit(x, y, epochs=50, seed=1, callbacks=[backup])  # doctest: +SKIP
     """
 
-    def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False, delete_checkpoint=True):
+    def __init__(
+        self, backup_dir, save_freq="epoch", double_checkpoint=False, delete_checkpoint=True
+    ):
         super().__init__()
         if not backup_dir:
             raise ValueError(
@@ -52,7 +54,9 @@ class BackupAndRestore(Callback):
             )
         self.backup_dir = os.fspath(backup_dir)
         if save_freq != "epoch" and (
-            isinstance(save_freq, bool) or not isinstance(save_freq, (int, np.integer)) or save_freq < 1
+            isinstance(save_freq, bool)
+            or not isinstance(save_freq, (int, np.integer))
+            or save_freq < 1
         ):
             raise ValueError(
                 "BackupAndRestore: save_freq must be 'epoch' or a positive integer number of "

@@ -156,9 +156,7 @@ class ModelCheckpoint(Callback):
             return True
         current = logs.get(self.monitor)
         if current is None:
-            warnings.warn(
-                f"Can save best model only with {self.monitor} available.", stacklevel=3
-            )
+            warnings.warn(f"Can save best model only with {self.monitor} available.", stacklevel=3)
             return True
         if self.monitor_op is None:  # a batch save before the first epoch's end
             self.monitor_op = self._direction()

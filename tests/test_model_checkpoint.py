@@ -220,3 +220,25 @@ def test_save_best_only_without_the_monitor_warns_and_saves(tmp_path, digits, di
             x[:100], y[:100], verbose=0, callbacks=[ModelCheckpoint(path, save_best_only=True)]
         )
     assert path.exists()
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+@pytest.mark.parametrize("save_freq", ["epoch", 3])
+def test_checkpoint_file_names_match_keras(tmp_path, save_freq):
+    keras = pytest.importorskip("keras")
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 4)).astype("float32"), rng.integers(0, 3, 40)
+    for name, library in (("keras", keras), ("densekit", densekit)):
+        model = library.Sequential(
+            [library.layers.Input((4,)), library.layers.Dense(3, activation="softmax")]
+        )
+        model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+        template = str(tmp_path / name / "e{epoch:02d}-b{batch}.weights.h5")
+        if save_freq == "epoch":
+            template = str(tmp_path / name / "e{epoch:02d}-{loss:.0f}.weights.h5")
+        checkpoint = library.callbacks.ModelCheckpoint(
+            template, save_weights_only=True, save_freq=save_freq
+        )
+        model.fit(x, y, batch_size=10, epochs=3, verbose=0, shuffle=False, callbacks=[checkpoint])
+    assert sorted(os.listdir(tmp_path / "densekit")) == sorted(os.listdir(tmp_path / "keras"))
+    assert len(os.listdir(tmp_path / "keras")) == (3 if save_freq == "epoch" else 4)

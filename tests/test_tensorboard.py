@@ -89,6 +89,16 @@ def test_update_freq_batch_writes_every_batch(tmp_path, digits, digits_model):
     assert [s for s, _ in _scalars(_read(tmp_path / "train"), "batch_loss")] == [1, 2, 3]
 
 
+def test_evaluate_alone_writes_its_results_at_the_iterations(tmp_path, digits, digits_model):
+    (x, y), (x_test, y_test) = digits
+    model = digits_model()
+    model.fit(x[:200], y[:200], batch_size=50, epochs=2, verbose=0)
+    loss, accuracy = model.evaluate(x_test, y_test, verbose=0, callbacks=[TensorBoard(tmp_path)])
+    validation = _read(tmp_path / "validation")
+    assert _scalars(validation, "evaluation_loss_vs_iterations") == [(8, np.float32(loss))]
+    assert _scalars(validation, "evaluation_accuracy_vs_iterations") == [(8, np.float32(accuracy))]
+
+
 def test_update_freq_epoch_keeps_fit_in_one_call_per_epoch():
     assert not CallbackList([TensorBoard()]).needs_batch_hooks("train")
     assert CallbackList([TensorBoard(update_freq="batch")]).needs_batch_hooks("train")

@@ -5,7 +5,9 @@ see every batch (`CallbackList.needs_batch_hooks()` is False) the loop runs an e
 reports once per chunk, like Keras with `steps_per_execution`: `on_train_batch_begin(first)`
 before the chunk, `on_train_batch_end(last, logs)` after it, `batch` being the index of the
 first / last step of the chunk and `logs` the running means of the epoch so far. A built-in hook
-that is fine with that is marked `@_chunkable`; the base class's empty hooks are `@_default`.
+that is fine with that is marked `@_chunkable`; the base class's empty hooks are `@_default`. A
+callback whose batch hooks matter for some settings only (ModelCheckpoint's `save_freq=n`)
+says so in `_needs_batch_hooks`.
 """
 
 import sys

@@ -45,3 +45,29 @@ def one_thread_per_module():
     """densekit on one thread for the whole module; the count before is restored."""
     with _threads(1):
         yield
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """densekit's digits, ((x_train, y_train), (x_test, y_test)), loaded once."""
+    return densekit.datasets.digits.load_data()
+
+
+def _small_digits_model(optimizer="adam", seed=7):
+    densekit.utils.set_random_seed(seed)
+    model = densekit.Sequential(
+        [
+            densekit.layers.Flatten(input_shape=(8, 8)),
+            densekit.layers.Dense(32, activation="relu"),
+            densekit.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(loss="sparse_categorical_crossentropy", optimizer=optimizer, metrics=["accuracy"])
+    return model
+
+
+@pytest.fixture
+def digits_model():
+    """Makes a small compiled classifier of the 8x8 digits (Flatten, Dense(32, relu),
+    Dense(10, softmax); accuracy as metric): `digits_model(optimizer="adam", seed=7)`."""
+    return _small_digits_model

@@ -12,7 +12,11 @@ The modules, by what the callbacks do:
 * `learning_rate`: `LearningRateScheduler` and `ReduceLROnPlateau`, which set the
   learning rate between epochs;
 * `lambda_callback`: `LambdaCallback`;
-* `gradient_monitor`: `GradientMonitor` (see `densekit.diagnostics`).
+* `gradient_monitor`: `GradientMonitor` (see `densekit.diagnostics`);
+* `csv_logger`: `CSVLogger`, the epoch logs as CSV rows;
+* `model_checkpoint`: `ModelCheckpoint`, the model or its weights saved during training;
+* `tensorboard`: `TensorBoard`, event files for TensorBoard (needs the `tensorboard` package);
+* `backup_and_restore`: `BackupAndRestore`, which resumes a killed run where it left off.
 
 Example:
 
@@ -20,12 +24,16 @@ Example:
 >>> history = model.fit(x, y, epochs=100, callbacks=[stopper])  # doctest: +SKIP
 """
 
+from densekit.callbacks.backup_and_restore import BackupAndRestore
 from densekit.callbacks.base import Callback, CallbackList
+from densekit.callbacks.csv_logger import CSVLogger
 from densekit.callbacks.gradient_monitor import GradientMonitor
 from densekit.callbacks.history import History, ProgbarLogger
 from densekit.callbacks.lambda_callback import LambdaCallback
 from densekit.callbacks.learning_rate import LearningRateScheduler, ReduceLROnPlateau
+from densekit.callbacks.model_checkpoint import ModelCheckpoint
 from densekit.callbacks.stopping import EarlyStopping, TerminateOnNaN
+from densekit.callbacks.tensorboard import TensorBoard
 
 __all__ = [
     "Callback",
@@ -38,6 +46,10 @@ __all__ = [
     "ReduceLROnPlateau",
     "LambdaCallback",
     "GradientMonitor",
+    "CSVLogger",
+    "ModelCheckpoint",
+    "TensorBoard",
+    "BackupAndRestore",
 ]
 
 

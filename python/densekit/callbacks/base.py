@@ -5,7 +5,9 @@ see every batch (`CallbackList.needs_batch_hooks()` is False) the loop runs an e
 reports once per chunk, like Keras with `steps_per_execution`: `on_train_batch_begin(first)`
 before the chunk, `on_train_batch_end(last, logs)` after it, `batch` being the index of the
 first / last step of the chunk and `logs` the running means of the epoch so far. A built-in hook
-that is fine with that is marked `@_chunkable`; the base class's empty hooks are `@_default`.
+that is fine with that is marked `@_chunkable`; the base class's empty hooks are `@_default`. A
+callback whose batch hooks matter for some settings only (ModelCheckpoint's `save_freq=n`)
+says so in `_needs_batch_hooks`.
 """
 
 import sys
@@ -79,6 +81,20 @@ class Callback:
 
     def set_model(self, model):
         self.model = model
+
+    def _needs_batch_hooks(self, mode):
+        """Whether this callback must see every batch of `mode` (see `CallbackList`).
+
+        By default, when it overrides a batch hook of `mode` with one not marked as fine with
+        chunked reports. A callback whose batch hooks act only for some settings (a checkpoint
+        every n batches) overrides this instead, so that its other settings keep `fit` in one
+        C++ call per epoch.
+        """
+        return any(_needs_every_batch(getattr(self, name)) for name in _BATCH_HOOKS[mode])
+
+    def _see_callbacks(self, callbacks):
+        """Told, by the `CallbackList` of a `fit`, the callbacks it runs with (none by default
+        care: TensorBoard writes a GradientMonitor's figures)."""
 
     @_default
     def on_batch_begin(self, batch, logs=None):
@@ -211,6 +227,8 @@ class CallbackList(Callback):
         if self._history is None and add_history:
             self._history = History()
             self.callbacks.append(self._history)
+        for callback in self.callbacks:
+            callback._see_callbacks(self.callbacks)
         self.set_model(model)
         self.set_params(params)
 
@@ -243,11 +261,7 @@ class CallbackList(Callback):
         chunked reports (those of `ProgbarLogger` and `TerminateOnNaN`);
         otherwise the loop may run many steps per call and report per chunk.
         """
-        return any(
-            _needs_every_batch(getattr(callback, name))
-            for callback in self.callbacks
-            for name in _BATCH_HOOKS[mode]
-        )
+        return any(callback._needs_batch_hooks(mode) for callback in self.callbacks)
 
 
 # The hooks, generated rather than written out one by one: they differ only in their name.

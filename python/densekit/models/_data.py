@@ -193,6 +193,35 @@ class EpochRows:
             self._order = None
         return rows, self._done - start < self.steps
 
+    def get_state(self):
+        """Where the rows stand, as plain data: the generator's state, and with
+        `steps_per_epoch` the order being worked through and its batches already run. The order
+        is held, not copied: `next_epoch` draws a new array rather than changing it."""
+        order = self._order if self.steps is not None else None  # else redrawn each epoch
+        return {"rng": self.rng.bit_generator.state, "order": order, "done": self._done}
+
+    def set_state(self, state):
+        """Continues from `get_state()`'s `state` (or its JSON round trip); ValueError, and
+        nothing changed, when it does not fit these rows."""
+        order = state.get("order")
+        if order is not None:
+            order = np.asarray(order, dtype=np.int64)
+            if order.shape != (self.samples,) or not np.array_equal(
+                np.sort(order), np.arange(self.samples)
+            ):
+                raise ValueError(f"its order of rows is not one of the {self.samples} samples")
+            if self.steps is None:
+                order = None  # an epoch draws its own order without steps_per_epoch
+        done = state.get("done", 0)
+        if not isinstance(done, int) or not 0 <= done <= self.batches:
+            raise ValueError(f"its count of batches run, {done!r}, is not in [0, {self.batches}]")
+        rng = np.random.default_rng()
+        try:
+            rng.bit_generator.state = state["rng"]
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"its shuffling state does not fit a NumPy generator ({e})") from e
+        self.rng, self._order, self._done = rng, order, done
+
 
 # -- what comes back ---------------------------------------------------------------------------
 

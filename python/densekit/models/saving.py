@@ -24,16 +24,15 @@ Guarantees:
       name looked up in densekit's registries.
 """
 
-import contextlib
 import datetime
 import io
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
+from densekit._atomic import atomic_write
 from densekit.models import keras_format
 
 __all__ = [
@@ -74,7 +73,7 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
             archive.writestr("config.json", config)
             archive.writestr("model.weights.h5", weights)
 
-    _atomic_write(path, write, overwrite)
+    atomic_write(path, write, overwrite)
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
@@ -111,7 +110,7 @@ def save_weights(model, filepath, overwrite=True):
     if not path.endswith(".weights.h5"):
         raise ValueError(f"The filename must end in `.weights.h5`. Received: filepath={path}")
     data = keras_format.weights_bytes(model, True)
-    _atomic_write(path, lambda file: file.write(data), overwrite)
+    atomic_write(path, lambda file: file.write(data), overwrite)
 
 
 def load_weights(model, filepath):
@@ -166,42 +165,6 @@ def _read_archive(path, members):
             f"{path}: not a valid .keras file; the zip archive is truncated or "
             f"corrupt ({type(e).__name__}: {e})"
         ) from e
-
-
-def _atomic_write(path, write, overwrite):
-    if not overwrite and os.path.exists(path):
-        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(
-        dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(fd, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, _file_mode(path))
-        os.replace(temporary, path)  # atomic on POSIX and Windows
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    with contextlib.suppress(OSError):  # make the rename itself durable
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
-
-def _file_mode(path):
-    """The mode a plain open() would give: the old file's, else 0o666 minus the umask (mkstemp
-    makes 0o600 files)."""
-    with contextlib.suppress(OSError):
-        return os.stat(path).st_mode & 0o777
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 def _json_default(value):

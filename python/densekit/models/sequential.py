@@ -37,6 +37,7 @@ class Sequential(Trainer, Inference, VariableLists):
         self.stop_predicting = False
         self.history = None
         self._compile_state = None  # a CompileState once compiled
+        self._fit_state = None  # a FitState while fit runs
         for layer in layers or []:
             self.add(layer)
         if not trainable:

@@ -12,6 +12,7 @@ from densekit import _core, _seeds, losses
 from densekit import callbacks as callbacks_module
 from densekit.models import _arguments, _data
 from densekit.models.compile_state import CompileState
+from densekit.models.fit_state import FitState
 from densekit.models.gradient_recording import GradientRecording, pair_with_layers
 
 __all__ = ["Trainer"]
@@ -241,12 +242,13 @@ class Trainer:
         network = self._network
         self.stop_training = False
         self.history.stopped_on_nonfinite = None
+        self._fit_state = progress = FitState(epoch_rows, initial_epoch)
         try:
-            cbs.on_train_begin()
+            cbs.on_train_begin()  # where a BackupAndRestore may resume an earlier run
             epoch_logs = {}
-            for epoch in range(initial_epoch, epochs):
+            for epoch in range(progress.initial_epoch, epochs):
                 cbs.on_epoch_begin(epoch)
-                order, ran_out = epoch_rows.next_epoch()
+                order, ran_out = progress.rows_of_epoch(epoch)
                 totals = run_epoch(x_train, y_train, order, batch_size, cbs, key)
                 if ran_out and totals.finite and not self.stop_training:
                     warnings.warn(
@@ -264,6 +266,7 @@ class Trainer:
                     # As Keras, validation is an evaluate: the callbacks hear its on_test_* hooks.
                     val = self._test(x_val, y_val, validation_batch_size, cbs)
                     epoch_logs.update({f"val_{k}": v for k, v in val.items()})
+                progress.end_epoch()
                 cbs.on_epoch_end(epoch, epoch_logs)
                 if not totals.finite and verbose:  # after the bar's final line, not inside it
                     print(
@@ -283,7 +286,21 @@ class Trainer:
             raise
         finally:
             network.set_monitor_every(0)
+            self._fit_state = None
         return self.history
+
+    def _training_state(self):
+        """Where the running `fit` stands, as JSON types (see `fit_state.FitState`)."""
+        if self._fit_state is None:
+            raise RuntimeError(f"Sequential '{self.name}': no fit is running")
+        return self._fit_state.to_json()
+
+    def _resume_training(self, state):
+        """Makes the running `fit`, from its `on_train_begin`, go on from `state`, which
+        `_training_state` gave; ValueError when it does not fit this `fit`'s data."""
+        if self._fit_state is None:
+            raise RuntimeError(f"Sequential '{self.name}': no fit is running")
+        self._fit_state.restore(state)
 
     def _validation_matrices(self, validation_data, allow_nonfinite):
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:

@@ -32,7 +32,7 @@ _SCRIPT = textwrap.dedent(
         keras.layers.Flatten(input_shape=(8, 8)),
         keras.layers.Dense(32, use_bias=False),
         keras.layers.BatchNormalization(),
-        keras.layers.Activation("relu"),
+        keras.layers.RReLU(),  # random slopes: the resumed run must draw what the straight one did
         keras.layers.Dense(10, activation="softmax"),
     ])
     model.compile(loss="sparse_categorical_crossentropy", optimizer=keras.optimizers.Adam(0.01),

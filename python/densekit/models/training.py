@@ -242,7 +242,7 @@ class Trainer:
         network = self._network
         self.stop_training = False
         self.history.stopped_on_nonfinite = None
-        self._fit_state = progress = FitState(epoch_rows, initial_epoch)
+        self._fit_state = progress = FitState(epoch_rows, initial_epoch, self.layers)
         try:
             cbs.on_train_begin()  # where a BackupAndRestore may resume an earlier run
             epoch_logs = {}

@@ -11,11 +11,13 @@ def check_target_type(estimator, y, allowed=None):
     from sklearn.utils.multiclass import type_of_target
 
     kind = type_of_target(y, input_name="y")
-    if kind == "unknown" or (allowed is not None and kind not in allowed):
-        expected = "" if allowed is None else f" (expected {' or '.join(allowed)})"
+    received = f"Received: y with dtype {np.asarray(y).dtype} and shape {np.shape(y)}"
+    if kind == "unknown":
+        raise ValueError(f"{type(estimator).__name__}: Unknown label type for y. {received}")
+    if allowed is not None and kind not in allowed:
         raise ValueError(
-            f"{type(estimator).__name__}: the target type {kind!r} is not supported{expected}. "
-            f"Received: y with dtype {np.asarray(y).dtype} and shape {np.shape(y)}"
+            f"{type(estimator).__name__}: the target type {kind!r} is not supported (expected "
+            f"{' or '.join(allowed)}). {received}"
         )
     return kind
 

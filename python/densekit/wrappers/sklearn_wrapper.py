@@ -10,7 +10,7 @@ from densekit.wrappers._targets import ColumnTarget, OneHotTarget, check_target_
 __all__ = ["SKLearnClassifier", "SKLearnRegressor", "SKLearnTransformer"]
 
 
-def _validate(estimator, X, y=None, reset=True):
+def _validate(estimator, X, y=None, reset=True, **checks):
     """scikit-learn's input checks (2-D numeric X, `n_features_in_`) across its versions."""
     try:
         from sklearn.utils.validation import validate_data  # scikit-learn >= 1.6
@@ -18,7 +18,7 @@ def _validate(estimator, X, y=None, reset=True):
         validate_data = type(estimator)._validate_data
     if y is None:
         return validate_data(estimator, X, reset=reset)
-    return validate_data(estimator, X, y, reset=reset)
+    return validate_data(estimator, X, y, reset=reset, **checks)
 
 
 class _Wrapper(BaseEstimator):
@@ -41,6 +41,8 @@ class _Wrapper(BaseEstimator):
         n_features_in_: the number of features seen in `fit`.
     """
 
+    _multi_output = True  # y may have several columns
+
     def __init__(self, model, warm_start=False, model_kwargs=None, fit_kwargs=None):
         self.model = model
         self.warm_start = warm_start
@@ -48,13 +50,19 @@ class _Wrapper(BaseEstimator):
         self.fit_kwargs = fit_kwargs
 
     def _more_tags(self):  # scikit-learn < 1.6
-        return {"non_deterministic": True, "poor_score": True, "requires_y": True}
+        return {
+            "non_deterministic": True,
+            "poor_score": True,
+            "requires_y": True,
+            "multioutput": self._multi_output,
+        }
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         # Training starts from random weights and its outcome depends on the model and epochs.
         tags.non_deterministic = True
         tags.target_tags.required = True
+        tags.target_tags.multi_output = self._multi_output
         return tags
 
     def fit(self, X, y, **kwargs):
@@ -64,8 +72,8 @@ class _Wrapper(BaseEstimator):
         """
         name = type(self).__name__
         if y is None:
-            raise ValueError(f"{name}.fit: y is required (the model's targets). Received: y=None")
-        X, y = _validate(self, X, y, reset=True)
+            raise ValueError(f"{name} requires y to be passed, but the target y is None")
+        X, y = _validate(self, X, y, reset=True, multi_output=self._multi_output)
         self._target = self._make_target(y)
         target = self._target.encode(y)
         model = self._get_model(X, target)
@@ -108,7 +116,8 @@ class _Wrapper(BaseEstimator):
 
     def predict(self, X):
         """The model's predictions for `X`, in the form of the targets given to `fit`."""
-        return self._target.decode(self._outputs(X))
+        outputs = self._outputs(X)  # checks first that the estimator is fitted
+        return self._target.decode(outputs)
 
 
 class SKLearnClassifier(ClassifierMixin, _Wrapper):
@@ -133,6 +142,8 @@ class SKLearnClassifier(ClassifierMixin, _Wrapper):
         >>> clf.fit(X, y).score(X_test, y_test)
     """
 
+    _multi_output = False  # one label per sample; a column of labels is flattened, with a warning
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.poor_score = True
@@ -144,7 +155,7 @@ class SKLearnClassifier(ClassifierMixin, _Wrapper):
         if len(target.classes) < 2:
             raise ValueError(
                 f"{type(self).__name__}: a classifier needs at least two classes in y. "
-                f"Received: the single class {target.classes[0]!r}"
+                f"Received: one class, {target.classes[0]!r}"
             )
         self.classes_ = target.classes
         return target
@@ -157,8 +168,8 @@ class SKLearnClassifier(ClassifierMixin, _Wrapper):
 class SKLearnRegressor(RegressorMixin, _Wrapper):
     """A scikit-learn regressor around a densekit model, as Keras 3's `SKLearnRegressor`.
 
-    A 1-D `y` trains as one column and `predict` returns 1-D predictions; a 2-D `y` trains and
-    predicts as it is. `score` is the coefficient of determination R².
+    A 1-D `y` trains as one column and `predict` returns 1-D predictions; a 2-D `y` (several
+    outputs, which Keras's wrapper refuses) trains and predicts as it is. `score` is the coefficient of determination R².
     """
 
     __doc__ += _Wrapper.__doc__.split("\n", 1)[1]
@@ -171,7 +182,7 @@ class SKLearnRegressor(RegressorMixin, _Wrapper):
 
 class SKLearnTransformer(TransformerMixin, _Wrapper):
     """A scikit-learn transformer around a densekit model, as Keras 3's `SKLearnTransformer`:
-    `fit` trains the model on `X` and `y`, `transform(X)` returns the model's outputs (for
+    `fit` trains the model on `X` and `y` (1-D or 2-D), `transform(X)` returns the model's outputs (for
     instance an embedding, from a model whose last layer gives it).
 
     Args and attributes: as `SKLearnRegressor`.

@@ -194,7 +194,10 @@ def test_cross_val_score_in_two_workers_equals_the_sequential_run(digits):
 
 def test_grid_search_in_two_workers_finds_what_the_sequential_search_finds(digits):
     X, y = digits
-    grid = {"model_kwargs": [{"hidden": 4}, {"hidden": 32}], "fit_kwargs": [FIT, {**FIT, "epochs": 1}]}
+    grid = {
+        "model_kwargs": [{"hidden": 4}, {"hidden": 32}],
+        "fit_kwargs": [FIT, {**FIT, "epochs": 1}],
+    }
     searches = [
         GridSearchCV(SKLearnClassifier(make_model), grid, cv=3, n_jobs=n).fit(X, y) for n in (2, 1)
     ]
@@ -209,7 +212,9 @@ def test_grid_search_in_two_workers_finds_what_the_sequential_search_finds(digit
 
 def test_randomized_search_in_two_workers_equals_the_sequential_search(digits):
     X, y = digits
-    space = {"model_kwargs": [{"hidden": h, "learning_rate": r} for h in (8, 16) for r in (1e-3, 1e-2)]}
+    space = {
+        "model_kwargs": [{"hidden": h, "learning_rate": r} for h in (8, 16) for r in (1e-3, 1e-2)]
+    }
     searches = [
         RandomizedSearchCV(
             SKLearnRegressor(make_model, model_kwargs=REGRESSION, fit_kwargs=FIT),
@@ -329,4 +334,3 @@ def test_scikit_learn_estimator_checks(cls):
     assert statuses["check_n_features_in"] == "passed"
     assert statuses["check_fit_idempotent"] == "passed"
     assert sum(s == "passed" for s in statuses.values()) > 30
-

@@ -1,6 +1,5 @@
 """scikit-learn estimators around densekit models, with Keras 3's `keras.wrappers` API."""
 
-import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 

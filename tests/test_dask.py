@@ -52,9 +52,12 @@ def test_grid_search_on_a_local_cluster_matches_the_local_search():
     grid = {"model_kwargs": [{"hidden": 4}, {"hidden": 32}]}
     estimator = SKLearnClassifier(make_model, fit_kwargs={"epochs": 3, "verbose": 0, "seed": 0})
     local = GridSearchCV(estimator, grid, cv=3).fit(X, y)
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         # Dask's workers start with one OpenMP thread, which densekit follows: as this process.
         assert set(client.run(densekit.get_num_threads).values()) == {1}
         with joblib.parallel_backend("dask"):

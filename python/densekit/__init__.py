@@ -30,6 +30,10 @@ from densekit.models import Model, Sequential
 
 __version__ = _build_info()["version"]
 
+from densekit._threadpool import register_with_threadpoolctl as _register  # noqa: E402
+
+_register()
+
 __all__ = [
     "Input",
     "Model",
@@ -62,3 +66,12 @@ def build_info():
 
 def __dir__():
     return __all__
+
+
+def __getattr__(name):
+    # `densekit.wrappers` needs scikit-learn: imported on first use, as `keras.wrappers` is used.
+    if name == "wrappers":
+        import importlib
+
+        return importlib.import_module("densekit.wrappers")
+    raise AttributeError(f"module 'densekit' has no attribute {name!r}")

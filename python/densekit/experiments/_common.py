@@ -82,9 +82,21 @@ def set_threads(threads):
         set_num_threads(threads)
 
 
-def add_run_arguments(parser, out):
-    """The options every experiment shares: threads, fit's verbosity and the output folder."""
+def add_run_arguments(parser, out, scheduler=False):
+    """The options every experiment shares: threads, fit's verbosity and the output folder; with
+    `scheduler`, `--scheduler` too, for an experiment whose runs go through `_cluster.runs`."""
     parser.add_argument("--threads", type=int, default=None, help="densekit.set_num_threads")
+    if scheduler:
+        from densekit.experiments._cluster import parse_scheduler
+
+        parser.add_argument(
+            "--scheduler",
+            type=parse_scheduler,
+            default=None,
+            help="run the independent runs on a Dask cluster: the scheduler's address "
+            "(tcp://host:8786), or local:N for N local worker processes (needs "
+            'pip install "densekit[distributed]")',
+        )
     parser.add_argument(
         "--verbose",
         type=int,

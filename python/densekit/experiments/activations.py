@@ -28,6 +28,7 @@ import numpy as np
 from densekit import diagnostics, initializers, optimizers, plots
 from densekit.callbacks import GradientMonitor
 from densekit.datasets import digits
+from densekit.experiments import _cluster
 from densekit.experiments._common import (
     add_run_arguments,
     build_model,
@@ -76,8 +77,14 @@ def run_activations(
     configs=None,
     batch_norm=(False, True),
     verbose=0,
+    scheduler=None,
 ):
     """Runs the comparison; prints a line per configuration, then the table; writes the PNGs.
+
+    Args:
+        scheduler: None to train here, one configuration after the other; else a Dask
+            scheduler's address or `local:N`, whose workers train the configurations
+            (see `densekit.experiments._cluster`), with the same seeds and results.
 
     Returns:
         A list with one dict per run: `label`, `batch_norm`, `accuracy`, `loss`, `epochs_to_target`,
@@ -95,49 +102,26 @@ def run_activations(
         f"{batch_size}, {epochs} epochs; target test accuracy {target:.0%}",
         flush=True,
     )
+    settings = (depth, units, epochs, batch_size, learning_rate, momentum, target, seed)
+    tasks = []
+    for config, bn in runs:
+        data = (standardized if config[3] else (x_train, x_test), y_train, y_test)
+        tasks.append((config, bn, data, settings, monitor_every, verbose))
     results = []
-    for i, ((label, activation, initializer, standardize), bn) in enumerate(runs, start=1):
-        name = label + (" + BN" if bn else "")
-        print(f"[{i:2d}/{len(runs)}] {name:<24}", end="\n" if verbose else "", flush=True)
-        xtr, xte = standardized if standardize else (x_train, x_test)
-        random.seed(seed)  # for anything seeded from Python's random (initializers by name)
-        model = build_model(activation, initializer, depth, units, bn, seed)
-        model.compile(
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-            optimizer=optimizers.SGD(learning_rate=learning_rate, momentum=momentum),
-        )
-        flow = diagnostics.gradient_flow(model, xtr[:_FLOW_BATCH], y_train[:_FLOW_BATCH])
-        monitor = GradientMonitor(every=monitor_every, warn=False)
-        start = time.perf_counter()
-        history = model.fit(
-            xtr,
-            y_train,
-            epochs=epochs,
-            batch_size=batch_size,
-            seed=seed,
-            validation_data=(xte, y_test),
-            callbacks=[monitor],
-            verbose=verbose,
-        )
-        seconds = time.perf_counter() - start
-        loss, accuracy = model.evaluate(xte, y_test, verbose=0)
-        result = {
-            "label": name,
-            "batch_norm": bn,
-            "accuracy": float(accuracy),
-            "loss": float(loss),
-            "epochs_to_target": epochs_to(history, target),
-            "grad_ratio_init": flow.grad_norm_ratio(),
-            "seconds": seconds,
-            "warnings": [kind for kind, _ in monitor.messages],
-            "messages": [message for _, message in monitor.messages],
-            "history": history,
-            "flow": flow,
-            "records": monitor.records,
-        }
-        results.append(result)
-        print(f" test accuracy {accuracy:.3f}  loss {loss:.3f}  {seconds:.1f} s", flush=True)
+    outcomes = _cluster.runs(_run, tasks, scheduler)
+    try:
+        for i, ((label, *_), bn) in enumerate(runs, start=1):
+            name = label + (" + BN" if bn else "")
+            print(f"[{i:2d}/{len(runs)}] {name:<24}", end="\n" if verbose else "", flush=True)
+            result = next(outcomes)
+            results.append(result)
+            print(
+                f" test accuracy {result['accuracy']:.3f}  loss {result['loss']:.3f}  "
+                f"{result['seconds']:.1f} s",
+                flush=True,
+            )
+    finally:
+        outcomes.close()  # a local cluster shuts down here
     print()
     print(format_results(results, target))
     for r in results:
@@ -146,6 +130,48 @@ def run_activations(
     paths = write_plots(results, out)
     print("\nwrote " + ", ".join(paths))
     return results
+
+
+def _run(config, bn, data, settings, monitor_every, verbose):
+    """One configuration trained and measured: the result dict of `run_activations`."""
+    (label, activation, initializer, _), ((xtr, xte), y_train, y_test) = config, data
+    depth, units, epochs, batch_size, learning_rate, momentum, target, seed = settings
+    random.seed(seed)  # for anything seeded from Python's random (initializers by name)
+    model = build_model(activation, initializer, depth, units, bn, seed)
+    model.compile(
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        optimizer=optimizers.SGD(learning_rate=learning_rate, momentum=momentum),
+    )
+    flow = diagnostics.gradient_flow(model, xtr[:_FLOW_BATCH], y_train[:_FLOW_BATCH])
+    monitor = GradientMonitor(every=monitor_every, warn=False)
+    start = time.perf_counter()
+    history = model.fit(
+        xtr,
+        y_train,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        validation_data=(xte, y_test),
+        callbacks=[monitor],
+        verbose=verbose,
+    )
+    seconds = time.perf_counter() - start
+    loss, accuracy = model.evaluate(xte, y_test, verbose=0)
+    return {
+        "label": label + (" + BN" if bn else ""),
+        "batch_norm": bn,
+        "accuracy": float(accuracy),
+        "loss": float(loss),
+        "epochs_to_target": epochs_to(history, target),
+        "grad_ratio_init": flow.grad_norm_ratio(),
+        "seconds": seconds,
+        "warnings": [kind for kind, _ in monitor.messages],
+        "messages": [message for _, message in monitor.messages],
+        "history": history,
+        "flow": flow,
+        "records": monitor.records,
+    }
 
 
 def format_results(results, target):
@@ -224,7 +250,7 @@ def add_arguments(parser):
         default=5,
         help="GradientMonitor records one step out of this many",
     )
-    add_run_arguments(parser, out="densekit-activations")
+    add_run_arguments(parser, out="densekit-activations", scheduler=True)
 
 
 def main(args):
@@ -242,5 +268,6 @@ def main(args):
         monitor_every=args.monitor_every,
         out=args.out,
         verbose=args.verbose,
+        scheduler=args.scheduler,
     )
     return 0

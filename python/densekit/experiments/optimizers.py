@@ -38,6 +38,7 @@ import numpy as np
 
 from densekit import initializers, plots
 from densekit.datasets import digits
+from densekit.experiments import _cluster
 from densekit.experiments._common import (
     add_run_arguments,
     build_model,
@@ -96,11 +97,15 @@ def run_optimizers(
     out="densekit-optimizers",
     configs=None,
     verbose=0,
+    scheduler=None,
 ):
     """Runs the comparison; prints a line per configuration, then the table; writes the PNGs.
 
     Args:
         configs: keys of `CONFIGS` or `Config` objects; None for all of `CONFIGS`.
+        scheduler: None to train here, one run after the other; else a Dask scheduler's address
+            or `local:N`, whose workers train the runs (see `densekit.experiments._cluster`),
+            with the same seeds and results.
 
     Returns:
         A list with one dict per configuration: `key`, `label`, `rate`, `accuracies` (one per
@@ -119,37 +124,51 @@ def run_optimizers(
         flush=True,
     )
     results = []
-    for i, config in enumerate(configs, start=1):
-        print(
-            f"[{i:2d}/{len(configs)}] {config.label:<26}", end="\n" if verbose else "", flush=True
-        )
-        runs = [_train(config, s, data, depth, units, epochs, batch_size, verbose) for s in seeds]
-        histories = [history for history, *_ in runs]
-        result = {
-            "key": config.key,
-            "label": config.label,
-            "rate": config.rate,
-            "baseline": config.baseline,
-            "accuracies": [accuracy for _, _, accuracy, _ in runs],
-            "accuracy": float(np.mean([accuracy for _, _, accuracy, _ in runs])),
-            "loss": float(np.mean([loss for _, loss, _, _ in runs])),
-            "train_loss": float(np.mean([h.history["loss"][-1] for h in histories])),
-            "seconds": float(np.mean([seconds for *_, seconds in runs])),
-            "epochs_to_target": [epochs_to(h, target) for h in histories],
-            "diverged": [s for s, h in zip(seeds, histories) if h.stopped_on_nonfinite],
-            "histories": histories,
-        }
-        results.append(result)
-        print(
-            f" test accuracy {result['accuracy']:.3f}  loss {result['loss']:.3f}  "
-            f"{result['seconds']:.1f} s per run",
-            flush=True,
-        )
+    tasks = [
+        (c, s, data, depth, units, epochs, batch_size, verbose) for c in configs for s in seeds
+    ]
+    outcomes = _cluster.runs(_train, tasks, scheduler)
+    try:
+        for i, config in enumerate(configs, start=1):
+            print(
+                f"[{i:2d}/{len(configs)}] {config.label:<26}",
+                end="\n" if verbose else "",
+                flush=True,
+            )
+            runs = [next(outcomes) for _ in seeds]
+            result = _summary(config, seeds, runs, target)
+            results.append(result)
+            print(
+                f" test accuracy {result['accuracy']:.3f}  loss {result['loss']:.3f}  "
+                f"{result['seconds']:.1f} s per run",
+                flush=True,
+            )
+    finally:
+        outcomes.close()  # a local cluster shuts down here
     print()
     print(format_results(results, target))
     paths = write_plots(results, out)
     print("\nwrote " + ", ".join(paths))
     return results
+
+
+def _summary(config, seeds, runs, target):
+    """The result dict of one configuration from its runs, one per seed."""
+    histories = [history for history, *_ in runs]
+    return {
+        "key": config.key,
+        "label": config.label,
+        "rate": config.rate,
+        "baseline": config.baseline,
+        "accuracies": [accuracy for _, _, accuracy, _ in runs],
+        "accuracy": float(np.mean([accuracy for _, _, accuracy, _ in runs])),
+        "loss": float(np.mean([loss for _, loss, _, _ in runs])),
+        "train_loss": float(np.mean([h.history["loss"][-1] for h in histories])),
+        "seconds": float(np.mean([seconds for *_, seconds in runs])),
+        "epochs_to_target": [epochs_to(h, target) for h in histories],
+        "diverged": [s for s, h in zip(seeds, histories) if h.stopped_on_nonfinite],
+        "histories": histories,
+    }
 
 
 def format_results(results, target):
@@ -238,7 +257,7 @@ def add_arguments(parser):
         help="comma-separated keys of the configurations to run (default all): "
         + ", ".join(keys()),
     )
-    add_run_arguments(parser, out="densekit-optimizers")
+    add_run_arguments(parser, out="densekit-optimizers", scheduler=True)
 
 
 def main(args):
@@ -255,5 +274,6 @@ def main(args):
         out=args.out,
         configs=args.configs,
         verbose=args.verbose,
+        scheduler=args.scheduler,
     )
     return 0

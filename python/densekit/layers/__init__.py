@@ -12,13 +12,23 @@ from densekit.layers.activation_layers import (
 from densekit.layers.base import Layer, Variable
 from densekit.layers.core import Activation, Dense, Flatten, Input, InputLayer
 from densekit.layers.normalization import BatchNormalization
+from densekit.layers.regularization import (
+    AlphaDropout,
+    Dropout,
+    GaussianDropout,
+    GaussianNoise,
+)
 
 __all__ = [
     "Activation",
+    "AlphaDropout",
     "BatchNormalization",
     "Dense",
+    "Dropout",
     "ELU",
     "Flatten",
+    "GaussianDropout",
+    "GaussianNoise",
     "Input",
     "InputLayer",
     "Layer",

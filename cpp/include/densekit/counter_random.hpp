@@ -50,9 +50,7 @@ inline std::uint32_t bits(RowKey key, std::uint32_t column) {
 }
 
 // The top 24 bits as a float in [0, 1): exact, so never rounds up to 1.
-inline Scalar uniform01(std::uint32_t bits) {
-  return static_cast<Scalar>(bits >> 8) * 0x1p-24f;
-}
+inline Scalar uniform01(std::uint32_t bits) { return static_cast<Scalar>(bits >> 8) * 0x1p-24f; }
 // ... and in (0, 1): the centre of the same 2^24 cells, so its log is finite.
 inline Scalar uniform_open01(std::uint32_t bits) {
   return (static_cast<Scalar>(bits >> 8) + 0.5f) * 0x1p-24f;

@@ -25,8 +25,8 @@ constexpr double kSeluScale = 1.0507009873554804934193349852946;
 
 void check_rate(const char* where, double rate) {
   if (!(rate >= 0 && rate < 1))
-    throw ValueError(std::string(where) + ": rate must be in [0, 1). Received: rate=" +
-                     std::to_string(rate));
+    throw ValueError(std::string(where) +
+                     ": rate must be in [0, 1). Received: rate=" + std::to_string(rate));
 }
 
 void check_same_shape(const char* where, const char* name, MatrixIn x, Index rows, Index cols) {
@@ -86,8 +86,7 @@ NoisePattern::NoisePattern(const std::vector<Index>& sample_shape,
   };
   const size_t k = sample_shape.size();
   if (noise_shape.size() != k + 1) refuse("must have one entry per input axis");
-  if (noise_shape[0] != 0 && noise_shape[0] != 1)
-    refuse("must have None or 1 on the batch axis");
+  if (noise_shape[0] != 0 && noise_shape[0] != 1) refuse("must have None or 1 on the batch axis");
   share_rows = noise_shape[0] == 1;
   std::vector<Index> size(k), stride(k);  // the noise element's size and stride per axis
   Index units = 1, noise_units = 1;
@@ -145,8 +144,8 @@ void dropout_backward(MatrixIn mask, double rate, MatrixIn dy, MatrixOut dx) {
 }
 
 // y = kept ? a x + b : a α' + b, the forms of Keras's a (x ⊙ kept + α' (1 - kept)) + b.
-void alpha_dropout_forward(MatrixIn x, double rate, const NoisePattern& pattern,
-                           std::uint64_t key, MatrixOut factor, MatrixOut y) {
+void alpha_dropout_forward(MatrixIn x, double rate, const NoisePattern& pattern, std::uint64_t key,
+                           MatrixOut factor, MatrixOut y) {
   const char* where = "alpha_dropout_forward";
   check_rate(where, rate);
   require_shape(where, "x", x.rows(), x.cols(), -1, pattern.units());
@@ -159,8 +158,7 @@ void alpha_dropout_forward(MatrixIn x, double rate, const NoisePattern& pattern,
   const std::uint32_t threshold = keep_threshold(rate);
   for_each_row(x.rows(), x.cols(), [&](Index r) {
     auto f = factor.row(r).array();
-    draw_kept(row_key_of(pattern, key, r), pattern.columns.data(), x.cols(), threshold,
-              f.data());
+    draw_kept(row_key_of(pattern, key, r), pattern.columns.data(), x.cols(), threshold, f.data());
     y.row(r).array() = (f > 0).select(a * x.row(r).array() + b, dropped);
     f *= a;
   });
@@ -199,9 +197,8 @@ void noise_backward(MatrixIn factor, MatrixIn dy, MatrixOut dx) {
   const char* where = "noise_backward";
   check_same_shape(where, "dy", factor, dy.rows(), dy.cols());
   check_same_shape(where, "dx", factor, dx.rows(), dx.cols());
-  for_each_row(factor.rows(), factor.cols(), [&](Index r) {
-    dx.row(r).array() = dy.row(r).array() * factor.row(r).array();
-  });
+  for_each_row(factor.rows(), factor.cols(),
+               [&](Index r) { dx.row(r).array() = dy.row(r).array() * factor.row(r).array(); });
 }
 
 }  // namespace densekit

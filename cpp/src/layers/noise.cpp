@@ -18,8 +18,8 @@ NoiseLayer::NoiseLayer(NoiseKind kind, double amount, std::uint64_t seed, NoiseP
       throw ValueError("GaussianNoise: stddev must be a finite number >= 0. Received: stddev=" +
                        std::to_string(amount));
   } else if (!(amount >= 0 && amount < 1)) {
-    throw ValueError(this->kind() + ": rate must be in [0, 1). Received: rate=" +
-                     std::to_string(amount));
+    throw ValueError(this->kind() +
+                     ": rate must be in [0, 1). Received: rate=" + std::to_string(amount));
   }
 }
 
@@ -48,8 +48,8 @@ void NoiseLayer::forward(MatrixIn x, MatrixOut y, bool training) {
   require_shape("NoiseLayer.forward", "x", x.rows(), x.cols(), -1, input_units_);
   require_shape("NoiseLayer.forward", "y", y.rows(), y.cols(), x.rows(), input_units_);
   const bool noisy =
-      amount_ > 0 && (training_mode == NoiseTraining::follow ? training
-                                                              : training_mode == NoiseTraining::always);
+      amount_ > 0 &&
+      (training_mode == NoiseTraining::follow ? training : training_mode == NoiseTraining::always);
   last_forward_noisy_ = noisy;
   if (!noisy) {
     if (x.data() != y.data()) y = x;

@@ -43,7 +43,9 @@ class _NoiseLayer(Layer):
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
         if seed is not None and (
-            isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0
+            isinstance(seed, (bool, np.bool_))
+            or not isinstance(seed, (int, np.integer))
+            or seed < 0
         ):
             raise ValueError(
                 f"{self._who()}: seed must be a non-negative int or None. Received: seed={seed!r}"
@@ -174,7 +176,9 @@ class _MaskedNoiseLayer(_NoiseLayer):
         shape = self.noise_shape
         received = f"Received: noise_shape={shape!r} for inputs of shape {input_shape}"
         if len(shape) != len(input_shape):
-            raise ValueError(f"{self._who()}: noise_shape needs one entry per input axis. {received}")
+            raise ValueError(
+                f"{self._who()}: noise_shape needs one entry per input axis. {received}"
+            )
         if shape[0] not in (None, 1):
             raise NotImplementedError(
                 f"{self._who()}: noise_shape supports None or 1 on the batch axis. {received}"

@@ -45,8 +45,8 @@ void dropout_forward(MatrixIn x, double rate, const NoisePattern& pattern, std::
 void dropout_backward(MatrixIn mask, double rate, MatrixIn dy, MatrixOut dx);
 
 // factor receives a·kept for noise_backward.
-void alpha_dropout_forward(MatrixIn x, double rate, const NoisePattern& pattern,
-                           std::uint64_t key, MatrixOut factor, MatrixOut y);
+void alpha_dropout_forward(MatrixIn x, double rate, const NoisePattern& pattern, std::uint64_t key,
+                           MatrixOut factor, MatrixOut y);
 // stddev >= 0; its backward is the identity.
 void gaussian_noise_forward(MatrixIn x, double stddev, std::uint64_t key, MatrixOut y);
 // factor receives 1 + σ z for noise_backward.

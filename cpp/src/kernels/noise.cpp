@@ -82,7 +82,7 @@ NoisePattern::NoisePattern(const std::vector<Index>& sample_shape,
   const auto refuse = [&](const std::string& why) {
     std::string shape = "(None";
     for (Index d : sample_shape) shape += ", " + std::to_string(d);
-    throw ValueError("noise_shape " + why + " for inputs of shape " + shape + "))");
+    throw ValueError("noise_shape " + why + " for inputs of shape " + shape + ")");
   };
   const size_t k = sample_shape.size();
   if (noise_shape.size() != k + 1) refuse("must have one entry per input axis");

@@ -20,6 +20,7 @@ import numpy as np
 from densekit import _core
 from densekit._numbers import is_real
 from densekit.layers.base import Layer
+from densekit.layers.core import _units
 
 __all__ = ["AlphaDropout", "Dropout", "GaussianDropout", "GaussianNoise"]
 
@@ -83,8 +84,6 @@ class _NoiseLayer(Layer):
         return self.rate
 
     def _pattern(self, input_shape):
-        from densekit.layers.core import _units
-
         return _core.layers.NoisePattern(_units(input_shape, self.name))
 
     # -- running ----------------------------------------------------------------------------

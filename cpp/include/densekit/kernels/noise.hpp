@@ -12,7 +12,7 @@
 //   gaussian_dropout  y = x ⊙ f,  f = 1 + σ z,  σ = √(rate / (1 - rate));  dx = dy ⊙ f
 //
 // u is uniform in [0, 1) with 32 bits: kept exactly when the bits are >= round(rate·2³²), so
-// P(kept) = 1 - rate to 2⁻³². z comes from Box–Muller on two 24-bit uniforms (|z| < 5.8). The
+// P(kept) = 1 - rate to 2⁻³². z comes from Box–Muller on two 24-bit uniforms (|z| < 5.9). The
 // rates are doubles, as Keras's Python floats, so 1 - rate rounds to float once, as in Keras.
 #pragma once
 

@@ -16,8 +16,10 @@
 #include "densekit/kernels/batch_norm.hpp"
 #include "densekit/kernels/clipping.hpp"
 #include "densekit/kernels/dense.hpp"
+#include "densekit/kernels/noise.hpp"
 #include "densekit/layers/batch_norm.hpp"
 #include "densekit/layers/dense.hpp"
+#include "densekit/layers/noise.hpp"
 #include "densekit/network.hpp"
 #include "densekit/parallel.hpp"
 
@@ -102,11 +104,20 @@ void bench_elementwise(Index n, Index units) {
                batch_norm_backward_training(x_hat, dy, gamma, inv_std, dx, dgamma, dbeta);
              },
              500));
+  const NoisePattern pattern(units);
+  std::uint64_t step = 0;
+  report("dropout forward+backward " + shape, median_microseconds(
+                                                  [&] {
+                                                    dropout_forward(x, 0.2, pattern, ++step, y, dy);
+                                                    dropout_backward(y, 0.2, dy, dx);
+                                                  },
+                                                  500));
   report("clip_by_value " + shape, median_microseconds([&] { clip_by_value(dx, 1.0f); }, 500));
   report("clip_by_norm " + shape, median_microseconds([&] { clip_by_norm(dx, 1.0f); }, 500));
 }
 
-std::shared_ptr<Network> bn_network(Index batch) {
+// dropout: Dropout(0.2) after each hidden layer, as the benchmark's bn-dropout model.
+std::shared_ptr<Network> bn_network(Index batch, bool dropout = false) {
   ActivationSpec relu{ActivationKind::relu}, linear{}, softmax{ActivationKind::softmax};
   std::vector<std::shared_ptr<Layer>> layers = {
       std::make_shared<BatchNormLayer>(784, 0.99f, 1e-3f, true, true),
@@ -115,6 +126,12 @@ std::shared_ptr<Network> bn_network(Index batch) {
       std::make_shared<DenseLayer>(300, 100, linear, false),
       std::make_shared<BatchNormLayer>(100, 0.99f, 1e-3f, true, true),
       std::make_shared<DenseLayer>(100, 10, softmax, true)};
+  if (dropout) {
+    layers.insert(layers.begin() + 5,
+                  std::make_shared<NoiseLayer>(NoiseKind::dropout, 0.2, 1, NoisePattern(100)));
+    layers.insert(layers.begin() + 2,
+                  std::make_shared<NoiseLayer>(NoiseKind::dropout, 0.2, 2, NoisePattern(300)));
+  }
   for (auto& layer : layers)
     for (auto& p : layer->parameters()) p->value.setRandom(), p->value *= 0.05f;
   (void)batch;
@@ -182,6 +199,7 @@ int main(int argc, char** argv) {
     bench_dense(n, 300, 100);
     bench_dense(n, 100, 100);
   }
+  bench_elementwise(32, 300);
   bench_elementwise(32, 784);
   bench_elementwise(256, 784);
   bench_elementwise(256, 100);
@@ -189,6 +207,7 @@ int main(int argc, char** argv) {
   bench_predict_one(bn_network(1));
   for (Index batch : {32, 256}) {
     bench_step("bn", bn_network(batch), batch);
+    bench_step("bn with dropout", bn_network(batch, true), batch);
     bench_step("deep", deep_network(), batch);
   }
   return 0;

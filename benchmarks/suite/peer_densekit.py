@@ -23,6 +23,8 @@ def build(model):
             layers.append(keras.layers.BatchNormalization())
         elif layer.kind == "activation":
             layers.append(keras.layers.Activation(layer.activation))
+        elif layer.kind == "dropout":
+            layers.append(keras.layers.Dropout(layer.rate))
         else:
             layers.append(
                 keras.layers.Dense(

@@ -45,6 +45,8 @@ def build(model):
             modules.append(nn.BatchNorm1d(width, eps=1e-3, momentum=0.01))
         elif layer.kind == "activation":
             modules.append(_ACTIVATIONS[layer.activation]())
+        elif layer.kind == "dropout":
+            modules.append(nn.Dropout(layer.rate))
         else:
             linear = nn.Linear(width, layer.units, bias=layer.use_bias)
             with torch.no_grad():

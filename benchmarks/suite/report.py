@@ -54,7 +54,16 @@ TARGETS += tuple(
         ),
     )
 )
-_AT_MOST = {"adam_sgd"}
+# densekit's epoch with dropout after each hidden layer at most 10% slower than without.
+TARGETS += (
+    (
+        "dropout-cost-b32",
+        "overhead",
+        1.10,
+        "bn b32: densekit's epoch with Dropout(0.2) / without",
+    ),
+)
+_AT_MOST = {"adam_sgd", "overhead"}
 _PEER_MEASURES = {"torch", "torch-fused", "numpy"}
 
 
@@ -74,6 +83,14 @@ def summarize(raw):
         rows = {}
         for peer, results in peers.items():
             if not results:
+                continue
+            if item.kind == "overhead":
+                variants = {key: _median([r[key] for r in results]) for key in results[0]}
+                rows[peer] = {
+                    "model_seconds": variants["model"],
+                    "baseline_seconds": variants["baseline"],
+                    "ratio": variants["model"] / variants["baseline"],
+                }
                 continue
             if item.kind in ("frozen", "threads"):
                 variants = {key: _median([r[key] for r in results]) for key in results[0]}
@@ -113,6 +130,8 @@ def summarize(raw):
             value = rows.get("densekit", {}).get("bound_fraction")
         elif measure == "adam_sgd":
             value = rows.get("densekit", {}).get("adam_over_sgd")
+        elif measure == "overhead":
+            value = rows.get("densekit", {}).get("ratio")
         else:
             value = rows.get("densekit", {}).get("speedup")
         if name in summary["items"]:
@@ -320,6 +339,15 @@ def _extras(raw, items, sub):
                     f"deep b{item.batch}: all but the top frozen vs all trained",
                     f"full {_time(row['full_seconds'])}, frozen {_time(row['frozen_seconds'])}",
                     _times(row["speedup"]),
+                ]
+            )
+        elif item.kind == "overhead" and row:
+            rows.append(
+                [
+                    f"{item.model} b{item.batch} vs {item.baseline} b{item.batch}",
+                    f"{item.baseline} {_time(row['baseline_seconds'])}, "
+                    f"{item.model} {_time(row['model_seconds'])}",
+                    f"{row['ratio']:.3f}× the time",
                 ]
             )
         elif item.kind == "threads" and row:

@@ -83,6 +83,9 @@ class Worker:
         elif item.kind == "frozen":
             for frozen in (False, True):
                 self._trainer(item.model, item.batch, frozen).epoch(self.x[:rows], self.y[:rows], 0)
+        elif item.kind == "overhead":
+            for model in (item.baseline, item.model):
+                self._trainer(model, item.batch).epoch(self.x[:rows], self.y[:rows], seed=0)
         else:
             predictor = self._predictor(item.model)
             predictor.predict(self.x_test[:1000], 32)
@@ -104,6 +107,14 @@ class Worker:
                     self._trainer(item.model, item.batch, frozen), seed
                 )
                 for frozen in order
+            }
+        if item.kind == "overhead":
+            order = (item.baseline, item.model) if rep % 2 == 0 else (item.model, item.baseline)
+            return {
+                ("baseline" if model == item.baseline else "model"): self._epoch(
+                    self._trainer(model, item.batch), seed
+                )
+                for model in order
             }
         if item.kind == "threads":
             trainer, result = self._trainer(item.model, item.batch), {}

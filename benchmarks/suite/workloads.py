@@ -31,13 +31,14 @@ CLASSES = 10
 
 @dataclasses.dataclass(frozen=True)
 class LayerSpec:
-    """One layer: kind is "dense", "batch_norm" or "activation"."""
+    """One layer: kind is "dense", "batch_norm", "activation" or "dropout" (of `rate`)."""
 
     kind: str
     units: int = 0
     activation: str = None
     use_bias: bool = True
     initializer: str = "glorot_uniform"
+    rate: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +70,7 @@ def _dense(units, activation=None, use_bias=True, initializer="glorot_uniform"):
 
 
 _BN = LayerSpec("batch_norm")
+_DROPOUT = LayerSpec("dropout", rate=0.2)
 
 MODELS = {
     # Flatten -> BN -> Dense(300, relu, no bias) -> BN -> Dense(100, no bias) -> BN -> relu
@@ -82,6 +84,24 @@ MODELS = {
             _dense(100, use_bias=False),
             _BN,
             LayerSpec("activation", activation="relu"),
+            _dense(CLASSES, "softmax"),
+        ),
+        clip=("clipvalue", 1.0),
+    ),
+    # bn with Dropout(0.2) after each hidden layer's activation: Flatten -> BN -> Dense(300,
+    # relu, no bias) -> Dropout -> BN -> Dense(100, no bias) -> BN -> relu -> Dropout
+    # -> Dense(10, softmax).
+    "bn-dropout": ModelSpec(
+        "bn-dropout",
+        (
+            _BN,
+            _dense(300, "relu", use_bias=False),
+            _DROPOUT,
+            _BN,
+            _dense(100, use_bias=False),
+            _BN,
+            LayerSpec("activation", activation="relu"),
+            _DROPOUT,
             _dense(CLASSES, "softmax"),
         ),
         clip=("clipvalue", 1.0),
@@ -116,7 +136,8 @@ class Item:
 
     kind: "train" (one epoch, every peer), "predict" (predict on the test set), "latency" (one
     sample per call), "frozen" (densekit: full vs all-but-the-top frozen), "threads" (densekit:
-    1 vs 2 threads), "rss" (peak RSS during one epoch, a fresh process per peer).
+    1 vs 2 threads), "overhead" (densekit: `model` vs `baseline`, the same model without a
+    feature), "rss" (peak RSS during one epoch, a fresh process per peer).
     optimizer: "sgd" or "adam", for the kinds that train.
     """
 
@@ -126,6 +147,7 @@ class Item:
     batch: int = 0
     densekit_only: bool = False
     optimizer: str = "sgd"
+    baseline: str = None
 
     @property
     def label(self):
@@ -152,6 +174,8 @@ ITEMS = (
     Item("deep-adam-b32", "train", "deep", 32, optimizer="adam"),
     Item("deep-b256", "train", "deep", 256),
     Item("deep-adam-b256", "train", "deep", 256, optimizer="adam"),
+    Item("dropout-b32", "train", "bn-dropout", 32),
+    Item("dropout-cost-b32", "overhead", "bn-dropout", 32, densekit_only=True, baseline="bn"),
     Item("predict", "predict", "bn"),
     Item("latency", "latency", "bn"),
     Item("frozen-b32", "frozen", "deep", 32, densekit_only=True),
@@ -163,9 +187,12 @@ ITEMS = (
 
 def runs_on(item, peer):
     """Whether `peer` measures `item`. "torch-fused" differs from "torch" only in Adam's step
-    (fused=True instead of foreach=True), so it measures the Adam items alone."""
+    (fused=True instead of foreach=True), so it measures the Adam items alone. The NumPy
+    baseline has no dropout."""
     if item.densekit_only:
         return peer == "densekit"
+    if peer == "numpy" and any(layer.kind == "dropout" for layer in MODELS[item.model].layers):
+        return False
     if peer == "torch-fused":
         return item.kind == "train" and item.optimizer == "adam"
     return True

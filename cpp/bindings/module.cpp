@@ -6,6 +6,7 @@ namespace py = pybind11;
 namespace densekit::bindings {
 void register_kernels(py::module_& m);
 void register_layers(py::module_& m);
+void register_noise_layers(py::module_& m);
 void register_network(py::module_& m);
 void register_runtime(py::module_& m);
 void register_schedules(py::module_& m);
@@ -19,6 +20,7 @@ PYBIND11_MODULE(_core, m) {
   register_kernels(kernels);
   auto layers = m.def_submodule("layers", "C++ layers: parameters, gradients and buffers.");
   register_layers(layers);
+  register_noise_layers(layers);
   register_network(m);
   auto schedules = m.def_submodule("schedules", "Learning-rate schedules the optimizer calls.");
   register_schedules(schedules);

@@ -30,6 +30,7 @@
 
 #include "densekit/layers/batch_norm.hpp"
 #include "densekit/layers/dense.hpp"
+#include "densekit/layers/noise.hpp"
 #include "densekit/network.hpp"
 #include "densekit/optimizer.hpp"
 #include "densekit/parallel.hpp"
@@ -183,12 +184,13 @@ ActivationSpec activation(ActivationKind kind) {
 // The reference model: Dense(784 → 300, relu, no bias) → BatchNormalization → Dense(300 → 100,
 // relu) → Dense(100 → 10, softmax), sparse categorical cross-entropy, SGD(momentum 0.9, clipnorm
 // 1). batch_norm_first: another BatchNormalization below it all, with plain SGD(clipvalue 1): the
-// batch-norm-first backward stage and the one-pass clip-and-check.
+// batch-norm-first backward stage and the one-pass clip-and-check. dropout: Dropout(0.2) after
+// each hidden layer.
 struct SeedModel {
   std::shared_ptr<Network> net;
   RowMatrix x, y;
 
-  explicit SeedModel(Index rows, bool batch_norm_first = false) {
+  explicit SeedModel(Index rows, bool batch_norm_first = false, bool dropout = false) {
     std::mt19937 rng(1);
     auto d1 = std::make_shared<DenseLayer>(784, 300, activation(ActivationKind::relu), false);
     auto bn = std::make_shared<BatchNormLayer>(300, 0.99f, 1e-3f, true, true);
@@ -198,6 +200,12 @@ struct SeedModel {
     d2->kernel().value = test::random_matrix(300, 100, rng, -0.1, 0.1);
     d3->kernel().value = test::random_matrix(100, 10, rng, -0.2, 0.2);
     std::vector<std::shared_ptr<Layer>> layers{d1, bn, d2, d3};
+    if (dropout) {
+      layers.insert(layers.begin() + 3,
+                    std::make_shared<NoiseLayer>(NoiseKind::dropout, 0.2, 1, NoisePattern(100)));
+      layers.insert(layers.begin() + 2,
+                    std::make_shared<NoiseLayer>(NoiseKind::dropout, 0.2, 2, NoisePattern(300)));
+    }
     if (batch_norm_first)
       layers.insert(layers.begin(),
                     std::make_shared<BatchNormLayer>(784, 0.99f, 1e-3f, true, true));
@@ -213,8 +221,9 @@ struct SeedModel {
   }
 };
 
-void expect_steady_train_steps_allocate_nothing(bool batch_norm_first = false) {
-  SeedModel model(32, batch_norm_first);
+void expect_steady_train_steps_allocate_nothing(bool batch_norm_first = false,
+                                                bool dropout = false) {
+  SeedModel model(32, batch_norm_first, dropout);
   for (int warm_up = 0; warm_up < 2; ++warm_up)
     ASSERT_TRUE(model.net->train_step(model.x, model.y).finite);
   bool finite = true;
@@ -234,6 +243,10 @@ TEST(Allocations, SteadyStateTrainStepAllocatesNothingOnOneThread) {
   test::ThreadsGuard guard;
   set_num_threads(1);
   expect_steady_train_steps_allocate_nothing();
+}
+
+TEST(Allocations, SteadyStateTrainStepWithDropoutAllocatesNothing) {
+  expect_steady_train_steps_allocate_nothing(false, true);
 }
 
 TEST(Allocations, SteadyStateBatchNormFirstPlainSgdTrainStepAllocatesNothing) {

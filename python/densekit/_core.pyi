@@ -1,6 +1,6 @@
 """Type stub of densekit's private C++ module (see cpp/bindings/)."""
 
-from typing import Callable, Optional
+from typing import Callable, Optional, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -204,6 +204,30 @@ class layers:
         def __init__(
             self, stat_of_feature: list[int], statistics: int, invert: bool, epsilon: float
         ) -> None: ...
+    class NoiseKind:
+        dropout: "layers.NoiseKind"
+        alpha_dropout: "layers.NoiseKind"
+        gaussian_noise: "layers.NoiseKind"
+        gaussian_dropout: "layers.NoiseKind"
+
+    class NoiseTraining:
+        follow: "layers.NoiseTraining"
+        always: "layers.NoiseTraining"
+        never: "layers.NoiseTraining"
+
+    class NoisePattern:
+        @overload
+        def __init__(self, units: int) -> None: ...
+        @overload
+        def __init__(self, sample_shape: list[int], noise_shape: list[int]) -> None: ...
+        share_rows: bool
+        units: int
+
+    class Noise(Layer):
+        def __init__(
+            self, kind: "layers.NoiseKind", amount: float, seed: int, pattern: "layers.NoisePattern"
+        ) -> None: ...
+        training_mode: "layers.NoiseTraining"
 
 class ClipSpec:
     def __init__(

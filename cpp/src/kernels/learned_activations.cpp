@@ -7,6 +7,7 @@
 #include <cmath>
 #include <string>
 
+#include "densekit/counter_random.hpp"
 #include "densekit/error.hpp"
 #include "densekit/parallel.hpp"
 #include "elementwise.hpp"
@@ -18,14 +19,9 @@ using elementwise::Chunk;
 using elementwise::for_each_row;
 using elementwise::map_rows;
 
-// A nested splitmix64 hash (Steele, Lea & Flood 2014) of (seed, step, element): each element's
-// draw depends on nothing else, so it is the same whatever thread computes it.
-std::uint64_t splitmix64(std::uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+// A nested splitmix64 hash of (seed, step, element): each element's draw depends on nothing
+// else, so it is the same whatever thread computes it.
+using counter_random::splitmix64;
 // The top 24 bits as a float in [0, 1): exact, so never rounds up to 1.
 Scalar uniform01(std::uint64_t key, std::uint64_t element) {
   return static_cast<Scalar>(splitmix64(key ^ element) >> 40) * 0x1p-24f;
@@ -91,7 +87,7 @@ void rrelu_forward_training(MatrixIn x, Scalar lower, Scalar upper, std::uint64_
   check_rrelu_bounds(where, lower, upper);
   require_shape(where, "slopes", slopes.rows(), slopes.cols(), x.rows(), x.cols());
   require_shape(where, "y", y.rows(), y.cols(), x.rows(), x.cols());
-  const std::uint64_t key = splitmix64(splitmix64(seed) ^ step);
+  const std::uint64_t key = counter_random::step_key(seed, step);
   const Index units = x.cols();
   const Scalar width = upper - lower;
   for_each_row(x.rows(), units, [&](Index r) {

@@ -13,13 +13,23 @@ from densekit.layers.base import Layer, Variable
 from densekit.layers.core import Activation, Dense, Flatten, Input, InputLayer
 from densekit.layers.normalization import BatchNormalization
 from densekit.layers.preprocessing import Normalization
+from densekit.layers.regularization import (
+    AlphaDropout,
+    Dropout,
+    GaussianDropout,
+    GaussianNoise,
+)
 
 __all__ = [
     "Activation",
+    "AlphaDropout",
     "BatchNormalization",
     "Dense",
+    "Dropout",
     "ELU",
     "Flatten",
+    "GaussianDropout",
+    "GaussianNoise",
     "Input",
     "InputLayer",
     "Layer",

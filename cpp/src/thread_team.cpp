@@ -1,5 +1,7 @@
 #include "densekit/thread_team.hpp"
 
+#include "densekit/float_mode.hpp"
+
 #include <pthread.h>
 
 #include <atomic>
@@ -93,6 +95,7 @@ std::uint64_t wait_for_region(Team& team, std::uint64_t seen, Clock::time_point 
 // A worker spins for kSpinBeforeSleep after the last region it took part in: regions of fewer
 // threads (a ThreadCap, a loop over less work) pass it by and let it sleep.
 void worker_loop(Team* team, int thread) {
+  flush_subnormals_on_this_thread();
   std::uint64_t seen = 0;
   Clock::time_point spin_until = Clock::now() + kSpinBeforeSleep;
   for (;;) {

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <utility>
 
+#include "densekit/float_mode.hpp"
 #include "densekit/thread_policy.hpp"
 #include "densekit/thread_team.hpp"
 #include "densekit/types.hpp"
@@ -119,7 +120,15 @@ double parallel_sum(Index count, Index work, const Body& body) {
 // pretrained layers) and called directly, so one lock for all of them keeps two threads from
 // ever writing the same scratch memory. Recursive, so a progress callback that runs Python
 // between two steps of an epoch may itself predict.
-using ComputeLock = std::lock_guard<std::recursive_mutex>;
+// While it is held, the thread flushes subnormal floats to zero (float_mode.hpp).
+class ComputeLock {
+ public:
+  explicit ComputeLock(std::recursive_mutex& mutex) : lock_(mutex) {}
+
+ private:
+  std::lock_guard<std::recursive_mutex> lock_;
+  SubnormalsFlushed flushed_;
+};
 std::recursive_mutex& compute_mutex();
 
 }  // namespace densekit

@@ -1,7 +1,8 @@
 """The experiments of `densekit experiment <name>`, one module each, on deep networks and digits.
 
 * `activations`: activations and initializations, with and without batch normalization;
-* `optimizers`: optimizers and learning-rate schedules.
+* `optimizers`: optimizers and learning-rate schedules;
+* `regularization`: l2, dropout, max-norm and alpha dropout against overfitting, and MC dropout.
 
 Each module has `add_arguments(parser)` for its options and `main(args)`, which runs it.
 """
@@ -16,6 +17,7 @@ __all__ = ["EXPERIMENTS", "add_parsers", "main"]
 EXPERIMENTS = {
     "activations": "compare activations and initializations on a deep network (digits)",
     "optimizers": "compare optimizers and learning-rate schedules on a deep network (digits)",
+    "regularization": "compare regularizers against overfitting, and MC dropout (digits)",
 }
 
 

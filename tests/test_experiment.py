@@ -15,6 +15,7 @@ from densekit.__main__ import main
 from densekit.callbacks import GradientMonitor
 from densekit.experiments import activations as experiment
 from densekit.experiments import optimizers as optimizers_experiment
+from densekit.experiments import regularization as regularization_experiment
 
 pytest.importorskip("matplotlib")
 from matplotlib import image  # noqa: E402
@@ -203,3 +204,51 @@ def test_optimizers_schedules_span_every_step_of_the_run(tmp_path):
         depth=1, units=8, epochs=2, batch_size=100, repeats=1, out=str(tmp_path), configs=[config]
     )
     assert seen == [2 * 15]  # 2 epochs of ceil(1437 / 100) = 15 batches
+
+
+# -- densekit experiment regularization --------------------------------------------------------
+
+
+def test_experiment_regularization_prints_both_tables_and_writes_the_png(tmp_path, capsys):
+    out = tmp_path / "figures"
+    args = ["experiment", "regularization", "--train-samples", "200", "--epochs", "3"]
+    args += ["--repeats", "1", "--samples", "5", "--configs", "none,dropout", "--out", str(out)]
+    assert main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("regularization"))
+    assert lines[header + 2].startswith("no regularization")
+    assert lines[header + 3].startswith("Dropout(0.3)")
+    mc = next(i for i, line in enumerate(lines) if line.startswith("model"))
+    assert [line.split()[1] for line in lines[mc + 2 : mc + 4]] == ["predict", "MC"]
+    assert_real_png(out / "regularization.png", min_height=250, min_width=600)
+
+
+def test_regularization_runs_repeat_exactly_and_mc_dropout_samples_vary(tmp_path, capsys):
+    def run():
+        return regularization_experiment.run_regularization(
+            train_samples=150,
+            epochs=2,
+            repeats=1,
+            samples=4,
+            out=str(tmp_path),
+            configs=["dropout", "alpha-dropout"],
+        )
+
+    first, again = run(), run()
+    for a, b in zip(first, again):
+        assert a["runs"][0]["history"].history == b["runs"][0]["history"].history
+        plain, mc = a["runs"][0]["mc"]
+        assert plain["spread"] == 0 and mc["spread"] > 0  # new masks for every sample
+
+
+def test_calibration_figures_against_a_hand_computed_case():
+    probabilities = np.array([[0.9, 0.1], [0.6, 0.4], [0.3, 0.7], [0.8, 0.2]])
+    labels = np.array([0, 1, 1, 0])
+    figures = regularization_experiment.calibration(probabilities, labels, bins=2)
+    assert figures["accuracy"] == 0.75
+    assert np.isclose(figures["p_true"], (0.9 + 0.4 + 0.7 + 0.8) / 4)
+    assert np.isclose(figures["log_loss"], -np.mean(np.log([0.9, 0.4, 0.7, 0.8])))
+    # Every confidence is in the upper bin: |accuracy 0.75 - mean confidence 0.75| = 0.
+    assert np.isclose(figures["ece"], 0.0)
+    skewed = regularization_experiment.calibration(np.array([[1.0, 0.0], [0.0, 1.0]]), [1, 1])
+    assert np.isclose(skewed["ece"], 0.5)  # one sure and wrong, one sure and right

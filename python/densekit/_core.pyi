@@ -204,6 +204,7 @@ class layers:
         def __init__(
             self, stat_of_feature: list[int], statistics: int, invert: bool, epsilon: float
         ) -> None: ...
+
     class NoiseKind:
         dropout: "layers.NoiseKind"
         alpha_dropout: "layers.NoiseKind"

@@ -1,8 +1,10 @@
 """`densekit experiment regularization`: what each regularizer does to overfitting, and MC dropout.
 
-The data set is digits (1,437 training and 360 test images of 8x8 pixels), small enough for a
-network of three hidden layers of 300 units (about 200,000 parameters) to learn the training set
-by heart: its training loss goes to almost 0 while the test loss climbs, the overfitting gap.
+The data set is digits (8x8 pixels), of whose 1,437 training images the first `train_samples`
+(400 by default) train and the 360 test images validate: few enough for a network of three
+hidden layers of 300 units (about 200,000 parameters) to learn them by heart. Its training loss
+goes to almost 0 while the test loss stays well above: the overfitting gap. (On all 1,437 images
+the gap is a third as large: test accuracy 0.989 without any regularization.)
 Each configuration (`--configs` keys in brackets) trains that network with Nadam at 0.001,
 batch 32:
 
@@ -153,6 +155,7 @@ def _train(key, seed, data, epochs, batch_size, samples, verbose):
 
 
 def run_regularization(
+    train_samples=400,
     epochs=60,
     batch_size=32,
     seed=42,
@@ -176,7 +179,8 @@ def run_regularization(
             f"unknown configuration {', '.join(unknown)}; the keys are: {', '.join(CONFIGS)}"
         )
     os.makedirs(out, exist_ok=True)
-    data = digits.load_data()
+    (x_train, y_train), test = digits.load_data()
+    data = (x_train[:train_samples], y_train[:train_samples]), test
     seeds = [seed + r for r in range(repeats)]
     print(
         f"digits: {len(data[0][0])} training, {len(data[1][0])} test images; {HIDDEN_LAYERS} "
@@ -303,6 +307,9 @@ def _keys(text):
 
 def add_arguments(parser):
     """The options of `densekit experiment regularization`."""
+    parser.add_argument(
+        "--train-samples", type=int, default=400, help="training images used, the first (400)"
+    )
     parser.add_argument("--epochs", type=int, default=60, help="epochs per run (60)")
     parser.add_argument("--batch-size", type=int, default=32, help="examples per step (32)")
     parser.add_argument("--seed", type=int, default=42, help="the first seed (42)")
@@ -326,6 +333,7 @@ def main(args):
     """Runs `densekit experiment regularization` from parsed arguments; returns the exit code."""
     set_threads(args.threads)
     run_regularization(
+        train_samples=args.train_samples,
         epochs=args.epochs,
         batch_size=args.batch_size,
         seed=args.seed,

@@ -61,8 +61,12 @@ class FitState:
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
             raise ValueError(f"its epoch must be a non-negative int; it is {epoch!r}")
         draws = state.get("random_steps", [0] * len(self._layers))
-        if not isinstance(draws, list) or len(draws) != len(self._layers) or not all(
-            isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2**64 for d in draws
+        if (
+            not isinstance(draws, list)
+            or len(draws) != len(self._layers)
+            or not all(
+                isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2**64 for d in draws
+            )
         ):
             raise ValueError(
                 f"its random_steps must be {len(self._layers)} ints in [0, 2**64), one per "

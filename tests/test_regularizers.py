@@ -323,3 +323,17 @@ def test_regularized_model_saves_and_loads_both_ways_with_keras(rng, tmp_path):
             if "regularizer" in key or "constraint" in key:
                 assert ca[key] == cb[key], key
     np.testing.assert_allclose(back.losses, _keras_losses(theirs), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda r: densekit.layers.BatchNormalization(activity_regularizer=r),
+        lambda r: densekit.layers.ReLU(activity_regularizer=r),
+        lambda r: densekit.layers.Dropout(0.1, activity_regularizer=r),
+    ],
+)
+def test_activity_regularizer_elsewhere_than_dense_is_refused_by_name(make):
+    with pytest.raises(NotImplementedError, match="activity_regularizer is supported on Dense"):
+        make(regularizers.L2(0.01))
+    make(None)  # Keras's default is accepted

@@ -121,6 +121,11 @@ class Layer(VariableLists):
         batch_input_shape=None,
         **kwargs,
     ):
+        # Keras's Layer takes an activity regularizer; densekit's Dense has its own argument.
+        if kwargs.pop("activity_regularizer", None) is not None:
+            raise NotImplementedError(
+                f"{type(self).__name__}: activity_regularizer is supported on Dense layers only"
+            )
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword arguments {sorted(kwargs)}")
         if dtype not in (None, "float32", np.float32):

@@ -527,3 +527,31 @@ def test_the_models_gradient_flow_pairs_stats_with_the_layers_its_network_runs(r
     assert [row["weight_grad_norm"] for row in flow] == [
         pytest.approx(stats.weight_grad_norm) for _, stats in pairs
     ]
+
+
+def test_gradient_flow_leaves_the_random_layers_draws_alone():
+    """A look at the gradients changes nothing that later training draws: the fit after it
+    equals the fit without it, dropout masks and RReLU slopes included."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 6)).astype(np.float32)
+    y = rng.integers(0, 3, size=64)
+
+    def trained(look_first):
+        model = densekit.Sequential(
+            [
+                densekit.Input((6,)),
+                densekit.layers.Dense(8),
+                densekit.layers.RReLU(seed=1),
+                densekit.layers.Dropout(0.5, seed=2),
+                densekit.layers.Dense(3, activation="softmax", kernel_initializer="ones"),
+            ]
+        )
+        model.layers[0].set_weights([np.full((6, 8), 0.1, np.float32), np.zeros(8, np.float32)])
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        if look_first:
+            diagnostics.gradient_flow(model, x[:16], y[:16])
+        model.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False)
+        return model.get_weights()
+
+    for a, b in zip(trained(True), trained(False)):
+        np.testing.assert_array_equal(a, b)

@@ -218,10 +218,15 @@ std::vector<LayerStats> Network::gradient_flow(MatrixIn x, MatrixIn y) {
   reserve(n);
   acts_[0].topRows(n) = x;
   // The training-mode forward leaves BatchNormalization's statistics pending; without a commit
-  // they are dropped by the next forward, so no variable changes.
+  // they are dropped by the next forward, so no variable changes. The random layers' draw counts
+  // go back too, so training after the look draws what it would have drawn without it.
   collect_trainable();
   plan();
+  std::vector<std::uint64_t> draws;
+  draws.reserve(layers_.size());
+  for (const auto& layer : layers_) draws.push_back(layer->random_step());
   forward_backward(y, n, diagnostic_plan_);
+  for (size_t i = 0; i < layers_.size(); ++i) layers_[i]->set_random_step(draws[i]);
   return collect_stats(n);
 }
 

@@ -5,14 +5,13 @@ one unit, Keras's axis=0) whose norm exceeds 3 after every training step; the C+
 Calling a constraint on an array returns the projected array.
 """
 
-import inspect as _inspect
 import math as _math
 
 import numpy as _np
 
 from densekit import _core
-from densekit._naming import to_snake_case as _to_snake_case
 from densekit._numbers import is_real as _is_real
+from densekit._registry import KerasRegistry as _KerasRegistry
 
 __all__ = [
     "Constraint",
@@ -201,8 +200,7 @@ class UnitNorm(Constraint):
 max_norm, min_max_norm, non_neg, unit_norm = MaxNorm, MinMaxNorm, NonNeg, UnitNorm
 
 _CLASSES = (Constraint, MaxNorm, MinMaxNorm, NonNeg, UnitNorm)
-_BY_NAME = {cls.__name__: cls for cls in _CLASSES}
-_BY_NAME.update({_to_snake_case(cls.__name__): cls for cls in _CLASSES})
+_REGISTRY = _KerasRegistry("constraint", "keras.constraints", Constraint, _CLASSES)
 
 
 def runs_in_core(constraint):
@@ -221,54 +219,18 @@ def spec_of(constraint, ndim):
 
 def serialize(constraint):
     """Keras 3's dict form of a constraint (None for None)."""
-    if constraint is None:
-        return None
-    if not isinstance(constraint, Constraint):
-        raise ValueError(
-            f"Can only serialize Constraint instances. Received: constraint={constraint!r}"
-        )
-    cls = type(constraint)
-    builtin = _BY_NAME.get(cls.__name__) is cls
-    return {
-        "module": "keras.constraints" if builtin else cls.__module__,
-        "class_name": cls.__name__,
-        "config": constraint.get_config(),
-        "registered_name": None if builtin else cls.__name__,
-    }
+    return _REGISTRY.serialize(constraint)
 
 
 def deserialize(config, custom_objects=None):
     """A constraint from a name or a `serialize()` dict; ValueError for an unknown class."""
-    if isinstance(config, str):
-        return _lookup(config, config, custom_objects)()
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"Could not interpret constraint identifier: {config!r}")
-    cls = _lookup(config["class_name"], config, custom_objects)
-    return cls.from_config(dict(config.get("config") or {}))
-
-
-def _lookup(name, identifier, custom_objects=None):
-    cls = (custom_objects or {}).get(name) or _BY_NAME.get(name)
-    if cls is None:
-        raise ValueError(
-            f"Could not interpret constraint identifier: {identifier!r}. "
-            f"Valid names: {', '.join(sorted(_BY_NAME))}."
-        )
-    return cls
+    return _REGISTRY.deserialize(config, custom_objects)
 
 
 def get(identifier):
     """None, a name ("max_norm", "MaxNorm"), a config dict, a class or an instance -> a
     constraint. A callable is returned as is (a layer then refuses it)."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, (dict, str)):
-        return deserialize(identifier)
-    if _inspect.isclass(identifier):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret constraint identifier: {identifier!r}")
+    return _REGISTRY.get(identifier)
 
 
 def __dir__():

@@ -5,13 +5,12 @@ minimizes and reports; the C++ training step computes the penalty and its gradie
 regularizer on an array returns its penalty: `L2(2.0)(np.ones((5, 5)))` is 50.0.
 """
 
-import inspect as _inspect
 import math as _math
 
 import numpy as _np
 
 from densekit import _core
-from densekit._naming import to_snake_case as _to_snake_case
+from densekit._registry import KerasRegistry as _KerasRegistry
 
 __all__ = [
     "L1",
@@ -182,8 +181,7 @@ class OrthogonalRegularizer(Regularizer):
 l1, l2, l1_l2, orthogonal_regularizer = L1, L2, L1L2, OrthogonalRegularizer
 
 _CLASSES = (Regularizer, L1, L2, L1L2, OrthogonalRegularizer)
-_BY_NAME = {cls.__name__: cls for cls in _CLASSES}
-_BY_NAME.update({_to_snake_case(cls.__name__): cls for cls in _CLASSES})
+_REGISTRY = _KerasRegistry("regularizer", "keras.regularizers", Regularizer, _CLASSES)
 
 
 def spec_of(regularizer):
@@ -197,40 +195,12 @@ def spec_of(regularizer):
 
 def serialize(regularizer):
     """Keras 3's dict form of a regularizer (None for None)."""
-    if regularizer is None:
-        return None
-    if not isinstance(regularizer, Regularizer):
-        raise ValueError(
-            f"Can only serialize Regularizer instances. Received: regularizer={regularizer!r}"
-        )
-    cls = type(regularizer)
-    builtin = _BY_NAME.get(cls.__name__) is cls
-    return {
-        "module": "keras.regularizers" if builtin else cls.__module__,
-        "class_name": cls.__name__,
-        "config": regularizer.get_config(),
-        "registered_name": None if builtin else cls.__name__,
-    }
+    return _REGISTRY.serialize(regularizer)
 
 
 def deserialize(config, custom_objects=None):
     """A regularizer from a name or a `serialize()` dict; ValueError for an unknown class."""
-    if isinstance(config, str):
-        return _lookup(config, config, custom_objects)()
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"Could not interpret regularizer identifier: {config!r}")
-    cls = _lookup(config["class_name"], config, custom_objects)
-    return cls.from_config(dict(config.get("config") or {}))
-
-
-def _lookup(name, identifier, custom_objects=None):
-    cls = (custom_objects or {}).get(name) or _BY_NAME.get(name)
-    if cls is None:
-        raise ValueError(
-            f"Could not interpret regularizer identifier: {identifier!r}. "
-            f"Valid names: {', '.join(sorted(_BY_NAME))}."
-        )
-    return cls
+    return _REGISTRY.deserialize(config, custom_objects)
 
 
 def get(identifier):
@@ -238,15 +208,7 @@ def get(identifier):
 
     A callable is returned as is (a layer then refuses it: densekit runs regularizers in C++).
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, (dict, str)):
-        return deserialize(identifier)
-    if _inspect.isclass(identifier):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret regularizer identifier: {identifier!r}")
+    return _REGISTRY.get(identifier)
 
 
 def __dir__():

@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from densekit._atomic import atomic_write
+from densekit.callbacks._batch_count import BatchesSinceSave
 from densekit.callbacks.base import Callback
 
 __all__ = ["BackupAndRestore"]
@@ -67,16 +68,14 @@ class BackupAndRestore(Callback):
         self.delete_checkpoint = delete_checkpoint
         self._metadata_path = os.path.join(self.backup_dir, _METADATA)
         self._serial = 0  # of the last backup written
-        self._batches_seen_since_last_saving = 0
-        self._last_batch_seen = 0
+        self._batches = BatchesSinceSave(self.save_freq)
 
     def _needs_batch_hooks(self, mode):
         return mode == "train" and self.save_freq != "epoch"
 
     def on_train_begin(self, logs=None):
         self._serial = 0
-        self._batches_seen_since_last_saving = 0
-        self._last_batch_seen = 0
+        self._batches.reset()
         if not os.path.exists(self._metadata_path):
             return
         try:
@@ -105,7 +104,6 @@ class BackupAndRestore(Callback):
             self._save()
 
     def on_epoch_end(self, epoch, logs=None):
-        self._last_batch_seen = 0
         if self.save_freq == "epoch":
             self._save()
 
@@ -119,16 +117,7 @@ class BackupAndRestore(Callback):
             os.rmdir(self.backup_dir)
 
     def _should_save_on_batch(self, batch):
-        """Counts the batches run since the last backup; chunked reports count whole chunks."""
-        if self.save_freq == "epoch":
-            return False
-        added = batch + 1 if batch <= self._last_batch_seen else batch - self._last_batch_seen
-        self._batches_seen_since_last_saving += added
-        self._last_batch_seen = batch
-        if self._batches_seen_since_last_saving >= self.save_freq:
-            self._batches_seen_since_last_saving = 0
-            return True
-        return False
+        return self.save_freq != "epoch" and self._batches.due(batch)
 
     def _save(self):
         """The model file first, then the metadata naming it (the commit), then the old file."""
@@ -140,7 +129,7 @@ class BackupAndRestore(Callback):
             {
                 "serial": serial,
                 "model": name,
-                "batch": self._last_batch_seen,
+                "batch": self._batches.last_batch,
                 "fit": self.model._training_state(),
             }
         ).encode("utf-8")

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 
+from densekit.callbacks._batch_count import BatchesSinceSave
 from densekit.callbacks.base import Callback, _print_msg
 
 __all__ = ["ModelCheckpoint"]
@@ -92,8 +93,7 @@ class ModelCheckpoint(Callback):
         self.best = initial_value_threshold
         self.monitor_op = None
         self._epochs_since_last_save = 0
-        self._batches_seen_since_last_saving = 0
-        self._last_batch_seen = None
+        self._batches = BatchesSinceSave(self.save_freq)
         self._current_epoch = 0
 
     def _needs_batch_hooks(self, mode):
@@ -101,8 +101,7 @@ class ModelCheckpoint(Callback):
 
     def on_train_begin(self, logs=None):
         self._epochs_since_last_save = 0
-        self._batches_seen_since_last_saving = 0
-        self._last_batch_seen = None
+        self._batches.reset()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._current_epoch = epoch
@@ -135,19 +134,7 @@ class ModelCheckpoint(Callback):
         )
 
     def _should_save_on_batch(self, batch):
-        """Counts the batches run since the last save; chunked reports count whole chunks."""
-        if self.save_freq == "epoch":
-            return False
-        if self._last_batch_seen is None or batch <= self._last_batch_seen:
-            added = batch + 1  # a new epoch; batches count from 0
-        else:
-            added = batch - self._last_batch_seen
-        self._batches_seen_since_last_saving += added
-        self._last_batch_seen = batch
-        if self._batches_seen_since_last_saving >= self.save_freq:
-            self._batches_seen_since_last_saving = 0
-            return True
-        return False
+        return self.save_freq != "epoch" and self._batches.due(batch)
 
     def _should_save(self, epoch, logs, filepath):
         if not self.save_best_only:

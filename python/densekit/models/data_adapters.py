@@ -35,7 +35,8 @@ def is_stream(data):
 def refuse_with_stream(where, kind, **arguments):
     """ValueError for arguments a stream carries in its batches instead (Keras refuses them)."""
     for name, value in arguments.items():
-        if value is not None and value is not False and value != 0:
+        # validation_split's default is 0.0; the others' None.
+        if value is not None and not (isinstance(value, (int, float)) and value == 0):
             raise ValueError(
                 f"{where}: {name} is not supported when x is a {kind}; it must come in the "
                 f"batches it yields instead. Received: {name}={_shown(value)}"
@@ -129,6 +130,22 @@ class BatchStream:
             except StopIteration:
                 raise ValueError(f"{self.where}: the generator yielded no batch") from None
         return self._peeked[0]
+
+    def exhausted(self):
+        """Whether a generator has no batch left (warned about): fit then ends before the
+        epoch rather than logging an epoch of no batch. A PyDataset never is."""
+        if self._dataset is not None or self._peeked:
+            return False
+        batch = next(self._data, _END)
+        if batch is not _END:
+            self._peeked.append(batch)
+            return False
+        warnings.warn(
+            f"{self.where}: the input ran out of data; a generator must yield at least "
+            f"{self.steps_name} × epochs batches. Training stops here.",
+            stacklevel=3,
+        )
+        return True
 
     # -- epochs ----------------------------------------------------------------------------
     def _new_pass(self):

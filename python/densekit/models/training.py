@@ -273,6 +273,8 @@ class Trainer:
             cbs.on_train_begin()  # where a BackupAndRestore may resume an earlier run
             epoch_logs = {}
             for epoch in range(progress.initial_epoch, epochs):
+                if isinstance(epoch_rows, data_adapters.BatchStream) and epoch_rows.exhausted():
+                    break
                 cbs.on_epoch_begin(epoch)
                 order, ran_out = progress.rows_of_epoch(epoch)
                 totals = run_epoch(order, cbs, key)

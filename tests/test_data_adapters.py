@@ -112,14 +112,18 @@ def test_pydataset_on_epoch_end_is_called_once_per_epoch(data):
 
 def test_validation_freq_2_validates_every_second_epoch_with_a_generator(data):
     x, y, _ = data
-    history = _model().fit(
-        Batches(x, y),
-        epochs=4,
-        validation_data=_cycle(x, y, epochs=2),
-        validation_steps=4,
-        validation_freq=2,
-        verbose=0,
-    ).history
+    history = (
+        _model()
+        .fit(
+            Batches(x, y),
+            epochs=4,
+            validation_data=_cycle(x, y, epochs=2),
+            validation_steps=4,
+            validation_freq=2,
+            verbose=0,
+        )
+        .history
+    )
     assert len(history["loss"]) == 4 and len(history["val_loss"]) == 2
 
 
@@ -163,13 +167,13 @@ def test_pydataset_shuffle_draws_the_batch_order_from_the_seed(data):
     x, y, _ = data
     orders = []
     for _ in range(2):
+        order = []
 
         class Logged(Batches):
-            def __getitem__(self, index):
+            def __getitem__(self, index, order=order):
                 order.append(index)
                 return super().__getitem__(index)
 
-        order = []
         _model().fit(Logged(x, y), epochs=2, shuffle=True, seed=4, verbose=0)
         orders.append(order[1:])
     assert orders[0] == orders[1]

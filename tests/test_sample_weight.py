@@ -36,7 +36,9 @@ def _pair(rng, loss="sparse_categorical_crossentropy", out_activation="softmax",
             ]
         )
         model.set_weights(init)
-        model.compile(optimizer=lib.optimizers.SGD(0.1, momentum=0.5), loss=loss, metrics=["accuracy"])
+        model.compile(
+            optimizer=lib.optimizers.SGD(0.1, momentum=0.5), loss=loss, metrics=["accuracy"]
+        )
         models.append(model)
     return models
 
@@ -58,7 +60,9 @@ def _assert_same(ours, theirs):
         ("mean_squared_error", "linear", 2),
     ],
 )
-def test_train_on_batch_with_sample_weight_matches_keras_step_for_step(rng, loss, activation, classes):
+def test_train_on_batch_with_sample_weight_matches_keras_step_for_step(
+    rng, loss, activation, classes
+):
     ours, theirs = _pair(rng, loss, activation, classes)
     for _ in range(6):
         x = rng.normal(size=(16, 5)).astype(np.float32)

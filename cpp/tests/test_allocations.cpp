@@ -308,9 +308,8 @@ TEST(Allocations, SteadyStateWeightedTrainEpochAllocatesNothing) {
   const ProgressFn progress = [](const StepTotals&) { return true; };
   ASSERT_TRUE(model.net->train_epoch(model.x, model.y, weights, order, 32, progress, 0).finite);
   StepTotals totals;
-  const AllocationCount counted = count_allocations([&] {
-    totals = model.net->train_epoch(model.x, model.y, weights, order, 32, progress, 0);
-  });
+  const AllocationCount counted = count_allocations(
+      [&] { totals = model.net->train_epoch(model.x, model.y, weights, order, 32, progress, 0); });
   EXPECT_TRUE(totals.finite);
   EXPECT_EQ(counted.count, 0) << "a weighted epoch of 4 batches made " << counted.describe();
 }

@@ -378,8 +378,8 @@ TEST(WeightedLosses, ValuesAndGradientsMatchTheWeightedOracle) {
     EXPECT_NEAR(loss_value_and_gradient(c.spec, c.pred, c.target, wv, dpred), expected,
                 1e-5 * (1 + expected))
         << name_of(c.spec);
-    const MatD numeric = numeric_gradient(
-        pd, [&] { return reference_weighted_loss(c.spec, pd, td, w); }, 1e-6);
+    const MatD numeric =
+        numeric_gradient(pd, [&] { return reference_weighted_loss(c.spec, pd, td, w); }, 1e-6);
     expect_close(dpred, numeric, 1e-4, "weighted " + name_of(c.spec));
     EXPECT_TRUE((dpred.row(0).array() == 0).all()) << "a zero weight gives a zero gradient";
   }

@@ -20,9 +20,11 @@ def sample_weights(weights, rows, where, name="sample_weight"):
     if weights is None:
         return None
     array = np.asarray(weights)
-    if array.dtype == object or not (
-        np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_
-    ) or np.iscomplexobj(array):
+    if (
+        array.dtype == object
+        or not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_)
+        or np.iscomplexobj(array)
+    ):
         raise ValueError(
             f"{where}: {name} must be an array of real numbers, one per sample. "
             f"Received: {name} with dtype {array.dtype}"
@@ -64,9 +66,7 @@ def check_class_weight(class_weight, classes, where):
         if not isinstance(weight, (int, float, np.integer, np.floating)) or isinstance(
             weight, bool
         ):
-            raise ValueError(
-                f"{where}: class_weight[{key}] must be a number. Received: {weight!r}"
-            )
+            raise ValueError(f"{where}: class_weight[{key}] must be a number. Received: {weight!r}")
         if not np.isfinite(weight) or weight < 0:
             raise ValueError(
                 f"{where}: class_weight[{key}] must be finite and non-negative. "

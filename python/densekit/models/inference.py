@@ -35,9 +35,10 @@ class Inference:
         The arguments are Keras 3's, plus `allow_nonfinite`. `steps` evaluates the first `steps`
         batches only (all the samples in `steps` batches when `batch_size` is None, as Keras);
         `callbacks` get the `on_test_*` hooks (the batch hooks once for all the batches unless a
-        callback needs each one); `verbose` prints the progress bar. `sample_weight` is not
-        implemented (NotImplementedError); an unknown keyword argument raises ValueError, as in
-        Keras.
+        callback needs each one); `verbose` prints the progress bar. `sample_weight` weights the
+        loss as in `fit`. `x` may be a PyDataset or a generator of `(x, y[, sample_weight])`
+        batches (with `steps`, its first `steps` batches). An unknown keyword argument raises
+        ValueError, as in Keras.
         """
         _arguments.unrecognized("evaluate", kwargs)
         self._require_compiled("evaluate")
@@ -132,7 +133,8 @@ class Inference:
         unless a callback needs each batch); `verbose` prints the progress bar. Since an
         inference output does not depend on the rest of its batch, the rows are computed in
         blocks of at least 256 whatever `batch_size` (default 32) is, unless a callback needs
-        each batch.
+        each batch. `x` may be a PyDataset or a generator of batches (`x` alone or a tuple whose
+        first element is `x`).
         """
         batch_size = _arguments.optional_batch_size(batch_size, "predict")
         verbose = _arguments.verbose(verbose, "predict")

@@ -1,9 +1,10 @@
 """compile / fit for Sequential, driving the C++ network (evaluate and predict: inference.py).
 
-The hot loop is in C++: `fit` hands each epoch to `Network.train_epoch` (batches gathered by
-index, one training step per batch, the GIL released) and only wakes Python every few hundred
-milliseconds to draw the progress bar. When a user callback must see every batch, it falls back
-to one C++ call per batch.
+The hot loop is in C++: `fit` hands each epoch of arrays to `Network.train_epoch` (batches
+gathered by index, one training step per batch, the GIL released) and only wakes Python every few
+hundred milliseconds to draw the progress bar. When a user callback must see every batch, or the
+data comes from Python a batch at a time (`data_adapters`), it falls back to one C++ call per
+batch.
 """
 
 import functools
@@ -174,9 +175,15 @@ class Trainer:
         `steps_per_epoch` runs that many batches per epoch, continuing through the data from
         one epoch to the next as Keras does with arrays (see `_data.EpochRows`); with
         `batch_size` None the batches are then ceil(samples / steps_per_epoch) samples.
-        `validation_steps` validates on the first that many batches. `class_weight`,
-        `sample_weight` and `shuffle="batch"` are not implemented: they raise
+        `validation_steps` validates on the first that many batches. `shuffle="batch"` raises
         NotImplementedError.
+
+        `x` may also be a `keras.utils.PyDataset` or a generator (any iterator) of `(x, y)` or
+        `(x, y, sample_weight)` batches, and so may `validation_data`; each of their batches is
+        one C++ step, and the steps rules are Keras's (see `data_adapters`). `sample_weight`
+        (one non-negative weight per sample, also as `validation_data`'s third element) and
+        `class_weight` ({class index: weight}) weight the loss as Keras 3 does: Σ w·loss over
+        the batch size; the accuracy is not weighted (Keras weights only `weighted_metrics`).
 
         A step whose loss or gradient is not finite is not applied: training stops there, the
         weights stay at the last finite state, and `history.stopped_on_nonfinite` says where.
@@ -242,9 +249,7 @@ class Trainer:
 
             def run_epoch(order, cbs, key):
                 runner = (
-                    self._epoch_per_batch
-                    if cbs.needs_batch_hooks("train")
-                    else self._epoch_in_core
+                    self._epoch_per_batch if cbs.needs_batch_hooks("train") else self._epoch_in_core
                 )
                 return runner(x_train, y_train, w_train, order, batch_size, cbs, key)
 
@@ -351,7 +356,11 @@ class Trainer:
                 "fit: validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
                 "val_sample_weight), a PyDataset or a generator. "
                 f"Received: validation_data of type {type(validation_data).__name__}"
-                + (f" with {len(validation_data)} elements" if isinstance(validation_data, (tuple, list)) else "")
+                + (
+                    f" with {len(validation_data)} elements"
+                    if isinstance(validation_data, (tuple, list))
+                    else ""
+                )
             )
         x_val, y_val = self._matrices(*validation_data[:2], where, allow_nonfinite)
         w_val = None
@@ -449,9 +458,7 @@ class Trainer:
         """
         self._require_compiled("train_on_batch")
         if class_weight is not None and sample_weight is not None:
-            raise ValueError(
-                "train_on_batch: class_weight and sample_weight cannot both be given"
-            )
+            raise ValueError("train_on_batch: class_weight and sample_weight cannot both be given")
         xm, ym = self._matrices(x, y, "train_on_batch")
         w = _weights.sample_weights(sample_weight, xm.shape[0], "train_on_batch")
         if class_weight is not None:

@@ -231,10 +231,6 @@ class Trainer:
         else:
             x_train, y_train = self._matrices(x, y, "fit", allow_nonfinite)
             w_train = _weights.sample_weights(sample_weight, x_train.shape[0], "fit")
-            if class_weight is not None:
-                w_train = _weights.from_class_weight(
-                    self._class_weight(class_weight, "fit"), y_train
-                )
             if validation_data is None and validation_split:
                 x_train, y_train, x_val, y_val = _data.split_validation(
                     x_train, y_train, validation_split
@@ -242,6 +238,10 @@ class Trainer:
                 if w_train is not None:  # as Keras, the weights are split with the data
                     w_train, w_val = w_train[: x_train.shape[0]], w_train[x_train.shape[0] :]
                 validation_data = (x_val, y_val) if w_train is None else (x_val, y_val, w_val)
+            if class_weight is not None:  # as Keras, for the training samples only
+                w_train = _weights.from_class_weight(
+                    self._class_weight(class_weight, "fit"), y_train
+                )
             samples = x_train.shape[0]
             batch_size = batch_size_arg or _arguments.default_batch_size(samples, steps_per_epoch)
             epoch_rows = _data.EpochRows(samples, batch_size, steps_per_epoch, shuffle, rng)

@@ -145,18 +145,6 @@ def test_fit_refuses_a_validation_freq_that_is_not_an_epoch_count_or_list(freq):
     assert model.optimizer.iterations == 0
 
 
-@pytest.mark.parametrize(
-    "name, value",
-    [("class_weight", {0: 1.0, 1: 2.0}), ("sample_weight", np.ones(50))],
-)
-def test_fit_raises_not_implemented_naming_an_argument_it_does_not_implement(name, value):
-    x, y = _data()
-    model = _model()
-    with pytest.raises(NotImplementedError, match=rf"^fit: {name} .*Received: {name}="):
-        model.fit(x, y, verbose=0, validation_split=0.2, **{name: value})
-    assert model.optimizer.iterations == 0  # refused before training
-
-
 def _trained_batch_by_batch(x, y, batch_size, schedule):
     """A fresh model trained with train_on_batch on the batches of `schedule` (lists of batch
     indices per epoch), and the mean loss of each epoch's batches weighted by their samples."""
@@ -385,14 +373,6 @@ def test_evaluate_stops_when_a_callback_sets_stop_evaluating():
     assert_allclose(loss, _numpy_logs(model, x[:10], y[:10])[0], rtol=1e-5)
 
 
-def test_evaluate_raises_not_implemented_for_sample_weight():
-    x, y = _data()
-    with pytest.raises(
-        NotImplementedError, match=r"^evaluate: sample_weight .*Received: sample_weight="
-    ):
-        _model().evaluate(x, y, sample_weight=np.ones(50), verbose=0)
-
-
 def test_evaluate_refuses_unknown_keyword_arguments():
     x, y = _data()
     with pytest.raises(ValueError, match=r"evaluate: arguments not recognized: verbos\b.*verbos=0"):
@@ -488,23 +468,6 @@ def test_predict_callbacks_without_batch_hooks_still_hear_begin_and_end():
 
 
 # -- *_on_batch --------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "method, name",
-    [
-        ("train_on_batch", "sample_weight"),
-        ("train_on_batch", "class_weight"),
-        ("test_on_batch", "sample_weight"),
-    ],
-)
-def test_on_batch_methods_raise_not_implemented_for_weights(method, name):
-    x, y = _data()
-    model = _model()
-    value = {0: 1.0} if name == "class_weight" else np.ones(50)
-    with pytest.raises(NotImplementedError, match=rf"^{method}: {name} .*Received: {name}="):
-        getattr(model, method)(x, y, **{name: value})
-    assert model.optimizer.iterations == 0
 
 
 def test_fit_validation_calls_the_test_hooks_on_the_validated_epochs_only():

@@ -302,7 +302,6 @@ _EXPECTED_FAILURES = {
         # two classes; scikit-learn expects one column (the positive class's score) then.
         "check_classifiers_train": "decision_function has one column per class, also for two",
         "check_classifiers_classes": "decision_function has one column per class, also for two",
-        "check_classifiers_one_label_sample_weights": "densekit's fit has no sample_weight",
     },
     SKLearnRegressor: {
         # Predictions are the model's float32 outputs, as Keras's; scikit-learn wants float64

@@ -7,6 +7,7 @@
 #include <pybind11/pybind11.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "densekit/types.hpp"
@@ -81,6 +82,13 @@ inline Eigen::Map<const RowVector> vector_in(const FloatArray& a, const char* wh
     throw py::value_error(std::string(where) + ": " + name + " must be a 1-D array; got " +
                           std::to_string(a.ndim()) + "-D");
   return Eigen::Map<const RowVector>(a.data(), a.shape(0));
+}
+
+// An optional 1-D argument (per-row weights): an empty vector when None.
+inline Eigen::Map<const RowVector> optional_vector_in(const std::optional<Floats>& a,
+                                                      const char* where, const char* name) {
+  if (!a) return Eigen::Map<const RowVector>(nullptr, 0);
+  return vector_in(*a, where, name);
 }
 
 // The same for an argument that may also be 1-D, taken as one row: a bias, its gradient, a

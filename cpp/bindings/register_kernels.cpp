@@ -35,29 +35,35 @@ void register_losses(py::module_& m) {
                     "Whether predictions are logits rather than probabilities.");
   m.def(
       "loss_value",
-      [](const LossSpec& spec, const Floats& pred, const Floats& target) {
+      [](const LossSpec& spec, const Floats& pred, const Floats& target,
+         const std::optional<Floats>& sample_weight) {
         auto pm = matrix_in(pred, "loss_value", "pred");
         auto tm = matrix_in(target, "loss_value", "target");
+        auto wm = optional_vector_in(sample_weight, "loss_value", "sample_weight");
         py::gil_scoped_release release;
-        return loss_value(spec, pm, tm);
+        return loss_value(spec, pm, tm, wm);
       },
-      py::arg("spec"), py::arg("pred"), py::arg("target"), "The mean loss over the rows.");
+      py::arg("spec"), py::arg("pred"), py::arg("target"), py::arg("sample_weight") = py::none(),
+      "The mean loss over the rows; with sample_weight, Σ w·loss / rows (Keras's reduction).");
   m.def(
       "loss_value_and_gradient",
-      [](const LossSpec& spec, const Floats& pred, const Floats& target, bool fused) {
+      [](const LossSpec& spec, const Floats& pred, const Floats& target, bool fused,
+         const std::optional<Floats>& sample_weight) {
         auto pm = matrix_in(pred, "loss_value_and_gradient", "pred");
         auto tm = matrix_in(target, "loss_value_and_gradient", "target");
+        auto wm = optional_vector_in(sample_weight, "loss_value_and_gradient", "sample_weight");
         FloatArray grad = new_matrix(pm.rows(), pm.cols());
         auto gm = matrix_out(grad);
         Scalar loss;
         {
           py::gil_scoped_release release;
-          loss = fused ? fused_probability_loss_gradient(spec, pm, tm, gm)
-                       : loss_value_and_gradient(spec, pm, tm, gm);
+          loss = fused ? fused_probability_loss_gradient(spec, pm, tm, wm, gm)
+                       : loss_value_and_gradient(spec, pm, tm, wm, gm);
         }
         return py::make_tuple(loss, grad);
       },
       py::arg("spec"), py::arg("pred"), py::arg("target"), py::arg("fused") = false,
+      py::arg("sample_weight") = py::none(),
       "(loss, ∂loss/∂pred); fused: the gradient w.r.t. the softmax/sigmoid pre-activation.");
   m.def(
       "accuracy_sum",

@@ -156,29 +156,36 @@ void register_network(py::module_& m) {
            Release(), "Sets the loss, the optimizer (its slots are made now) and the accuracy.")
       .def(
           "train_step",
-          [](Network& net, const Floats& x, const Floats& y) {
+          [](Network& net, const Floats& x, const Floats& y,
+             const std::optional<Floats>& sample_weight) {
             auto xm = matrix_in(x, "train_step", "x");
             auto ym = matrix_in(y, "train_step", "y");
+            auto wm = optional_vector_in(sample_weight, "train_step", "sample_weight");
             py::gil_scoped_release release;
-            return net.train_step(xm, ym);
+            return net.train_step(xm, ym, wm);
           },
-          py::arg("x"), py::arg("y"),
-          "One step on the batch (x, y); not applied when its loss or a gradient is not finite.")
+          py::arg("x"), py::arg("y"), py::arg("sample_weight") = py::none(),
+          "One step on the batch (x, y), its loss weighted by sample_weight (one per row) if "
+          "given; not applied when its loss or a gradient is not finite.")
       .def(
           "train_epoch",
           [](Network& net, const Floats& x, const Floats& y,
              const py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>& order,
-             Index batch_size, const ProgressFn& progress, double progress_seconds) {
+             Index batch_size, const ProgressFn& progress, double progress_seconds,
+             const std::optional<Floats>& sample_weight) {
             auto xm = matrix_in(x, "train_epoch", "x");
             auto ym = matrix_in(y, "train_epoch", "y");
+            auto wm = optional_vector_in(sample_weight, "train_epoch", "sample_weight");
             std::vector<std::int64_t> rows(order.data(), order.data() + order.size());
             py::gil_scoped_release release;
-            return net.train_epoch(xm, ym, rows, batch_size, progress, progress_seconds);
+            return net.train_epoch(xm, ym, wm, rows, batch_size, progress, progress_seconds);
           },
           py::arg("x"), py::arg("y"), py::arg("order"), py::arg("batch_size"),
           py::arg("progress") = nullptr, py::arg("progress_seconds") = 0.2,
-          "Batches of rows order[i·batch_size:...] of x and y; progress(totals so far) about every "
-          "progress_seconds, returning False to stop. Stops at a non-finite step.")
+          py::arg("sample_weight") = py::none(),
+          "Batches of rows order[i·batch_size:...] of x, y and sample_weight (one per row, if "
+          "given); progress(totals so far) about every progress_seconds, returning False to "
+          "stop. Stops at a non-finite step.")
       .def("set_monitor_every", &Network::set_monitor_every, py::arg("every"), Release(),
            "Records LayerStats every `every` training steps (0: off).")
       .def("take_monitor_records", &Network::take_monitor_records, Release(),
@@ -196,14 +203,17 @@ void register_network(py::module_& m) {
           "LayerStats of one training-mode step on (x, y), without any update.")
       .def(
           "evaluate",
-          [](Network& net, const Floats& x, const Floats& y, Index batch_size) {
+          [](Network& net, const Floats& x, const Floats& y, Index batch_size,
+             const std::optional<Floats>& sample_weight) {
             auto xm = matrix_in(x, "evaluate", "x");
             auto ym = matrix_in(y, "evaluate", "y");
+            auto wm = optional_vector_in(sample_weight, "evaluate", "sample_weight");
             py::gil_scoped_release release;
-            return net.evaluate(xm, ym, batch_size);
+            return net.evaluate(xm, ym, wm, batch_size);
           },
-          py::arg("x"), py::arg("y"), py::arg("batch_size"),
-          "Loss and accuracy totals in inference mode; steps counts batches of batch_size.")
+          py::arg("x"), py::arg("y"), py::arg("batch_size"), py::arg("sample_weight") = py::none(),
+          "Loss and accuracy totals in inference mode, the loss weighted by sample_weight (one "
+          "per row) if given; steps counts batches of batch_size.")
       .def(
           "predict",
           [](Network& net, const Floats& x, Index batch_size, bool training) {

@@ -71,6 +71,7 @@ void Network::reserve(Index batch) {
     layers_[i]->reserve(batch);
   }
   target_.resize(batch, std::max<Index>(1, output_units()));
+  weight_.resize(batch);
   capacity_ = batch;
 }
 
@@ -128,7 +129,8 @@ double Network::activity_penalty_sums(Index n) {
   return total;
 }
 
-double Network::forward_backward(MatrixIn y, Index n, const std::vector<BackwardStage>& stages) {
+double Network::forward_backward(MatrixIn y, VectorIn w, Index n,
+                                 const std::vector<BackwardStage>& stages) {
   forward(n, true);
   const size_t last = layers_.size();
   auto pred = acts_[last].topRows(n);
@@ -141,8 +143,8 @@ double Network::forward_backward(MatrixIn y, Index n, const std::vector<Backward
                           layers_.back()->ends_in(loss_.kind == LossKind::binary_crossentropy
                                                       ? ActivationKind::sigmoid
                                                       : ActivationKind::softmax);
-  const Scalar loss = fused_loss ? fused_probability_loss_gradient(loss_, pred, y, dpred)
-                                 : loss_value_and_gradient(loss_, pred, y, dpred);
+  const Scalar loss = fused_loss ? fused_probability_loss_gradient(loss_, pred, y, w, dpred)
+                                 : loss_value_and_gradient(loss_, pred, y, w, dpred);
   const double activity = activity_penalty_sums(n) / double(std::max<Index>(n, 1));
   for (const BackwardStage& stage : stages) {
     const Index i = stage.top;
@@ -172,14 +174,14 @@ std::vector<LayerStats> Network::collect_stats(Index n) {
   return stats;
 }
 
-StepTotals Network::step_on_buffers(MatrixIn y, Index n) {
+StepTotals Network::step_on_buffers(MatrixIn y, VectorIn w, Index n) {
   StepTotals totals;
   totals.samples = n;
   totals.steps = 1;
   collect_trainable();
   const bool monitor = monitor_every_ > 0 && steps_done_ % monitor_every_ == 0;
   plan();
-  const double loss = forward_backward(y, n, monitor ? diagnostic_plan_ : step_plan_);
+  const double loss = forward_backward(y, w, n, monitor ? diagnostic_plan_ : step_plan_);
   totals.loss_sum = loss * double(n);
   totals.correct_sum = accuracy_sum(accuracy_, acts_.back().topRows(n), y);
   if (monitor) records_.push_back(MonitorRecord{steps_done_, collect_stats(n)});
@@ -225,28 +227,32 @@ std::vector<LayerStats> Network::gradient_flow(MatrixIn x, MatrixIn y) {
   std::vector<std::uint64_t> draws;
   draws.reserve(layers_.size());
   for (const auto& layer : layers_) draws.push_back(layer->random_step());
-  forward_backward(y, n, diagnostic_plan_);
+  forward_backward(y, RowVector(), n, diagnostic_plan_);
   for (size_t i = 0; i < layers_.size(); ++i) layers_[i]->set_random_step(draws[i]);
   return collect_stats(n);
 }
 
-StepTotals Network::train_step(MatrixIn x, MatrixIn y) {
+StepTotals Network::train_step(MatrixIn x, MatrixIn y) { return train_step(x, y, RowVector()); }
+
+StepTotals Network::train_step(MatrixIn x, MatrixIn y, VectorIn sample_weight) {
   ComputeLock lock(compute_mutex());
   start_threads();
   require_compiled("train_step");
   require_shape("train_step", "x", x.rows(), x.cols(), -1, input_units_);
   require_shape("train_step", "y", y.rows(), y.cols(), x.rows(), target_columns());
+  if (sample_weight.size() != 0)
+    require_shape("train_step", "sample_weight", 1, sample_weight.size(), 1, x.rows());
   const Index n = x.rows();
   reserve(n);
   acts_[0].topRows(n) = x;
-  return step_on_buffers(y, n);
+  return step_on_buffers(y, sample_weight, n);
 }
 
 // The batch's rows of x into acts_[0], each part of the copy's Partition taking the columns that
 // the first layer deals to the same thread, so they land in the cache of the core that uses them;
 // the targets too.
-void Network::gather_batch(MatrixIn x, MatrixIn y, const std::vector<std::int64_t>& order,
-                           Index start, Index n) {
+void Network::gather_batch(MatrixIn x, MatrixIn y, VectorIn w,
+                           const std::vector<std::int64_t>& order, Index start, Index n) {
   const Partition plan = Partition::loop(n * x.cols());
   plan.for_each_part([&](Index p) {
     const auto [c0, columns] = plan.share(x.cols(), p);
@@ -254,11 +260,19 @@ void Network::gather_batch(MatrixIn x, MatrixIn y, const std::vector<std::int64_
       acts_[0].row(r).segment(c0, columns) = x.row(order[start + r]).segment(c0, columns);
   });
   for (Index r = 0; r < n; ++r) target_.row(r).head(y.cols()) = y.row(order[start + r]);
+  if (w.size() != 0)
+    for (Index r = 0; r < n; ++r) weight_[r] = w[order[start + r]];
 }
 
 StepTotals Network::train_epoch(MatrixIn x, MatrixIn y, const std::vector<std::int64_t>& order,
                                 Index batch_size, const ProgressFn& progress,
                                 double progress_seconds) {
+  return train_epoch(x, y, RowVector(), order, batch_size, progress, progress_seconds);
+}
+
+StepTotals Network::train_epoch(MatrixIn x, MatrixIn y, VectorIn sample_weight,
+                                const std::vector<std::int64_t>& order, Index batch_size,
+                                const ProgressFn& progress, double progress_seconds) {
   ComputeLock lock(compute_mutex());
   start_threads();
   require_compiled("train_epoch");
@@ -266,6 +280,9 @@ StepTotals Network::train_epoch(MatrixIn x, MatrixIn y, const std::vector<std::i
   require_shape("train_epoch", "y", y.rows(), y.cols(), x.rows(), -1);
   if (batch_size < 1) throw ValueError("train_epoch: batch_size must be >= 1");
   require_shape("train_epoch", "y", y.rows(), y.cols(), x.rows(), target_columns());
+  if (sample_weight.size() != 0)
+    require_shape("train_epoch", "sample_weight", 1, sample_weight.size(), 1, x.rows());
+  const bool weighted = sample_weight.size() != 0;
   const Index total = static_cast<Index>(order.size());
   for (std::int64_t row : order)
     if (row < 0 || row >= x.rows())
@@ -277,8 +294,9 @@ StepTotals Network::train_epoch(MatrixIn x, MatrixIn y, const std::vector<std::i
   const Index target_cols = y.cols();
   for (Index start = 0; start < total; start += batch_size) {
     const Index n = std::min(batch_size, total - start);
-    gather_batch(x, y, order, start, n);
-    const StepTotals step = step_on_buffers(target_.topRows(n).leftCols(target_cols), n);
+    gather_batch(x, y, sample_weight, order, start, n);
+    const StepTotals step = step_on_buffers(target_.topRows(n).leftCols(target_cols),
+                                            weight_.head(weighted ? n : 0), n);
     epoch.finite = step.finite;
     if (!step.finite) break;
     epoch.loss_sum += step.loss_sum;

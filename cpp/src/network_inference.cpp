@@ -26,11 +26,17 @@ Index inference_block(Index batch_size, Index rows, Index widest) {
 }  // namespace
 
 StepTotals Network::evaluate(MatrixIn x, MatrixIn y, Index batch_size) {
+  return evaluate(x, y, RowVector(), batch_size);
+}
+
+StepTotals Network::evaluate(MatrixIn x, MatrixIn y, VectorIn sample_weight, Index batch_size) {
   ComputeLock lock(compute_mutex());
   start_threads();
   require_compiled("evaluate");
   require_shape("evaluate", "x", x.rows(), x.cols(), -1, input_units_);
   require_shape("evaluate", "y", y.rows(), y.cols(), x.rows(), target_columns());
+  if (sample_weight.size() != 0)
+    require_shape("evaluate", "sample_weight", 1, sample_weight.size(), 1, x.rows());
   if (batch_size < 1) throw ValueError("evaluate: batch_size must be >= 1");
   const Index batches = x.rows() / batch_size + (x.rows() % batch_size != 0);  // as Keras counts
   batch_size = inference_block(batch_size, x.rows(), widest_units());
@@ -48,8 +54,11 @@ StepTotals Network::evaluate(MatrixIn x, MatrixIn y, Index batch_size) {
     forward(n, false);
     auto pred = acts_[last].topRows(n);
     auto target = y.middleRows(start, n);
-    totals.loss_sum +=
-        (double(loss_value(loss_, pred, target)) + weight_penalty) * n + activity_penalty_sums(n);
+    const VectorIn w = sample_weight.size() != 0 ? VectorIn(sample_weight.segment(start, n))
+                                                 : VectorIn(sample_weight);
+    // The weighted mean over the block times n is Σ w l over it, however the rows are blocked.
+    totals.loss_sum += (double(loss_value(loss_, pred, target, w)) + weight_penalty) * n +
+                       activity_penalty_sums(n);
     totals.correct_sum += accuracy_sum(accuracy_, pred, target);
     totals.samples += n;
   }

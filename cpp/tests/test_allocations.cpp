@@ -298,6 +298,22 @@ TEST(Allocations, SteadyStateTrainEpochWithPartialLastBatchAllocatesNothing) {
   EXPECT_EQ(counted.count, 0) << "an epoch of 4 batches made " << counted.describe();
 }
 
+// The same with sample weights: they are gathered into a buffer sized with the others.
+TEST(Allocations, SteadyStateWeightedTrainEpochAllocatesNothing) {
+  SeedModel model(101);
+  std::vector<std::int64_t> order(101);
+  for (Index i = 0; i < 101; ++i) order[i] = (i * 37) % 101;
+  RowVector weights(101);
+  for (Index i = 0; i < 101; ++i) weights[i] = Scalar(i % 4) * 0.5f;
+  const ProgressFn progress = [](const StepTotals&) { return true; };
+  ASSERT_TRUE(model.net->train_epoch(model.x, model.y, weights, order, 32, progress, 0).finite);
+  StepTotals totals;
+  const AllocationCount counted = count_allocations(
+      [&] { totals = model.net->train_epoch(model.x, model.y, weights, order, 32, progress, 0); });
+  EXPECT_TRUE(totals.finite);
+  EXPECT_EQ(counted.count, 0) << "a weighted epoch of 4 batches made " << counted.describe();
+}
+
 // Network::compile builds the optimizer one layer at a time; its first apply with
 // global_clipnorm must not allocate either (optimizer.hpp: "so that the training step
 // allocates nothing"): the list of gradient views must be reserved for all the parameters, not

@@ -345,5 +345,110 @@ TEST(Losses, BadShapesThrowShapeError) {
   EXPECT_EQ(loss_kind_from_name("mse"), LossKind::mean_squared_error);
 }
 
+// Keras 3's weighted reduction ("sum_over_batch_size"): Σ_r w_r l_r / n, over the batch size and
+// not over Σ w, in float64 from the unweighted per-row oracle.
+double reference_weighted_loss(const LossSpec& s, const MatD& pred, const MatD& t,
+                               const std::vector<double>& w) {
+  double total = 0;
+  for (Index r = 0; r < pred.rows(); ++r)
+    total += w[size_t(r)] * reference_loss(s, pred.middleRows(r, 1), t.middleRows(r, 1));
+  return total / double(pred.rows());
+}
+
+RowVector as_weights(const std::vector<double>& w) {
+  RowVector v(Index(w.size()));
+  for (size_t i = 0; i < w.size(); ++i) v[Index(i)] = Scalar(w[i]);
+  return v;
+}
+
+TEST(WeightedLosses, ValuesAndGradientsMatchTheWeightedOracle) {
+  std::mt19937 rng(5);
+  const Index n = 6, classes = 4;
+  // Zero, fractional and large weights; their sum (6.75) differs from n, so dividing by Σ w
+  // instead of n would fail.
+  const std::vector<double> w = {0.0, 0.5, 1.0, 2.0, 0.25, 3.0};
+  const RowVector wv = as_weights(w);
+  for (const Case& c : cases(n, classes, rng)) {
+    MatD pd = to_double(c.pred);
+    const MatD td = to_double(c.target);
+    const double expected = reference_weighted_loss(c.spec, pd, td, w);
+    EXPECT_NEAR(loss_value(c.spec, c.pred, c.target, wv), expected, 1e-5 * (1 + expected))
+        << name_of(c.spec);
+    RowMatrix dpred(n, classes);
+    EXPECT_NEAR(loss_value_and_gradient(c.spec, c.pred, c.target, wv, dpred), expected,
+                1e-5 * (1 + expected))
+        << name_of(c.spec);
+    const MatD numeric =
+        numeric_gradient(pd, [&] { return reference_weighted_loss(c.spec, pd, td, w); }, 1e-6);
+    expect_close(dpred, numeric, 1e-4, "weighted " + name_of(c.spec));
+    EXPECT_TRUE((dpred.row(0).array() == 0).all()) << "a zero weight gives a zero gradient";
+  }
+}
+
+TEST(WeightedLosses, FusedGradientMatchesTheWeightedOracleThroughTheActivation) {
+  std::mt19937 rng(6);
+  const Index n = 5, classes = 3;
+  const std::vector<double> w = {1.5, 0.0, 0.2, 4.0, 1.0};
+  for (const Case& c : cases(n, classes, rng)) {
+    if (c.spec.from_logits || c.spec.kind == LossKind::mean_squared_error) continue;
+    const bool binary = c.spec.kind == LossKind::binary_crossentropy;
+    MatD zd = to_double(random_matrix(n, classes, rng, -3, 3));
+    const MatD td = to_double(c.target);
+    auto activation = [&](const MatD& z) { return binary ? sigmoid(z) : softmax(z); };
+    const RowMatrix prob = activation(zd).cast<Scalar>();
+    RowMatrix dz(n, classes);
+    const Scalar loss = fused_probability_loss_gradient(c.spec, prob, c.target, as_weights(w), dz);
+    const double expected = reference_weighted_loss(c.spec, activation(zd), td, w);
+    EXPECT_NEAR(loss, expected, 1e-5 * (1 + expected)) << name_of(c.spec);
+    const MatD numeric = numeric_gradient(
+        zd, [&] { return reference_weighted_loss(c.spec, activation(zd), td, w); }, 1e-6);
+    expect_close(dz, numeric, 1e-4, "weighted fused " + name_of(c.spec));
+  }
+}
+
+// Weights of exactly 1 multiply by 1.0f: the same bits as no weights, in every kernel.
+TEST(WeightedLosses, AllOnesWeightsGiveTheUnweightedBits) {
+  std::mt19937 rng(7);
+  const Index n = 7, classes = 3;
+  const RowVector ones = RowVector::Ones(n);
+  for (const Case& c : cases(n, classes, rng)) {
+    RowMatrix plain(n, classes), weighted(n, classes);
+    EXPECT_EQ(loss_value(c.spec, c.pred, c.target), loss_value(c.spec, c.pred, c.target, ones));
+    EXPECT_EQ(loss_value_and_gradient(c.spec, c.pred, c.target, plain),
+              loss_value_and_gradient(c.spec, c.pred, c.target, ones, weighted));
+    EXPECT_TRUE(plain == weighted) << name_of(c.spec);
+    if (c.spec.from_logits || c.spec.kind == LossKind::mean_squared_error) continue;
+    EXPECT_EQ(fused_probability_loss_gradient(c.spec, c.pred, c.target, plain),
+              fused_probability_loss_gradient(c.spec, c.pred, c.target, ones, weighted));
+    EXPECT_TRUE(plain == weighted) << "fused " << name_of(c.spec);
+  }
+}
+
+// Hand case: MSE rows with losses 1 and 4 (p = [1], [2]; t = [0], [4]), weights 3 and 0.5:
+// (3·1 + 0.5·4) / 2 = 2.5, where dividing by Σ w = 3.5 would give 1.4286.
+TEST(WeightedLosses, DividesByTheBatchSizeNotTheWeightSum) {
+  RowMatrix p(2, 1), t(2, 1), dpred(2, 1);
+  p << 1, 2;
+  t << 0, 4;
+  RowVector w(2);
+  w << 3, 0.5f;
+  const LossSpec mse = spec(LossKind::mean_squared_error);
+  EXPECT_FLOAT_EQ(loss_value(mse, p, t, w), 2.5f);
+  // ∂/∂p = w · 2 (p - t) / n: 3 · 2 · 1 / 2 = 3 and 0.5 · 2 · (-2) / 2 = -1.
+  EXPECT_FLOAT_EQ(loss_value_and_gradient(mse, p, t, w, dpred), 2.5f);
+  EXPECT_FLOAT_EQ(dpred(0, 0), 3.0f);
+  EXPECT_FLOAT_EQ(dpred(1, 0), -1.0f);
+}
+
+TEST(WeightedLosses, WrongWeightCountThrowsShapeError) {
+  const RowMatrix pred = RowMatrix::Constant(3, 4, 0.25f), t = RowMatrix::Zero(3, 4);
+  RowMatrix dpred(3, 4);
+  const LossSpec cat = spec(LossKind::categorical_crossentropy);
+  EXPECT_THROW(loss_value(cat, pred, t, RowVector::Ones(2)), ShapeError);
+  EXPECT_THROW(loss_value_and_gradient(cat, pred, t, RowVector::Ones(4), dpred), ShapeError);
+  EXPECT_THROW(fused_probability_loss_gradient(cat, pred, t, RowVector::Ones(1), dpred),
+               ShapeError);
+}
+
 }  // namespace
 }  // namespace densekit

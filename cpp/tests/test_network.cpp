@@ -222,6 +222,44 @@ TEST(Network, TrainEpochEqualsTrainStepsOnGatheredBatches) {
   EXPECT_EQ(epoch.opt->iterations(), 3);
 }
 
+// With sample weights gathered through `order` beside x and y: the same as weighted train_steps
+// on the gathered batches, bit for bit; and weights of 1 give the unweighted epoch's bits.
+TEST(Network, WeightedTrainEpochEqualsWeightedTrainStepsOnGatheredBatches) {
+  Model epoch = make_model(5, 0.3f, 0.9f, true), steps = make_model(5, 0.3f, 0.9f, true);
+  Model ones = make_model(5, 0.3f, 0.9f, true), plain = make_model(5, 0.3f, 0.9f, true);
+  std::mt19937 rng(16);
+  const RowMatrix x = random_matrix(10, 4, rng, -1, 1), y = random_labels(10, 3, rng);
+  const RowVector w = random_matrix(1, 10, rng, 0, 3).row(0);
+  const std::vector<std::int64_t> order = {3, 7, 1, 9, 0, 5, 2, 8, 6, 4};
+  const StepTotals totals = epoch.net->train_epoch(x, y, w, order, 4, ProgressFn(), 1e9);
+  double expected_loss = 0;
+  for (Index start = 0; start < 10; start += 4) {
+    const Index n = std::min<Index>(4, 10 - start);
+    RowMatrix xb(n, 4), yb(n, 1);
+    RowVector wb(n);
+    for (Index r = 0; r < n; ++r) {
+      xb.row(r) = x.row(order[start + r]);
+      yb.row(r) = y.row(order[start + r]);
+      wb[r] = w[order[start + r]];
+    }
+    expected_loss += steps.net->train_step(xb, yb, wb).loss_sum;
+  }
+  EXPECT_TRUE(totals.finite);
+  EXPECT_DOUBLE_EQ(totals.loss_sum, expected_loss);
+  EXPECT_EQ(epoch.hidden->kernel().value, steps.hidden->kernel().value);
+  EXPECT_EQ(epoch.out->kernel().value, steps.out->kernel().value);
+
+  const StepTotals with_ones =
+      ones.net->train_epoch(x, y, RowVector::Ones(10), order, 4, ProgressFn(), 1e9);
+  const StepTotals without = plain.net->train_epoch(x, y, order, 4, ProgressFn(), 1e9);
+  EXPECT_EQ(with_ones.loss_sum, without.loss_sum);
+  EXPECT_EQ(ones.hidden->kernel().value, plain.hidden->kernel().value);
+  EXPECT_EQ(ones.out->bias()->value, plain.out->bias()->value);
+  EXPECT_THROW(plain.net->train_epoch(x, y, RowVector::Ones(9), order, 4, ProgressFn(), 1),
+               ShapeError);
+  EXPECT_THROW(plain.net->train_step(x, y, RowVector::Ones(3)), ShapeError);
+}
+
 // progress_seconds = 0: called after every batch but the last; returning false stops the epoch.
 TEST(Network, TrainEpochProgressCanStopTheEpoch) {
   Model m = make_model(7, 0.1f, 0);

@@ -35,16 +35,24 @@ class Network {
   void compile(const LossSpec& loss, std::shared_ptr<Optimizer> optimizer, AccuracyKind accuracy);
 
   // One step on a batch; the update is skipped when the loss or a gradient is not finite.
+  // sample_weight: one weight per row weighting the loss as Keras does (kernels/losses.hpp), or
+  // empty for none; the accuracy is not weighted (Keras weights only `weighted_metrics`).
   StepTotals train_step(MatrixIn x, MatrixIn y);
+  StepTotals train_step(MatrixIn x, MatrixIn y, VectorIn sample_weight);
 
-  // Shuffled epoch: batch i takes rows order[i*batch_size : ...] of x and y (gathered, no copy
-  // of the data set). progress is called about every progress_seconds and at the end.
+  // Shuffled epoch: batch i takes rows order[i*batch_size : ...] of x, y and sample_weight
+  // (gathered, no copy of the data set). progress is called about every progress_seconds and at
+  // the end.
   StepTotals train_epoch(MatrixIn x, MatrixIn y, const std::vector<std::int64_t>& order,
                          Index batch_size, const ProgressFn& progress, double progress_seconds);
+  StepTotals train_epoch(MatrixIn x, MatrixIn y, VectorIn sample_weight,
+                         const std::vector<std::int64_t>& order, Index batch_size,
+                         const ProgressFn& progress, double progress_seconds);
 
   // Loss and accuracy totals in inference mode; steps counts batches of batch_size, though the
   // rows are computed in blocks of at least 256 (an output does not depend on its batch).
   StepTotals evaluate(MatrixIn x, MatrixIn y, Index batch_size);
+  StepTotals evaluate(MatrixIn x, MatrixIn y, VectorIn sample_weight, Index batch_size);
 
   // out = network(x); training selects batch statistics and random slopes, computed per batch
   // of batch_size. In inference mode the rows go in blocks of at least 256, as in evaluate.
@@ -72,13 +80,14 @@ class Network {
   void start_threads();        // the configured count's workers; ThreadStartError when refused
   Index widest_units() const;  // the most units of any activation buffer, the input's included
   void forward(Index n, bool training);  // on acts_[0].topRows(n)
-  // Rows order[start, start + n) of x and y into acts_[0] and target_.
-  void gather_batch(MatrixIn x, MatrixIn y, const std::vector<std::int64_t>& order, Index start,
-                    Index n);
-  // The backward pass and the update, for the batch in acts_[0].topRows(n) and target y.
-  StepTotals step_on_buffers(MatrixIn y, Index n);
+  // Rows order[start, start + n) of x, y and w (unless empty) into acts_[0], target_, weight_.
+  void gather_batch(MatrixIn x, MatrixIn y, VectorIn w, const std::vector<std::int64_t>& order,
+                    Index start, Index n);
+  // The backward pass and the update, for the batch in acts_[0].topRows(n), target y, weights w.
+  StepTotals step_on_buffers(MatrixIn y, VectorIn w, Index n);
   // Forward, loss (penalties included) and the backward stages, without the update.
-  double forward_backward(MatrixIn y, Index n, const std::vector<BackwardStage>& stages);
+  double forward_backward(MatrixIn y, VectorIn w, Index n,
+                          const std::vector<BackwardStage>& stages);
   // The regularizers of the trained parameters: Σ of their penalties, each one's gradient added
   // to the parameter's (after the backward pass wrote it).
   double add_weight_penalties();
@@ -102,6 +111,7 @@ class Network {
   std::vector<RowMatrix> acts_;           // acts_[0]: input batch; acts_[i + 1]: output of layer i
   std::vector<RowMatrix> grads_;          // grads_[i]: ∂loss/∂acts_[i]
   RowMatrix target_;                      // gathered targets of the batch
+  RowVector weight_;                      // gathered sample weights of the batch
   std::vector<Parameter*> trainable_;     // parameters the optimizer updates
   Index lowest_trained_layer_ = 0;        // layers below it need no backward at all
   std::vector<BackwardStage> step_plan_;  // a training step's backward, fusions included

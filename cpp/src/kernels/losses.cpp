@@ -133,12 +133,27 @@ double loss_row(const LossSpec& spec, MatrixIn pred, MatrixIn target, Index r, M
   return 0;
 }
 
-double mean_loss(const LossSpec& spec, MatrixIn pred, MatrixIn target, MatrixOut* dpred) {
+// Weights: nullptr for all ones. Row r's gradient is scaled by w_r / n and its loss by w_r.
+double mean_loss(const LossSpec& spec, MatrixIn pred, MatrixIn target, const Scalar* weight,
+                 MatrixOut* dpred) {
   const Index rows = pred.rows();
   const Scalar scale = Scalar(1) / static_cast<Scalar>(rows);
-  const double total = parallel_sum(
-      rows, pred.size(), [&](Index r) { return loss_row(spec, pred, target, r, dpred, scale); });
+  const double total = parallel_sum(rows, pred.size(), [&](Index r) {
+    if (!weight) return loss_row(spec, pred, target, r, dpred, scale);
+    return double(weight[r]) * loss_row(spec, pred, target, r, dpred, weight[r] * scale);
+  });
   return total / static_cast<double>(rows);
+}
+
+const RowVector kNoWeights;
+
+// The weights as a pointer (nullptr when empty), checked to hold one per row.
+const Scalar* weights_of(const char* where, VectorIn weight, Index rows) {
+  if (weight.size() == 0) return nullptr;
+  if (weight.size() != rows)
+    throw ShapeError(std::string(where) + ": weight has " + std::to_string(weight.size()) +
+                     " values for " + std::to_string(rows) + " rows");
+  return weight.data();
 }
 
 Index argmax_row(MatrixIn m, Index r) {
@@ -160,31 +175,49 @@ LossKind loss_kind_from_name(const std::string& name) {
 }
 
 Scalar loss_value(const LossSpec& spec, MatrixIn pred, MatrixIn target) {
+  return loss_value(spec, pred, target, kNoWeights);
+}
+
+Scalar loss_value(const LossSpec& spec, MatrixIn pred, MatrixIn target, VectorIn weight) {
   check_target("loss_value", spec, pred, target);
-  return static_cast<Scalar>(mean_loss(spec, pred, target, nullptr));
+  const Scalar* w = weights_of("loss_value", weight, pred.rows());
+  return static_cast<Scalar>(mean_loss(spec, pred, target, w, nullptr));
 }
 
 Scalar loss_value_and_gradient(const LossSpec& spec, MatrixIn pred, MatrixIn target,
                                MatrixOut dpred) {
-  check_target("loss_value_and_gradient", spec, pred, target);
-  require_shape("loss_value_and_gradient", "dpred", dpred.rows(), dpred.cols(), pred.rows(),
-                pred.cols());
-  return static_cast<Scalar>(mean_loss(spec, pred, target, &dpred));
+  return loss_value_and_gradient(spec, pred, target, kNoWeights, dpred);
 }
 
-// softmax/sigmoid then the loss on probabilities: ∂loss/∂z = (p Σt - t) / n for categorical
-// (Σt = 1 for one-hot targets), and (p - t) / (n C) for binary.
+Scalar loss_value_and_gradient(const LossSpec& spec, MatrixIn pred, MatrixIn target,
+                               VectorIn weight, MatrixOut dpred) {
+  const char* where = "loss_value_and_gradient";
+  check_target(where, spec, pred, target);
+  require_shape(where, "dpred", dpred.rows(), dpred.cols(), pred.rows(), pred.cols());
+  const Scalar* w = weights_of(where, weight, pred.rows());
+  return static_cast<Scalar>(mean_loss(spec, pred, target, w, &dpred));
+}
+
 Scalar fused_probability_loss_gradient(const LossSpec& spec, MatrixIn prob, MatrixIn target,
                                        MatrixOut dz) {
+  return fused_probability_loss_gradient(spec, prob, target, kNoWeights, dz);
+}
+
+// softmax/sigmoid then the loss on probabilities: ∂loss/∂z = w (p Σt - t) / n for categorical
+// (Σt = 1 for one-hot targets), and w (p - t) / (n C) for binary.
+Scalar fused_probability_loss_gradient(const LossSpec& spec, MatrixIn prob, MatrixIn target,
+                                       VectorIn weight, MatrixOut dz) {
   const char* where = "fused_probability_loss_gradient";
   check_target(where, spec, prob, target);
   require_shape(where, "dz", dz.rows(), dz.cols(), prob.rows(), prob.cols());
   if (spec.from_logits || spec.kind == LossKind::mean_squared_error)
     throw ValueError(std::string(where) + ": needs a probability cross-entropy loss");
+  const Scalar* w = weights_of(where, weight, prob.rows());
   const Index rows = prob.rows(), classes = prob.cols();
   const bool binary = spec.kind == LossKind::binary_crossentropy;
-  const Scalar scale = Scalar(1) / static_cast<Scalar>(binary ? rows * classes : rows);
+  const Scalar base = Scalar(1) / static_cast<Scalar>(binary ? rows * classes : rows);
   parallel_for(rows, prob.size(), [&](Index r) {
+    const Scalar scale = w ? w[r] * base : base;
     Scalar t_sum = 1;
     if (!binary && !is_sparse(spec)) t_sum = target.row(r).sum();
     for (Index j = 0; j < classes; ++j) {
@@ -192,7 +225,7 @@ Scalar fused_probability_loss_gradient(const LossSpec& spec, MatrixIn prob, Matr
       dz(r, j) = (binary ? prob(r, j) - t : prob(r, j) * t_sum - t) * scale;
     }
   });
-  return static_cast<Scalar>(mean_loss(spec, prob, target, nullptr));
+  return static_cast<Scalar>(mean_loss(spec, prob, target, w, nullptr));
 }
 
 AccuracyKind accuracy_for_loss(const LossSpec& spec) {

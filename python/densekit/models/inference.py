@@ -7,7 +7,7 @@ callbacks hear of them once, as fit's chunks; with such a callback, one call per
 import numpy as np
 
 from densekit import callbacks as callbacks_module
-from densekit.models import _arguments, _data
+from densekit.models import _arguments, _data, _weights, data_adapters
 
 __all__ = ["Inference"]
 
@@ -35,33 +35,52 @@ class Inference:
         The arguments are Keras 3's, plus `allow_nonfinite`. `steps` evaluates the first `steps`
         batches only (all the samples in `steps` batches when `batch_size` is None, as Keras);
         `callbacks` get the `on_test_*` hooks (the batch hooks once for all the batches unless a
-        callback needs each one); `verbose` prints the progress bar. `sample_weight` is not
-        implemented (NotImplementedError); an unknown keyword argument raises ValueError, as in
-        Keras.
+        callback needs each one); `verbose` prints the progress bar. `sample_weight` weights the
+        loss as in `fit`. `x` may be a PyDataset or a generator of `(x, y[, sample_weight])`
+        batches (with `steps`, its first `steps` batches). An unknown keyword argument raises
+        ValueError, as in Keras.
         """
         _arguments.unrecognized("evaluate", kwargs)
         self._require_compiled("evaluate")
-        _arguments.not_implemented("evaluate", sample_weight=sample_weight)
         batch_size = _arguments.optional_batch_size(batch_size, "evaluate")
         verbose = _arguments.verbose(verbose, "evaluate")
         steps = _arguments.steps(steps, "evaluate")
+        if data_adapters.is_stream(x):
+            data_adapters.refuse_with_stream(
+                "evaluate", data_adapters.kind_of(x), y=y, sample_weight=sample_weight
+            )
+            stream = data_adapters.BatchStream(x, "evaluate", steps)
+            self._matrices_of_batch(stream.peek(), "evaluate", allow_nonfinite)
+            cbs = self._inference_callbacks(callbacks, verbose, stream.num_batches)
+            try:
+                logs = self._test_stream(stream, allow_nonfinite, cbs)
+            finally:
+                stream.close()
+            return _data.result_of(logs, return_dict)
         xm, ym = self._matrices(x, y, "evaluate", allow_nonfinite)
+        w = _weights.sample_weights(sample_weight, xm.shape[0], "evaluate")
         batch_size = batch_size or _arguments.default_batch_size(xm.shape[0], steps)
         batches = _arguments.batches(xm.shape[0], batch_size, steps, "evaluate")
         xm, ym = _data.first_rows(batches, batch_size, xm, ym)
-        cbs = callbacks_module.CallbackList(
+        if w is not None:
+            (w,) = _data.first_rows(batches, batch_size, w)
+        cbs = self._inference_callbacks(callbacks, verbose, batches)
+        return _data.result_of(self._test(xm, ym, w, batch_size, cbs), return_dict)
+
+    def _inference_callbacks(self, callbacks, verbose, steps):
+        return callbacks_module.CallbackList(
             callbacks,
             add_progbar=verbose != 0,
             model=self,
             verbose=verbose,
             epochs=1,
-            steps=batches,
+            steps=steps,
         )
-        return _data.result_of(self._test(xm, ym, batch_size, cbs), return_dict)
 
-    def _test(self, x, y, batch_size, cbs):
-        """The logs of the network on (x, y) in inference mode, with the on_test_* hooks of the
-        CallbackList `cbs`: evaluate's loop, and fit's validation."""
+    def _test(self, x, y, w, batch_size, cbs):
+        """The logs of the network on (x, y), the loss weighted by `w` (or None), in inference
+        mode, with the on_test_* hooks of the CallbackList `cbs`: evaluate's loop, and fit's
+        validation."""
         key = self._metric_key
         self.stop_evaluating = False
         cbs.on_test_begin()
@@ -70,13 +89,37 @@ class Inference:
             for step, start in enumerate(range(0, x.shape[0], batch_size)):
                 cbs.on_test_batch_begin(step)
                 rows = slice(start, start + batch_size)
-                totals.add(self._network.evaluate(x[rows], y[rows], batch_size))
+                weights = None if w is None else w[rows]
+                totals.add(
+                    self._network.evaluate(x[rows], y[rows], batch_size, sample_weight=weights)
+                )
                 cbs.on_test_batch_end(step, _data.logs_of(totals, key))
                 if self.stop_evaluating:
                     break
         else:
-            totals = self._network.evaluate(x, y, batch_size)
+            totals = self._network.evaluate(x, y, batch_size, sample_weight=w)
             cbs.on_test_batch_end(-(-x.shape[0] // batch_size) - 1, _data.logs_of(totals, key))
+        logs = _data.logs_of(totals, key)
+        cbs.on_test_end(logs)
+        return logs
+
+    def _test_stream(self, stream, allow_nonfinite, cbs):
+        """`_test` on the next epoch of the BatchStream `stream`, one C++ call per batch."""
+        key = self._metric_key
+        self.stop_evaluating = False
+        cbs.on_test_begin()
+        totals = _data.Totals()
+        batches, _ = stream.next_epoch()
+        try:
+            for step, batch in enumerate(batches):
+                cbs.on_test_batch_begin(step)
+                xm, ym, w = self._matrices_of_batch(batch, stream.where, allow_nonfinite)
+                totals.add(self._network.evaluate(xm, ym, xm.shape[0], sample_weight=w))
+                cbs.on_test_batch_end(step, _data.logs_of(totals, key))
+                if self.stop_evaluating:
+                    break
+        finally:
+            batches.close()
         logs = _data.logs_of(totals, key)
         cbs.on_test_end(logs)
         return logs
@@ -90,11 +133,14 @@ class Inference:
         unless a callback needs each batch); `verbose` prints the progress bar. Since an
         inference output does not depend on the rest of its batch, the rows are computed in
         blocks of at least 256 whatever `batch_size` (default 32) is, unless a callback needs
-        each batch.
+        each batch. `x` may be a PyDataset or a generator of batches (`x` alone or a tuple whose
+        first element is `x`).
         """
         batch_size = _arguments.optional_batch_size(batch_size, "predict")
         verbose = _arguments.verbose(verbose, "predict")
         steps = _arguments.steps(steps, "predict")
+        if data_adapters.is_stream(x):
+            return self._predict_stream(x, steps, callbacks, verbose)
         if not verbose and not callbacks and steps is None:
             return self._run(x, batch_size=batch_size or 32, training=False)
         matrix = self._predict_inputs(x)
@@ -126,6 +172,32 @@ class Inference:
         cbs.on_predict_end()
         return out
 
+    def _predict_stream(self, data, steps, callbacks, verbose):
+        """predict on a PyDataset or an iterator: the x of each batch, one C++ call each."""
+        stream = data_adapters.BatchStream(data, "predict", steps)
+        cbs = self._inference_callbacks(callbacks, verbose, stream.num_batches)
+        self.stop_predicting = False
+        cbs.on_predict_begin()
+        outputs = []
+        batches, _ = stream.next_epoch()
+        try:
+            for step, batch in enumerate(batches):
+                cbs.on_predict_batch_begin(step)
+                x, _, _ = data_adapters.unpack(batch, "predict")
+                matrix = self._predict_inputs(x)
+                outputs.append(self._outputs(matrix, matrix.shape[0]))
+                cbs.on_predict_batch_end(step, {"outputs": outputs[-1]})
+                if self.stop_predicting:
+                    break
+        finally:
+            batches.close()
+            stream.close()
+        if not outputs:
+            raise ValueError("predict: the input yielded no batch")
+        out = np.concatenate(outputs)
+        cbs.on_predict_end()
+        return out
+
     def _predict_inputs(self, x):
         if not self.built and np.ndim(x) < 2:
             raise ValueError(
@@ -143,14 +215,12 @@ class Inference:
         return self._outputs(self._predict_inputs(x), batch_size, training)
 
     def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
-        """Loss (and accuracy) on one batch in inference mode.
-
-        `sample_weight` is not implemented (NotImplementedError).
-        """
+        """Loss (and accuracy) on one batch in inference mode; `sample_weight` (one weight per
+        sample) weights the loss as in `evaluate`."""
         self._require_compiled("test_on_batch")
-        _arguments.not_implemented("test_on_batch", sample_weight=sample_weight)
         xm, ym = self._matrices(x, y, "test_on_batch")
-        result = self._network.evaluate(xm, ym, xm.shape[0])
+        w = _weights.sample_weights(sample_weight, xm.shape[0], "test_on_batch")
+        result = self._network.evaluate(xm, ym, xm.shape[0], sample_weight=w)
         return _data.result_of(_data.logs_of(result, self._metric_key), return_dict)
 
     def predict_on_batch(self, x):

@@ -1,16 +1,18 @@
 """compile / fit for Sequential, driving the C++ network (evaluate and predict: inference.py).
 
-The hot loop is in C++: `fit` hands each epoch to `Network.train_epoch` (batches gathered by
-index, one training step per batch, the GIL released) and only wakes Python every few hundred
-milliseconds to draw the progress bar. When a user callback must see every batch, it falls back
-to one C++ call per batch.
+The hot loop is in C++: `fit` hands each epoch of arrays to `Network.train_epoch` (batches
+gathered by index, one training step per batch, the GIL released) and only wakes Python every few
+hundred milliseconds to draw the progress bar. When a user callback must see every batch, or the
+data comes from Python a batch at a time (`data_adapters`), it falls back to one C++ call per
+batch.
 """
 
+import functools
 import warnings
 
 from densekit import _core, _seeds, losses
 from densekit import callbacks as callbacks_module
-from densekit.models import _arguments, _data
+from densekit.models import _arguments, _data, _weights, data_adapters
 from densekit.models.compile_state import CompileState
 from densekit.models.fit_state import FitState
 from densekit.models.gradient_recording import GradientRecording, pair_with_layers
@@ -173,16 +175,21 @@ class Trainer:
         `steps_per_epoch` runs that many batches per epoch, continuing through the data from
         one epoch to the next as Keras does with arrays (see `_data.EpochRows`); with
         `batch_size` None the batches are then ceil(samples / steps_per_epoch) samples.
-        `validation_steps` validates on the first that many batches. `class_weight`,
-        `sample_weight` and `shuffle="batch"` are not implemented: they raise
+        `validation_steps` validates on the first that many batches. `shuffle="batch"` raises
         NotImplementedError.
+
+        `x` may also be a `keras.utils.PyDataset` or a generator (any iterator) of `(x, y)` or
+        `(x, y, sample_weight)` batches, and so may `validation_data`; each of their batches is
+        one C++ step, and the steps rules are Keras's (see `data_adapters`). `sample_weight`
+        (one non-negative weight per sample, also as `validation_data`'s third element) and
+        `class_weight` ({class index: weight}) weight the loss as Keras 3 does: Σ w·loss over
+        the batch size; the accuracy is not weighted (Keras weights only `weighted_metrics`).
 
         A step whose loss or gradient is not finite is not applied: training stops there, the
         weights stay at the last finite state, and `history.stopped_on_nonfinite` says where.
         An epoch in which no step was applied logs NaN, not a mean over no samples.
         """
         self._require_compiled("fit")
-        _arguments.not_implemented("fit", class_weight=class_weight, sample_weight=sample_weight)
         if isinstance(shuffle, str):  # Keras's "batch": shuffle within batches only
             _arguments.not_implemented("fit", default=True, shuffle=shuffle)
         batch_size_arg = _arguments.optional_batch_size(batch_size, "fit")
@@ -195,38 +202,63 @@ class Trainer:
         validation_steps = _arguments.steps(validation_steps, "fit", "validation_steps")
         if validation_batch_size is not None:
             validation_batch_size = _arguments.batch_size(validation_batch_size, "fit")
-        x_train, y_train = self._matrices(x, y, "fit", allow_nonfinite)
-        if validation_data is not None:
-            x_val, y_val = self._validation_matrices(validation_data, allow_nonfinite)
+        if class_weight is not None and sample_weight is not None:
+            raise ValueError(
+                "fit: class_weight and sample_weight cannot both be given (as in Keras). "
+                f"Received: class_weight={class_weight!r} and a sample_weight"
+            )
+        rng = _seeds.generator(seed)
+        if data_adapters.is_stream(x):
+            kind = data_adapters.kind_of(x)
+            data_adapters.refuse_with_stream(
+                "fit", kind, y=y, sample_weight=sample_weight, validation_split=validation_split
+            )
+            if class_weight is not None and kind != "PyDataset":
+                raise ValueError(
+                    "fit: class_weight is not supported for a generator (as in Keras); use a "
+                    f"PyDataset or yield sample weights. Received: class_weight={class_weight!r}"
+                )
+            epoch_rows = data_adapters.BatchStream(
+                x, "fit", steps_per_epoch, shuffle, rng, "steps_per_epoch"
+            )
+            self._matrices_of_batch(epoch_rows.peek(), "fit", allow_nonfinite)
+            class_weight = self._class_weight(class_weight, "fit")
+            steps_shown = epoch_rows.num_batches
+
+            def run_epoch(batches, cbs, key):
+                return self._epoch_from_stream(batches, cbs, key, class_weight, allow_nonfinite)
+
         else:
-            x_train, y_train, x_val, y_val = _data.split_validation(
-                x_train, y_train, validation_split
-            )
-        samples = x_train.shape[0]
-        batch_size = batch_size_arg or _arguments.default_batch_size(samples, steps_per_epoch)
-        epoch_rows = _data.EpochRows(
-            samples, batch_size, steps_per_epoch, shuffle, _seeds.generator(seed)
+            x_train, y_train = self._matrices(x, y, "fit", allow_nonfinite)
+            w_train = _weights.sample_weights(sample_weight, x_train.shape[0], "fit")
+            if validation_data is None and validation_split:
+                x_train, y_train, x_val, y_val = _data.split_validation(
+                    x_train, y_train, validation_split
+                )
+                if w_train is not None:  # as Keras, the weights are split with the data
+                    w_train, w_val = w_train[: x_train.shape[0]], w_train[x_train.shape[0] :]
+                validation_data = (x_val, y_val) if w_train is None else (x_val, y_val, w_val)
+            if class_weight is not None:  # as Keras, for the training samples only
+                w_train = _weights.from_class_weight(
+                    self._class_weight(class_weight, "fit"), y_train
+                )
+            samples = x_train.shape[0]
+            batch_size = batch_size_arg or _arguments.default_batch_size(samples, steps_per_epoch)
+            epoch_rows = _data.EpochRows(samples, batch_size, steps_per_epoch, shuffle, rng)
+            steps_shown = steps_per_epoch or epoch_rows.batches
+
+            def run_epoch(order, cbs, key):
+                runner = (
+                    self._epoch_per_batch if cbs.needs_batch_hooks("train") else self._epoch_in_core
+                )
+                return runner(x_train, y_train, w_train, order, batch_size, cbs, key)
+
+        validate, validation_stream = self._validation(
+            validation_data,
+            validation_steps,
+            validation_batch_size or batch_size_arg,
+            allow_nonfinite,
         )
-        if x_val is not None:
-            # As Keras: the validation batch size falls back on the batch_size given, not on
-            # one computed from steps_per_epoch.
-            validation_batch_size = (
-                validation_batch_size
-                or batch_size_arg
-                or _arguments.default_batch_size(x_val.shape[0], validation_steps)
-            )
-            x_val, y_val = _data.first_rows(
-                _arguments.batches(
-                    x_val.shape[0],
-                    validation_batch_size,
-                    validation_steps,
-                    "fit",
-                    "validation_steps",
-                ),
-                validation_batch_size,
-                x_val,
-                y_val,
-            )
         key = self._metric_key
         cbs = callbacks_module.CallbackList(
             callbacks,
@@ -235,9 +267,8 @@ class Trainer:
             model=self,
             verbose=verbose,
             epochs=epochs,
-            steps=steps_per_epoch or epoch_rows.batches,
+            steps=steps_shown,
         )
-        run_epoch = self._epoch_per_batch if cbs.needs_batch_hooks("train") else self._epoch_in_core
         # The network a GradientMonitor switches on, even if a callback rebuilds the model.
         network = self._network
         self.stop_training = False
@@ -247,9 +278,13 @@ class Trainer:
             cbs.on_train_begin()  # where a BackupAndRestore may resume an earlier run
             epoch_logs = {}
             for epoch in range(progress.initial_epoch, epochs):
+                if isinstance(epoch_rows, data_adapters.BatchStream) and epoch_rows.exhausted():
+                    break
                 cbs.on_epoch_begin(epoch)
                 order, ran_out = progress.rows_of_epoch(epoch)
-                totals = run_epoch(x_train, y_train, order, batch_size, cbs, key)
+                totals = run_epoch(order, cbs, key)
+                if not totals.steps and totals.finite:
+                    self.stop_training = True  # a stream with no batch left
                 if ran_out and totals.finite and not self.stop_training:
                     warnings.warn(
                         f"fit: epoch {epoch + 1} ran out of data after "
@@ -262,9 +297,9 @@ class Trainer:
                 if not totals.finite:
                     self.history.stopped_on_nonfinite = {"epoch": epoch, "step": totals.steps}
                     self.stop_training = True
-                elif x_val is not None and _arguments.should_validate(epoch, validation_freq):
+                elif validate is not None and _arguments.should_validate(epoch, validation_freq):
                     # As Keras, validation is an evaluate: the callbacks hear its on_test_* hooks.
-                    val = self._test(x_val, y_val, validation_batch_size, cbs)
+                    val = validate(cbs)
                     epoch_logs.update({f"val_{k}": v for k, v in val.items()})
                 progress.end_epoch()
                 cbs.on_epoch_end(epoch, epoch_logs)
@@ -287,6 +322,9 @@ class Trainer:
         finally:
             network.set_monitor_every(0)
             self._fit_state = None
+            for source in (epoch_rows, validation_stream):
+                if isinstance(source, data_adapters.BatchStream):
+                    source.close()
         return self.history
 
     def _training_state(self):
@@ -302,30 +340,107 @@ class Trainer:
             raise RuntimeError(f"Sequential '{self.name}': no fit is running")
         self._fit_state.restore(state)
 
-    def _validation_matrices(self, validation_data, allow_nonfinite):
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise ValueError(
-                "fit: validation_data must be a tuple (x_val, y_val). "
-                f"Received: validation_data of type {type(validation_data).__name__}"
+    def _validation(self, validation_data, steps, batch_size, allow_nonfinite):
+        """(a function of the CallbackList that validates, the BatchStream it reads or None);
+        (None, None) without validation data."""
+        if validation_data is None:
+            return None, None
+        where = "fit (validation_data)"
+        if data_adapters.is_stream(validation_data):
+            stream = data_adapters.BatchStream(
+                validation_data, where, steps, False, None, "validation_steps"
             )
-        return self._matrices(*validation_data, "fit (validation_data)", allow_nonfinite)
+            return functools.partial(self._test_stream, stream, allow_nonfinite), stream
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError(
+                "fit: validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
+                "val_sample_weight), a PyDataset or a generator. "
+                f"Received: validation_data of type {type(validation_data).__name__}"
+                + (
+                    f" with {len(validation_data)} elements"
+                    if isinstance(validation_data, (tuple, list))
+                    else ""
+                )
+            )
+        x_val, y_val = self._matrices(*validation_data[:2], where, allow_nonfinite)
+        w_val = None
+        if len(validation_data) == 3:
+            w_val = _weights.sample_weights(
+                validation_data[2], x_val.shape[0], where, "val_sample_weight"
+            )
+        # As Keras: the validation batch size falls back on the batch_size given, not on one
+        # computed from steps_per_epoch.
+        batch_size = batch_size or _arguments.default_batch_size(x_val.shape[0], steps)
+        batches = _arguments.batches(x_val.shape[0], batch_size, steps, "fit", "validation_steps")
+        x_val, y_val = _data.first_rows(batches, batch_size, x_val, y_val)
+        if w_val is not None:
+            (w_val,) = _data.first_rows(batches, batch_size, w_val)
+        return functools.partial(self._test, x_val, y_val, w_val, batch_size), None
 
-    def _epoch_in_core(self, x, y, order, batch_size, cbs, key):
+    def _class_weight(self, class_weight, where):
+        """`class_weight` checked against the model's classes (2 for one output unit)."""
+        if class_weight is None:
+            return None
+        units = self._network.output_units
+        return _weights.check_class_weight(class_weight, max(units, 2), where)
+
+    def _matrices_of_batch(self, batch, where, allow_nonfinite, class_weight=None):
+        """(x, y, sample weights or None) of one batch from a stream, as the network's."""
+        x, y, weights = data_adapters.unpack(batch, where)
+        if y is None:
+            raise ValueError(
+                f"{where}: a training or evaluation batch must be (x, y) or "
+                f"(x, y, sample_weight); this one has no targets"
+            )
+        xm, ym = self._matrices(x, y, where, allow_nonfinite)
+        if class_weight is not None:
+            if weights is not None:
+                raise ValueError(
+                    f"{where}: class_weight and sample_weight cannot both be given; a batch "
+                    f"has sample weights"
+                )
+            return xm, ym, _weights.from_class_weight(class_weight, y)
+        return xm, ym, _weights.sample_weights(weights, xm.shape[0], where)
+
+    def _epoch_from_stream(self, batches, cbs, key, class_weight, allow_nonfinite):
+        """One C++ step per batch of the iterator `batches`, with every batch hook."""
+        summed = _data.Totals()
+        try:
+            for step, batch in enumerate(batches):
+                cbs.on_train_batch_begin(step)
+                xm, ym, w = self._matrices_of_batch(batch, "fit", allow_nonfinite, class_weight)
+                result = self._network.train_step(xm, ym, sample_weight=w)
+                if not result.finite:
+                    summed.finite = False
+                    break
+                summed.add(result)
+                cbs.on_train_batch_end(step, _data.logs_of(summed, key))
+                if self.stop_training:
+                    break
+        finally:
+            batches.close()  # the epoch's end (on_epoch_end) even when it stopped early
+        return summed
+
+    def _epoch_in_core(self, x, y, w, order, batch_size, cbs, key):
         def progress(totals):
             cbs.on_train_batch_end(totals.steps - 1, _data.logs_of(totals, key))
             return not self.stop_training
 
-        totals = self._network.train_epoch(x, y, order, batch_size, progress, _PROGRESS_SECONDS)
+        totals = self._network.train_epoch(
+            x, y, order, batch_size, progress, _PROGRESS_SECONDS, sample_weight=w
+        )
         if totals.steps:
             cbs.on_train_batch_end(totals.steps - 1, _data.logs_of(totals, key))
         return totals
 
-    def _epoch_per_batch(self, x, y, order, batch_size, cbs, key):
+    def _epoch_per_batch(self, x, y, w, order, batch_size, cbs, key):
         summed = _data.Totals()
         for step, start in enumerate(range(0, len(order), batch_size)):
             cbs.on_train_batch_begin(step)
             rows = order[start : start + batch_size]
-            result = self._network.train_step(x[rows], y[rows])
+            result = self._network.train_step(
+                x[rows], y[rows], sample_weight=None if w is None else w[rows]
+            )
             if not result.finite:
                 summed.finite = False
                 break
@@ -338,12 +453,15 @@ class Trainer:
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
         """One training step on one batch; returns the loss (and accuracy).
 
-        `sample_weight` and `class_weight` are not implemented (NotImplementedError).
+        `sample_weight` (one weight per sample) or `class_weight` ({class: weight}) weight the
+        loss as in `fit`.
         """
         self._require_compiled("train_on_batch")
-        _arguments.not_implemented(
-            "train_on_batch", sample_weight=sample_weight, class_weight=class_weight
-        )
+        if class_weight is not None and sample_weight is not None:
+            raise ValueError("train_on_batch: class_weight and sample_weight cannot both be given")
         xm, ym = self._matrices(x, y, "train_on_batch")
-        result = self._network.train_step(xm, ym)
+        w = _weights.sample_weights(sample_weight, xm.shape[0], "train_on_batch")
+        if class_weight is not None:
+            w = _weights.from_class_weight(self._class_weight(class_weight, "train_on_batch"), y)
+        result = self._network.train_step(xm, ym, sample_weight=w)
         return _data.result_of(_data.logs_of(result, self._metric_key), return_dict)

@@ -1,9 +1,10 @@
-"""Utilities: `set_random_seed` and `to_categorical`."""
+"""Utilities: `set_random_seed`, `to_categorical`, and `PyDataset` (alias `Sequence`)."""
 
 from densekit.utils.numerical_utils import to_categorical
+from densekit.utils.py_dataset import PyDataset, Sequence
 from densekit.utils.random_seed import set_random_seed
 
-__all__ = ["set_random_seed", "to_categorical"]
+__all__ = ["PyDataset", "Sequence", "set_random_seed", "to_categorical"]
 
 
 def __dir__():

@@ -1,6 +1,10 @@
 // Loss kernels with their gradients, Keras 3 definitions, averaged over the batch
 // ("sum_over_batch_size"). Each returns the mean loss and writes dpred = ∂loss/∂pred.
 //
+// Optional per-sample weights w (one per row; an empty vector means all ones) follow Keras 3's
+// reduce_weighted_values: loss = Σ_r w_r l_r / n, divided by the batch size n, not by Σ w, so
+// ∂loss/∂pred_r = w_r ∂l_r/∂pred_r / n. Weights of exactly 1 give the unweighted bits.
+//
 // Targets are float32 matrices: (n, 1) class indices for the sparse loss, (n, classes) otherwise.
 #pragma once
 
@@ -29,10 +33,13 @@ constexpr Scalar kLossEpsilon = 1e-7f;
 
 // Mean loss only (evaluate).
 Scalar loss_value(const LossSpec& spec, MatrixIn pred, MatrixIn target);
+Scalar loss_value(const LossSpec& spec, MatrixIn pred, MatrixIn target, VectorIn weight);
 
 // Mean loss and dpred (may be only partially written for rows the loss ignores: none do today).
 Scalar loss_value_and_gradient(const LossSpec& spec, MatrixIn pred, MatrixIn target,
                                MatrixOut dpred);
+Scalar loss_value_and_gradient(const LossSpec& spec, MatrixIn pred, MatrixIn target,
+                               VectorIn weight, MatrixOut dpred);
 
 // The fused gradient through the output activation for a probability loss:
 // softmax + (sparse) categorical cross-entropy, and sigmoid + binary cross-entropy, both give
@@ -41,6 +48,8 @@ Scalar loss_value_and_gradient(const LossSpec& spec, MatrixIn pred, MatrixIn tar
 // Returns the mean loss computed from the probabilities `prob` (clipped as Keras does).
 Scalar fused_probability_loss_gradient(const LossSpec& spec, MatrixIn prob, MatrixIn target,
                                        MatrixOut dz);
+Scalar fused_probability_loss_gradient(const LossSpec& spec, MatrixIn prob, MatrixIn target,
+                                       VectorIn weight, MatrixOut dz);
 
 // Keras's accuracy metrics:
 //   binary              (pred > 0.5) == target, averaged over the last axis (0.5 even for logits)

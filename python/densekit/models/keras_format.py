@@ -203,13 +203,16 @@ def load_h5(model, source, where, load_optimizer):
     h5py = _h5py()
     try:
         h5 = h5py.File(source, "r")
-    except OSError as e:
+    except (OSError, OverflowError) as e:  # h5py's file-object reader overflows on huge offsets
         raise ValueError(
             f"{where}: not a readable HDF5 file; it may be truncated or corrupt ({e})"
         ) from e
     with h5:
-        assignments = _layer_plan(model, h5, where)
-        optimizer_update = _optimizer_plan(model, h5, where) if load_optimizer else None
+        try:
+            assignments = _layer_plan(model, h5, where)
+            optimizer_update = _optimizer_plan(model, h5, where) if load_optimizer else None
+        except (OSError, KeyError, RuntimeError, OverflowError) as e:  # h5py on a broken file
+            raise ValueError(f"{where}: cannot be read; the file may be corrupt ({e})") from e
     # everything was read and checked: now write, all together under the compute lock
     assign_variables([variable for variable, _ in assignments], [value for _, value in assignments])
     if optimizer_update is not None:
@@ -235,7 +238,7 @@ def _vars(h5, path, where):
             if not key.isdigit() or not isinstance(entry, h5py.Dataset):
                 raise ValueError(f"unexpected entry {key!r}")
             datasets[int(key)] = entry
-    except (OSError, KeyError, RuntimeError, TypeError) as e:
+    except (OSError, KeyError, RuntimeError, TypeError, OverflowError) as e:
         raise ValueError(f"{where}: cannot read {path}/vars; the file may be corrupt ({e})") from e
     except ValueError as e:
         if str(e).startswith(where):
@@ -252,7 +255,7 @@ def _read(dataset, what, shapes):
     """A dataset's array once `_file_guards.checked_dataset` has let it through."""
     try:
         return _file_guards.checked_dataset(_h5py(), dataset, what, shapes)
-    except (OSError, KeyError, RuntimeError, TypeError) as e:
+    except (OSError, KeyError, RuntimeError, TypeError, OverflowError) as e:
         raise ValueError(f"{what}: cannot be read; the file may be corrupt ({e})") from e
 
 

@@ -44,7 +44,11 @@ FINDINGS_DIR = os.path.join(TESTS_DIR, "fuzz_findings")
 def test_inputs_the_fuzzer_found_are_refused_as_load_errors(name):
     # Each file once failed the target; given files, the target runs each once and exits.
     proc = subprocess.run(
-        [sys.executable, os.path.join(TESTS_DIR, "fuzz_loading.py"), os.path.join(FINDINGS_DIR, name)],
+        [
+            sys.executable,
+            os.path.join(TESTS_DIR, "fuzz_loading.py"),
+            os.path.join(FINDINGS_DIR, name),
+        ],
         capture_output=True,
         text=True,
         timeout=120,

@@ -77,7 +77,6 @@ def test_forked_children_train_on_fresh_threads_after_the_parent_trained():
         densekit.set_num_threads(previous)
 
 
-
 def _train_in_pool_worker(seed):
     x, y = _data(seed)
     history = _model(seed).fit(x[:128], y[:128], batch_size=64, epochs=1, verbose=0)

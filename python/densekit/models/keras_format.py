@@ -223,6 +223,7 @@ def _vars(h5, path, where):
     """The datasets of the group `path/vars` as {index: unread h5py.Dataset}, or None when
     there is none; soft and external links on the way are refused."""
     h5py = _h5py()
+    corrupt = f"{where}: cannot read {path}/vars; the file may be corrupt"
     try:
         group, walked = h5, []
         for part in f"{path}/vars".split("/"):
@@ -231,19 +232,15 @@ def _vars(h5, path, where):
             if group is None:
                 return None
         if not isinstance(group, h5py.Group):
-            raise ValueError(f"{path}/vars is not a group")
+            raise ValueError(f"{corrupt} (it is not a group)")
         datasets = {}
         for key in group:
             entry = _file_guards.hard_child(h5py, group, key, where, f"{path}/vars/{key}")
             if not key.isdigit() or not isinstance(entry, h5py.Dataset):
-                raise ValueError(f"unexpected entry {key!r}")
+                raise ValueError(f"{corrupt} (unexpected entry {key!r})")
             datasets[int(key)] = entry
     except (OSError, KeyError, RuntimeError, TypeError, OverflowError) as e:
-        raise ValueError(f"{where}: cannot read {path}/vars; the file may be corrupt ({e})") from e
-    except ValueError as e:
-        if str(e).startswith(where):
-            raise
-        raise ValueError(f"{where}: cannot read {path}/vars; the file may be corrupt ({e})") from e
+        raise ValueError(f"{corrupt} ({e})") from e
     if sorted(datasets) != list(range(len(datasets))):
         raise ValueError(
             f"{where}: {path}/vars holds datasets {sorted(datasets)}; expected 0, 1, ..."

@@ -8,10 +8,12 @@ load_weights is a finding. Run by tests/test_fuzz_loading.py; by hand:
     python fuzz_loading.py CORPUS_DIR -max_total_time=60
 """
 
+import io
 import os
 import sys
 import tempfile
 import warnings
+import zipfile
 
 import atheris
 
@@ -22,7 +24,10 @@ with atheris.instrument_imports(include=["densekit", "zipfile", "json"]):
 
 # Loads refuse bad files with these; a loaded file may also warn (a skipped optimizer state).
 EXPECTED = (ValueError, OSError)
-KINDS = ("model.keras", "weights.keras", "m.weights.h5", "json")
+# The first byte picks the loader and what the rest is: a whole file, or one member of a
+# .keras archive that the target zips with the valid other one (mutating a zip breaks its CRCs,
+# which would keep the mutations from reaching the members' parsers).
+KINDS = ("model.keras", "weights.keras", "m.weights.h5", "json", "config.json", "model.weights.h5")
 
 
 def _model():
@@ -44,6 +49,11 @@ def _state(model):
     return [w.copy() for w in model.get_weights()] + [v.numpy() for v in model.optimizer.variables]
 
 
+def _member(archive, name):
+    with zipfile.ZipFile(io.BytesIO(archive)) as z:
+        return z.read(name)
+
+
 def write_corpus(directory):
     """Seeds: a valid file of each kind, the first byte choosing the loader."""
     model = _model()
@@ -54,7 +64,8 @@ def write_corpus(directory):
             archive = f.read()
         with open(os.path.join(scratch, "m.weights.h5"), "rb") as f:
             weights = f.read()
-    seeds = [archive, archive, weights, model.to_json().encode()]
+    config = _member(archive, "config.json")
+    seeds = [archive, archive, weights, model.to_json().encode(), config, weights]
     os.makedirs(directory, exist_ok=True)
     for kind, seed in enumerate(seeds):
         with open(os.path.join(directory, f"seed-{kind}"), "wb") as f:
@@ -66,6 +77,10 @@ class Target:
         self.model = _model()
         self.state = _state(self.model)
         self.directory = tempfile.mkdtemp(prefix="densekit-fuzz-")
+        path = os.path.join(self.directory, "valid.keras")
+        self.model.save(path)
+        with zipfile.ZipFile(path) as archive:
+            self.members = {name: archive.read(name) for name in archive.namelist()}
 
     def __call__(self, data):
         if not data:
@@ -93,6 +108,14 @@ class Target:
             densekit.models.model_from_json(body.decode("utf-8", "replace"))
             return
         path = os.path.join(self.directory, kind)
+        if kind in ("config.json", "model.weights.h5"):
+            members = dict(self.members, **{kind: body})
+            path = os.path.join(self.directory, "member.keras")
+            with zipfile.ZipFile(path, "w") as archive:
+                for name, data in members.items():
+                    archive.writestr(name, data)
+            densekit.models.load_model(path)
+            return
         with open(path, "wb") as f:
             f.write(body)
         if kind == "model.keras":

@@ -19,9 +19,13 @@ Guarantees:
       load leaves the model in memory unchanged: every array is read and checked first.
     * Saving is atomic: the file is written under a temporary name in the same directory,
       synced, then renamed over the target, so a crash or a kill mid-save leaves the previous
-      file whole.
+      file whole (densekit._atomic: read-only files refused, symbolic links written through,
+      temporaries of killed saves removed by the next save).
     * Loading runs no code from the file: JSON and numeric HDF5 datasets only, every class
       name looked up in densekit's registries.
+    * Loading reads only the named file, and no more of it than the model can need: links,
+      external storage and virtual datasets are refused, and sizes (zip members, datasets,
+      JSON nesting) are checked before the data is read (see _file_guards).
 """
 
 import contextlib

@@ -932,25 +932,46 @@ def test_failed_pop_leaves_the_model_unchanged(monkeypatch):
     assert_array_equal(model.predict(x, verbose=0), before)
 
 
-def test_add_whose_network_fails_unbuilds_the_new_layer(monkeypatch):
+def test_add_to_a_built_model_makes_its_network_at_first_use(monkeypatch):
+    # Adding to a built model builds the new layer alone and leaves the network to be made when
+    # it is next used, so that adding n layers one by one stays linear in n; a network that
+    # cannot be made then fails that use and leaves the model to be used once it can.
     from densekit.models import sequential
 
     model = _classifier()
     x, _ = _data()
-    before = model.predict(x, verbose=0)
     extra = L.Dense(2)
 
     def broken_network(*args, **kwargs):
         raise RuntimeError("no network today")
 
     monkeypatch.setattr(sequential._core, "Network", broken_network)
+    model.add(extra)
+    assert extra.built and model.output_shape == (None, 2)
     with pytest.raises(RuntimeError, match="no network today"):
-        model.add(extra)  # extra builds for (None, 3), then the network fails
+        model.predict(x, verbose=0)
+    monkeypatch.undo()
+    expected = model.layers[-1](model.layers[1](model.layers[0](x)))
+    assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-6)
+
+
+def test_add_whose_layer_fails_to_build_leaves_the_model_as_it_was(monkeypatch):
+    model = _classifier()
+    x, _ = _data()
+    before = model.predict(x, verbose=0)
+    extra = L.Dense(2)
+
+    def broken_build(input_shape):
+        raise ValueError("no build today")
+
+    monkeypatch.setattr(extra, "build", broken_build)
+    with pytest.raises(ValueError, match="no build today"):
+        model.add(extra)
     monkeypatch.undo()
     assert len(model.layers) == 2 and model.output_shape == (None, 3)
-    assert not extra.built and extra.variables == []
+    assert not extra.built
     assert_array_equal(model.predict(x, verbose=0), before)
-    model.add(extra)
+    model.add(L.Dense(2))
     assert model.output_shape == (None, 2)
 
 

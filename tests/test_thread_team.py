@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 
 import numpy as np
 import pytest
@@ -74,6 +75,49 @@ def test_forked_children_train_on_fresh_threads_after_the_parent_trained():
             assert process.exitcode == 0, f"forked child {child} exited with {process.exitcode}"
     finally:
         densekit.set_num_threads(previous)
+
+
+def _train_in_pool_worker(seed):
+    x, y = _data(seed)
+    history = _model(seed).fit(x[:128], y[:128], batch_size=64, epochs=1, verbose=0)
+    return float(history.history["loss"][-1])
+
+
+POOLS = 15
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_pools_forked_while_another_thread_trains_do_not_deadlock():
+    # Each fork lands, sooner or later, while the training thread holds the compute lock and
+    # its workers run a region: the children must take fresh ones.
+    previous = densekit.get_num_threads()
+    densekit.set_num_threads(2)
+    x, y = _data()
+    model = _model()
+    stop = threading.Event()
+    steps = []
+
+    def train():
+        while not stop.is_set():
+            model.fit(x, y, batch_size=64, epochs=1, verbose=0)
+            steps.append(1)
+
+    trainer = threading.Thread(target=train)
+    trainer.start()
+    try:
+        context = multiprocessing.get_context("fork")
+        for round_ in range(POOLS):
+            with context.Pool(2) as pool:
+                try:
+                    losses = pool.map_async(_train_in_pool_worker, range(4)).get(CHILD_SECONDS)
+                except multiprocessing.TimeoutError:
+                    pytest.fail(f"pool {round_}: a forked worker hung")
+            assert all(np.isfinite(losses))
+    finally:
+        stop.set()
+        trainer.join()
+        densekit.set_num_threads(previous)
+    assert steps, "the parent never trained while forking"
 
 
 # Run in a subprocess: an address-space limit leaves no room for more thread stacks, as a system

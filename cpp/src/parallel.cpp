@@ -1,6 +1,10 @@
 #include "densekit/parallel.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
+#include <atomic>
+#include <mutex>
 
 namespace densekit {
 namespace {
@@ -56,9 +60,22 @@ std::pair<Index, Index> Partition::share(Index extent, Index part) const {
   return parts_ == 1 ? std::pair<Index, Index>{0, extent} : share_of(extent, part, parts_);
 }
 
-std::recursive_mutex& compute_mutex() {
-  static std::recursive_mutex mutex;
-  return mutex;
-}
+namespace {
+
+// Never destroyed, and replaced in a forked child: a computation another thread was running at
+// the fork holds the parent's mutex for good there (its thread does not exist in the child), so
+// the child takes a new one and leaks the held copy. The child's copy of that computation's
+// model is then as the fork found it, midway through a step.
+std::atomic<std::recursive_mutex*> g_compute_mutex{new std::recursive_mutex};
+
+void fresh_compute_mutex_after_fork() { g_compute_mutex.store(new std::recursive_mutex); }
+
+// Registered when the library loads: this file holds compute_mutex, so it is always linked in.
+[[maybe_unused]] const int g_fork_handler =
+    pthread_atfork(nullptr, nullptr, fresh_compute_mutex_after_fork);
+
+}  // namespace
+
+std::recursive_mutex& compute_mutex() { return *g_compute_mutex.load(); }
 
 }  // namespace densekit

@@ -2,6 +2,7 @@
 // concurrent calls run inline, the workers are reused, and a refused thread is an exception.
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 
 #include <unistd.h>
 
@@ -103,6 +104,40 @@ TEST(ThreadTeam, AnExceptionOnThreadZeroWaitsForTheWorkersAndPropagates) {
                         }),
                std::runtime_error);
   EXPECT_EQ(done.load(), 1);  // the worker finished before run_team returned
+}
+
+// A fork while another thread computes (holds the compute lock, its workers mid-region) must
+// leave the child able to compute: the child has neither that thread nor the workers.
+TEST(ThreadTeam, AForkWhileAnotherThreadComputesLeavesTheChildAbleToCompute) {
+  std::atomic<bool> holding{false};
+  std::atomic<bool> release{false};
+  std::thread computing([&] {
+    ComputeLock lock(compute_mutex());
+    run_team(2, [&](int thread, int) {
+      if (thread == 0) {
+        holding.store(true);
+        while (!release.load()) std::this_thread::yield();
+      }
+    });
+  });
+  while (!holding.load()) std::this_thread::yield();
+  const pid_t child = fork();
+  if (child == 0) {
+    alarm(20);  // a deadlock ends the child by SIGALRM instead of hanging the test
+    std::atomic<int> ran{0};
+    {
+      ComputeLock lock(compute_mutex());
+      run_team(2, [&](int, int) { ran.fetch_add(1); });
+    }
+    std::_Exit(ran.load() == 2 ? 0 : 1);
+  }
+  ASSERT_GT(child, 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  release.store(true);
+  computing.join();
+  ASSERT_TRUE(WIFEXITED(status)) << "the child was ended by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 #if !defined(__SANITIZE_ADDRESS__)

@@ -16,6 +16,7 @@ import numpy as np
 from densekit import _naming, losses, optimizers
 from densekit._optional import require
 from densekit.layers.base import assign_variables, copy_variables, float32_weight
+from densekit.models import _file_guards
 
 __all__ = []
 
@@ -202,13 +203,16 @@ def load_h5(model, source, where, load_optimizer):
     h5py = _h5py()
     try:
         h5 = h5py.File(source, "r")
-    except OSError as e:
+    except (OSError, OverflowError) as e:  # h5py's file-object reader overflows on huge offsets
         raise ValueError(
             f"{where}: not a readable HDF5 file; it may be truncated or corrupt ({e})"
         ) from e
     with h5:
-        assignments = _layer_plan(model, h5, where)
-        optimizer_update = _optimizer_plan(model, h5, where) if load_optimizer else None
+        try:
+            assignments = _layer_plan(model, h5, where)
+            optimizer_update = _optimizer_plan(model, h5, where) if load_optimizer else None
+        except (OSError, KeyError, RuntimeError, OverflowError) as e:  # h5py on a broken file
+            raise ValueError(f"{where}: cannot be read; the file may be corrupt ({e})") from e
     # everything was read and checked: now write, all together under the compute lock
     assign_variables([variable for variable, _ in assignments], [value for _, value in assignments])
     if optimizer_update is not None:
@@ -216,58 +220,73 @@ def load_h5(model, source, where, load_optimizer):
 
 
 def _vars(h5, path, where):
-    """The datasets of the group `path/vars` as {index: array}, or None when there is none."""
+    """The datasets of the group `path/vars` as {index: unread h5py.Dataset}, or None when
+    there is none; soft and external links on the way are refused."""
+    h5py = _h5py()
+    corrupt = f"{where}: cannot read {path}/vars; the file may be corrupt"
     try:
-        group = h5.get(f"{path}/vars") if path in h5 else None
-        if group is None:
-            return None
-        values = {}
-        for key, dataset in group.items():
-            if not key.isdigit() or not isinstance(dataset, _h5py().Dataset):
-                raise ValueError(f"unexpected entry {key!r}")
-            values[int(key)] = np.asarray(dataset[()])
-    except (OSError, KeyError, RuntimeError, ValueError, TypeError) as e:
-        raise ValueError(f"{where}: cannot read {path}/vars; the file may be corrupt ({e})") from e
-    if sorted(values) != list(range(len(values))):
+        group, walked = h5, []
+        for part in f"{path}/vars".split("/"):
+            walked.append(part)
+            group = _file_guards.hard_child(h5py, group, part, where, "/".join(walked))
+            if group is None:
+                return None
+        if not isinstance(group, h5py.Group):
+            raise ValueError(f"{corrupt} (it is not a group)")
+        datasets = {}
+        for key in group:
+            entry = _file_guards.hard_child(h5py, group, key, where, f"{path}/vars/{key}")
+            if not key.isdigit() or not isinstance(entry, h5py.Dataset):
+                raise ValueError(f"{corrupt} (unexpected entry {key!r})")
+            datasets[int(key)] = entry
+    except (OSError, KeyError, RuntimeError, TypeError, OverflowError) as e:
+        raise ValueError(f"{corrupt} ({e})") from e
+    if sorted(datasets) != list(range(len(datasets))):
         raise ValueError(
-            f"{where}: {path}/vars holds datasets {sorted(values)}; expected 0, 1, ..."
+            f"{where}: {path}/vars holds datasets {sorted(datasets)}; expected 0, 1, ..."
         )
-    for key, value in values.items():
-        if not np.issubdtype(value.dtype, np.number):
-            raise ValueError(f"{where}: {path}/vars/{key} is not numeric (dtype {value.dtype})")
-    return values
+    return datasets
+
+
+def _read(dataset, what, shapes):
+    """A dataset's array once `_file_guards.checked_dataset` has let it through."""
+    try:
+        return _file_guards.checked_dataset(_h5py(), dataset, what, shapes)
+    except (OSError, KeyError, RuntimeError, TypeError, OverflowError) as e:
+        raise ValueError(f"{what}: cannot be read; the file may be corrupt ({e})") from e
 
 
 def _layer_plan(model, h5, where):
     plan, read = [], set()
     for layer, path in _layer_paths(model):
         variables = layer.variables
-        values = _vars(h5, path, where)
+        datasets = _vars(h5, path, where)
         read.add(path.split("/", 1)[1])
-        if values is None and variables:
+        if datasets is None and variables:
             raise ValueError(
                 f"{where}: no weights for layer '{layer.name}' ({type(layer).__name__}); "
                 f"the file has no group {path}"
             )
-        values = values or {}
-        if len(values) != len(variables):
+        datasets = datasets or {}
+        if len(datasets) != len(variables):
             raise ValueError(
                 f"{where}: layer '{layer.name}' ({type(layer).__name__}) has "
-                f"{len(variables)} weights but {path}/vars holds {len(values)}"
+                f"{len(variables)} weights but {path}/vars holds {len(datasets)}"
             )
         for i, variable in enumerate(variables):
-            if values[i].shape not in (variable.shape, _keras_shape(layer, variable)):
+            shapes = {tuple(variable.shape), tuple(_keras_shape(layer, variable))}
+            if datasets[i].shape not in shapes:  # checked before anything is read
                 raise ValueError(
                     f"{where}: layer '{layer.name}': weight {variable.path} has shape "
-                    f"{variable.shape} in the model but {values[i].shape} in {path}/vars/{i}"
+                    f"{variable.shape} in the model but {datasets[i].shape} in {path}/vars/{i}"
                 )
+            value = _read(datasets[i], f"{where}: {path}/vars/{i}", shapes)
             what = f"{where}: layer '{layer.name}': weight {variable.path} ({path}/vars/{i})"
-            value = float32_weight(values[i].reshape(variable.shape), variable.shape, what)
+            value = float32_weight(value.reshape(variable.shape), variable.shape, what)
             plan.append((variable, value))
+    layers = _file_guards.hard_child(_h5py(), h5, "layers", where, "layers")
     extra = sorted(
-        key
-        for key in (h5.get("layers") or {})
-        if key not in read and _vars(h5, f"layers/{key}", where)
+        key for key in (layers or {}) if key not in read and _vars(h5, f"layers/{key}", where)
     )
     if extra:
         raise ValueError(
@@ -309,10 +328,16 @@ def _optimizer_plan(model, h5, where):
         )
         return None
     checked = []
-    for i, value in sorted(values.items()):
+    for i, dataset in sorted(values.items()):
         variable = variables[i]
         what = f"{where}: optimizer/vars/{i} ({variable.path})"
-        checked.append(_checked_optimizer_value(variable, value, what))
+        shapes = {tuple(variable.shape)}
+        reference = getattr(variable, "reference", None)
+        if reference is not None:
+            shapes.add(tuple(_keras_shape(reference._layer, reference)))
+        if variable.name == "iteration":
+            shapes.add((1,))  # refused below as not a whole number, with its value shown
+        checked.append(_checked_optimizer_value(variable, _read(dataset, what, shapes), what))
 
     def restore():
         for variable, value in zip(variables, checked):
@@ -332,15 +357,10 @@ def _checked_optimizer_value(variable, value, what):
         if not 0 <= value < 2**62:
             raise ValueError(f"{what} must be in [0, 2**62); found {value!r}")
         return int(value)
-    expected = getattr(variable, "reference", None)
-    shapes = {tuple(variable.shape)}
-    if expected is not None:
-        shapes.add(tuple(_keras_shape(expected._layer, expected)))
-    if value.shape not in shapes:
-        raise ValueError(f"{what} has shape {value.shape}; the model's is {variable.shape}")
-    value = np.asarray(value, dtype=np.float32).reshape(variable.shape)
+    with np.errstate(over="ignore"):  # beyond float32's range becomes inf, refused below
+        value = np.asarray(value, dtype=np.float32).reshape(variable.shape)
     if not np.all(np.isfinite(value)):
-        raise ValueError(f"{what} holds NaN or Inf")
+        raise ValueError(f"{what} holds NaN or Inf, or values beyond float32's range")
     if variable.name == "learning_rate" and not value >= 0:
         raise ValueError(f"{what} must be >= 0; found {value!r}")
     return value

@@ -19,11 +19,16 @@ Guarantees:
       load leaves the model in memory unchanged: every array is read and checked first.
     * Saving is atomic: the file is written under a temporary name in the same directory,
       synced, then renamed over the target, so a crash or a kill mid-save leaves the previous
-      file whole.
+      file whole (densekit._atomic: read-only files refused, symbolic links written through,
+      temporaries of killed saves removed by the next save).
     * Loading runs no code from the file: JSON and numeric HDF5 datasets only, every class
       name looked up in densekit's registries.
+    * Loading reads only the named file, and no more of it than the model can need: links,
+      external storage and virtual datasets are refused, and sizes (zip members, datasets,
+      JSON nesting) are checked before the data is read (see _file_guards).
 """
 
+import contextlib
 import datetime
 import io
 import json
@@ -33,7 +38,7 @@ import zipfile
 import numpy as np
 
 from densekit._atomic import atomic_write
-from densekit.models import keras_format
+from densekit.models import _file_guards, keras_format
 
 __all__ = [
     "load_model",
@@ -46,7 +51,6 @@ __all__ = [
 
 # The Keras release whose format we write; Keras does not read it back, it is informational.
 _KERAS_FORMAT_VERSION = "3.15.1"
-_MEMBERS = ("config.json", "model.weights.h5")
 
 
 def save_model(model, filepath, overwrite=True, include_optimizer=True):
@@ -87,20 +91,26 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     if custom_objects:
         raise ValueError("load_model: densekit has no custom objects; it loads its own layers only")
     path = os.fspath(filepath)
-    members = _read_archive(path, _MEMBERS)
-    try:
-        data = json.loads(members["config.json"].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: config.json is not valid JSON ({e})") from e
-    model = keras_format.model_from_config(
-        data,
-        compile=compile,
-        where=f"{path}: config.json",
-        compile_hint=". Load with compile=False to get the model uncompiled",
-    )
-    keras_format.load_h5(
-        model, io.BytesIO(members["model.weights.h5"]), f"{path}: model.weights.h5", compile
-    )
+    with _open_archive(path) as archive:
+        text = _read_member(
+            archive, path, "config.json", _file_guards.MAX_CONFIG_BYTES, "a model config"
+        )
+        data = _file_guards.parse_json(text, f"{path}: config.json")
+        model = keras_format.model_from_config(
+            data,
+            compile=compile,
+            where=f"{path}: config.json",
+            compile_hint=". Load with compile=False to get the model uncompiled",
+        )
+        # the model read from the config bounds the size of its weights
+        weights = _read_member(
+            archive,
+            path,
+            "model.weights.h5",
+            _file_guards.weights_size_limit(model),
+            "the weights of the model in config.json",
+        )
+    keras_format.load_h5(model, io.BytesIO(weights), f"{path}: model.weights.h5", compile)
     return model
 
 
@@ -121,15 +131,16 @@ def load_weights(model, filepath):
             f"Sequential '{model.name}': load_weights needs a built model; build it "
             f"or give the first layer an input shape"
         )
+    limit = _file_guards.weights_size_limit(model)
     if zipfile.is_zipfile(path):
-        source, where = (
-            io.BytesIO(_read_archive(path, _MEMBERS[1:])["model.weights.h5"]),
-            f"{path}: model.weights.h5",
-        )
+        with _open_archive(path) as archive:
+            data = _read_member(archive, path, "model.weights.h5", limit, "the model's weights")
+        where = f"{path}: model.weights.h5"
     else:
         with open(path, "rb") as f:
-            source, where = io.BytesIO(f.read()), path
-    keras_format.load_h5(model, source, where, True)
+            _file_guards.check_file_size(path, os.fstat(f.fileno()).st_size, limit)
+            data, where = f.read(limit + 1), path
+    keras_format.load_h5(model, io.BytesIO(data), where, True)
 
 
 def model_to_json(model, **kwargs):
@@ -141,30 +152,44 @@ def model_from_json(json_string, custom_objects=None):
     """A new model from `to_json`'s string (densekit's or Keras 3's), with fresh weights."""
     if custom_objects:
         raise ValueError("model_from_json: densekit has no custom objects")
-    try:
-        data = json.loads(json_string)
-    except (TypeError, json.JSONDecodeError) as e:
-        raise ValueError(f"model_from_json: not valid JSON ({e})") from e
+    data = _file_guards.parse_json(json_string, "model_from_json: the string")
     return keras_format.model_from_config(data, where="model_from_json")
 
 
 # -- files -------------------------------------------------------------------------------------
-def _read_archive(path, members):
+_ZIP_ERRORS = (zipfile.BadZipFile, EOFError, OSError, RuntimeError, NotImplementedError)
+_NOT_CORRUPT = (FileNotFoundError, PermissionError, IsADirectoryError)
+
+
+@contextlib.contextmanager
+def _open_archive(path):
+    """The zip archive at `path`; a truncated or corrupt one is a ValueError."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            missing = [m for m in members if m not in archive.namelist()]
-            if missing:
-                raise ValueError(
-                    f"{path}: not a Keras model archive: it has no {', '.join(missing)}"
-                )
-            return {m: archive.read(m) for m in members}  # read() checks each member's CRC
-    except (zipfile.BadZipFile, EOFError, OSError, RuntimeError, NotImplementedError) as e:
-        if isinstance(e, (FileNotFoundError, PermissionError, IsADirectoryError)):
-            raise
-        raise ValueError(
-            f"{path}: not a valid .keras file; the zip archive is truncated or "
-            f"corrupt ({type(e).__name__}: {e})"
-        ) from e
+        archive = zipfile.ZipFile(path)
+    except _NOT_CORRUPT:
+        raise
+    except _ZIP_ERRORS as e:
+        raise _corrupt(path, e) from e
+    with archive:
+        yield archive
+
+
+def _read_member(archive, path, name, limit, what):
+    if name not in archive.namelist():
+        raise ValueError(f"{path}: not a Keras model archive: it has no {name}")
+    try:
+        return _file_guards.read_zip_member(archive, path, name, limit, what)
+    except _NOT_CORRUPT:
+        raise
+    except _ZIP_ERRORS as e:  # reading to the end checks the member's CRC
+        raise _corrupt(path, e) from e
+
+
+def _corrupt(path, e):
+    return ValueError(
+        f"{path}: not a valid .keras file; the zip archive is truncated or "
+        f"corrupt ({type(e).__name__}: {e})"
+    )
 
 
 def _json_default(value):

@@ -30,7 +30,8 @@ class Sequential(Trainer, Inference, VariableLists):
         self.name = name or _naming.unique_name("sequential")
         self._layers = []
         self._input_shape = None
-        self._network = None
+        self._core_network = None  # made on first use after add() (see _network)
+        self._names = None  # name -> layer, see _has_layer_named
         self.built = False
         self.stop_training = False
         self.stop_evaluating = False
@@ -56,11 +57,14 @@ class Sequential(Trainer, Inference, VariableLists):
                 raise ValueError(f"Sequential '{self.name}': an InputLayer must come first")
             self._input_shape = (None,) + layer._input_shape_arg
             return
-        if any(existing.name == layer.name for existing in self._layers):
+        if self._has_layer_named(layer.name):
             raise ValueError(
                 f"Sequential '{self.name}': all layers must have unique names; "
                 f"'{layer.name}' appears twice"
             )
+        if self.built:
+            self._add_to_built(layer)
+            return
         state = self._structure_state(also=layer)
         try:
             if (
@@ -70,11 +74,37 @@ class Sequential(Trainer, Inference, VariableLists):
             ):
                 self._input_shape = (None,) + layer._input_shape_arg
             self._layers.append(layer)
+            self._names = None
             self._invalidate()
             if self._input_shape is not None:
                 self.build(self._input_shape)
         except BaseException:
             self._restore_structure(state)
+            raise
+
+    def _has_layer_named(self, name):
+        """Whether a layer of the model is called `name`, looked up in an index of the names so
+        that adding n layers stays linear in n. An entry whose layer was renamed since is not
+        taken for a match; the index is remade whole after pop and failed adds."""
+        if self._names is None:
+            self._names = {layer.name: layer for layer in self._layers}
+        other = self._names.get(name)
+        return other is not None and other.name == name
+
+    def _add_to_built(self, layer):
+        """Builds the new layer alone on the model's output shape; the network is made at its
+        first use: adding n layers one by one (as loading a config does) stays linear in n."""
+        state = (self._core_network, layer._core, layer.built, layer.input_shape)
+        try:
+            layer._ensure_built(self._layers[-1].output_shape)
+            self._layers.append(layer)
+            self._core_network = None
+            self._names[layer.name] = layer
+        except BaseException:
+            if self._layers and self._layers[-1] is layer:
+                self._layers.pop()
+            self._names = None
+            self._core_network, layer._core, layer.built, layer.input_shape = state
             raise
 
     def pop(self):
@@ -84,6 +114,7 @@ class Sequential(Trainer, Inference, VariableLists):
         state = self._structure_state()
         try:
             layer = self._layers.pop()
+            self._names = None
             self._invalidate()
             if self._layers and self._input_shape is not None:
                 self.build(self._input_shape)
@@ -93,19 +124,26 @@ class Sequential(Trainer, Inference, VariableLists):
         return layer
 
     def _invalidate(self):
-        self._network = None
+        self._core_network = None
         self.built = False
+
+    @property
+    def _network(self):
+        if self._core_network is None and self.built:
+            self._make_network()
+        return self._core_network
 
     def _structure_state(self, also=None):
         """What add, pop and build change: the model's network and shapes, and the build state
         of each layer and of `also` (a failed build may leave a new layer half built)."""
         layers = self._layers + ([also] if also is not None else [])
         built = [(layer, layer._core, layer.built, layer.input_shape) for layer in layers]
-        return list(self._layers), self._network, self.built, self._input_shape, built
+        return list(self._layers), self._core_network, self.built, self._input_shape, built
 
     def _restore_structure(self, state):
-        layer_list, self._network, self.built, self._input_shape, layers = state
+        layer_list, self._core_network, self.built, self._input_shape, layers = state
         self._layers = list(layer_list)
+        self._names = None
         for layer, core, built, input_shape in layers:
             layer._core, layer.built, layer.input_shape = core, built, input_shape
 
@@ -134,8 +172,11 @@ class Sequential(Trainer, Inference, VariableLists):
         for layer in self._layers:
             layer._ensure_built(shape)
             shape = layer.compute_output_shape(shape)
+        self._make_network()
+
+    def _make_network(self):
         twins = [layer._core for layer in self._computing_layers()]
-        self._network = _core.Network(twins, int(np.prod(self._input_shape[1:])))
+        self._core_network = _core.Network(twins, int(np.prod(self._input_shape[1:])))
         self.built = True
         if self._compile_state is not None:
             self._compile_network()

@@ -246,7 +246,9 @@ class Trainer:
         key = (self.scan, len(x_all), size)  # compiled for the data set's shape too
         if key not in self._compiled:
             head = (self.params, self.state, self.opt, x_all, y_all, order)
-            lowered = self._epoch.lower(*head) if self.scan else self._batch_step.lower(*head, 0, size)
+            lowered = (
+                self._epoch.lower(*head) if self.scan else self._batch_step.lower(*head, 0, size)
+            )
             self._compiled[key] = lowered.compile()
         return self._compiled[key]
 

@@ -160,15 +160,16 @@ def train_flops(model):
 
 
 def gemm_shapes(model, batch):
-    """The (m, k, n) of each matrix product of one training step at `batch`: the forward
+    """(m, k, n, transposed) of each matrix product of one training step at `batch`, where
+    transposed names the operand that is a transposed view ("a", "b" or ""): the forward
     x (batch, in) @ w (in, units), the weight gradient x^T (in, batch) @ dy (batch, units) and,
     above the first layer, the input gradient dy (batch, units) @ w^T (units, in)."""
     shapes, width = [], FEATURES
     for layer in MODELS[model].layers:
         if layer.kind == "dense":
-            shapes += [(batch, width, layer.units), (width, batch, layer.units)]
+            shapes += [(batch, width, layer.units, ""), (width, batch, layer.units, "a")]
             if width != FEATURES:
-                shapes.append((batch, layer.units, width))
+                shapes.append((batch, layer.units, width, "b"))
             width = layer.units
     return shapes
 

@@ -84,3 +84,24 @@ def test_jax_peer_trains_one_epoch_as_densekit_does_from_the_same_weights(
             assert np.mean(~np.isclose(got, expected, rtol=1e-3, atol=2e-5)) < 0.01
         moved = max(moved, float(np.max(np.abs(expected - before))))
     assert moved > 1e-3  # the epoch trained: the comparison is not of the starting weights
+
+
+def test_onnxruntime_peer_graph_predicts_what_densekit_predicts_and_notices_a_wrong_graph(
+    one_thread,
+):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from suite import peer_densekit, peer_onnxruntime, workloads
+
+    peer_onnxruntime.Predictor("bn")  # raises if its outputs are off by more than 1e-5
+    model = peer_densekit.build("bn")
+    peer_onnxruntime.randomized(model, seed=1)
+    weights = model.get_weights()
+    x, _ = workloads.make_data(64, seed=2)
+    expected = model.predict(x, verbose=0)
+    session = peer_onnxruntime.session(peer_onnxruntime.graph("bn", weights), 1)
+    np.testing.assert_allclose(session.run(None, {"x": x})[0], expected, atol=1e-5)
+    # The first batch norm's gamma and beta swapped: the comparison must see it.
+    weights[0], weights[1] = weights[1], weights[0]
+    wrong = peer_onnxruntime.session(peer_onnxruntime.graph("bn", weights), 1)
+    assert np.max(np.abs(wrong.run(None, {"x": x})[0] - expected)) > 1e-3

@@ -1,12 +1,13 @@
-"""densekit against PyTorch and a hand-written NumPy baseline, on the CPU.
+"""densekit against PyTorch, JAX, onnxruntime and a hand-written NumPy baseline, on the CPU.
 
 Trains a batch-normalized model ("bn") and a deep model of 20 ELU layers for one epoch at batch
 32 and 256, with SGD and with Adam (PyTorch's Adam both foreach and fused), predicts 10,000
 samples, times single-sample calls, and measures densekit's frozen-vs-full and 1-vs-2-thread
-speedups and each peer's peak RSS during fit. Peers run in their own processes, repetitions
+speedups and each peer's peak RSS during fit, and trains wide models (784 -> W -> W -> 10)
+against the sgemm rate of their shapes. Peers run in their own processes, repetitions
 interleaved round-robin. The report (markdown, with the targets' PASS/MISS) goes to stdout and
 into the results section of benchmarks/README.md, the raw numbers to a JSON file, progress to
-stderr. Needs densekit installed, and PyTorch for the torch peer.
+stderr. Needs densekit installed; each other peer runs where its package is installed.
 
 Example:
     $ python benchmarks/bench.py --quick --threads 1          # 4,000 samples, 1 repetition
@@ -52,7 +53,8 @@ def add_arguments(parser):
         "--peers",
         default=",".join(runner.PEERS),
         help=f"comma-separated peers among {', '.join(runner.PEERS)} (default: all); torch-fused "
-        "is PyTorch with Adam(fused=True), on the Adam workloads only",
+        "is PyTorch with Adam(fused=True), on the Adam workloads only; jax-scan is JAX with the "
+        "epoch as one lax.scan, on the training workloads; onnxruntime infers only",
     )
     parser.add_argument("--threads", type=_positive, default=2, help="threads per peer (default 2)")
     parser.add_argument(

@@ -47,17 +47,17 @@ class Trainer:
         if frozen:
             for layer in self.model.layers[:-1]:
                 layer.trainable = False
-        how, limit = spec.clip
+        clip = dict([spec.clip]) if spec.clip else {}
         if optimizer == "adam":
             optimizer = keras.optimizers.Adam(
                 learning_rate=ADAM.learning_rate,
                 beta_1=ADAM.beta_1,
                 beta_2=ADAM.beta_2,
                 epsilon=ADAM.epsilon,
-                **{how: limit},
+                **clip,
             )
         else:
-            optimizer = keras.optimizers.SGD(learning_rate=spec.learning_rate, **{how: limit})
+            optimizer = keras.optimizers.SGD(learning_rate=spec.learning_rate, **clip)
         self.model.compile(
             loss="sparse_categorical_crossentropy", optimizer=optimizer, metrics=["accuracy"]
         )

@@ -95,7 +95,7 @@ class Trainer:
         """Trains one epoch on numpy (x, y) shuffled by `seed`; returns the epoch's mean loss."""
         xs, ys = torch.from_numpy(x), torch.from_numpy(y)
         order = torch.randperm(len(xs), generator=torch.Generator().manual_seed(seed))
-        how, limit = self.clip
+        how, limit = self.clip or (None, None)
         total = torch.zeros(())
         for start in range(0, len(xs), self.batch):
             rows = order[start : start + self.batch]
@@ -105,7 +105,7 @@ class Trainer:
             loss.backward()
             if how == "clipvalue":
                 nn.utils.clip_grad_value_(self.params, limit)
-            else:
+            elif how == "clipnorm":
                 for param in self.params:
                     nn.utils.clip_grad_norm_(param, limit)
             self.optimizer.step()

@@ -17,7 +17,7 @@ from suite.workloads import runs_on
 
 __all__ = ["PEERS", "run"]
 
-PEERS = ("densekit", "torch", "torch-fused", "numpy")
+PEERS = ("densekit", "torch", "torch-fused", "jax", "jax-scan", "onnxruntime", "numpy")
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -120,6 +120,7 @@ def run(options):
         "notes": notes,
         "versions": versions,
         "sgemm": [],
+        "gemm": {},
         "results": {},
         "rss": {},
     }
@@ -175,6 +176,13 @@ def _repetition(rep, workers, items, options, raw, notes):
         _log(f"{label}  sgemm        {rate / 1e9:.1f} GFLOP/s")
     for item in items:
         peers = list(raw["results"].get(item.name, {}))
+        if item.model.startswith("wide") and peers:
+            # The sgemm rate at this item's own shapes, measured beside its epochs.
+            server = workers.get("numpy") or workers[peers[0]]
+            time.sleep(_SETTLE_SECONDS)
+            rate = server.ask("gemm", item=item.name)["flops_per_s"]
+            raw["gemm"].setdefault(item.name, []).append(rate)
+            _log(f"{label}  gemm {item.name:<16} {rate / 1e9:.1f} GFLOP/s")
         shift = rep % len(peers) if peers else 0
         for peer in peers[shift:] + peers[:shift]:
             # The other peers' processes stay alive between turns, and their thread pools spin

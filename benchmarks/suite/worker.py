@@ -74,6 +74,8 @@ class Worker:
         if item.kind == "train":
             trainer = self._trainer(item.model, item.batch, optimizer=item.optimizer)
             trainer.epoch(self.x[:rows], self.y[:rows], seed=0)
+            if hasattr(trainer, "compile"):  # JAX: every shape of a whole epoch, before timing
+                trainer.compile(*self._data(item))
         elif item.kind == "threads":
             trainer = self._trainer(item.model, item.batch)
             for threads in (1, 2):
@@ -98,7 +100,7 @@ class Worker:
         seed = 1000 + rep
         if item.kind == "train":
             return self._epoch(
-                self._trainer(item.model, item.batch, optimizer=item.optimizer), seed
+                self._trainer(item.model, item.batch, optimizer=item.optimizer), seed, item
             )
         if item.kind == "frozen":
             order = (False, True) if rep % 2 == 0 else (True, False)
@@ -170,7 +172,33 @@ class Worker:
             times.append(time.perf_counter() - start)
         return {"flops_per_s": 2.0 * size**3 / statistics.median(times)}
 
+    @staticmethod
+    def gemm(item, calls=5):
+        """NumPy float32 products of the shapes of one training step of `item` (forward, weight
+        and input gradients, workloads.gemm_shapes), with the transposed operands as views:
+        median FLOP/s of `calls` steps' worth of products."""
+        rng = np.random.default_rng(0)
+        products = []
+        for m, k, n, transposed in workloads.gemm_shapes(item.model, item.batch):
+            a = rng.random((k, m) if transposed == "a" else (m, k), dtype=np.float32)
+            b = rng.random((n, k) if transposed == "b" else (k, n), dtype=np.float32)
+            a, b = (a.T if transposed == "a" else a), (b.T if transposed == "b" else b)
+            products.append((a, b, np.empty((m, n), np.float32)))
+        flops = sum(2.0 * a.shape[0] * a.shape[1] * b.shape[1] for a, b, _ in products)
+        times = []
+        for _ in range(calls + 1):  # the first call is a warm-up
+            start = time.perf_counter()
+            for a, b, out in products:
+                np.matmul(a, b, out=out)
+            times.append(time.perf_counter() - start)
+        return {"flops_per_s": flops / statistics.median(times[1:])}
+
     # -- helpers -----------------------------------------------------------------------------
+    def _data(self, item):
+        """The epoch's data of a training item: the first `epoch_samples` rows."""
+        samples = workloads.epoch_samples(item, len(self.x))
+        return self.x[:samples], self.y[:samples]
+
     def _trainer(self, model, batch, frozen=False, optimizer="sgd"):
         key = (model, batch, frozen, optimizer)
         if key not in self.trainers:
@@ -182,9 +210,10 @@ class Worker:
             self.predictors[model] = self.peer.Predictor(model)
         return self.predictors[model]
 
-    def _epoch(self, trainer, seed):
+    def _epoch(self, trainer, seed, item=None):
+        x, y = self._data(item) if item is not None else (self.x, self.y)
         start = time.perf_counter()
-        loss = trainer.epoch(self.x, self.y, seed)
+        loss = trainer.epoch(x, y, seed)
         return {"seconds": time.perf_counter() - start, "loss": float(loss)}
 
 

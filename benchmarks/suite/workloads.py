@@ -23,6 +23,11 @@ __all__ = [
     "make_data",
     "runs_on",
     "select_items",
+    "WIDE_SAMPLES",
+    "WIDTHS",
+    "epoch_samples",
+    "gemm_shapes",
+    "train_flops",
 ]
 
 FEATURES = 784  # 28 x 28 pixels, flattened
@@ -48,7 +53,7 @@ class ModelSpec:
 
     name: str
     layers: tuple
-    clip: tuple  # ("clipvalue", 1.0) or ("clipnorm", 1.0), applied per variable as Keras does
+    clip: tuple  # ("clipvalue", 1.0), ("clipnorm", 1.0) per variable as Keras does, or None
     learning_rate: float = 0.01
 
 
@@ -114,6 +119,20 @@ MODELS = {
         clip=("clipnorm", 1.0),
     ),
 }
+# 784 -> W -> W -> 10, ReLU, plain SGD(0.01): the matrix products dominate, so the epoch shows how
+# close each peer comes to the machine's sgemm rate at these shapes.
+WIDTHS = (1024, 2048, 4096)
+for _width in WIDTHS:
+    MODELS[f"wide{_width}"] = ModelSpec(
+        f"wide{_width}",
+        (
+            _dense(_width, "relu", initializer="he_normal"),
+            _dense(_width, "relu", initializer="he_normal"),
+            _dense(CLASSES, "softmax"),
+        ),
+        clip=None,
+    )
+WIDE_SAMPLES = 8192  # a wide epoch stays a few seconds: 4096 wide is ~120 MFLOP a sample
 
 
 def forward_flops(model):
@@ -130,6 +149,31 @@ def forward_flops(model):
     return flops
 
 
+def train_flops(model):
+    """FLOPs of one sample's training step in the Dense layers' matrix products: forward,
+    weight gradient and input gradient of each, but the first layer's input gradient (no one
+    needs the data's gradient). wide1024: 3 * 2 * (784*1024 + 1024*1024 + 1024*10)
+    - 2 * 784 * 1024 = 9,564,160."""
+    return 3 * forward_flops(model) - 2 * FEATURES * next(
+        layer.units for layer in MODELS[model].layers if layer.kind == "dense"
+    )
+
+
+def gemm_shapes(model, batch):
+    """(m, k, n, transposed) of each matrix product of one training step at `batch`, where
+    transposed names the operand that is a transposed view ("a", "b" or ""): the forward
+    x (batch, in) @ w (in, units), the weight gradient x^T (in, batch) @ dy (batch, units) and,
+    above the first layer, the input gradient dy (batch, units) @ w^T (units, in)."""
+    shapes, width = [], FEATURES
+    for layer in MODELS[model].layers:
+        if layer.kind == "dense":
+            shapes += [(batch, width, layer.units, ""), (width, batch, layer.units, "a")]
+            if width != FEATURES:
+                shapes.append((batch, layer.units, width, "b"))
+            width = layer.units
+    return shapes
+
+
 @dataclasses.dataclass(frozen=True)
 class Item:
     """One thing a run measures.
@@ -139,6 +183,7 @@ class Item:
     1 vs 2 threads), "overhead" (densekit: `model` vs `baseline`, the same model without a
     feature), "rss" (peak RSS during one epoch, a fresh process per peer).
     optimizer: "sgd" or "adam", for the kinds that train.
+    samples: the epoch's size if smaller than the run's (0: the run's).
     """
 
     name: str
@@ -148,6 +193,7 @@ class Item:
     densekit_only: bool = False
     optimizer: str = "sgd"
     baseline: str = None
+    samples: int = 0
 
     @property
     def label(self):
@@ -182,19 +228,41 @@ ITEMS = (
     Item("frozen-b256", "frozen", "deep", 256, densekit_only=True),
     Item("threads", "threads", "bn", 256, densekit_only=True),
     Item("rss", "rss", "bn", 256),
+) + tuple(
+    Item(f"wide{width}-b{batch}", "train", f"wide{width}", batch, samples=WIDE_SAMPLES)
+    for width in WIDTHS
+    for batch in (256, 1024)
 )
+
+# Peers that measure only some kinds of item (the others measure every kind but densekit_only).
+_KINDS = {
+    "torch-fused": ("train",),
+    "jax-scan": ("train",),
+    "onnxruntime": ("predict", "latency"),
+}
+
+
+def epoch_samples(item, samples):
+    """The samples of one epoch of `item` in a run of `samples`."""
+    return min(item.samples, samples) if item.samples else samples
 
 
 def runs_on(item, peer):
     """Whether `peer` measures `item`. "torch-fused" differs from "torch" only in Adam's step
-    (fused=True instead of foreach=True), so it measures the Adam items alone. The NumPy
-    baseline has no dropout."""
+    (fused=True instead of foreach=True), so it measures the Adam items alone; "jax-scan" is
+    JAX's whole-epoch form of training; onnxruntime only infers. The NumPy baseline has no
+    dropout, and its BLAS is the sgemm reference of the wide models rather than a peer there."""
     if item.densekit_only:
         return peer == "densekit"
-    if peer == "numpy" and any(layer.kind == "dropout" for layer in MODELS[item.model].layers):
+    if peer in _KINDS and item.kind not in _KINDS[peer]:
+        return False
+    if peer == "numpy" and (
+        item.model.startswith("wide")
+        or any(layer.kind == "dropout" for layer in MODELS[item.model].layers)
+    ):
         return False
     if peer == "torch-fused":
-        return item.kind == "train" and item.optimizer == "adam"
+        return item.optimizer == "adam"
     return True
 
 

@@ -288,6 +288,6 @@ def test_float32_memmap_trains_in_place_without_a_copy(tmp_path, rng, monkeypatc
             received.append(x_in)
             return real_train_epoch(x_in, *args, **kwargs)
 
-    monkeypatch.setattr(model, "_network", Spy())
+    monkeypatch.setattr(model, "_core_network", Spy())
     model.fit(x, y, batch_size=256, epochs=1, verbose=0)
     assert received and all(np.shares_memory(r, x) for r in received)

@@ -404,21 +404,32 @@ class Trainer:
 
     def _epoch_from_stream(self, batches, cbs, key, class_weight, allow_nonfinite):
         """One C++ step per batch of the iterator `batches`, with every batch hook."""
-        summed = _data.Totals()
         try:
-            for step, batch in enumerate(batches):
-                cbs.on_train_batch_begin(step)
-                xm, ym, w = self._matrices_of_batch(batch, "fit", allow_nonfinite, class_weight)
-                result = self._network.train_step(xm, ym, sample_weight=w)
-                if not result.finite:
-                    summed.finite = False
-                    break
-                summed.add(result)
-                cbs.on_train_batch_end(step, _data.logs_of(summed, key))
-                if self.stop_training:
-                    break
+            return self._run_steps(
+                (
+                    self._matrices_of_batch(batch, "fit", allow_nonfinite, class_weight)
+                    for batch in batches
+                ),
+                cbs,
+                key,
+            )
         finally:
             batches.close()  # the epoch's end (on_epoch_end) even when it stopped early
+
+    def _run_steps(self, batches, cbs, key):
+        """One C++ step per `(x, y, sample_weight)` of `batches`, with every batch hook; stops
+        at a non-finite step or when a callback stops training."""
+        summed = _data.Totals()
+        for step, (x, y, w) in enumerate(batches):
+            cbs.on_train_batch_begin(step)
+            result = self._network.train_step(x, y, sample_weight=w)
+            if not result.finite:
+                summed.finite = False
+                break
+            summed.add(result)
+            cbs.on_train_batch_end(step, _data.logs_of(summed, key))
+            if self.stop_training:
+                break
         return summed
 
     def _epoch_in_core(self, x, y, w, order, batch_size, cbs, key):
@@ -434,21 +445,8 @@ class Trainer:
         return totals
 
     def _epoch_per_batch(self, x, y, w, order, batch_size, cbs, key):
-        summed = _data.Totals()
-        for step, start in enumerate(range(0, len(order), batch_size)):
-            cbs.on_train_batch_begin(step)
-            rows = order[start : start + batch_size]
-            result = self._network.train_step(
-                x[rows], y[rows], sample_weight=None if w is None else w[rows]
-            )
-            if not result.finite:
-                summed.finite = False
-                break
-            summed.add(result)
-            cbs.on_train_batch_end(step, _data.logs_of(summed, key))
-            if self.stop_training:
-                break
-        return summed
+        rows = (order[start : start + batch_size] for start in range(0, len(order), batch_size))
+        return self._run_steps(((x[r], y[r], None if w is None else w[r]) for r in rows), cbs, key)
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
         """One training step on one batch; returns the loss (and accuracy).

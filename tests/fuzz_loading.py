@@ -97,10 +97,13 @@ class Target:
             return  # the other kinds build a new model
         after = _state(self.model)
         if failed:  # all or nothing: a refused file leaves every value as it was
-            if any(not np.array_equal(a, b, equal_nan=True) for a, b in zip(after, self.state)):
-                raise AssertionError(f"a refused {kind} changed the model")
-        elif not all(np.all(np.isfinite(a)) for a in after):
-            raise AssertionError(f"a loaded {kind} put NaN or Inf in the model")
+            assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(after, self.state)), (
+                f"a refused {kind} changed the model"
+            )
+        else:
+            assert all(np.all(np.isfinite(a)) for a in after), (
+                f"a loaded {kind} put NaN or Inf in the model"
+            )
         self.state = after
 
     def _load(self, kind, body):

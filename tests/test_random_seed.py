@@ -36,7 +36,7 @@ def test_same_seed_same_bits_other_seed_other_weights():
 
 
 def test_the_shuffle_alone_follows_the_seed():
-    """Same initial weights, no seed given to fit: the order of the batches follows the seed."""
+    """Same initial weights, no seed given to fit: the order of the batches follows set_random_seed's seed."""
     x = np.arange(40, dtype=np.float32).reshape(20, 2)
     y = np.arange(20, dtype=np.float32).reshape(20, 1)
 

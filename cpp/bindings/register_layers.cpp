@@ -101,7 +101,7 @@ void register_layers(py::module_& m) {
           "Its Parameters, in Keras's order.")
       .def_property("random_step", &Layer::random_step, &Layer::set_random_step,
                     "Training forwards that drew random numbers so far (0 for layers that draw "
-                    "none); with the seed, it fixes the draws to come.")
+                    "none); with the layer's seed, it fixes the draws to come.")
       .def(
           "forward",
           [](Layer& layer, const Floats& x, bool training) {

@@ -12,7 +12,7 @@ batch 32:
     [l2]             the same with kernel_regularizer=l2(L2_FACTOR) on every Dense layer
     [dropout]        the same with Dropout(DROPOUT_RATE) after each hidden layer
     [max-norm]       the same with kernel_constraint=max_norm(MAX_NORM) on the hidden layers
-    [alpha-dropout]  the chapter's self-normalizing recipe: inputs standardized by a
+    [alpha-dropout]  the self-normalizing recipe (Klambauer et al. 2017): inputs standardized by a
                      Normalization layer adapted on the training set, SELU with LeCun
                      initialization, AlphaDropout(ALPHA_DROPOUT_RATE) after each hidden layer
 

@@ -37,7 +37,7 @@ class _CallProbe:
 
 
 class _NoiseLayer(Layer):
-    """What the four layers share: the seed, the C++ twin, and the probe of a `call` override."""
+    """What the four layers share: their seed, the C++ twin, and the probe of a `call` override."""
 
     _kind = None  # the _core.layers.NoiseKind
 

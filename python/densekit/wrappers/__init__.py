@@ -4,11 +4,7 @@ pickle saves, and `Pipeline`, `cross_val_score`, `GridSearchCV` and the like use
 (`n_jobs`) too. scikit-learn is needed: `pip install "densekit[sklearn]"`.
 """
 
-from densekit._optional import require
-
-require("sklearn", extra="sklearn", feature="densekit.wrappers")
-
-from densekit.wrappers.sklearn_wrapper import (  # noqa: E402
+from densekit.wrappers.sklearn_wrapper import (
     SKLearnClassifier,
     SKLearnRegressor,
     SKLearnTransformer,

@@ -1,10 +1,14 @@
 """scikit-learn estimators around densekit models, with Keras 3's `keras.wrappers` API."""
 
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
-
+from densekit._optional import require
 from densekit.models import Sequential, clone_model
 from densekit.wrappers._targets import ColumnTarget, OneHotTarget, check_target_type
+
+# scikit-learn is imported here, when densekit.wrappers is first used, never by `import densekit`.
+_sklearn_base = require("sklearn.base", extra="sklearn", feature="densekit.wrappers")
+_validation = require("sklearn.utils.validation", extra="sklearn", feature="densekit.wrappers")
+BaseEstimator, ClassifierMixin = _sklearn_base.BaseEstimator, _sklearn_base.ClassifierMixin
+RegressorMixin, TransformerMixin = _sklearn_base.RegressorMixin, _sklearn_base.TransformerMixin
 
 __all__ = ["SKLearnClassifier", "SKLearnRegressor", "SKLearnTransformer"]
 
@@ -109,7 +113,7 @@ class _Wrapper(BaseEstimator):
         return model
 
     def _outputs(self, X):
-        check_is_fitted(self)
+        _validation.check_is_fitted(self)
         X = _validate(self, X, reset=False)
         return self.model_.predict(X, verbose=0)
 

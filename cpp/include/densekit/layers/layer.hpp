@@ -91,8 +91,8 @@ class Layer {
     return spec != nullptr && spec->kind == kind;
   }
 
-  // Training forwards that drew random numbers so far (RReLU's slopes): with the seed, it fixes
-  // the draws to come, so a copy of the layer that carries it continues the same stream.
+  // Training forwards that drew random numbers so far (RReLU's slopes): with the layer's seed, it
+  // fixes the draws to come, so a copy of the layer that carries it continues the same stream.
   virtual std::uint64_t random_step() const { return 0; }
   virtual void set_random_step(std::uint64_t step) { (void)step; }
 

@@ -117,7 +117,8 @@ void bench_elementwise(Index n, Index units) {
 }
 
 // dropout: Dropout(0.2) after each hidden layer, as the benchmark's bn-dropout model.
-std::shared_ptr<Network> bn_network(Index batch, bool dropout = false) {
+// adam: Adam's defaults in place of SGD, clipvalue kept.
+std::shared_ptr<Network> bn_network(Index batch, bool dropout = false, bool adam = false) {
   ActivationSpec relu{ActivationKind::relu}, linear{}, softmax{ActivationKind::softmax};
   std::vector<std::shared_ptr<Layer>> layers = {
       std::make_shared<BatchNormLayer>(784, 0.99f, 1e-3f, true, true),
@@ -138,8 +139,10 @@ std::shared_ptr<Network> bn_network(Index batch, bool dropout = false) {
   auto net = std::make_shared<Network>(layers, 784);
   ClipSpec clip;
   clip.clipvalue = 1.0f;
+  OptimizerSettings settings = sgd_settings(0.0f, false, clip);
+  if (adam) settings.rule.rule = UpdateRule::adam;
   net->compile(LossSpec{LossKind::sparse_categorical_crossentropy, false},
-               std::make_shared<Optimizer>(sgd_settings(0.0f, false, clip), 0.01f),
+               std::make_shared<Optimizer>(settings, adam ? 0.001f : 0.01f),
                AccuracyKind::sparse_categorical);
   return net;
 }
@@ -162,14 +165,14 @@ std::shared_ptr<Network> deep_network() {
   return net;
 }
 
-// One SGD::apply over the bn model's trainable parameters (270k), with clipvalue as its workload.
-void bench_optimizer() {
-  auto net = bn_network(32);
+// One apply (SGD or Adam) over the bn model's trainable parameters (270k), with clipvalue as its workload.
+void bench_optimizer(bool adam) {
+  auto net = bn_network(32, false, adam);
   std::vector<Parameter*> trainable;
   for (auto& layer : net->layers())
     for (auto& p : layer->parameters())
       if (p->trainable) p->grad.setRandom(), p->grad *= 1e-3f, trainable.push_back(p.get());
-  report("SGD apply, bn parameters, clipvalue",
+  report(std::string(adam ? "Adam" : "SGD") + " apply, bn parameters, clipvalue",
          median_microseconds([&] { net->optimizer()->apply(trainable); }, 500));
 }
 
@@ -203,11 +206,13 @@ int main(int argc, char** argv) {
   bench_elementwise(32, 784);
   bench_elementwise(256, 784);
   bench_elementwise(256, 100);
-  bench_optimizer();
+  bench_optimizer(false);
+  bench_optimizer(true);
   bench_predict_one(bn_network(1));
   for (Index batch : {32, 256}) {
     bench_step("bn", bn_network(batch), batch);
     bench_step("bn with dropout", bn_network(batch, true), batch);
+    bench_step("bn Adam", bn_network(batch, false, true), batch);
     bench_step("deep", deep_network(), batch);
   }
   return 0;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iterator>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -263,6 +264,46 @@ TEST(ActivationKernels, DerivativeAtKinksFollowsTensorFlow) {
     activation_forward(k.spec, x, y);
     activation_backward(k.spec, x, y, dy, dx);
     EXPECT_FLOAT_EQ(dx(0, 0), k.want) << activation_name(k.spec.kind) << " at x=" << k.x;
+  }
+}
+
+// A NaN input compares false at every kink test, so the gradient takes the "else" side there
+// (relu'(NaN) = 0, as TF's ReluGrad), and a NaN upstream gradient passes where the mask holds.
+// Checked across a whole 16-wide lane with the NaN in every position.
+TEST(ActivationKernels, KinkTestsTreatNaNAsFalseInEveryLane) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  ActivationSpec leaky = spec_of(ActivationKind::leaky_relu);
+  leaky.negative_slope = 0.25f;
+  ActivationSpec thresholded = spec_of(ActivationKind::thresholded_relu);
+  thresholded.threshold = 0.5f;
+  struct Case {
+    ActivationSpec spec;
+    float at_nan_input;  // dx where x is NaN and dy is 1
+  };
+  const Case cases[] = {{spec_of(ActivationKind::relu), 0},
+                        {leaky, 0.25f},
+                        {spec_of(ActivationKind::selu), float(kSeluScale)},
+                        {spec_of(ActivationKind::hard_sigmoid), 0},
+                        {thresholded, 0}};
+  for (const Case& c : cases) {
+    for (int position = 0; position < 19; ++position) {
+      RowMatrix x = RowMatrix::Constant(1, 19, 2.0f), y(1, 19), dy = RowMatrix::Ones(1, 19),
+                dx(1, 19);
+      x(0, position) = nan;
+      activation_forward(c.spec, x, y);
+      activation_backward(c.spec, x, y, dy, dx);
+      EXPECT_EQ(dx(0, position), c.at_nan_input) << activation_name(c.spec.kind) << " " << position;
+      const float elsewhere = c.spec.kind == ActivationKind::selu           ? float(kSeluScale)
+                              : c.spec.kind == ActivationKind::hard_sigmoid ? 1.0f / 6
+                                                                            : 1.0f;
+      for (int j = 0; j < 19; ++j) {
+        if (j == position) continue;
+        EXPECT_FLOAT_EQ(dx(0, j), elsewhere) << activation_name(c.spec.kind);
+      }
+      dy(0, (position + 1) % 19) = nan;  // x = 2 there: every mask holds, NaN passes
+      activation_backward(c.spec, x, y, dy, dx);
+      EXPECT_TRUE(std::isnan(dx(0, (position + 1) % 19))) << activation_name(c.spec.kind);
+    }
   }
 }
 

@@ -17,8 +17,13 @@
 namespace densekit {
 namespace {
 
+using elementwise::blend;
+using elementwise::both;
 using elementwise::Chunk;
 using elementwise::for_each_row;
+using elementwise::greater;
+using elementwise::greater_equal;
+using elementwise::less;
 using elementwise::map_chunks;
 using elementwise::map_derivative;
 using elementwise::map_elements;
@@ -185,8 +190,8 @@ void activation_forward(const ActivationSpec& spec, MatrixIn x, MatrixOut y) {
         return map_rows(x, y, [](const auto& a) -> Chunk { return a.max(Scalar(0)); });
       return map_elements(x, y, [r = relu_of(spec)](Scalar v) { return r.value(v); });
     case ActivationKind::leaky_relu:  // TF's kernel; equals Keras-numpy's max(x, s·x) for s <= 1
-      return map_rows(x, y,
-                      [slope](const auto& a) -> Chunk { return (a > 0).select(a, slope * a); });
+      return map_rows(
+          x, y, [slope](const auto& a) -> Chunk { return blend(greater(a, 0), a, slope * a); });
     // elu: x if x > 0 else α(e^x - 1), written max(x, 0) + α·expm1(min(x, 0)) (one of the two
     // terms is exactly 0) because Eigen 3.4 evaluates select() one scalar at a time. expm1 as
     // 2t / (1 - t) with t = tanh(x/2): exact to a few ulp near 0 (where exp(x) - 1 loses every
@@ -217,7 +222,7 @@ void activation_forward(const ActivationSpec& spec, MatrixIn x, MatrixOut y) {
       return map_rows(x, y, [](const auto& a) -> Chunk { return a.exp(); });
     case ActivationKind::thresholded_relu:  // x if x > θ else 0
       return map_rows(x, y,
-                      [theta](const auto& a) -> Chunk { return (a > theta).select(a, Scalar(0)); });
+                      [theta](const auto& a) -> Chunk { return blend(greater(a, theta), a, 0); });
     case ActivationKind::softmax:
       return softmax_forward(x, y);
   }
@@ -252,23 +257,23 @@ void activation_backward(const ActivationSpec& spec, MatrixIn x, MatrixIn y, Mat
     case ActivationKind::relu:
       if (plain_relu(spec))
         return map_rows(x, y, dy, dx, [](const auto& a, const auto&, const auto& g) -> Chunk {
-          return (a > 0).select(g, Scalar(0));
+          return blend(greater(a, 0), g, 0);
         });
       return map_derivative(x, y, dy, dx,
                             [r = relu_of(spec)](Scalar v, Scalar) { return r.derivative(v); });
     case ActivationKind::leaky_relu:
       return map_rows(x, y, dy, dx, [slope](const auto& a, const auto&, const auto& g) -> Chunk {
-        return (a > 0).select(g, slope * g);
+        return blend(greater(a, 0), g, slope * g);
       });
     // elu and selu from y, as TF's EluGrad and SeluGrad do: no exp, and the select stays cheap
     // enough to vectorize. For x ≪ 0 the absolute error is an ulp of α, not of αe^x.
     case ActivationKind::elu:
       return map_rows(x, y, dy, dx, [alpha](const auto& a, const auto& o, const auto& g) -> Chunk {
-        return (a > 0).select(g, g * (o + alpha));
+        return blend(greater(a, 0), g, g * (o + alpha));
       });
     case ActivationKind::selu:
       return map_rows(x, y, dy, dx, [](const auto& a, const auto& o, const auto& g) -> Chunk {
-        return (a < 0).select(g * (o + kScaleAlpha), kScale * g);
+        return blend(less(a, 0), g * (o + kScaleAlpha), kScale * g);
       });
     case ActivationKind::gelu:
       if (!spec.approximate) return map_derivative(x, y, dy, dx, gelu_exact_derivative);
@@ -291,15 +296,15 @@ void activation_backward(const ActivationSpec& spec, MatrixIn x, MatrixIn y, Mat
       });
     case ActivationKind::hard_sigmoid:  // TF divides dy by 6 first, then masks
       return map_rows(x, y, dy, dx, [](const auto& a, const auto&, const auto& g) -> Chunk {
-        return ((a + Scalar(3) > Scalar(0)) && (a + Scalar(3) < Scalar(6)))
-            .select(g / Scalar(6), Scalar(0));
+        const Chunk shifted = a + Scalar(3);
+        return blend(both(greater(shifted, 0), less(shifted, 6)), g / Scalar(6), 0);
       });
     case ActivationKind::exponential:
       return map_rows(x, y, dy, dx,
                       [](const auto&, const auto& o, const auto& g) -> Chunk { return g * o; });
     case ActivationKind::thresholded_relu:
       return map_rows(x, y, dy, dx, [theta](const auto& a, const auto&, const auto& g) -> Chunk {
-        return (a > theta).select(g, Scalar(0));
+        return blend(greater(a, theta), g, 0);
       });
     case ActivationKind::softmax:
       return softmax_backward(y, dy, dx);

@@ -35,6 +35,58 @@ inline Chunk padded(const Scalar* p, Index from, Index to) {
   return v;
 }
 
+// Kinks without select(): Eigen 3.4 evaluates select() one coefficient at a time (a relu's
+// backward pass ran at 1 ns an element), so these masks and blends go through Eigen's packet
+// functions, a register at a time. A mask holds all-one bits where its condition holds; NaN
+// compares false, as in select(), so blend(greater(a, 0), g, 0) has select()'s bits exactly.
+namespace lanes {
+using Packet = Eigen::internal::packet_traits<Scalar>::type;
+inline constexpr Index kWidth = Eigen::internal::packet_traits<Scalar>::size;
+static_assert(kChunk % kWidth == 0, "a chunk holds whole packets");
+
+template <class Op>
+inline Chunk combine(const Chunk& a, const Chunk& b, Op op) {
+  Chunk out;
+  for (Index i = 0; i < kChunk; i += kWidth)
+    Eigen::internal::pstoreu(out.data() + i, op(Eigen::internal::ploadu<Packet>(a.data() + i),
+                                                Eigen::internal::ploadu<Packet>(b.data() + i)));
+  return out;
+}
+}  // namespace lanes
+
+// a > b, a >= b, a < b per coefficient, as masks.
+inline Chunk greater(const Chunk& a, const Chunk& b) {
+  return lanes::combine(
+      a, b, [](const auto& u, const auto& v) { return Eigen::internal::pcmp_lt(v, u); });
+}
+inline Chunk greater(const Chunk& a, Scalar b) { return greater(a, Chunk::Constant(b)); }
+inline Chunk greater_equal(const Chunk& a, Scalar b) {
+  return lanes::combine(a, Chunk::Constant(b), [](const auto& u, const auto& v) {
+    return Eigen::internal::pcmp_le(v, u);
+  });
+}
+inline Chunk less(const Chunk& a, Scalar b) { return greater(Chunk::Constant(b), a); }
+// Both masks hold.
+inline Chunk both(const Chunk& m, const Chunk& n) {
+  return lanes::combine(m, n,
+                        [](const auto& u, const auto& v) { return Eigen::internal::pand(u, v); });
+}
+
+// `then` where the mask holds, `otherwise` elsewhere.
+inline Chunk blend(const Chunk& mask, const Chunk& then, const Chunk& otherwise) {
+  Chunk out;
+  for (Index i = 0; i < kChunk; i += lanes::kWidth)
+    Eigen::internal::pstoreu(
+        out.data() + i,
+        Eigen::internal::pselect(Eigen::internal::ploadu<lanes::Packet>(mask.data() + i),
+                                 Eigen::internal::ploadu<lanes::Packet>(then.data() + i),
+                                 Eigen::internal::ploadu<lanes::Packet>(otherwise.data() + i)));
+  return out;
+}
+inline Chunk blend(const Chunk& mask, const Chunk& then, Scalar otherwise) {
+  return blend(mask, then, Chunk::Constant(otherwise));
+}
+
 // A body returns an evaluated Chunk, never an Eigen expression: an expression returned from a
 // lambda may refer to temporaries of the lambda's frame (`(a > 0).select(g, Scalar(0))` holds
 // its constant that way), and GCC's -O3 vectorizer then reads freed stack slots.

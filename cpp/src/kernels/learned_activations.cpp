@@ -15,8 +15,10 @@
 namespace densekit {
 namespace {
 
+using elementwise::blend;
 using elementwise::Chunk;
 using elementwise::for_each_row;
+using elementwise::greater_equal;
 using elementwise::map_rows;
 
 // A nested splitmix64 hash of (seed, step, element): each element's draw depends on nothing
@@ -107,7 +109,8 @@ void rrelu_forward_inference(MatrixIn x, Scalar lower, Scalar upper, MatrixOut y
   check_rrelu_bounds("rrelu_forward_inference", lower, upper);
   require_shape("rrelu_forward_inference", "y", y.rows(), y.cols(), x.rows(), x.cols());
   const Scalar mean = (lower + upper) / 2;
-  map_rows(x, y, [mean](const auto& a) -> Chunk { return (a >= 0).select(a, mean * a); });
+  map_rows(x, y,
+           [mean](const auto& a) -> Chunk { return blend(greater_equal(a, 0), a, mean * a); });
 }
 
 // Training draws the slopes; inference writes the mean slope (lower + upper) / 2 everywhere.
@@ -129,7 +132,7 @@ void rrelu_backward(MatrixIn x, MatrixIn slopes, MatrixIn dy, MatrixOut dx) {
   require_shape(where, "dy", dy.rows(), dy.cols(), x.rows(), x.cols());
   require_shape(where, "dx", dx.rows(), dx.cols(), x.rows(), x.cols());
   map_rows(x, slopes, dy, dx, [](const auto& a, const auto& s, const auto& g) -> Chunk {
-    return (a >= 0).select(g, s * g);
+    return blend(greater_equal(a, 0), g, s * g);
   });
 }
 

@@ -18,7 +18,10 @@ namespace {
 using elementwise::blend;
 using elementwise::Chunk;
 using elementwise::for_each_row;
+using elementwise::greater;
 using elementwise::greater_equal;
+using elementwise::less;
+using elementwise::map_chunks;
 using elementwise::map_rows;
 
 // A nested splitmix64 hash of (seed, step, element): each element's draw depends on nothing
@@ -44,8 +47,12 @@ void prelu_forward(MatrixIn x, VectorIn alpha, MatrixOut y) {
   require_shape("prelu_forward", "alpha", alpha.rows(), alpha.cols(), 1, x.cols());
   require_shape("prelu_forward", "y", y.rows(), y.cols(), x.rows(), x.cols());
   for_each_row(x.rows(), x.cols(), [&](Index r) {
-    const auto a = x.row(r).array();
-    y.row(r).array() = (a > 0).select(a, alpha.array() * a);
+    map_chunks(
+        x.cols(), y.row(r).data(),
+        [](const auto& a, const auto& slope) -> Chunk {
+          return blend(greater(a, 0), a, slope * a);
+        },
+        x.row(r).data(), alpha.data());
   });
 }
 
@@ -62,9 +69,12 @@ void prelu_backward(MatrixIn x, VectorIn alpha, MatrixIn dy, MatrixOut dx, Vecto
   if (dx.rows() != 0) {
     require_shape(where, "dx", dx.rows(), dx.cols(), n, units);
     for_each_row(n, units, [&](Index r) {
-      const auto a = x.row(r).array();
-      const auto g = dy.row(r).array();
-      dx.row(r).array() = (a > 0).select(g, (a < 0).select(alpha.array() * g, Scalar(0)));
+      map_chunks(
+          units, dx.row(r).data(),
+          [](const auto& a, const auto& slope, const auto& g) -> Chunk {
+            return blend(greater(a, 0), g, blend(less(a, 0), slope * g, 0));
+          },
+          x.row(r).data(), alpha.data(), dy.row(r).data());
     });
   }
   if (dalpha.cols() == 0) return;

@@ -15,9 +15,12 @@ namespace densekit {
 namespace {
 
 using counter_random::RowKey;
+using elementwise::blend;
 using elementwise::Chunk;
 using elementwise::for_each_row;
+using elementwise::greater;
 using elementwise::kChunk;
+using elementwise::map_chunks;
 
 // SELU's constants, as Keras's AlphaDropout writes them.
 constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
@@ -159,7 +162,12 @@ void alpha_dropout_forward(MatrixIn x, double rate, const NoisePattern& pattern,
   for_each_row(x.rows(), x.cols(), [&](Index r) {
     auto f = factor.row(r).array();
     draw_kept(row_key_of(pattern, key, r), pattern.columns.data(), x.cols(), threshold, f.data());
-    y.row(r).array() = (f > 0).select(a * x.row(r).array() + b, dropped);
+    map_chunks(
+        x.cols(), y.row(r).data(),
+        [a, b, dropped](const auto& kept, const auto& v) -> Chunk {
+          return blend(greater(kept, 0), a * v + b, dropped);
+        },
+        f.data(), x.row(r).data());
     f *= a;
   });
 }

@@ -2,6 +2,7 @@
 #include <pybind11/stl.h>
 
 #include "arrays.hpp"
+#include "densekit/contention.hpp"
 #include "densekit/thread_policy.hpp"
 #include "densekit/thread_team.hpp"
 
@@ -25,10 +26,13 @@ void register_runtime(py::module_& m) {
         info["thread_team_workers"] = team_workers();
         info["simd"] = std::string(Eigen::SimdInstructionSetsInUse());
         info["num_threads"] = get_num_threads();
+        info["contention_back_offs"] = contention_monitor().back_offs();
         return info;
       },
       "version, eigen_version, openmp (False: densekit runs its own threads), "
-      "thread_team_workers (worker threads started so far), simd, num_threads.");
+      "thread_team_workers (worker threads started so far), simd, num_threads, "
+      "contention_back_offs (times regions fell back to one thread because other processes "
+      "held the workers' cores).");
 }
 
 }  // namespace densekit::bindings

@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "densekit/contention.hpp"
 #include "densekit/error.hpp"
 
 namespace densekit {
@@ -47,7 +48,9 @@ ThreadCap::~ThreadCap() { g_thread_cap.store(previous_); }
 
 int running_threads() {
   const int cap = g_thread_cap.load(std::memory_order_relaxed);
-  return cap > 0 ? std::min(cap, get_num_threads()) : get_num_threads();
+  const int threads = cap > 0 ? std::min(cap, get_num_threads()) : get_num_threads();
+  if (threads > 1 && contention_monitor().backing_off(monotonic_nanoseconds())) return 1;
+  return threads;
 }
 
 }  // namespace densekit

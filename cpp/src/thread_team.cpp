@@ -1,5 +1,6 @@
 #include "densekit/thread_team.hpp"
 
+#include "densekit/contention.hpp"
 #include "densekit/float_mode.hpp"
 
 #include <pthread.h>
@@ -187,10 +188,16 @@ void run_region(int threads, RegionBody body) {
     team.wake.notify_all();
   }
   // The workers read `body` until they are done, so wait for them however thread 0 leaves.
+  // How long that took, against thread 0's own work, tells the contention monitor whether the
+  // workers still have their cores.
   struct Join {
     Team& team;
+    ContentionMonitor::Nanoseconds start = monotonic_nanoseconds();
     ~Join() {
+      const ContentionMonitor::Nanoseconds done = monotonic_nanoseconds();
       spin_until([&] { return team.pending.load(std::memory_order_acquire) == 0; });
+      const ContentionMonitor::Nanoseconds joined = monotonic_nanoseconds();
+      contention_monitor().record_region(done - start, joined - done, joined);
       t_region_size = 0;
       t_region_team = nullptr;
     }

@@ -1,6 +1,7 @@
 // How many threads a parallel region runs on now: the configured count (densekit.set_num_threads)
-// under a ThreadCap. Kernels never ask it directly: they cut their work with a Partition
-// (parallel.hpp), whose parts do not depend on its answer, and Partition::run asks it.
+// under a ThreadCap, or one while the host takes the workers' cores. Kernels never ask it directly:
+// they cut their work with a Partition (parallel.hpp), whose parts do not depend on its answer, and
+// Partition::run asks it.
 #pragma once
 
 namespace densekit {
@@ -24,7 +25,8 @@ class ThreadCap {
   int previous_;
 };
 
-// Threads a region may run on now: the configured count, under the cap.
+// Threads a region may run on now: the configured count, under the cap; one while the workers
+// are losing their cores to other processes (contention.hpp).
 int running_threads();
 
 }  // namespace densekit

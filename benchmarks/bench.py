@@ -58,6 +58,12 @@ def add_arguments(parser):
     )
     parser.add_argument("--threads", type=_positive, default=2, help="threads per peer (default 2)")
     parser.add_argument(
+        "--contend",
+        action="store_true",
+        help="a busy process pinned to the last CPU while the repetitions run: a slow period "
+        "that every peer meets alike",
+    )
+    parser.add_argument(
         "--json",
         default="bench-results.json",
         metavar="PATH",
@@ -106,6 +112,7 @@ def run(
     seed=0,
     quick=False,
     predict_samples=10000,
+    contend=False,
 ):
     """Runs the benchmark; returns (raw results, summary, markdown report)."""
     peers = [
@@ -128,6 +135,7 @@ def run(
         "predict_samples": predict_samples,
         "predict_batch": predict_batch,
         "latency_calls": latency_calls,
+        "contend": contend,
     }
     raw = runner.run(options)
     summary = report.summarize(raw)
@@ -157,6 +165,7 @@ def main(argv=None):
             latency_calls=args.latency_calls,
             seed=args.seed,
             quick=args.quick,
+            contend=args.contend,
         )
     except ValueError as error:
         parser.error(str(error))

@@ -259,6 +259,11 @@ def markdown(raw, summary, level=2):
         )
     if options.get("quick"):
         lines.append("- Quick run: indicative only; the targets are meant for full runs.")
+    if raw["meta"].get("busy_cpu") is not None:
+        lines.append(
+            f"- Contended: a busy process spun on CPU {raw['meta']['busy_cpu']} through every "
+            "repetition (`--contend`), a slow period made on purpose."
+        )
     items = summary["items"]
     train = [
         (name, peer, row)

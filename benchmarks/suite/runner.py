@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from suite import machine
+from suite import contention, machine
 from suite.workloads import runs_on
 
 __all__ = ["PEERS", "run"]
@@ -104,7 +104,7 @@ def run(options):
     """Runs the selected items on the selected peers; returns the raw results (JSON-ready).
 
     options: samples, repeats, threads, seed, peers (list), items (list of Item), predict_samples,
-    predict_batch, latency_calls, quick.
+    predict_batch, latency_calls, quick, contend (a busy process on one CPU while timing).
     """
     items = options["items"]
     notes, versions, workers = [], {}, {}
@@ -137,8 +137,10 @@ def run(options):
                 f"torch: {versions['torch']} installed; the published results use torch 2.13.0"
             )
         _prepare(workers, timed, raw, notes)
-        for rep in range(options["repeats"]):
-            _repetition(rep, workers, timed, options, raw, notes)
+        with contention.busy_cpu(options.get("contend", False)) as cpu:
+            raw["meta"]["busy_cpu"] = cpu
+            for rep in range(options["repeats"]):
+                _repetition(rep, workers, timed, options, raw, notes)
     finally:
         for worker in workers.values():
             worker.close()

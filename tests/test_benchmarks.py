@@ -105,3 +105,28 @@ def test_onnxruntime_peer_graph_predicts_what_densekit_predicts_and_notices_a_wr
     weights[0], weights[1] = weights[1], weights[0]
     wrong = peer_onnxruntime.session(peer_onnxruntime.graph("bn", weights), 1)
     assert np.max(np.abs(wrong.run(None, {"x": x})[0] - expected)) > 1e-3
+
+
+def test_contend_spins_a_process_pinned_to_the_last_cpu_and_ends_it():
+    from suite import contention
+
+    with contention.busy_cpu(False) as cpu:
+        assert cpu is None
+    with contention.busy_cpu(True) as cpu:
+        assert cpu == max(os.sched_getaffinity(0))
+        children = [
+            int(pid)
+            for pid in os.listdir("/proc")
+            if pid.isdigit() and _parent_of(int(pid)) == os.getpid()
+        ]
+        spinners = [pid for pid in children if os.sched_getaffinity(pid) == {cpu}]
+        assert len(spinners) == 1
+    assert _parent_of(spinners[0]) != os.getpid()  # killed and reaped
+
+
+def _parent_of(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        return None

@@ -13,7 +13,7 @@ import sys
 
 __all__ = ["busy_cpu"]
 
-_SPIN = "import os, sys; os.sched_setaffinity(0, {int(sys.argv[1])})\nwhile True: pass"
+_SPIN = "while True: pass"
 
 
 @contextlib.contextmanager
@@ -23,8 +23,9 @@ def busy_cpu(enabled):
         yield None
         return
     cpu = max(os.sched_getaffinity(0))
-    spinner = subprocess.Popen([sys.executable, "-c", _SPIN, str(cpu)])
+    spinner = subprocess.Popen([sys.executable, "-c", _SPIN])
     try:
+        os.sched_setaffinity(spinner.pid, {cpu})
         yield cpu
     finally:
         spinner.kill()

@@ -119,6 +119,25 @@ def test_an_unknown_densekit_gemm_value_fails_the_import_naming_it(tmp_path):
     assert "DENSEKIT_GEMM='mkl'" in result.stderr
 
 
+def test_without_scipy_openblas32_densekit_imports_and_trains_on_eigen(tmp_path):
+    code = textwrap.dedent(
+        """
+        import sys
+        sys.modules["scipy_openblas32"] = None  # as if it were not installed
+        import numpy as np
+        import densekit
+        model = densekit.Sequential([densekit.layers.Dense(3, input_shape=(4,))])
+        model.compile(optimizer="sgd", loss="mse")
+        loss = model.fit(np.ones((8, 4), "float32"), np.ones((8, 3), "float32"), verbose=0)
+        print(densekit.get_gemm_engine()["name"], np.isfinite(loss.history["loss"][-1]))
+        """
+    )
+    result = _run(code, [], None, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["eigen", "True"]
+    assert result.stderr == ""  # silently
+
+
 @pytest.fixture
 def restore_engine():
     before = densekit.get_gemm_engine()

@@ -343,7 +343,7 @@ TEST(Allocations, SgdGlobalClipnormFirstApplyAfterPerLayerBuildAllocatesNothing)
 // does): after a first call, which sizes OpenBLAS's buffers, on both threads.
 TEST(Allocations, SteadyStateOpenBlasProductsAllocateNothing) {
   const char* path = std::getenv("DENSEKIT_TEST_OPENBLAS");
-  if (path == nullptr) GTEST_SKIP() << "DENSEKIT_TEST_OPENBLAS is not set";
+  if (path == nullptr || *path == '\0') GTEST_SKIP() << "DENSEKIT_TEST_OPENBLAS is not set";
   gemm_use_openblas(path);
   std::mt19937 rng(3);
   const RowMatrix x = test::random_matrix(512, 1024, rng, -1, 1);

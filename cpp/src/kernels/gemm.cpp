@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <climits>
+#include <deque>
 #include <mutex>
 #include <stdexcept>
 
@@ -24,7 +25,12 @@ struct OpenBlas {
   std::string path, config;
 };
 
-// Loaded libraries are never unloaded nor freed: a product on another thread may still be in one.
+// Every library loaded, never unloaded nor freed (a product on another thread may still be in
+// one), and the one in use.
+std::deque<OpenBlas>& loaded() {
+  static auto* libraries = new std::deque<OpenBlas>;
+  return *libraries;
+}
 std::atomic<const OpenBlas*> g_openblas{nullptr};
 std::mutex g_switch_mutex;
 
@@ -103,8 +109,8 @@ void gemm_use_openblas(const std::string& path) {
     set_threads(1);
     dlerror();
     const auto config = reinterpret_cast<ConfigFn>(dlsym(handle, "scipy_openblas_get_config"));
-    g_openblas.store(new OpenBlas{sgemm, path, config ? config() : ""},
-                     std::memory_order_release);
+    loaded().push_back(OpenBlas{sgemm, path, config ? config() : ""});
+    g_openblas.store(&loaded().back(), std::memory_order_release);
   } catch (...) {
     dlclose(handle);
     throw;

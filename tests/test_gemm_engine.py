@@ -219,7 +219,9 @@ def _wide_step(seed):
     y = rng.integers(0, 10, size=512)
     model = densekit.Sequential(
         [
-            L.Dense(1024, activation="relu", input_shape=(784,), kernel_initializer=GlorotUniform(1)),
+            L.Dense(
+                1024, activation="relu", input_shape=(784,), kernel_initializer=GlorotUniform(1)
+            ),
             L.Dense(10, activation="softmax", kernel_initializer=GlorotUniform(2)),
         ]
     )

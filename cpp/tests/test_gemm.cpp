@@ -108,7 +108,8 @@ TEST_F(Gemm, EigenPathMatchesADoublePrecisionProduct) {
 }
 
 TEST_F(Gemm, TakesOperandsFromTheViewsDenseUses) {
-  const RowMatrix x = random_matrix(6, 10, -1.0f, 1.0f, 3), w = random_matrix(10, 4, -1.0f, 1.0f, 4);
+  const RowMatrix x = random_matrix(6, 10, -1.0f, 1.0f, 3),
+                  w = random_matrix(10, 4, -1.0f, 1.0f, 4);
   const MatrixIn xr(x), wr(w);
   const GemmOperand xt = gemm_operand(xr.transpose());
   EXPECT_EQ(xt.data, x.data());
@@ -180,7 +181,8 @@ TEST_F(Gemm, OpenBlasAgreesWithEigenAboveItsThresholdAndIsNotUsedBelow) {
       for (const auto& s : below) {
         ASSERT_FALSE(gemm_uses_openblas(s[0], s[1], s[2]));
         const Operands ops(s[0], s[1], s[2], ta, tb, seed += 2);
-        expect_same_bits(ops.engine_product(), ops.eigen_product(), "Eigen " + name(s[0], s[1], s[2], ta, tb));
+        expect_same_bits(ops.engine_product(), ops.eigen_product(),
+                         "Eigen " + name(s[0], s[1], s[2], ta, tb));
       }
     }
   // A failed load leaves OpenBLAS in use; gemm_use_eigen switches back.

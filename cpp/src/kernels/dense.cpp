@@ -12,10 +12,10 @@ namespace {
 
 // out = a b, cut by Partition::product: by out's columns for the batch-sized outputs of the
 // backward-data products, by rows for a tall weight gradient. Each part is a single-threaded
-// GEMM on a block (gemm.hpp: Eigen's, or OpenBLAS's when it is loaded and the block is large), so the operand the parts share (small at the batch sizes
-// where threading pays) is packed once per part. Then the thread of a part runs
-// epilogue(first_row, rows, first_column, columns) on its block while it is still in its cache
-// (unsplit: once, on the whole of out).
+// GEMM on a block (gemm.hpp: Eigen's, or OpenBLAS's when it is loaded and the block is large), so
+// the operand the parts share (small at the batch sizes where threading pays) is packed once per
+// part. Then the thread of a part runs epilogue(first_row, rows, first_column, columns) on its
+// block while it is still in its cache (unsplit: once, on the whole of out).
 template <typename Lhs, typename Rhs, typename Epilogue>
 void product(const Lhs& a, const Rhs& b, MatrixOut out, const Epilogue& epilogue) {
   const Partition plan = Partition::product(out.rows(), out.cols(), a.cols());

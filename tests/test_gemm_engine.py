@@ -244,3 +244,22 @@ def test_a_forked_pool_trains_with_openblas_loaded_in_the_parent():
     for (engine, weights), (parent_engine, parent_weights) in zip(got, expected):
         assert engine == parent_engine == "openblas"
         assert_array_equal(weights, parent_weights)
+
+
+@needs_openblas
+def test_openblas_stays_single_threaded_under_threadpoolctl_limits():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import ctypes
+
+    library = ctypes.CDLL(densekit.get_gemm_engine()["library"])  # the one densekit loaded
+    previous = densekit.get_num_threads()
+    try:
+        _, expected = _wide_step(7)
+        # threadpoolctl sets every OpenBLAS loaded, densekit's too; the next product sets it back.
+        with threadpoolctl.threadpool_limits(limits=2):
+            assert library.scipy_openblas_get_num_threads() == 2
+            _, got = _wide_step(7)
+            assert library.scipy_openblas_get_num_threads() == 1
+    finally:
+        densekit.set_num_threads(previous)
+    assert_array_equal(got, expected)

@@ -18,10 +18,13 @@ using SgemmFn = void (*)(int order, int trans_a, int trans_b, int m, int n, int 
                          const float* a, int lda, const float* b, int ldb, float beta, float* c,
                          int ldc);
 using SetThreadsFn = void (*)(int);
+using GetThreadsFn = int (*)();
 using ConfigFn = char* (*)();
 
 struct OpenBlas {
   SgemmFn sgemm;
+  SetThreadsFn set_threads;
+  GetThreadsFn get_threads;
   std::string path, config;
 };
 
@@ -88,6 +91,9 @@ void gemm(const GemmOperand& a, const GemmOperand& b, MatrixOut out) {
   if (openblas == nullptr || !gemm_uses_openblas(m, n, k) || !fits_int(a.stride) ||
       !fits_int(b.stride) || !fits_int(out.outerStride()))
     return eigen_gemm(a, b, out);
+  // threadpoolctl sets every OpenBLAS it finds loaded, this one too (threadpool_limits(4)): back
+  // to one thread, or its pool would run inside each of densekit's parts.
+  if (openblas->get_threads() != 1) openblas->set_threads(1);
   openblas->sgemm(kRowMajor, a.transposed ? kTrans : kNoTrans, b.transposed ? kTrans : kNoTrans,
                   int(m), int(n), int(k), 1.0f, a.data, int(a.stride), b.data, int(b.stride), 0.0f,
                   out.data(), int(out.outerStride()));
@@ -106,10 +112,12 @@ void gemm_use_openblas(const std::string& path) {
     const auto sgemm = reinterpret_cast<SgemmFn>(symbol(handle, "scipy_cblas_sgemm", path));
     const auto set_threads =
         reinterpret_cast<SetThreadsFn>(symbol(handle, "scipy_openblas_set_num_threads", path));
+    const auto get_threads =
+        reinterpret_cast<GetThreadsFn>(symbol(handle, "scipy_openblas_get_num_threads", path));
     set_threads(1);
     dlerror();
     const auto config = reinterpret_cast<ConfigFn>(dlsym(handle, "scipy_openblas_get_config"));
-    loaded().push_back(OpenBlas{sgemm, path, config ? config() : ""});
+    loaded().push_back(OpenBlas{sgemm, set_threads, get_threads, path, config ? config() : ""});
     g_openblas.store(&loaded().back(), std::memory_order_release);
   } catch (...) {
     dlclose(handle);

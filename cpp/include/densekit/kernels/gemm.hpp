@@ -51,7 +51,7 @@ struct GemmEngine {
   std::string config;   // OpenBLAS's own description (version, kernel), empty for Eigen
 };
 
-// Loads OpenBLAS (a build exporting scipy_cblas_sgemm and scipy_openblas_set_num_threads, as
+// Loads OpenBLAS (a build exporting scipy_cblas_sgemm and scipy_openblas_{set,get}_num_threads, as
 // the scipy-openblas32 package ships it) from `path`, sets it to one thread and makes it the
 // engine of large products. A file that cannot be loaded or lacks a symbol raises
 // std::runtime_error naming the path and the reason, and the engine stays as it was.

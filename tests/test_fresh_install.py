@@ -71,5 +71,5 @@ def test_a_bare_virtual_environment_installs_densekit_with_numpy_and_openblas_an
     # Without OpenBLAS, densekit runs on Eigen alone.
     _run([python, "-m", "pip", "uninstall", "-q", "-y", "scipy-openblas32"], env, 120)
     assert _run([python, "-c", engine], env, 120).split()[-1] == "eigen"
-    out = _run([str(bin_dir / "densekit"), "demo", "--epochs", "2"], env, 600)
+    out = _run([str(bin_dir / "densekit"), "demo", "--epochs", "5"], env, 600)
     assert "test accuracy: " in out

@@ -165,7 +165,8 @@ std::shared_ptr<Network> deep_network() {
   return net;
 }
 
-// One apply (SGD or Adam) over the bn model's trainable parameters (270k), with clipvalue as its workload.
+// One apply (SGD or Adam) over the bn model's trainable parameters (270k), with clipvalue as its
+// workload.
 void bench_optimizer(bool adam) {
   auto net = bn_network(32, false, adam);
   std::vector<Parameter*> trainable;

@@ -24,6 +24,16 @@ git ls-files 'cpp/*.cpp' 'cpp/*.hpp' 'benchmarks/*.cpp' | xargs "$scripts/clang-
 # CMake finds Eigen's headers (cmeel-eigen, installed above) through this Python.
 cmake_python=(-DPython_EXECUTABLE="$("$python" -c 'import sys; print(sys.executable)')")
 
+# The C++ tests compare OpenBLAS's products with Eigen's when this names its library (from
+# scipy-openblas32, a dependency of densekit); without the package they skip those tests.
+openblas="$("$python" -c 'import os, scipy_openblas32 as s
+print(os.path.join(s.get_lib_dir(), "lib" + s.get_library() + ".so"))' 2>/dev/null || true)"
+if [ -n "$openblas" ] && [ -f "$openblas" ]; then
+  export DENSEKIT_TEST_OPENBLAS="$openblas"
+else
+  echo "== scipy-openblas32 not found: the C++ tests of OpenBLAS's products are skipped"
+fi
+
 echo "== C++ unit tests"
 cmake -S . -B build/cpp-tests "${cmake_python[@]}" -DDENSEKIT_BUILD_TESTS=ON \
   -DCMAKE_BUILD_TYPE=Release >/dev/null

@@ -1,5 +1,7 @@
 """densekit built into a new virtual environment with pip alone, as a new user installs it: a
-runtime dependency that only this machine happens to have cannot hide here."""
+runtime dependency that only this machine happens to have cannot hide here. Its runtime
+dependencies are numpy and scipy-openblas32 (OpenBLAS, for the large products), and it still runs
+once OpenBLAS is uninstalled."""
 
 import json
 import os
@@ -39,7 +41,7 @@ def _run(command, env, timeout):
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("git") is None or not (ROOT / ".git").exists(), reason="needs git")
-def test_a_bare_virtual_environment_installs_densekit_with_numpy_alone_and_runs_the_demo(
+def test_a_bare_virtual_environment_installs_densekit_with_numpy_and_openblas_and_runs_the_demo(
     tmp_path,
 ):
     source, venv = tmp_path / "source", tmp_path / "venv"
@@ -59,8 +61,15 @@ def test_a_bare_virtual_environment_installs_densekit_with_numpy_alone_and_runs_
 
     listed = _run([python, "-m", "pip", "list", "--format=json"], env, 120)
     installed = {package["name"].lower() for package in json.loads(listed)} - _VENV_BASE
-    assert installed == {"densekit", "numpy"}
-    _run([python, "-c", "import densekit; print(densekit.__version__)"], env, 120)
+    assert installed == {"densekit", "numpy", "scipy-openblas32"}
+    engine = "import densekit; print(densekit.__version__, densekit.get_gemm_engine()['name'])"
+    assert _run([python, "-c", engine], env, 120).split()[-1] == "openblas"
 
+    out = _run([str(bin_dir / "densekit"), "demo", "--epochs", "5"], env, 600)
+    assert "test accuracy: " in out
+
+    # Without OpenBLAS, densekit runs on Eigen alone.
+    _run([python, "-m", "pip", "uninstall", "-q", "-y", "scipy-openblas32"], env, 120)
+    assert _run([python, "-c", engine], env, 120).split()[-1] == "eigen"
     out = _run([str(bin_dir / "densekit"), "demo", "--epochs", "5"], env, 600)
     assert "test accuracy: " in out

@@ -546,7 +546,7 @@ def _about(raw):
         f"- Machine: {machine['cpu']}, {machine['cpus']} logical CPUs{cores}; instruction sets: "
         f"{' '.join(machine['simd']) or 'unknown'}",
         f"- Versions: densekit {versions.get('densekit', machine['densekit'])} (Eigen "
-        f"{build['eigen_version']}, SIMD in use: {build['simd']}), NumPy "
+        f"{build['eigen_version']}, SIMD in use: {build['simd']}, {_gemm(build)}), NumPy "
         f"{versions.get('numpy', machine['numpy'])}, PyTorch {versions.get('torch', 'not run')}, "
         + "".join(
             f"{label} {versions[peer]}, "
@@ -557,6 +557,13 @@ def _about(raw):
         f"- Load average (1 min): {meta['load_before'][0]:.2f} before, "
         f"{meta['load_after'][0]:.2f} after",
     ]
+
+
+def _gemm(build):
+    """The engine of densekit's large products, as the Versions line names it."""
+    if build.get("gemm") != "openblas":
+        return "large products: Eigen"
+    return f"large products: {build.get('gemm_config') or 'OpenBLAS'} (1 thread per part)"
 
 
 def _bounds(summary):

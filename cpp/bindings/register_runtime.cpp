@@ -1,8 +1,9 @@
-// Build facts and the thread knob.
+// Build facts, the thread knob and the matrix-product engine.
 #include <pybind11/stl.h>
 
 #include "arrays.hpp"
 #include "densekit/contention.hpp"
+#include "densekit/kernels/gemm.hpp"
 #include "densekit/thread_policy.hpp"
 #include "densekit/thread_team.hpp"
 
@@ -27,12 +28,24 @@ void register_runtime(py::module_& m) {
         info["simd"] = std::string(Eigen::SimdInstructionSetsInUse());
         info["num_threads"] = get_num_threads();
         info["contention_back_offs"] = contention_monitor().back_offs();
+        const GemmEngine gemm = gemm_engine();
+        info["gemm"] = gemm.name;
+        info["gemm_library"] = gemm.library;
+        info["gemm_config"] = gemm.config;
         return info;
       },
       "version, eigen_version, openmp (False: densekit runs its own threads), "
       "thread_team_workers (worker threads started so far), simd, num_threads, "
       "contention_back_offs (times regions fell back to one thread because other processes "
-      "held the workers' cores).");
+      "held the workers' cores), gemm (the engine of large matrix products: 'eigen' or "
+      "'openblas'), gemm_library (OpenBLAS's path, else ''), gemm_config (OpenBLAS's "
+      "description of its build, else '').");
+  m.def("gemm_use_openblas", &gemm_use_openblas, py::arg("path"),
+        py::call_guard<py::gil_scoped_release>(),
+        "Loads OpenBLAS (scipy-openblas32's build) from path, single-threaded, for the large "
+        "matrix products; RuntimeError naming the path and the reason if it cannot, and the engine "
+        "stays as it was.");
+  m.def("gemm_use_eigen", &gemm_use_eigen, "Computes every matrix product with Eigen again.");
 }
 
 }  // namespace densekit::bindings

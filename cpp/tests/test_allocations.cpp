@@ -28,6 +28,8 @@
 #include <string>
 #include <vector>
 
+#include "densekit/kernels/dense.hpp"
+#include "densekit/kernels/gemm.hpp"
 #include "densekit/layers/batch_norm.hpp"
 #include "densekit/layers/dense.hpp"
 #include "densekit/layers/noise.hpp"
@@ -335,6 +337,32 @@ TEST(Allocations, SgdGlobalClipnormFirstApplyAfterPerLayerBuildAllocatesNothing)
   const AllocationCount counted = count_allocations([&] { opt.apply(all); });
   EXPECT_EQ(counted.count, 0) << "the first SGD::apply made " << counted.describe();
   EXPECT_EQ(count_allocations([&] { opt.apply(all); }).count, 0);
+}
+
+// A wide layer's products in OpenBLAS (when DENSEKIT_TEST_OPENBLAS names it, as scripts/test.sh
+// does): after a first call, which sizes OpenBLAS's buffers, on both threads.
+TEST(Allocations, SteadyStateOpenBlasProductsAllocateNothing) {
+  const char* path = std::getenv("DENSEKIT_TEST_OPENBLAS");
+  if (path == nullptr || *path == '\0') GTEST_SKIP() << "DENSEKIT_TEST_OPENBLAS is not set";
+  gemm_use_openblas(path);
+  std::mt19937 rng(3);
+  const RowMatrix x = test::random_matrix(512, 1024, rng, -1, 1);
+  const RowMatrix w = test::random_matrix(1024, 1024, rng, -0.1, 0.1);
+  const RowMatrix dy = test::random_matrix(512, 1024, rng, -1, 1);
+  RowMatrix y(512, 1024), dw(1024, 1024), dx(512, 1024);
+  RowVector b = RowVector::Zero(1024), db(1024);
+  ASSERT_TRUE(gemm_uses_openblas(512, 1024, 512));
+  const auto products = [&] {
+    dense_forward(x, w, b, y);
+    dense_backward_weights(x, dy, dw, db);
+    dense_backward_data(dy, w, dx);
+  };
+  for (int warm_up = 0; warm_up < 2; ++warm_up) products();
+  const AllocationCount counted = count_allocations([&] {
+    for (int step = 0; step < 3; ++step) products();
+  });
+  gemm_use_eigen();
+  EXPECT_EQ(counted.count, 0) << "3 rounds of OpenBLAS products made " << counted.describe();
 }
 
 }  // namespace

@@ -3,7 +3,8 @@
 `import densekit as keras` runs tf.keras code for what densekit covers: Sequential models of
 Dense, activation and BatchNormalization layers, the Keras initializers and activations, Keras's
 optimizers and learning-rate schedules, callbacks and a progress bar. The math runs in C++ (Eigen, on
-densekit's own thread team).
+densekit's own thread team; OpenBLAS's sgemm for large products when scipy-openblas32 is
+installed).
 """
 
 from densekit import (
@@ -25,6 +26,7 @@ from densekit import (
 )
 from densekit._core import build_info as _build_info
 from densekit._core import get_num_threads, set_num_threads
+from densekit._gemm import get_gemm_engine, set_gemm_engine
 from densekit.layers import Input
 from densekit.models import Model, Sequential
 
@@ -33,6 +35,10 @@ __version__ = _build_info()["version"]
 from densekit._threadpool import register_with_threadpoolctl as _register  # noqa: E402
 
 _register()
+
+from densekit._gemm import use_default_engine as _use_default_engine  # noqa: E402
+
+_use_default_engine()
 
 __all__ = [
     "Input",
@@ -44,6 +50,7 @@ __all__ = [
     "callbacks",
     "constraints",
     "datasets",
+    "get_gemm_engine",
     "get_num_threads",
     "initializers",
     "layers",
@@ -53,6 +60,7 @@ __all__ = [
     "models",
     "optimizers",
     "regularizers",
+    "set_gemm_engine",
     "set_num_threads",
     "utils",
     "diagnostics",
@@ -60,7 +68,8 @@ __all__ = [
 
 
 def build_info():
-    """Version, Eigen version, the SIMD instruction sets Eigen uses and the threads."""
+    """Version, Eigen version, the SIMD instruction sets Eigen uses, the threads and the engine
+    of the large matrix products (gemm: "openblas" or "eigen", gemm_library, gemm_config)."""
     return dict(_build_info())
 
 

@@ -4,22 +4,23 @@
 #include <vector>
 
 #include "densekit/error.hpp"
+#include "densekit/kernels/gemm.hpp"
 #include "densekit/parallel.hpp"
 
 namespace densekit {
 namespace {
 
 // out = a b, cut by Partition::product: by out's columns for the batch-sized outputs of the
-// backward-data products, by rows for a tall weight gradient. Each part is Eigen's
-// single-threaded GEMM on a block, so the operand the parts share (small at the batch sizes
-// where threading pays) is packed once per part. Then the thread of a part runs
-// epilogue(first_row, rows, first_column, columns) on its block while it is still in its cache
-// (unsplit: once, on the whole of out).
+// backward-data products, by rows for a tall weight gradient. Each part is a single-threaded
+// GEMM on a block (gemm.hpp: Eigen's, or OpenBLAS's when it is loaded and the block is large), so
+// the operand the parts share (small at the batch sizes where threading pays) is packed once per
+// part. Then the thread of a part runs epilogue(first_row, rows, first_column, columns) on its
+// block while it is still in its cache (unsplit: once, on the whole of out).
 template <typename Lhs, typename Rhs, typename Epilogue>
 void product(const Lhs& a, const Rhs& b, MatrixOut out, const Epilogue& epilogue) {
   const Partition plan = Partition::product(out.rows(), out.cols(), a.cols());
   if (!plan.splits()) {
-    out.noalias() = a * b;
+    gemm(a, b, out);
     epilogue(Index(0), out.rows(), Index(0), out.cols());
     return;
   }
@@ -28,10 +29,10 @@ void product(const Lhs& a, const Rhs& b, MatrixOut out, const Epilogue& epilogue
     const auto [start, size] = plan.share(by_rows ? out.rows() : out.cols(), p);
     if (size == 0) return;
     if (by_rows) {
-      out.middleRows(start, size).noalias() = a.middleRows(start, size) * b;
+      gemm(a.middleRows(start, size), b, out.middleRows(start, size));
       epilogue(start, size, Index(0), out.cols());
     } else {
-      out.middleCols(start, size).noalias() = a * b.middleCols(start, size);
+      gemm(a, b.middleCols(start, size), out.middleCols(start, size));
       epilogue(Index(0), out.rows(), start, size);
     }
   });
@@ -68,7 +69,7 @@ void forward_product(MatrixIn x, MatrixIn w, MatrixOut out, const Epilogue& epil
   const auto multiply_part = [&](Index p) {
     const auto [k0, k_size] = plan.share(x.cols(), p);
     if (k_size > 0)
-      part(p).noalias() = x.middleCols(k0, k_size) * w.middleRows(k0, k_size);
+      gemm(x.middleCols(k0, k_size), w.middleRows(k0, k_size), part(p));
     else
       part(p).setZero();
   };

@@ -1,7 +1,9 @@
-"""Running test code in several Python threads at once (tests/test_threads.py and
-tests/test_weight_locking.py): a helper for the tests, not a test."""
+"""Running test code in several Python threads at once, and forking a process that has threads:
+helpers for the tests, not tests."""
 
 import threading
+
+import pytest
 
 JOIN_SECONDS = 120  # generous: the machine may be loaded
 
@@ -24,3 +26,14 @@ def run_threads(targets):
     assert not any(t.is_alive() for t in threads), "a thread is stuck (deadlock?)"
     if errors:
         raise errors[0]
+
+
+def forks_a_threaded_process(test):
+    """Marks a test that forks while threads exist, which is what it checks, so the warnings that
+    say so are expected: Python 3.12+ warns on any fork of a process with threads, and JAX (where
+    the benchmarks' extra installed it and an earlier test imported it) warns from its own fork
+    hook. The children never use JAX."""
+    test = pytest.mark.filterwarnings(
+        "ignore:This process .* is multi-threaded:DeprecationWarning"
+    )(test)
+    return pytest.mark.filterwarnings(r"ignore:os\.fork\(\) was called:RuntimeWarning")(test)

@@ -16,6 +16,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from concurrency import forks_a_threaded_process
 from numpy.testing import assert_allclose, assert_array_equal
 
 import densekit
@@ -230,9 +231,8 @@ def _wide_step(seed):
     return densekit.get_gemm_engine()["name"], model.get_weights()[0]
 
 
-# Python 3.12+ warns on any fork of a process with threads, which is what this test does.
 @needs_openblas
-@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+@forks_a_threaded_process
 def test_a_forked_pool_trains_with_openblas_loaded_in_the_parent():
     previous = densekit.get_num_threads()
     try:

@@ -14,6 +14,7 @@ import threading
 
 import numpy as np
 import pytest
+from concurrency import forks_a_threaded_process
 
 import densekit
 from densekit import layers as L
@@ -52,15 +53,7 @@ def _train_in_child():
     os._exit(0 if np.isfinite(history.history["loss"][-1]) else 1)
 
 
-# JAX, where the benchmark's extra installed it and an earlier test imported it, warns from its own
-# fork hook that JAX's threads do not survive a fork; these children never use JAX.
-FORK_WARNING_OF_JAX = r"ignore:os\.fork\(\) was called:RuntimeWarning"
-
-
-# Python 3.12+ warns on any fork of a process with threads (the team's workers, other libraries');
-# forking after training is exactly what this test checks.
-@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
-@pytest.mark.filterwarnings(FORK_WARNING_OF_JAX)
+@forks_a_threaded_process
 def test_forked_children_train_on_fresh_threads_after_the_parent_trained():
     previous = densekit.get_num_threads()
     densekit.set_num_threads(2)
@@ -92,8 +85,7 @@ def _train_in_pool_worker(seed):
 POOLS = 15
 
 
-@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
-@pytest.mark.filterwarnings(FORK_WARNING_OF_JAX)
+@forks_a_threaded_process
 def test_pools_forked_while_another_thread_trains_do_not_deadlock():
     # Each fork lands, sooner or later, while the training thread holds the compute lock and
     # its workers run a region: the children must take fresh ones.

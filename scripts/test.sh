@@ -12,8 +12,18 @@ if [ ! -f /usr/include/gtest/gtest.h ]; then
   apt-get update -qq && apt-get install -y -qq libgtest-dev >/dev/null
 fi
 
-echo "== pip install .[test]"
-"$python" -m pip install -q --disable-pip-version-check ".[test]"
+# One build of the wheel, in pip's isolated build environment (only the build requirements that
+# pyproject.toml declares): installed here, and into a bare venv by tests/test_fresh_install.py.
+echo "== pip wheel ."
+rm -rf build/wheel
+"$python" -m pip wheel -q --disable-pip-version-check --no-deps -w build/wheel .
+wheel="$(ls "$PWD"/build/wheel/densekit-*.whl)"
+export DENSEKIT_TEST_WHEEL="$wheel"
+
+echo "== pip install densekit[test] from that wheel"
+"$python" -m pip install -q --disable-pip-version-check "$wheel[test]"
+# The same version may be installed already, built from other sources.
+"$python" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$wheel"
 
 echo "== style: ruff and clang-format"
 scripts="$("$python" -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"

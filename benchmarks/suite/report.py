@@ -20,7 +20,7 @@ TARGETS = (
     ("bn-b32", "torch", 3.0, "bn b32: densekit speedup over PyTorch"),
     ("bn-b32", "bound", 0.50, "bn b32: fraction of the sgemm bound"),
     ("bn-b256", "torch", 1.5, "bn b256: densekit speedup over PyTorch"),
-    ("bn-b256", "bound", 0.75, "bn b256: fraction of the sgemm bound"),
+    ("bn-b256", "bound", 0.80, "bn b256: fraction of the sgemm bound"),
     ("deep-b32", "torch", 4.0, "deep b32: densekit speedup over PyTorch"),
     ("deep-b256", "torch", 2.0, "deep b256: densekit speedup over PyTorch"),
     ("predict", "torch", 1.5, "predict 10k: speedup over PyTorch (inference_mode)"),

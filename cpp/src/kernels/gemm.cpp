@@ -36,6 +36,7 @@ std::deque<OpenBlas>& loaded() {
 }
 std::atomic<const OpenBlas*> g_openblas{nullptr};
 std::mutex g_switch_mutex;
+std::mutex g_threads_mutex;  // setting OpenBLAS's thread count back to one
 
 // Where OpenBLAS's single-threaded sgemm beats Eigen's on one block, measured per block as
 // densekit's parts are cut (medians, AVX-512, OpenBLAS 0.3.34's SkylakeX kernels, Eigen 3.4):
@@ -92,8 +93,12 @@ void gemm(const GemmOperand& a, const GemmOperand& b, MatrixOut out) {
       !fits_int(b.stride) || !fits_int(out.outerStride()))
     return eigen_gemm(a, b, out);
   // threadpoolctl sets every OpenBLAS it finds loaded, this one too (threadpool_limits(4)): back
-  // to one thread, or its pool would run inside each of densekit's parts.
-  if (openblas->get_threads() != 1) openblas->set_threads(1);
+  // to one thread, or its pool would run inside each of densekit's parts. OpenBLAS does not say
+  // its setter is safe to call from two threads at once, and two parts may find it raised.
+  if (openblas->get_threads() != 1) {
+    std::lock_guard<std::mutex> lock(g_threads_mutex);
+    if (openblas->get_threads() != 1) openblas->set_threads(1);
+  }
   openblas->sgemm(kRowMajor, a.transposed ? kTrans : kNoTrans, b.transposed ? kTrans : kNoTrans,
                   int(m), int(n), int(k), 1.0f, a.data, int(a.stride), b.data, int(b.stride), 0.0f,
                   out.data(), int(out.outerStride()));

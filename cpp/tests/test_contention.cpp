@@ -2,6 +2,9 @@
 // work, a few times in a short while, regions run on one thread for a while; never otherwise.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "densekit/contention.hpp"
 #include "densekit/parallel.hpp"
 
@@ -67,6 +70,41 @@ TEST(ContentionMonitor, TheProcessMonitorCapsRunningThreadsButNotTheParts) {
   EXPECT_EQ(Partition::product(1000, 1000, 1000).parts(), 2);  // the parts are untouched
   m.reset();
   EXPECT_EQ(running_threads(), 2);
+  set_num_threads(configured);
+}
+
+// The thread team feeds the process's monitor: a worker that keeps thread 0 waiting for
+// milliseconds, three times in a row, starts a back-off.
+TEST(ContentionMonitor, TheTeamReportsAWorkerThatKeepsThreadZeroWaiting) {
+  const int configured = get_num_threads();
+  set_num_threads(2);
+  Monitor& m = contention_monitor();
+  m.reset();
+  const std::int64_t before = m.back_offs();
+  for (int i = 0; i < Monitor::kStallsToBackOff; ++i)
+    run_team(2, [](int thread, int) {
+      if (thread == 1) std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    });
+  EXPECT_EQ(m.back_offs(), before + 1);
+  EXPECT_EQ(running_threads(), 1);
+  m.reset();
+  set_num_threads(configured);
+}
+
+// A loop of fewer items than threads runs on the calling thread: thread 0 would otherwise have
+// none and wait out the whole region, a stall on an idle machine.
+TEST(ContentionMonitor, ALoopOfOneLongItemIsNoStall) {
+  const int configured = get_num_threads();
+  set_num_threads(2);
+  Monitor& m = contention_monitor();
+  m.reset();
+  const std::int64_t before = m.back_offs();
+  for (int i = 0; i < Monitor::kStallsToBackOff; ++i)
+    parallel_for(1, Index(1) << 30,
+                 [](Index) { std::this_thread::sleep_for(std::chrono::milliseconds(3)); });
+  EXPECT_EQ(m.back_offs(), before);
+  EXPECT_EQ(running_threads(), 2);
+  m.reset();
   set_num_threads(configured);
 }
 

@@ -78,10 +78,12 @@ class Partition {
 };
 
 // body(i) for i in [0, count), split as Partition::loop(work): each thread a contiguous range.
+// Fewer items than parts run on the calling thread: split, they would leave thread 0 without any,
+// waiting for the whole region, which the contention monitor would take for a lost core.
 template <class Body>
 void parallel_for(Index count, Index work, const Body& body) {
   const Partition plan = Partition::loop(work);
-  if (!plan.splits()) {
+  if (!plan.splits() || count < plan.parts()) {
     for (Index i = 0; i < count; ++i) body(i);
     return;
   }

@@ -94,10 +94,12 @@ void gemm(const GemmOperand& a, const GemmOperand& b, MatrixOut out) {
     return eigen_gemm(a, b, out);
   // threadpoolctl sets every OpenBLAS it finds loaded, this one too (threadpool_limits(4)): back
   // to one thread, or its pool would run inside each of densekit's parts. OpenBLAS does not say
-  // its setter is safe to call from two threads at once, and two parts may find it raised.
+  // its setter is safe to call from two threads at once, and two parts may find it raised: one
+  // sets it, the other goes on. Never waiting also means that a child forked while a part held
+  // the lock cannot hang on it.
   if (openblas->get_threads() != 1) {
-    std::lock_guard<std::mutex> lock(g_threads_mutex);
-    if (openblas->get_threads() != 1) openblas->set_threads(1);
+    std::unique_lock<std::mutex> lock(g_threads_mutex, std::try_to_lock);
+    if (lock.owns_lock() && openblas->get_threads() != 1) openblas->set_threads(1);
   }
   openblas->sgemm(kRowMajor, a.transposed ? kTrans : kNoTrans, b.transposed ? kTrans : kNoTrans,
                   int(m), int(n), int(k), 1.0f, a.data, int(a.stride), b.data, int(b.stride), 0.0f,

@@ -13,10 +13,12 @@ if [ ! -f /usr/include/gtest/gtest.h ]; then
 fi
 
 # One build of the wheel, in pip's isolated build environment (only the build requirements that
-# pyproject.toml declares): installed here, and into a bare venv by tests/test_fresh_install.py.
+# pyproject.toml declares) and a new build folder (no CMake cache from an earlier build):
+# installed here, and into a bare venv by tests/test_fresh_install.py.
 echo "== pip wheel ."
-rm -rf build/wheel
-"$python" -m pip wheel -q --disable-pip-version-check --no-deps -w build/wheel .
+rm -rf build/wheel build/wheel-build
+"$python" -m pip wheel -q --disable-pip-version-check --no-deps -C build-dir=build/wheel-build \
+  -w build/wheel .
 wheel="$(ls "$PWD"/build/wheel/densekit-*.whl)"
 export DENSEKIT_TEST_WHEEL="$wheel"
 

@@ -344,6 +344,16 @@ TEST(Allocations, SgdGlobalClipnormFirstApplyAfterPerLayerBuildAllocatesNothing)
 TEST(Allocations, SteadyStateOpenBlasProductsAllocateNothing) {
   const char* path = std::getenv("DENSEKIT_TEST_OPENBLAS");
   if (path == nullptr || *path == '\0') GTEST_SKIP() << "DENSEKIT_TEST_OPENBLAS is not set";
+  // Two threads (with many, the parts would fall below OpenBLAS's threshold), and Eigen again
+  // afterwards however the test ends.
+  struct Restore {
+    int configured = get_num_threads();
+    ~Restore() {
+      gemm_use_eigen();
+      set_num_threads(configured);
+    }
+  } restore;
+  set_num_threads(2);
   gemm_use_openblas(path);
   std::mt19937 rng(3);
   const RowMatrix x = test::random_matrix(512, 1024, rng, -1, 1);
@@ -361,7 +371,6 @@ TEST(Allocations, SteadyStateOpenBlasProductsAllocateNothing) {
   const AllocationCount counted = count_allocations([&] {
     for (int step = 0; step < 3; ++step) products();
   });
-  gemm_use_eigen();
   EXPECT_EQ(counted.count, 0) << "3 rounds of OpenBLAS products made " << counted.describe();
 }
 

@@ -20,10 +20,22 @@ using test::expect_close_to_scale;
 using test::random_matrix;
 
 // Every test starts and ends on Eigen: the engine is process-wide.
+// Two threads, whatever the machine: with many, the parts of these products would fall below
+// OpenBLAS's threshold and Eigen would compute them all.
 class Gemm : public ::testing::Test {
  protected:
-  void SetUp() override { gemm_use_eigen(); }
-  void TearDown() override { gemm_use_eigen(); }
+  void SetUp() override {
+    gemm_use_eigen();
+    configured_ = get_num_threads();
+    set_num_threads(2);
+  }
+  void TearDown() override {
+    gemm_use_eigen();
+    set_num_threads(configured_);
+  }
+
+ private:
+  int configured_ = 1;
 };
 
 void expect_same_bits(const RowMatrix& actual, const RowMatrix& expected, const std::string& what) {

@@ -307,6 +307,29 @@ TEST(ActivationKernels, KinkTestsTreatNaNAsFalseInEveryLane) {
   }
 }
 
+// The forward kinks too: where(x > θ, x, 0) gives 0 at NaN, leaky_relu's s·x keeps the NaN, and
+// every other lane (x = 2) passes x; with the NaN in every position of a 16-wide lane.
+TEST(ActivationKernels, ForwardKinksTreatNaNAsFalseInEveryLane) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  ActivationSpec leaky = spec_of(ActivationKind::leaky_relu);
+  leaky.negative_slope = 0.25f;
+  ActivationSpec thresholded = spec_of(ActivationKind::thresholded_relu);
+  thresholded.threshold = 0.5f;
+  for (const ActivationSpec& spec : {leaky, thresholded}) {
+    for (int position = 0; position < 19; ++position) {
+      RowMatrix x = RowMatrix::Constant(1, 19, 2.0f), y(1, 19);
+      x(0, position) = nan;
+      activation_forward(spec, x, y);
+      if (spec.kind == ActivationKind::leaky_relu)
+        EXPECT_TRUE(std::isnan(y(0, position))) << "leaky_relu " << position;
+      else
+        EXPECT_EQ(y(0, position), 0.0f) << "thresholded_relu " << position;
+      for (int j = 0; j < 19; ++j)
+        if (j != position) EXPECT_EQ(y(0, j), 2.0f) << activation_name(spec.kind) << " " << j;
+    }
+  }
+}
+
 // The examples of keras.activations.relu's docstring.
 TEST(ActivationKernels, ReluMatchesKerasDocstringExamples) {
   RowMatrix x(1, 5), y(1, 5);

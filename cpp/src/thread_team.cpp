@@ -65,6 +65,10 @@ std::atomic<Team*> g_team{new Team};
 
 thread_local int t_region_size = 0;  // > 0 while this thread runs a region's body
 thread_local Team* t_region_team = nullptr;
+// On the thread that dispatched a region of several threads: its time in team_barrier() so far,
+// waiting for the workers as much as the join at the end is (the contention monitor counts both).
+thread_local bool t_leads_region = false;
+thread_local ContentionMonitor::Nanoseconds t_barrier_wait = 0;
 
 int size_of(std::uint64_t region) { return int(region & kMaxTeam); }
 
@@ -188,8 +192,8 @@ void run_region(int threads, RegionBody body) {
     team.wake.notify_all();
   }
   // The workers read `body` until they are done, so wait for them however thread 0 leaves.
-  // How long that took, against thread 0's own work, tells the contention monitor whether the
-  // workers still have their cores.
+  // How long thread 0 waited for them (at the end and at its barriers), against its own work,
+  // tells the contention monitor whether the workers still have their cores.
   struct Join {
     Team& team;
     ContentionMonitor::Nanoseconds start = monotonic_nanoseconds();
@@ -197,13 +201,17 @@ void run_region(int threads, RegionBody body) {
       const ContentionMonitor::Nanoseconds done = monotonic_nanoseconds();
       spin_until([&] { return team.pending.load(std::memory_order_acquire) == 0; });
       const ContentionMonitor::Nanoseconds joined = monotonic_nanoseconds();
-      contention_monitor().record_region(done - start, joined - done, joined);
+      const ContentionMonitor::Nanoseconds barriers = t_barrier_wait;
+      contention_monitor().record_region(done - start - barriers, joined - done + barriers, joined);
       t_region_size = 0;
       t_region_team = nullptr;
+      t_leads_region = false;
     }
   } join{team};
   t_region_size = threads;
   t_region_team = &team;
+  t_leads_region = true;
+  t_barrier_wait = 0;
   body.call(body.body, 0, threads);
 }
 
@@ -226,7 +234,9 @@ void team_barrier() {
     team.barrier_round.store(round + 1, std::memory_order_release);
     return;
   }
+  const ContentionMonitor::Nanoseconds began = t_leads_region ? monotonic_nanoseconds() : 0;
   spin_until([&] { return team.barrier_round.load(std::memory_order_acquire) != round; });
+  if (t_leads_region) t_barrier_wait += monotonic_nanoseconds() - began;
 }
 
 bool in_team_region() { return t_region_size > 0; }

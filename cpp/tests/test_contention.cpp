@@ -91,6 +91,24 @@ TEST(ContentionMonitor, TheTeamReportsAWorkerThatKeepsThreadZeroWaiting) {
   set_num_threads(configured);
 }
 
+// Waiting at a barrier for a worker that lost its core is waiting too, not work: a wide layer's
+// forward meets its workers at a barrier half way.
+TEST(ContentionMonitor, ThreadZeroWaitingAtABarrierIsAStall) {
+  const int configured = get_num_threads();
+  set_num_threads(2);
+  Monitor& m = contention_monitor();
+  m.reset();
+  const std::int64_t before = m.back_offs();
+  for (int i = 0; i < Monitor::kStallsToBackOff; ++i)
+    run_team(2, [](int thread, int) {
+      if (thread == 1) std::this_thread::sleep_for(std::chrono::milliseconds(3));
+      team_barrier();
+    });
+  EXPECT_EQ(m.back_offs(), before + 1);
+  m.reset();
+  set_num_threads(configured);
+}
+
 // A loop of fewer items than threads runs on the calling thread: thread 0 would otherwise have
 // none and wait out the whole region, a stall on an idle machine.
 TEST(ContentionMonitor, ALoopOfOneLongItemIsNoStall) {

@@ -29,7 +29,8 @@ class ContentionMonitor {
   static constexpr Nanoseconds kBackOff = 500'000'000;
 
   // After every region of more than one thread: thread 0's own work, then its wait for the
-  // workers, and the time the region ended. Called by one thread at a time.
+  // workers (at its barriers and at the end), and the time the region ended. Called by one
+  // thread at a time.
   void record_region(Nanoseconds work, Nanoseconds wait, Nanoseconds now);
   // Whether regions should run on one thread at `now`.
   bool backing_off(Nanoseconds now) const {

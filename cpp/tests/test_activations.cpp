@@ -8,6 +8,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "densekit/error.hpp"
@@ -267,15 +268,21 @@ TEST(ActivationKernels, DerivativeAtKinksFollowsTensorFlow) {
   }
 }
 
+// leaky_relu with slope 0.25 and thresholded_relu with θ = 0.5, for the NaN tests below.
+std::pair<ActivationSpec, ActivationSpec> leaky_and_thresholded() {
+  ActivationSpec leaky = spec_of(ActivationKind::leaky_relu);
+  leaky.negative_slope = 0.25f;
+  ActivationSpec thresholded = spec_of(ActivationKind::thresholded_relu);
+  thresholded.threshold = 0.5f;
+  return {leaky, thresholded};
+}
+
 // A NaN input compares false at every kink test, so the gradient takes the "else" side there
 // (relu'(NaN) = 0, as TF's ReluGrad), and a NaN upstream gradient passes where the mask holds.
 // Checked across a whole 16-wide lane with the NaN in every position.
 TEST(ActivationKernels, KinkTestsTreatNaNAsFalseInEveryLane) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
-  ActivationSpec leaky = spec_of(ActivationKind::leaky_relu);
-  leaky.negative_slope = 0.25f;
-  ActivationSpec thresholded = spec_of(ActivationKind::thresholded_relu);
-  thresholded.threshold = 0.5f;
+  const auto [leaky, thresholded] = leaky_and_thresholded();
   struct Case {
     ActivationSpec spec;
     float at_nan_input;  // dx where x is NaN and dy is 1
@@ -311,21 +318,20 @@ TEST(ActivationKernels, KinkTestsTreatNaNAsFalseInEveryLane) {
 // every other lane (x = 2) passes x; with the NaN in every position of a 16-wide lane.
 TEST(ActivationKernels, ForwardKinksTreatNaNAsFalseInEveryLane) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
-  ActivationSpec leaky = spec_of(ActivationKind::leaky_relu);
-  leaky.negative_slope = 0.25f;
-  ActivationSpec thresholded = spec_of(ActivationKind::thresholded_relu);
-  thresholded.threshold = 0.5f;
+  const auto [leaky, thresholded] = leaky_and_thresholded();
   for (const ActivationSpec& spec : {leaky, thresholded}) {
     for (int position = 0; position < 19; ++position) {
       RowMatrix x = RowMatrix::Constant(1, 19, 2.0f), y(1, 19);
       x(0, position) = nan;
       activation_forward(spec, x, y);
-      if (spec.kind == ActivationKind::leaky_relu)
+      if (spec.kind == ActivationKind::leaky_relu) {
         EXPECT_TRUE(std::isnan(y(0, position))) << "leaky_relu " << position;
-      else
+      } else {
         EXPECT_EQ(y(0, position), 0.0f) << "thresholded_relu " << position;
-      for (int j = 0; j < 19; ++j)
+      }
+      for (int j = 0; j < 19; ++j) {
         if (j != position) EXPECT_EQ(y(0, j), 2.0f) << activation_name(spec.kind) << " " << j;
+      }
     }
   }
 }

@@ -58,72 +58,69 @@ TEST(ContentionMonitor, StallsFarApartDoNotBackOff) {
   EXPECT_EQ(m.back_offs(), 0);
 }
 
-TEST(ContentionMonitor, TheProcessMonitorCapsRunningThreadsButNotTheParts) {
-  const int configured = get_num_threads();
-  set_num_threads(2);
-  Monitor& m = contention_monitor();
-  m.reset();
+// The process's monitor, on two threads and without stalls; both as they were afterwards.
+class ProcessMonitor : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    configured_ = get_num_threads();
+    set_num_threads(2);
+    contention_monitor().reset();
+    before_ = contention_monitor().back_offs();
+  }
+  void TearDown() override {
+    contention_monitor().reset();
+    set_num_threads(configured_);
+  }
+  // Back-offs since SetUp.
+  std::int64_t back_offs() const { return contention_monitor().back_offs() - before_; }
+
+  // A region of two threads whose worker sleeps 3 ms, then, when `barrier`, meets thread 0.
+  static void region_with_a_sleeping_worker(bool barrier) {
+    run_team(2, [barrier](int thread, int) {
+      if (thread == 1) std::this_thread::sleep_for(std::chrono::milliseconds(3));
+      if (barrier) team_barrier();
+    });
+  }
+
+ private:
+  int configured_ = 1;
+  std::int64_t before_ = 0;
+};
+
+TEST_F(ProcessMonitor, CapsRunningThreadsButNotTheParts) {
   EXPECT_EQ(running_threads(), 2);
   const Monitor::Nanoseconds now = monotonic_nanoseconds();
-  for (int i = 0; i < Monitor::kStallsToBackOff; ++i) m.record_region(kMs / 20, 3 * kMs, now);
+  for (int i = 0; i < Monitor::kStallsToBackOff; ++i)
+    contention_monitor().record_region(kMs / 20, 3 * kMs, now);
   EXPECT_EQ(running_threads(), 1);
   EXPECT_EQ(Partition::product(1000, 1000, 1000).parts(), 2);  // the parts are untouched
-  m.reset();
+  contention_monitor().reset();
   EXPECT_EQ(running_threads(), 2);
-  set_num_threads(configured);
 }
 
 // The thread team feeds the process's monitor: a worker that keeps thread 0 waiting for
 // milliseconds, three times in a row, starts a back-off.
-TEST(ContentionMonitor, TheTeamReportsAWorkerThatKeepsThreadZeroWaiting) {
-  const int configured = get_num_threads();
-  set_num_threads(2);
-  Monitor& m = contention_monitor();
-  m.reset();
-  const std::int64_t before = m.back_offs();
-  for (int i = 0; i < Monitor::kStallsToBackOff; ++i)
-    run_team(2, [](int thread, int) {
-      if (thread == 1) std::this_thread::sleep_for(std::chrono::milliseconds(3));
-    });
-  EXPECT_EQ(m.back_offs(), before + 1);
+TEST_F(ProcessMonitor, TheTeamReportsAWorkerThatKeepsThreadZeroWaiting) {
+  for (int i = 0; i < Monitor::kStallsToBackOff; ++i) region_with_a_sleeping_worker(false);
+  EXPECT_EQ(back_offs(), 1);
   EXPECT_EQ(running_threads(), 1);
-  m.reset();
-  set_num_threads(configured);
 }
 
 // Waiting at a barrier for a worker that lost its core is waiting too, not work: a wide layer's
 // forward meets its workers at a barrier half way.
-TEST(ContentionMonitor, ThreadZeroWaitingAtABarrierIsAStall) {
-  const int configured = get_num_threads();
-  set_num_threads(2);
-  Monitor& m = contention_monitor();
-  m.reset();
-  const std::int64_t before = m.back_offs();
-  for (int i = 0; i < Monitor::kStallsToBackOff; ++i)
-    run_team(2, [](int thread, int) {
-      if (thread == 1) std::this_thread::sleep_for(std::chrono::milliseconds(3));
-      team_barrier();
-    });
-  EXPECT_EQ(m.back_offs(), before + 1);
-  m.reset();
-  set_num_threads(configured);
+TEST_F(ProcessMonitor, ThreadZeroWaitingAtABarrierIsAStall) {
+  for (int i = 0; i < Monitor::kStallsToBackOff; ++i) region_with_a_sleeping_worker(true);
+  EXPECT_EQ(back_offs(), 1);
 }
 
 // A loop of fewer items than threads runs on the calling thread: thread 0 would otherwise have
 // none and wait out the whole region, a stall on an idle machine.
-TEST(ContentionMonitor, ALoopOfOneLongItemIsNoStall) {
-  const int configured = get_num_threads();
-  set_num_threads(2);
-  Monitor& m = contention_monitor();
-  m.reset();
-  const std::int64_t before = m.back_offs();
+TEST_F(ProcessMonitor, ALoopOfOneLongItemIsNoStall) {
   for (int i = 0; i < Monitor::kStallsToBackOff; ++i)
     parallel_for(1, Index(1) << 30,
                  [](Index) { std::this_thread::sleep_for(std::chrono::milliseconds(3)); });
-  EXPECT_EQ(m.back_offs(), before);
+  EXPECT_EQ(back_offs(), 0);
   EXPECT_EQ(running_threads(), 2);
-  m.reset();
-  set_num_threads(configured);
 }
 
 }  // namespace

@@ -330,7 +330,8 @@ TEST(ActivationKernels, ForwardKinksTreatNaNAsFalseInEveryLane) {
         EXPECT_EQ(y(0, position), 0.0f) << "thresholded_relu " << position;
       }
       for (int j = 0; j < 19; ++j) {
-        if (j != position) EXPECT_EQ(y(0, j), 2.0f) << activation_name(spec.kind) << " " << j;
+        if (j == position) continue;
+        EXPECT_EQ(y(0, j), 2.0f) << activation_name(spec.kind) << " " << j;
       }
     }
   }

@@ -77,19 +77,23 @@ void* symbol(void* handle, const char* name, const std::string& path) {
   return found;
 }
 
+// Whether a product of this shape goes to OpenBLAS when it is loaded.
+bool openblas_shape(Index m, Index n, Index k) {
+  return m >= kOpenBlasMinSide && n >= kOpenBlasMinSide && k >= kOpenBlasMinSide &&
+         double(m) * double(n) * double(k) >= kOpenBlasMinMultiplyAdds && fits_int(m) &&
+         fits_int(n) && fits_int(k);
+}
+
 }  // namespace
 
 bool gemm_uses_openblas(Index m, Index n, Index k) {
-  return g_openblas.load(std::memory_order_acquire) != nullptr && m >= kOpenBlasMinSide &&
-         n >= kOpenBlasMinSide && k >= kOpenBlasMinSide &&
-         double(m) * double(n) * double(k) >= kOpenBlasMinMultiplyAdds && fits_int(m) &&
-         fits_int(n) && fits_int(k);
+  return g_openblas.load(std::memory_order_acquire) != nullptr && openblas_shape(m, n, k);
 }
 
 void gemm(const GemmOperand& a, const GemmOperand& b, MatrixOut out) {
   const Index m = out.rows(), n = out.cols(), k = a.cols;
   const OpenBlas* openblas = g_openblas.load(std::memory_order_acquire);
-  if (openblas == nullptr || !gemm_uses_openblas(m, n, k) || !fits_int(a.stride) ||
+  if (openblas == nullptr || !openblas_shape(m, n, k) || !fits_int(a.stride) ||
       !fits_int(b.stride) || !fits_int(out.outerStride()))
     return eigen_gemm(a, b, out);
   // threadpoolctl sets every OpenBLAS it finds loaded, this one too (threadpool_limits(4)): back

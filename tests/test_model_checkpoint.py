@@ -228,10 +228,14 @@ def test_checkpoint_file_names_match_keras(tmp_path, save_freq):
     keras = pytest.importorskip("keras")
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(40, 4)).astype("float32"), rng.integers(0, 3, 40)
+    # The same starting weights in both, so that the losses in the names agree: drawn ones can
+    # land on either side of a rounding boundary.
+    weights = [rng.normal(size=(4, 3)).astype("float32"), np.zeros(3, "float32")]
     for name, library in (("keras", keras), ("densekit", densekit)):
         model = library.Sequential(
             [library.layers.Input((4,)), library.layers.Dense(3, activation="softmax")]
         )
+        model.set_weights(weights)
         model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
         template = str(tmp_path / name / "e{epoch:02d}-b{batch}.weights.h5")
         if save_freq == "epoch":

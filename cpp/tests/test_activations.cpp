@@ -351,6 +351,31 @@ TEST(ActivationKernels, ReluMatchesKerasDocstringExamples) {
   EXPECT_EQ(run(relu_spec(0, -1, 5)), (std::vector<float>{0, 0, 0, 0, 10}));
 }
 
+// Widths 1..16 fit one chunk and take their own path; 17 and 33 take the chunked one. Each width
+// against the float64 reference, in place as out of place, and a NaN stays within its row.
+TEST(ActivationKernels, SoftmaxOfEveryWidthMatchesReference) {
+  const ActivationSpec s = spec_of(ActivationKind::softmax);
+  for (Index n : {1, 2, 7, 10, 15, 16, 17, 33}) {
+    RowMatrix x = random_matrix(6, n, -20, 20, unsigned(n)), y(6, n);
+    x(4, n - 1) = std::nanf("");
+    activation_forward(s, x, y);
+    for (Index r = 0; r < x.rows(); ++r) {
+      if (r == 4) {
+        for (Index j = 0; j < n; ++j) EXPECT_TRUE(std::isnan(y(r, j))) << "width " << n;
+        continue;
+      }
+      std::vector<double> row(x.row(r).data(), x.row(r).data() + n);
+      const std::vector<double> want = reference_softmax(row);
+      for (Index j = 0; j < n; ++j)
+        EXPECT_TRUE(close(y(r, j), want[j], 4e-6, 1e-38)) << "width " << n << " col " << j;
+    }
+    RowMatrix inplace = x;
+    activation_forward(s, inplace, inplace);
+    EXPECT_TRUE(inplace.cwiseEqual(y).count() + inplace.array().isNaN().count() == y.size())
+        << "width " << n;
+  }
+}
+
 TEST(ActivationKernels, SoftmaxRowsSumToOneAndMatchReference) {
   RowMatrix x(4, 6);
   x << 0, 1e-30f, -1e-30f, 1, -1, 2,  //

@@ -35,6 +35,19 @@ inline Chunk padded(const Scalar* p, Index from, Index to) {
   return v;
 }
 
+// p[0, n) for n <= kChunk, zero-padded, and the first n lanes of v stored to p: element by
+// element under a bound the compiler knows, which it turns into masked moves, where std::copy
+// calls memmove for each short row (a softmax over 10 classes spent most of its time there).
+inline Chunk load_short(const Scalar* p, Index n) {
+  Chunk v;
+  for (Index k = 0; k < kChunk; ++k) v[k] = k < n ? p[k] : Scalar(0);
+  return v;
+}
+inline void store_short(const Chunk& v, Scalar* p, Index n) {
+  for (Index k = 0; k < kChunk; ++k)
+    if (k < n) p[k] = v[k];
+}
+
 // Kinks without select(): Eigen 3.4 evaluates select() one coefficient at a time (a relu's
 // backward pass ran at 1 ns an element), so these masks and blends go through Eigen's packet
 // functions, a register at a time. A mask holds all-one bits where its condition holds; NaN

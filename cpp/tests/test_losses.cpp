@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -181,6 +182,22 @@ TEST(Losses, HandComputedValues) {
   tm << 0, 4;
   EXPECT_NEAR(loss_value(spec(K::binary_crossentropy), pb, tb), 0.2899092, 1e-6);
   EXPECT_NEAR(loss_value(spec(K::mean_squared_error), pm, tm), 2.5, 1e-6);
+}
+
+// A class the target does not name still decides whether the loss is finite, as in Keras, where
+// its term is 0·log c. Row 1 has an infinite probability in a class that is not its label: its
+// label's q = 0.5/∞ = 0 is clipped to ε and finite, but the other class's q = ∞/∞ is NaN.
+TEST(Losses, ANaNProbabilityInAClassTheTargetDoesNotNameMakesTheLossNaN) {
+  RowMatrix p(2, 3), labels(2, 1), one_hot = RowMatrix::Zero(2, 3);
+  p << 0.2f, 0.2f, 0.6f,  //
+      0.5f, std::numeric_limits<float>::infinity(), 0.5f;
+  labels << 2, 0;
+  one_hot(0, 2) = one_hot(1, 0) = 1;
+  EXPECT_TRUE(std::isnan(loss_value(spec(LossKind::sparse_categorical_crossentropy), p, labels)));
+  EXPECT_TRUE(std::isnan(loss_value(spec(LossKind::categorical_crossentropy), p, one_hot)));
+  EXPECT_NEAR(
+      loss_value(spec(LossKind::sparse_categorical_crossentropy), p.topRows(1), labels.topRows(1)),
+      0.5108256, 1e-6);
 }
 
 // A probability of exactly 0 is clipped to ε: p = [1, 0], t = [0, 1] gives -log(1e-7) = 16.118096

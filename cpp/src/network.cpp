@@ -257,7 +257,8 @@ void Network::gather_batch(MatrixIn x, MatrixIn y, VectorIn w,
   plan.for_each_part([&](Index p) {
     const auto [c0, columns] = plan.share(x.cols(), p);
     for (Index r = 0; r < n; ++r)
-      acts_[0].row(r).segment(c0, columns) = x.row(order[start + r]).segment(c0, columns);
+      acts_[0].topRows(n).row(r).segment(c0, columns) =
+          x.row(order[start + r]).segment(c0, columns);
   });
   for (Index r = 0; r < n; ++r) target_.row(r).head(y.cols()) = y.row(order[start + r]);
   if (w.size() != 0)

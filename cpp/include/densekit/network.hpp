@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "densekit/backward_plan.hpp"
+#include "densekit/batch_buffer.hpp"
 #include "densekit/diagnostics.hpp"
 #include "densekit/kernels/losses.hpp"
 #include "densekit/layers/layer.hpp"
@@ -108,8 +109,8 @@ class Network {
   AccuracyKind accuracy_ = AccuracyKind::none;
 
   Index capacity_ = 0;                    // rows the buffers hold
-  std::vector<RowMatrix> acts_;           // acts_[0]: input batch; acts_[i + 1]: output of layer i
-  std::vector<RowMatrix> grads_;          // grads_[i]: ∂loss/∂acts_[i]
+  std::vector<BatchBuffer> acts_;         // acts_[0]: input batch; acts_[i + 1]: output of layer i
+  std::vector<BatchBuffer> grads_;        // grads_[i]: ∂loss/∂acts_[i]
   RowMatrix target_;                      // gathered targets of the batch
   RowVector weight_;                      // gathered sample weights of the batch
   std::vector<Parameter*> trainable_;     // parameters the optimizer updates

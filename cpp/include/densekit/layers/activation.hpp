@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "densekit/batch_buffer.hpp"
 #include "densekit/kernels/activations.hpp"
 #include "densekit/layers/layer.hpp"
 
@@ -53,7 +54,7 @@ class RReLULayer : public Layer {
   Scalar lower_, upper_;
   std::uint64_t seed_;
   std::uint64_t step_ = 0;  // advances every training forward, so each batch draws new slopes
-  RowMatrix slopes_;
+  BatchBuffer slopes_;
   bool last_forward_training_ = false;
 };
 

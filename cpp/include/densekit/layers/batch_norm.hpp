@@ -3,6 +3,7 @@
 // the moving statistics otherwise (a frozen layer runs in inference mode, Keras 3 behaviour).
 #pragma once
 
+#include "densekit/batch_buffer.hpp"
 #include "densekit/layers/layer.hpp"
 
 namespace densekit {
@@ -40,7 +41,7 @@ class BatchNormLayer : public Layer {
   std::shared_ptr<Parameter> beta_;   // null when center=False
   std::shared_ptr<Parameter> moving_mean_;
   std::shared_ptr<Parameter> moving_variance_;
-  RowMatrix x_hat_;                 // (max_batch, features), written by the training forward
+  BatchBuffer x_hat_;               // (max_batch, features), written by the training forward
   RowVector mean_, var_, inv_std_;  // batch statistics of the last training forward
   Index last_batch_ = 0;
   bool last_forward_training_ = false;

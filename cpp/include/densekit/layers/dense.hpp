@@ -2,6 +2,7 @@
 // so that the pre-activation z is kept for the backward pass without another layer's buffer.
 #pragma once
 
+#include "densekit/batch_buffer.hpp"
 #include "densekit/kernels/activations.hpp"
 #include "densekit/layers/layer.hpp"
 
@@ -29,8 +30,8 @@ class DenseLayer : public Layer {
   ActivationSpec activation_;
   std::shared_ptr<Parameter> kernel_;
   std::shared_ptr<Parameter> bias_;  // null without bias
-  RowMatrix z_;   // pre-activation, (max_batch, units); unused for a linear activation
-  RowMatrix dz_;  // gradient w.r.t. the pre-activation
+  BatchBuffer z_;   // pre-activation, (max_batch, units); unused for a linear activation
+  BatchBuffer dz_;  // gradient w.r.t. the pre-activation
 };
 
 }  // namespace densekit

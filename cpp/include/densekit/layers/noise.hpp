@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "densekit/batch_buffer.hpp"
 #include "densekit/kernels/noise.hpp"
 #include "densekit/layers/layer.hpp"
 
@@ -41,7 +42,7 @@ class NoiseLayer : public Layer {
   std::uint64_t seed_;
   std::uint64_t step_ = 0;  // advances every noisy forward, so each batch draws new noise
   NoisePattern pattern_;
-  RowMatrix factor_;  // the last noisy forward's mask or factor, for the backward pass
+  BatchBuffer factor_;  // the last noisy forward's mask or factor, for the backward pass
   bool last_forward_noisy_ = false;
 };
 

@@ -51,7 +51,7 @@ Partition Partition::product(Index rows, Index cols, Index inner) {
 Partition Partition::forward(Index batch, Index inputs, Index units) {
   const Partition whole = product(batch, units, inputs);
   const Index parts = std::min<Index>(get_num_threads(), (inputs + 15) / 16);
-  if (!whole.splits() || parts < 2 || (parts - 1) * batch >= inputs) return whole;
+  if (!whole.splits() || parts < 2 || 2 * (parts - 1) * batch > inputs) return whole;
   return Partition(parts, Axis::inner);
 }
 

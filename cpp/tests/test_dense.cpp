@@ -238,13 +238,13 @@ TEST(DenseKernel, ProductsUnderAThreadCapHaveTheSameBits) {
 
 // The fused forward (bias and activation in each thread's block of the product) equals the
 // separate kernels bit for bit: on one and two threads, for products split over the batch's rows
-// (512x100x100) and over the inner dimension (32x784x300, 256x300x100), with and without bias, for
+// (512x100x100) and over the inner dimension (32x784x300, 128x300x100), with and without bias, for
 // element-wise activations and softmax (which runs after the product), and in place (y = z).
 TEST(DenseKernel, ActivationForwardEqualsProductThenActivation) {
   test::ThreadsGuard guard;
   std::mt19937 rng(8);
   for (const auto& [n, in, units] :
-       {std::tuple<Index, Index, Index>{512, 100, 100}, {256, 300, 100}, {32, 784, 300}, {3, 5, 4}})
+       {std::tuple<Index, Index, Index>{512, 100, 100}, {128, 300, 100}, {32, 784, 300}, {3, 5, 4}})
     for (ActivationKind kind : {ActivationKind::elu, ActivationKind::relu, ActivationKind::softmax})
       for (bool use_bias : {false, true})
         for (int threads : {1, 2}) {

@@ -25,11 +25,11 @@ using elementwise::greater;
 using elementwise::greater_equal;
 using elementwise::kChunk;
 using elementwise::less;
-using elementwise::load_short;
 using elementwise::map_chunks;
 using elementwise::map_derivative;
 using elementwise::map_elements;
 using elementwise::map_rows;
+using elementwise::padded;
 using elementwise::store_short;
 using elementwise::sum_chunks;
 
@@ -143,8 +143,8 @@ void softmax_short_rows(MatrixIn x, MatrixOut y) {
   const Chunk in_row = greater(real, Scalar(0));
   for_each_row(x.rows(), n, [&](Index r) {
     const Scalar top = x.row(r).maxCoeff();  // exact in any order
-    const Chunk e = blend(in_row, (load_short(x.row(r).data(), n) - top).exp(), Scalar(0));
-    const Scalar total = (Chunk::Zero() + e).sum();
+    const Chunk e = blend(in_row, (padded(x.row(r).data(), 0, n) - top).exp(), Scalar(0));
+    const Scalar total = e.sum();
     store_short(e / total, y.row(r).data(), n);
   });
 }

@@ -7,7 +7,6 @@
 // the same coefficient of the inputs only, which is what makes x == y and dy == dx safe.
 #pragma once
 
-#include <algorithm>
 #include <type_traits>
 
 #include "densekit/parallel.hpp"
@@ -29,18 +28,13 @@ void for_each_row(Index rows, Index cols, Body body) {
 inline constexpr Index kChunk = 16;
 using Chunk = Eigen::Array<Scalar, 1, kChunk>;
 
+// p[from, to) in a chunk, zero-padded, for to - from <= kChunk; store_short writes a chunk's first
+// n lanes. Element by element under a bound the compiler knows, which it turns into masked
+// moves: std::copy called memmove for every short tail (a softmax over 10 classes spent most of
+// its time there).
 inline Chunk padded(const Scalar* p, Index from, Index to) {
-  Chunk v = Chunk::Zero();
-  std::copy(p + from, p + to, v.data());
-  return v;
-}
-
-// p[0, n) for n <= kChunk, zero-padded, and the first n lanes of v stored to p: element by
-// element under a bound the compiler knows, which it turns into masked moves, where std::copy
-// calls memmove for each short row (a softmax over 10 classes spent most of its time there).
-inline Chunk load_short(const Scalar* p, Index n) {
   Chunk v;
-  for (Index k = 0; k < kChunk; ++k) v[k] = k < n ? p[k] : Scalar(0);
+  for (Index k = 0; k < kChunk; ++k) v[k] = k < to - from ? p[from + k] : Scalar(0);
   return v;
 }
 inline void store_short(const Chunk& v, Scalar* p, Index n) {
@@ -113,8 +107,7 @@ void map_chunks(Index n, Scalar* out, F f, In... in) {
   for (; c + kChunk <= n; c += kChunk)
     Eigen::Map<Chunk>(out + c) = f(Eigen::Map<const Chunk>(in + c)...);
   if (c == n) return;
-  const Chunk last = f(padded(in, c, n)...);
-  std::copy(last.data(), last.data() + (n - c), out + c);
+  store_short(f(padded(in, c, n)...), out + c, n - c);
 }
 
 // Σ f(in[0, n), ...) in one fixed order; f of zeros must be zero (the padding).

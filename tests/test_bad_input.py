@@ -93,6 +93,12 @@ CASES = [
         r"(?s)optimizer.*adamm.*adam, adamax",
     ),
     ("no loss", lambda: uncompiled().compile(optimizer="sgd"), ValueError, r"loss"),
+    (
+        "no optimizer",
+        lambda: uncompiled().compile(optimizer=None, loss="mse"),
+        ValueError,
+        r"compile: `optimizer`.*optimizer=None",
+    ),
     # -- x and y of different lengths
     (
         "fit lengths",

@@ -184,6 +184,95 @@ def test_string_names_give_keras_defaults(name):
     assert ours == theirs
 
 
+# Each rule's own arguments by position, then the base optimizer's (weight_decay, clipnorm, ...),
+# as Keras's signatures order them.
+POSITIONAL = [
+    ("SGD", (0.05, 0.9, True)),
+    ("Adagrad", (0.05, 0.2, 1e-6)),
+    ("RMSprop", (0.05, 0.8, 0.5, 1e-6, True)),
+    ("Adam", (0.05, 0.8, 0.99, 1e-6, True)),
+    ("AdamW", (0.05, 0.01, 0.8, 0.99, 1e-6, True)),
+    ("Adamax", (0.05, 0.8, 0.99, 1e-6)),
+    ("Nadam", (0.05, 0.8, 0.99, 1e-6)),
+    ("Lion", (0.05, 0.8, 0.95)),
+]
+
+
+@pytest.mark.parametrize("name, own", POSITIONAL, ids=[name for name, _ in POSITIONAL])
+def test_arguments_by_position_mean_what_they_mean_in_keras(name, own):
+    base = (2.0, None) if name == "AdamW" else (0.001, 2.0, None)  # AdamW: no weight_decay here
+    args = own + base + (None, False, 0.9, None, None, 3, f"{name.lower()}_by_position")
+    ours = getattr(densekit.optimizers, name)(*args).get_config()
+    theirs = getattr(keras.optimizers, name)(*args).get_config()
+    assert ours == theirs
+    assert ours["gradient_accumulation_steps"] == 3
+
+
+def test_too_many_positional_arguments_raise_naming_the_optimizer():
+    with pytest.raises(TypeError, match=r"Adam: too many positional arguments"):
+        densekit.optimizers.Adam(0.001, 0.9, 0.999, 1e-7, False, *([None] * 11))
+
+
+@pytest.mark.parametrize("identifier", ["ADAM", "RMSProp", "AdamW", "sgd"])
+def test_names_are_looked_up_regardless_of_case_as_keras(identifier):
+    ours = densekit.optimizers.get(identifier)
+    theirs = keras.optimizers.get(identifier)
+    assert type(ours).__name__ == type(theirs).__name__
+    by_config = densekit.optimizers.get({"class_name": identifier.upper(), "config": {}})
+    assert type(by_config) is type(ours)
+
+
+def test_get_of_none_is_none_as_keras():
+    assert densekit.optimizers.get(None) is None is keras.optimizers.get(None)
+
+
+@pytest.mark.parametrize("name", [3, "a/b"])
+def test_a_name_that_is_not_a_string_or_holds_a_slash_raises(name):
+    with pytest.raises(ValueError, match=r"Adam: `name` must be a string"):
+        densekit.optimizers.Adam(name=name)
+    with pytest.raises(ValueError):
+        keras.optimizers.Adam(name=name)
+
+
+def test_the_dropped_decay_argument_warns_as_keras():
+    with pytest.warns(UserWarning, match=r"`decay` is no longer supported"):
+        optimizer = densekit.optimizers.SGD(decay=0.1)
+    assert "decay" not in optimizer.get_config()
+
+
+class _HalvingSchedule(densekit.optimizers.schedules.LearningRateSchedule):
+    def __init__(self, rate):
+        self.rate = rate
+
+    def __call__(self, step):
+        return self.rate / (1 + step)
+
+    def get_config(self):
+        return {"rate": self.rate}
+
+
+class _MyAdam(densekit.optimizers.Adam):
+    pass
+
+
+def test_custom_objects_reach_the_optimizer_and_its_schedule():
+    optimizer = _MyAdam(learning_rate=_HalvingSchedule(0.2))
+    back = densekit.optimizers.deserialize(
+        densekit.optimizers.serialize(optimizer),
+        custom_objects={"_MyAdam": _MyAdam, "_HalvingSchedule": _HalvingSchedule},
+    )
+    assert type(back) is _MyAdam
+    assert isinstance(back._learning_rate, _HalvingSchedule)
+    assert float(back.learning_rate) == pytest.approx(0.2)
+    with pytest.raises(ValueError, match=r"_MyAdam.*custom_objects"):
+        densekit.optimizers.deserialize(densekit.optimizers.serialize(optimizer))
+    config = optimizer.get_config()
+    again = densekit.optimizers.Adam.from_config(
+        config, custom_objects={"_HalvingSchedule": _HalvingSchedule}
+    )
+    assert isinstance(again._learning_rate, _HalvingSchedule)
+
+
 def _schedule_pair(name, **config):
     return (
         getattr(densekit.optimizers.schedules, name)(**config),

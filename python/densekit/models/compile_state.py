@@ -41,6 +41,11 @@ class CompileState:
     def from_arguments(cls, optimizer, loss, metrics_arg):
         """The state `compile(optimizer=..., loss=..., metrics=...)` asks for; ValueError for
         an identifier that cannot be interpreted or a metric densekit does not count."""
+        if optimizer is None:
+            raise ValueError(
+                "compile: `optimizer` must be a name such as 'adam', a config dict or an "
+                "optimizer. Received: optimizer=None"
+            )
         optimizer = optimizers.get(optimizer)
         loss_object = losses.get(loss)
         metric = metrics.resolve(metrics_arg)  # (history key, accuracy name or "auto") or None

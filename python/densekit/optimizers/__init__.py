@@ -32,21 +32,32 @@ __all__ = [
     "serialize",
 ]
 
-_CLASSES = {cls.__name__: cls for cls in (SGD, Adagrad, RMSprop, Adam, AdamW, Adamax, Nadam, Lion)}
-_CLASSES.update({name.lower(): cls for name, cls in list(_CLASSES.items())})
+# By lowercase class name: Keras finds "ADAM", "RMSProp" and "adamw" alike.
+_CLASSES = {
+    cls.__name__.lower(): cls for cls in (SGD, Adagrad, RMSprop, Adam, AdamW, Adamax, Nadam, Lion)
+}
+
+
+def _class_named(name, custom_objects=None):
+    """The class of an optimizer name: the user's own (custom_objects, by exact name) first."""
+    if custom_objects and name in custom_objects:
+        return custom_objects[name]
+    return _CLASSES.get(name.lower()) if isinstance(name, str) else None
 
 
 def get(identifier):
-    """An optimizer from a name ("adam", "Adam", "rmsprop", ...), a config dict or an instance."""
-    if isinstance(identifier, Optimizer):
+    """An optimizer from a name ("adam", "Adam", "RMSProp", ...), a config dict or an instance;
+    None for None, as in Keras."""
+    if identifier is None or isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, dict):
         return deserialize(identifier)
-    if isinstance(identifier, str) and identifier in _CLASSES:
-        return _CLASSES[identifier]()
+    cls = _class_named(identifier)
+    if cls is not None:
+        return cls()
     raise ValueError(
         f"Could not interpret optimizer identifier: {identifier!r}. densekit has: "
-        + ", ".join(sorted(name for name in _CLASSES if name.islower()))
+        + ", ".join(sorted(_CLASSES))
     )
 
 
@@ -61,16 +72,21 @@ def serialize(optimizer):
 
 
 def deserialize(config, custom_objects=None):
-    """The optimizer of a serialized form (or of {"class_name", "config"})."""
+    """The optimizer of a serialized form (or of {"class_name", "config"}); custom_objects:
+    `{name: class}` for optimizer and schedule classes of your own."""
     if not isinstance(config, dict):
         raise ValueError(f"Could not deserialize optimizer from {config!r}")
-    cls = _CLASSES.get(config.get("class_name"))
+    cls = _class_named(config.get("class_name"), custom_objects)
     if cls is None:
         raise ValueError(
             f"Unknown optimizer class: {config.get('class_name')!r}. densekit has: "
-            + ", ".join(sorted(name for name in _CLASSES if not name.islower()))
+            + ", ".join(sorted(c.__name__ for c in _CLASSES.values()))
+            + " (pass your own classes in custom_objects)"
         )
-    return cls.from_config(config.get("config", {}))
+    inner = config.get("config", {})
+    if not custom_objects:  # a class of the user's own may define from_config(cls, config)
+        return cls.from_config(inner)
+    return cls.from_config(inner, custom_objects=custom_objects)
 
 
 def __dir__():

@@ -3,7 +3,12 @@
 import numpy as np
 
 from densekit import _core
-from densekit.optimizers.base import Optimizer, check_fraction, check_non_negative
+from densekit.optimizers.base import (
+    Optimizer,
+    base_arguments,
+    check_fraction,
+    check_non_negative,
+)
 from densekit.optimizers.variables import ScalarVariable
 
 __all__ = ["Adam", "AdamW", "Adamax", "Nadam"]
@@ -14,14 +19,12 @@ class _Moments(Optimizer):
 
     _rule = None
 
-    def __init__(
-        self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, name=None, **kwargs
-    ):
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, *args, **kwargs):
         owner = type(self).__name__
         self.beta_1 = check_fraction(owner, "beta_1", beta_1)
         self.beta_2 = check_fraction(owner, "beta_2", beta_2)
         self.epsilon = check_non_negative(owner, "epsilon", epsilon)
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        super().__init__(learning_rate=learning_rate, **base_arguments(owner, args, kwargs))
 
     def _rule_settings(self):
         rule = _core.RuleSettings()
@@ -71,7 +74,7 @@ class Adam(_Moments):
         beta_2=0.999,
         epsilon=1e-7,
         amsgrad=False,
-        name=None,
+        *args,
         **kwargs,
     ):
         if not isinstance(amsgrad, bool):
@@ -79,7 +82,8 @@ class Adam(_Moments):
                 f"{type(self).__name__}: `amsgrad` must be a bool. Received: amsgrad={amsgrad!r}"
             )
         self.amsgrad = amsgrad
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, name, **kwargs)
+        kwargs = base_arguments(type(self).__name__, args, kwargs)
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, **kwargs)
 
     def _slot_groups(self):
         groups = super()._slot_groups()
@@ -105,20 +109,14 @@ class AdamW(Adam):
         beta_2=0.999,
         epsilon=1e-7,
         amsgrad=False,
-        name=None,
+        *args,
         **kwargs,
     ):
         if weight_decay is None:
             raise ValueError("AdamW: `weight_decay` must be set. Received: weight_decay=None")
+        kwargs = base_arguments("AdamW", args, kwargs, own=("weight_decay",))
         super().__init__(
-            learning_rate,
-            beta_1,
-            beta_2,
-            epsilon,
-            amsgrad,
-            name,
-            weight_decay=weight_decay,
-            **kwargs,
+            learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay=weight_decay, **kwargs
         )
 
 

@@ -9,6 +9,7 @@ step).
 
 import math
 import re
+import warnings
 
 import numpy as np
 
@@ -37,6 +38,39 @@ def _positive_or_none(owner, name, value):
             f"{_FLOAT32_TINY:.1e} and 3.4e+38). Received: {name}={value!r}"
         )
     return float(value)
+
+
+# The base optimizer's arguments in Keras's order: after a rule's own, a call may pass them by
+# position, as it may to Keras's optimizers.
+_BASE_ARGUMENTS = (
+    "weight_decay",
+    "clipnorm",
+    "clipvalue",
+    "global_clipnorm",
+    "use_ema",
+    "ema_momentum",
+    "ema_overwrite_frequency",
+    "loss_scale_factor",
+    "gradient_accumulation_steps",
+    "name",
+)
+
+
+def base_arguments(owner, args, kwargs, own=()):
+    """kwargs with the positional arguments that follow a rule's own named in Keras's order;
+    `own`: base arguments the rule already takes among its own (AdamW's weight_decay)."""
+    names = [name for name in _BASE_ARGUMENTS if name not in own]
+    if len(args) > len(names):
+        raise TypeError(
+            f"{owner}: too many positional arguments ({len(args)} after the rule's own; the base "
+            f"optimizer takes at most {len(names)}: {', '.join(names)})"
+        )
+    kwargs = dict(kwargs)
+    for name, value in zip(names, args):
+        if name in kwargs:
+            raise TypeError(f"{owner}: got multiple values for argument '{name}'")
+        kwargs[name] = value
+    return kwargs
 
 
 def check_learning_rate(owner, value):
@@ -117,7 +151,12 @@ class Optimizer:
         **kwargs,
     ):
         owner = type(self).__name__
-        kwargs.pop("decay", None)  # Keras 3 drops tf.keras's `decay` with a warning
+        if kwargs.pop("decay", None) is not None:  # tf.keras's; Keras 3 drops it, as here
+            warnings.warn(
+                f"{owner}: argument `decay` is no longer supported and will be ignored; pass a "
+                "schedule such as keras.optimizers.schedules.InverseTimeDecay as learning_rate",
+                stacklevel=3,
+            )
         if kwargs:
             raise ValueError(f"{owner}: argument(s) not recognized: {kwargs}")
         clips = [
@@ -164,6 +203,11 @@ class Optimizer:
             )
         if weight_decay is not None:
             check_non_negative(owner, "weight_decay", weight_decay)
+        if name is not None and (not isinstance(name, str) or "/" in name):
+            raise ValueError(
+                f"{owner}: `name` must be a string without the character '/'. Received: "
+                f"name={name!r}"
+            )
         self.name = name if name is not None else _naming.unique_name(_naming.to_snake_case(owner))
         self.weight_decay = weight_decay
         self.clipnorm = clipnorm
@@ -356,7 +400,9 @@ class Optimizer:
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
         if isinstance(config.get("learning_rate"), dict):
-            config["learning_rate"] = _schedules().deserialize(config["learning_rate"])
+            config["learning_rate"] = _schedules().deserialize(
+                config["learning_rate"], custom_objects=custom_objects
+            )
         return cls(**config)
 
     def __reduce__(self):

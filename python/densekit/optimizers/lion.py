@@ -1,7 +1,7 @@
 """Lion, the sign-of-momentum optimizer."""
 
 from densekit import _core
-from densekit.optimizers.base import Optimizer, check_fraction
+from densekit.optimizers.base import Optimizer, base_arguments, check_fraction
 
 __all__ = ["Lion"]
 
@@ -19,10 +19,10 @@ class Lion(Optimizer):
         >>> densekit.optimizers.Lion(learning_rate=1e-4, weight_decay=0.01)
     """
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, name=None, **kwargs):
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, *args, **kwargs):
         self.beta_1 = check_fraction("Lion", "beta_1", beta_1, low_open=True)
         self.beta_2 = check_fraction("Lion", "beta_2", beta_2)
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        super().__init__(learning_rate=learning_rate, **base_arguments("Lion", args, kwargs))
 
     def _rule_settings(self):
         rule = _core.RuleSettings()

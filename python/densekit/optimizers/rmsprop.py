@@ -1,7 +1,12 @@
 """Adagrad and RMSprop: steps scaled by the gradient's accumulated (or averaged) square."""
 
 from densekit import _core
-from densekit.optimizers.base import Optimizer, check_fraction, check_non_negative
+from densekit.optimizers.base import (
+    Optimizer,
+    base_arguments,
+    check_fraction,
+    check_non_negative,
+)
 
 __all__ = ["Adagrad", "RMSprop"]
 
@@ -20,13 +25,13 @@ class Adagrad(Optimizer):
     """
 
     def __init__(
-        self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, name=None, **kwargs
+        self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, *args, **kwargs
     ):
         self.initial_accumulator_value = check_non_negative(
             "Adagrad", "initial_accumulator_value", initial_accumulator_value
         )
         self.epsilon = check_non_negative("Adagrad", "epsilon", epsilon)
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        super().__init__(learning_rate=learning_rate, **base_arguments("Adagrad", args, kwargs))
 
     def _rule_settings(self):
         rule = _core.RuleSettings()
@@ -71,7 +76,7 @@ class RMSprop(Optimizer):
         momentum=0.0,
         epsilon=1e-7,
         centered=False,
-        name=None,
+        *args,
         **kwargs,
     ):
         self.rho = check_fraction("RMSprop", "rho", rho)
@@ -80,7 +85,7 @@ class RMSprop(Optimizer):
         if not isinstance(centered, bool):
             raise ValueError(f"RMSprop: `centered` must be a bool. Received: centered={centered!r}")
         self.centered = centered
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        super().__init__(learning_rate=learning_rate, **base_arguments("RMSprop", args, kwargs))
 
     def _rule_settings(self):
         rule = _core.RuleSettings()

@@ -1,7 +1,7 @@
 """SGD, with momentum and Nesterov momentum."""
 
 from densekit import _core
-from densekit.optimizers.base import Optimizer, check_fraction
+from densekit.optimizers.base import Optimizer, base_arguments, check_fraction
 
 __all__ = ["SGD"]
 
@@ -24,12 +24,12 @@ class SGD(Optimizer):
         >>> densekit.optimizers.SGD(learning_rate=0.01, momentum=0.9, nesterov=True)
     """
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name=None, **kwargs):
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, *args, **kwargs):
         self.momentum = check_fraction("SGD", "momentum", momentum)
         if not isinstance(nesterov, bool):
             raise ValueError(f"SGD: `nesterov` must be a bool. Received: nesterov={nesterov!r}")
         self.nesterov = nesterov
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        super().__init__(learning_rate=learning_rate, **base_arguments("SGD", args, kwargs))
 
     def _rule_settings(self):
         rule = _core.RuleSettings()

@@ -19,7 +19,9 @@ class _Moments(Optimizer):
 
     _rule = None
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, *args, **kwargs):
+    def __init__(
+        self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, *args, **kwargs
+    ):
         owner = type(self).__name__
         self.beta_1 = check_fraction(owner, "beta_1", beta_1)
         self.beta_2 = check_fraction(owner, "beta_2", beta_2)

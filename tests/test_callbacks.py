@@ -572,7 +572,9 @@ def test_callback_list_wires_model_params_and_defaults():
     cbs = callbacks.CallbackList(
         [user], add_history=True, add_progbar=True, model=model, verbose=2, epochs=3, steps=7
     )
-    progbar, _, history = cbs.callbacks
+    # Keras 3's order: the user's callbacks, then History, then the progress bar.
+    first, history, progbar = cbs.callbacks
+    assert first is user
     assert isinstance(progbar, callbacks.ProgbarLogger)
     assert model.history is history
     assert all(c.model is model for c in cbs)

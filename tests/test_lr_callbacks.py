@@ -173,6 +173,21 @@ def test_reduce_lr_on_plateau_refuses_factor_of_one_or_more():
             callbacks.ReduceLROnPlateau(factor=1.0)
     with pytest.raises(ValueError, match=r"Received: factor=2"):
         keras.callbacks.ReduceLROnPlateau(factor=2)
+    with pytest.raises(ValueError, match=r"Received: factor=nan"):
+        keras.callbacks.ReduceLROnPlateau(factor=float("nan"))
+
+
+@pytest.mark.parametrize("min_lr", [None, float("nan"), "0"])
+def test_reduce_lr_on_plateau_refuses_a_min_lr_that_is_not_a_number(min_lr):
+    with pytest.raises(ValueError, match=r"ReduceLROnPlateau: `min_lr` must be a number"):
+        keras.callbacks.ReduceLROnPlateau(min_lr=min_lr)
+
+
+@pytest.mark.parametrize("rate", [float("nan"), -0.1, float("inf"), 1e40])
+def test_a_rate_the_optimizer_refuses_raises_naming_the_callback(rate):
+    scheduler = keras.callbacks.LearningRateScheduler(lambda epoch: rate)
+    with pytest.raises(ValueError, match=r"LearningRateScheduler cannot set the learning rate"):
+        _densekit_model().fit(X, Y, epochs=1, verbose=0, callbacks=[scheduler])
 
 
 def test_reduce_lr_on_plateau_unknown_mode_warns_and_falls_back_to_auto():
@@ -276,6 +291,15 @@ def test_learning_rate_scheduler_verbose_message_matches_keras(capsys):
     out = capsys.readouterr().out
     message = "\nEpoch 4: LearningRateScheduler setting learning rate to 0.05.\n"
     assert out == message * 2
+
+
+@pytest.mark.parametrize("verbose", [1, 2])
+def test_the_progress_bar_shows_the_rate_the_callbacks_log_as_keras(capsys, verbose):
+    scheduler = keras.callbacks.LearningRateScheduler(lambda epoch: 0.05)
+    model = _densekit_model()
+    model.fit(X, Y, epochs=1, batch_size=16, verbose=verbose, callbacks=[scheduler])
+    epoch_line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "- learning_rate: 0.0500" in epoch_line
 
 
 @pytest.mark.parametrize("bad", ["0.1", 1, None, np.array([0.1])])

@@ -219,14 +219,14 @@ class CallbackList(Callback):
         self.callbacks = list(callbacks) if callbacks else []
         self._history = next((c for c in self.callbacks if isinstance(c, History)), None)
         self._progbar = next((c for c in self.callbacks if isinstance(c, ProgbarLogger)), None)
-        if self._progbar is None and add_progbar:
-            # First, as in tf.keras 2: the bar ends its line before other
-            # callbacks print at the end of an epoch.
-            self._progbar = ProgbarLogger()
-            self.callbacks.insert(0, self._progbar)
         if self._history is None and add_history:
             self._history = History()
             self.callbacks.append(self._history)
+        if self._progbar is None and add_progbar:
+            # Last, as in Keras 3: an epoch's line then shows what the other callbacks put in
+            # its logs (the learning rate of LearningRateScheduler and ReduceLROnPlateau).
+            self._progbar = ProgbarLogger()
+            self.callbacks.append(self._progbar)
         for callback in self.callbacks:
             callback._see_callbacks(self.callbacks)
         self.set_model(model)

@@ -5,10 +5,12 @@ Both read the rate with `float(optimizer.learning_rate)`, write it by assigning 
 and put the rate in the epoch logs under `learning_rate`, as Keras 3's do, so `History` records it.
 """
 
+import math
 import warnings
 
 import numpy as np
 
+from densekit._numbers import is_real
 from densekit.callbacks.base import Callback, _print_msg
 
 __all__ = ["LearningRateScheduler", "ReduceLROnPlateau"]
@@ -38,6 +40,8 @@ def _set_learning_rate(optimizer, value, who):
             "learning-rate schedule, which sets the rate at every step itself. Create the "
             f"optimizer with a float learning_rate to use {who}. ({e})"
         ) from e
+    except ValueError as e:  # a rate the optimizer refuses: negative, NaN or beyond float32
+        raise ValueError(f"{who} cannot set the learning rate to {value!r}: {e}") from e
 
 
 class LearningRateScheduler(Callback):
@@ -56,7 +60,8 @@ class LearningRateScheduler(Callback):
         verbose: 0: quiet; 1: print the rate set at each epoch.
 
     Raises:
-        ValueError: From `on_epoch_begin`, if `schedule` returns something other than a float.
+        ValueError: From `on_epoch_begin`, if `schedule` returns something other than a float,
+            or a rate the optimizer refuses (negative, NaN, or infinite in float32).
         TypeError: From `on_epoch_begin`, if the optimizer's learning rate is a schedule, which
             cannot be set.
 
@@ -164,9 +169,14 @@ class ReduceLROnPlateau(Callback):
                 stacklevel=2,
             )
             mode = "auto"
-        if factor >= 1.0:
+        if not (is_real(factor) and factor < 1.0):
             raise ValueError(
-                f"ReduceLROnPlateau does not support a factor >= 1.0. Received: factor={factor}"
+                "ReduceLROnPlateau does not support a factor >= 1.0 (it must be a number below "
+                f"1.0). Received: factor={factor!r}"
+            )
+        if not (is_real(min_lr) and not math.isnan(min_lr)):
+            raise ValueError(
+                f"ReduceLROnPlateau: `min_lr` must be a number. Received: min_lr={min_lr!r}"
             )
         self.monitor = monitor
         self.factor = factor

@@ -2,6 +2,7 @@
 divergence, the suggestion, the original model left alone, and the plot."""
 
 import math
+import re
 import sys
 
 import numpy as np
@@ -169,6 +170,7 @@ def test_unbuilt_model_stays_unbuilt(digits):
         (dict(min_rate=-1e-3), "Received: min_rate=-0.001"),
         (dict(min_rate=1e-2, max_rate=1e-2), "Received: max_rate=0.01"),
         (dict(max_rate=1e-7), "Received: max_rate=1e-07"),
+        (dict(max_rate=1e39), "Received: max_rate=1e+39"),
         (dict(steps=1), "Received: steps=1"),
         (dict(steps=2.5), "Received: steps=2.5"),
         (dict(batch_size=0), "Received: batch_size=0"),
@@ -176,7 +178,7 @@ def test_unbuilt_model_stays_unbuilt(digits):
     ],
 )
 def test_bad_arguments_raise_value_errors_naming_them(digits, kwargs, received):
-    with pytest.raises(ValueError, match=r"^find_learning_rate: .*" + received.replace(".", r"\.")):
+    with pytest.raises(ValueError, match=r"^find_learning_rate: .*" + re.escape(received)):
         find_learning_rate(_digits_model(), *digits, **kwargs)
 
 
@@ -205,6 +207,25 @@ def test_plot_returns_log_scaled_axes_with_the_suggestion_marked(run):
     FigureCanvasAgg(figure)
     given = figure.subplots()
     assert finding.plot(ax=given) is given
+
+
+def test_a_first_loss_that_is_not_finite_points_at_the_data_not_the_rate(digits):
+    x, y = digits
+    huge = np.full_like(x, 3e38)  # the first forward pass overflows float32
+    with pytest.raises(ValueError, match=r"first step's loss was not finite.*before any update"):
+        find_learning_rate(_digits_model(), huge, y, min_rate=1e-30, steps=5, seed=0)
+
+
+def test_plot_keeps_the_descent_in_view_when_the_last_loss_is_huge():
+    pytest.importorskip("matplotlib")
+    from densekit.lr_finder import LearningRateFinding
+
+    losses = np.array([2.0, 1.5, 1.0, 0.8, 0.9, 3.0, 2.0e5])
+    rates = np.geomspace(1e-4, 1.0, len(losses))
+    finding = LearningRateFinding(rates, losses, losses.copy(), 1e-3)
+    bottom, top = finding.plot().get_ylim()
+    assert top == pytest.approx(1.1 * 2.0)
+    assert 0.7 < bottom < 0.8
 
 
 def test_plot_without_matplotlib_names_the_plots_extra(run, monkeypatch):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from densekit import _seeds
-from densekit._numbers import is_real
+from densekit._numbers import as_float32, is_real
 from densekit._optional import require
 
 __all__ = ["LearningRateFinding", "find_learning_rate"]
@@ -100,7 +100,10 @@ class LearningRateFinding:
         # The last steps of a run that diverged are far above the rest: cut the y axis at the
         # highest loss up to the turning point, so the descent keeps its height.
         turning = int(np.argmin(self.smoothed_losses))
-        ax.set_ylim(top=1.1 * float(np.max(self.losses[: turning + 1])))
+        top = 1.1 * float(np.max(self.losses[: turning + 1]))
+        bottom = float(min(np.min(self.losses), np.min(self.smoothed_losses)))
+        if bottom < top:
+            ax.set_ylim(bottom - 0.05 * (top - bottom), top)
         ax.set_xscale("log")
         ax.set_xlabel("learning rate")
         ax.set_ylabel("loss")
@@ -184,7 +187,8 @@ def find_learning_rate(
     if not losses:
         raise ValueError(
             "find_learning_rate: the first step's loss was not finite, so there is nothing to "
-            f"suggest; lower min_rate or check the data. Received: min_rate={min_rate!r}"
+            "suggest. That loss comes before any update, whatever the rate: check the data and "
+            "the model's starting weights."
         )
     rates = rates[: len(losses)]
     losses = np.asarray(losses)
@@ -203,8 +207,12 @@ def _check_arguments(model, min_rate, max_rate, steps, batch_size, stop_factor):
         fail("model", model, "a compiled densekit model (its loss and optimizer are used)")
     if not is_real(min_rate) or not 0 < min_rate < math.inf:
         fail("min_rate", min_rate, "a finite number > 0")
-    if not is_real(max_rate) or not min_rate < max_rate < math.inf:
-        fail("max_rate", max_rate, f"a finite number > min_rate={min_rate!r}")
+    if (
+        not is_real(max_rate)
+        or not min_rate < max_rate < math.inf
+        or math.isinf(as_float32(max_rate))
+    ):
+        fail("max_rate", max_rate, f"a number > min_rate={min_rate!r}, finite in float32")
     if steps is not None and (not _is_int(steps) or steps < 2):
         fail("steps", steps, "None or an integer >= 2")
     if not _is_int(batch_size) or batch_size < 1:

@@ -275,6 +275,7 @@ def test_one_cycle_of_two_steps_is_only_the_tail():
         ("OneCycle", {"total_steps": 10.5}, "total_steps must be a whole number"),
         ("OneCycle", {"max_learning_rate": math.inf}, "max_learning_rate must be a finite"),
         ("OneCycle", {"max_momentum": 0.9}, "max_momentum and min_momentum are given together"),
+        ("OneCycle", {"start_learning_rate": 0.2}, "start_learning_rate must be <= max_learning"),
         (
             "OneCycle",
             {"max_momentum": 0.85, "min_momentum": 0.95},

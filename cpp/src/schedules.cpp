@@ -220,6 +220,8 @@ OneCycle::OneCycle(double max_learning_rate, std::int64_t total_steps, double st
   start_learning_rate_ =
       std::isnan(start_learning_rate) ? max_learning_rate / 10 : start_learning_rate;
   require_non_negative(where, "start_learning_rate", start_learning_rate_);
+  require(start_learning_rate_ <= max_learning_rate, where, "start_learning_rate",
+          "be <= max_learning_rate", number(start_learning_rate_));
   last_learning_rate_ =
       std::isnan(last_learning_rate) ? start_learning_rate_ / 1000 : last_learning_rate;
   require_non_negative(where, "last_learning_rate", last_learning_rate_);

@@ -170,6 +170,9 @@ TEST(Schedules, ArgumentsThatWouldGiveABadRateAreRefused) {
             "boundaries=[..., 20, 10, ...]");
   EXPECT_EQ(value_error([] { OneCycle(1.0, 0); }),
             "OneCycle: total_steps must be >= 1. Received: total_steps=0");
+  EXPECT_EQ(value_error([] { OneCycle(1.0, 100, 2.0); }),
+            "OneCycle: start_learning_rate must be <= max_learning_rate. Received: "
+            "start_learning_rate=2");
   EXPECT_EQ(value_error([] { OneCycle(1.0, 100, 0.1, 1e-4, 0.85, 0.95); }),
             "OneCycle: min_momentum must be <= max_momentum. Received: min_momentum=0.95");
   EXPECT_EQ(value_error([] { ExponentialDecay(-0.1, 10, 0.5, false); }),

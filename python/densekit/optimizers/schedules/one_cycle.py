@@ -20,9 +20,10 @@ class OneCycle(BuiltinSchedule):
 
     Over `total_steps` steps the rate rises linearly from `start_learning_rate` to
     `max_learning_rate`, falls back to `start_learning_rate` over as many steps, and in a
-    tail of the last `total_steps // 10 + 1` steps falls to `last_learning_rate`, where it
-    stays. With `h = (total_steps - tail) // 2`, the rate peaks at step `h` and is back at
-    the start at step `2h`. When `max_momentum` is given the momentum goes the opposite way:
+    tail falls to `last_learning_rate`, where it stays. With `h = (total_steps - total_steps //
+    10 - 1) // 2`, the rate peaks at step `h`, is back at the start at step `2h` and falls over
+    the last `total_steps - 2h` steps (at least `total_steps // 10 + 1`). Below 3 steps `h` is
+    0: there is only the tail. When `max_momentum` is given the momentum goes the opposite way:
     from `max_momentum` down to `min_momentum` at step `h`, back up at step `2h`, and it stays
     at `max_momentum` through the tail. The large rates in the middle let training move fast
     and act as a regularizer; the low momentum there keeps the large steps stable.
@@ -31,8 +32,8 @@ class OneCycle(BuiltinSchedule):
         max_learning_rate: the peak rate, >= 0.
         total_steps: the steps of the whole cycle, >= 1 (for example epochs times batches
             per epoch).
-        start_learning_rate: the rate at step 0 and step `2h`; None for
-            `max_learning_rate / 10`.
+        start_learning_rate: the rate at step 0 and step `2h`, <= `max_learning_rate`; None
+            for `max_learning_rate / 10`.
         last_learning_rate: the rate at the end; None for `start_learning_rate / 1000`.
         max_momentum: the momentum at the ends, in [0, 1]; None leaves the optimizer's
             momentum alone.

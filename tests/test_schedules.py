@@ -129,6 +129,23 @@ def test_schedule_values_equal_keras_at_every_step(keras_float64, name, kwargs):
 
 
 @pytest.mark.parametrize("name, kwargs", KERAS_CASES, ids=CASE_IDS)
+def test_an_array_of_steps_gives_keras_rates_in_its_shape(keras_float64, name, kwargs):
+    ours = _ours(name, kwargs)
+    theirs = getattr(keras_float64, name)(**kwargs)
+    steps = np.arange(0, 90).reshape(9, 10)
+    values = ours(steps)
+    assert values.dtype == np.float32 and values.shape == (9, 10)
+    expected = np.array([float(theirs(int(step))) for step in steps.reshape(-1)])
+    assert_allclose(values.reshape(-1), expected, rtol=1e-6)
+    assert_allclose(ours(list(range(5))), expected[:5], rtol=1e-6)
+
+
+def test_an_array_of_steps_refuses_a_step_that_is_not_a_whole_number():
+    with pytest.raises(ValueError, match="ExponentialDecay: step must be a whole number >= 0"):
+        schedules.ExponentialDecay(0.1, 10, 0.5)(np.array([0, 1, -1]))
+
+
+@pytest.mark.parametrize("name, kwargs", KERAS_CASES, ids=CASE_IDS)
 def test_get_config_equals_keras(keras_schedules, name, kwargs):
     assert _ours(name, kwargs).get_config() == getattr(keras_schedules, name)(**kwargs).get_config()
 

@@ -75,8 +75,20 @@ class BuiltinSchedule(LearningRateSchedule):
         self._schedule = schedule
 
     def __call__(self, step):
-        """The learning rate at `step` (the updates done so far), as float32."""
-        return np.float32(self._schedule.learning_rate(check_step(type(self).__name__, step)))
+        """The learning rate at `step` (the updates done so far), as float32; for an array of
+        steps (a list, a NumPy array or a tensor), an array of rates of its shape, as Keras's
+        schedules give (`schedule(np.arange(n))` plots one)."""
+        where = type(self).__name__
+        if isinstance(step, (list, tuple, np.ndarray)) or hasattr(step, "__array__"):
+            steps = np.asarray(step)
+            if steps.ndim > 0:
+                rates = [
+                    self._schedule.learning_rate(check_step(where, s.item()))
+                    for s in steps.reshape(-1)
+                ]
+                return np.asarray(rates, dtype=np.float32).reshape(steps.shape)
+            step = steps.item()
+        return np.float32(self._schedule.learning_rate(check_step(where, step)))
 
     def get_config(self):
         return copy.deepcopy(self._config)  # a caller may change the lists in it

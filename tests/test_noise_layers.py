@@ -337,6 +337,25 @@ def test_mc_dropout_subclass_drops_in_predict_call_and_evaluate(rng):
     assert not np.array_equal(layer(np.ones((4, 50), np.float32)), np.ones((4, 50)))
 
 
+class MCAlphaDropout(L.AlphaDropout):
+    def call(self, inputs):  # no `training` of its own, as tf.keras code wrote it
+        return super().call(inputs, training=True)
+
+
+def test_mc_dropout_subclass_without_a_training_argument_drops_in_predict(rng):
+    x, _ = _data(rng, 40)
+    model = _model(1, MCAlphaDropout(0.3, seed=4))
+    assert not np.array_equal(model.predict(x, verbose=0), model.predict(x, verbose=0))
+    ones = np.ones((4, 50), np.float32)
+    assert not np.array_equal(MCAlphaDropout(0.3, seed=1)(ones), ones)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**64, 1.0, True])
+def test_a_seed_outside_the_generators_range_is_refused_when_the_layer_is_made(seed):
+    with pytest.raises(ValueError, match=r"Dropout 'd': seed must be an int in \[0, 2\*\*64\)"):
+        L.Dropout(0.5, seed=seed, name="d")
+
+
 def test_subclass_fixing_training_false_never_drops_and_plain_subclass_follows(rng):
     x, y = _data(rng, 32)
     model = _model(1, NeverDropout(0.9, seed=4))

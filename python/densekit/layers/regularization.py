@@ -3,7 +3,8 @@
 Each is the identity in inference and adds noise in training, drawn in C++ inside the training
 step from a stream seeded by `seed` (a seed drawn from Python's `random` when None, so
 `random.seed(...)` makes it reproducible). A subclass may override `call` only to fix `training`,
-as Monte Carlo dropout does:
+as Monte Carlo dropout does (with or without a `training` argument of its own, as tf.keras
+allowed):
 
     class MCDropout(keras.layers.Dropout):
         def call(self, inputs, training=None):
@@ -13,6 +14,8 @@ densekit runs no Python inside a step, so when the layer is built it calls the o
 with a probe to learn how it calls the base `call`, and hands that choice to the C++ layer.
 """
 
+import functools
+import inspect
 import random
 
 import numpy as np
@@ -36,6 +39,14 @@ class _CallProbe:
         self.result = object()
 
 
+@functools.lru_cache(maxsize=None)
+def _takes_training(call):
+    """Whether a `call` accepts `training` (by name or through **kwargs): Keras passes it only
+    then."""
+    parameters = inspect.signature(call).parameters.values()
+    return any(p.name == "training" or p.kind is p.VAR_KEYWORD for p in parameters)
+
+
 class _NoiseLayer(Layer):
     """What the four layers share: their seed, the C++ twin, and the probe of a `call` override."""
 
@@ -46,10 +57,10 @@ class _NoiseLayer(Layer):
         if seed is not None and (
             isinstance(seed, (bool, np.bool_))
             or not isinstance(seed, (int, np.integer))
-            or seed < 0
+            or not 0 <= seed < 2**64
         ):
             raise ValueError(
-                f"{self._who()}: seed must be a non-negative int or None. Received: seed={seed!r}"
+                f"{self._who()}: seed must be an int in [0, 2**64) or None. Received: seed={seed!r}"
             )
         self.seed = None if seed is None else int(seed)
         # The seed the C++ stream starts from: Keras's config keeps seed=None, so it is not saved.
@@ -89,7 +100,9 @@ class _NoiseLayer(Layer):
     # -- running ----------------------------------------------------------------------------
     def __call__(self, inputs, training=None):
         """Runs the layer through `call`, so a subclass's override of `training` applies."""
-        return self.call(inputs, training=training)
+        if _takes_training(type(self).call):
+            return self.call(inputs, training=training)
+        return self.call(inputs)
 
     def call(self, inputs, training=None):
         """The noisy inputs when training is true, else the inputs (as a new array)."""
@@ -119,7 +132,10 @@ class _NoiseLayer(Layer):
         probe = _CallProbe()
         self._probe = probe
         try:
-            result = self.call(probe, training=training)
+            if _takes_training(type(self).call):
+                result = self.call(probe, training=training)
+            else:
+                result = self.call(probe)
         except Exception as e:
             self._refuse_override(f"raised {type(e).__name__}: {e}", e)
         finally:

@@ -127,6 +127,23 @@ def test_validation_freq_2_validates_every_second_epoch_with_a_generator(data):
     assert len(history["loss"]) == 4 and len(history["val_loss"]) == 2
 
 
+def test_validation_steps_read_the_same_first_batches_of_a_pydataset_every_epoch(data):
+    # Training with steps_per_epoch goes on through the data; validation starts over, as Keras.
+    x, y, _ = data
+    seen = []
+
+    class Logged(Batches):
+        def __getitem__(self, index):
+            seen.append(index)
+            return super().__getitem__(index)
+
+    history = _model().fit(
+        Batches(x, y), epochs=3, validation_data=Logged(x, y), validation_steps=2, verbose=0
+    )
+    assert seen == [0, 1] * 3
+    assert len(set(history.history["val_loss"])) == 3  # the weights change, the batches do not
+
+
 def test_steps_per_epoch_continues_through_a_pydataset_and_warns_when_it_runs_out(data):
     # 4 batches at steps_per_epoch=3: epochs run batches [0, 1, 2], [3] (ran out), [0, 1, 2].
     x, y, _ = data
@@ -191,6 +208,18 @@ def test_workers_prefetch_in_threads_and_give_the_same_weights(data):
     assert dataset.threads - {threading.get_ident()}
 
 
+def test_zero_workers_or_queue_size_train_as_keras_does(data):
+    # workers=0 computes each batch when it is due; max_queue_size=0 bounds nothing.
+    x, y, w = data
+    serial, no_workers, unbounded = _model(), _model(), _model()
+    serial.fit(Batches(x, y, w), epochs=2, shuffle=False, verbose=0)
+    no_workers.fit(Batches(x, y, w, workers=0), epochs=2, shuffle=False, verbose=0)
+    dataset = Batches(x, y, w, workers=2, max_queue_size=0)
+    unbounded.fit(dataset, epochs=2, shuffle=False, verbose=0)
+    _assert_same_weights(serial, no_workers)
+    _assert_same_weights(serial, unbounded)
+
+
 def test_class_weight_applies_to_pydataset_batches(data):
     x, y, _ = data
     weights = {0: 2.0, 1: 0.5, 2: 1.0}
@@ -242,8 +271,10 @@ def test_bad_batches_and_datasets_raise_clear_errors(data):
         model.fit(iter([]), verbose=0)
     with pytest.raises(NotImplementedError, match="use_multiprocessing"):
         model.fit(Batches(x, y, use_multiprocessing=True), verbose=0)
-    with pytest.raises(ValueError, match="workers must be a positive integer"):
-        model.fit(Batches(x, y, workers=0), verbose=0)
+    with pytest.raises(ValueError, match=r"workers must be an integer >= 0.*workers=-1"):
+        model.fit(Batches(x, y, workers=-1), verbose=0)
+    with pytest.raises(ValueError, match=r"max_queue_size must be an integer >= 0"):
+        model.fit(Batches(x, y, max_queue_size=1.5), verbose=0)
 
     class Infinite(Batches):
         @property

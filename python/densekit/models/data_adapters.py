@@ -74,10 +74,11 @@ def _checked_dataset(data, where):
             f"{where}: use_multiprocessing=True is not implemented in densekit; batches are "
             f"computed by threads (workers). Received: use_multiprocessing=True"
         )
+    # As Keras: workers 0 or 1 compute each batch when it is due, max_queue_size 0 is no bound.
     for name, value in (("workers", data.workers), ("max_queue_size", data.max_queue_size)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
             raise ValueError(
-                f"{where}: the PyDataset's {name} must be a positive integer. "
+                f"{where}: the PyDataset's {name} must be an integer >= 0. "
                 f"Received: {name}={_shown(value)}"
             )
     count = data.num_batches
@@ -98,8 +99,13 @@ class BatchStream:
     batches an epoch runs when that is known (steps, or a finite PyDataset), else None.
     """
 
-    def __init__(self, data, where, steps=None, shuffle=False, rng=None, steps_name="steps"):
+    def __init__(
+        self, data, where, steps=None, shuffle=False, rng=None, steps_name="steps", restart=False
+    ):
+        """restart: every epoch reads from the first batch again (validation, as Keras resets
+        its iterator before each pass) instead of going on where the last one stopped."""
         self.where, self.steps, self.steps_name = where, steps, steps_name
+        self._restart = restart
         self._data, self._rng = data, rng
         self._dataset = data if isinstance(data, PyDataset) else None
         self._pass = None  # the iterator over the current pass, kept across epochs with steps
@@ -178,7 +184,7 @@ class BatchStream:
         if self._dataset is not None:
             self._dataset.on_epoch_begin()
         try:
-            if self._pass is None or self.steps is None:
+            if self._pass is None or self.steps is None or self._restart:
                 self._end_pass()
                 self._pass, self._pass_taken = self._new_pass(), 0
             taken = 0

@@ -348,7 +348,7 @@ class Trainer:
         where = "fit (validation_data)"
         if data_adapters.is_stream(validation_data):
             stream = data_adapters.BatchStream(
-                validation_data, where, steps, False, None, "validation_steps"
+                validation_data, where, steps, False, None, "validation_steps", restart=True
             )
             return functools.partial(self._test_stream, stream, allow_nonfinite), stream
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):

@@ -1,6 +1,7 @@
 """`PyDataset` (tf.keras's `Sequence`): batches computed in Python, one per index."""
 
 import itertools
+import math
 from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["PyDataset", "Sequence"]
@@ -17,10 +18,12 @@ class PyDataset:
 
     Args:
         workers: Threads that compute batches ahead of the training step (which runs in C++
-            with the GIL released, so the two overlap). 1 computes each batch when it is due.
+            with the GIL released, so the two overlap). 0 or 1 computes each batch when it is
+            due.
         use_multiprocessing: Keras's option to compute batches in processes; only False is
             implemented (NotImplementedError otherwise).
-        max_queue_size: With `workers > 1`, at most this many batches are computed ahead.
+        max_queue_size: With `workers > 1`, at most this many batches are computed ahead; 0
+            sets no bound, as in Keras.
 
     Example:
 
@@ -109,7 +112,7 @@ class Prefetcher:
         self._dataset, self._indices = dataset, iter(indices)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="densekit-data")
         self._pending = []
-        self._ahead = max(1, ahead)
+        self._ahead = ahead if ahead > 0 else math.inf  # 0: no bound, as Keras's queue
 
     def _fill(self):
         while len(self._pending) < self._ahead:

@@ -181,6 +181,18 @@ def test_bad_arguments_name_the_layer_and_argument(kwargs, match):
         L.Normalization(name="norm", **kwargs)
 
 
+def test_axis_none_adapts_a_one_dimensional_array_as_samples_of_one_feature():
+    horsepower = np.array([130.0, 165, 150, 150, 140, 198, 220, 215, 225, 190])
+    layer = L.Normalization(axis=None)
+    layer.adapt(horsepower)
+    assert_allclose(layer.mean, horsepower.mean(), rtol=1e-6)
+    assert_allclose(layer.variance, horsepower.var(), rtol=1e-6)
+    expected = (horsepower - horsepower.mean()) / horsepower.std()
+    assert_allclose(layer(horsepower.reshape(-1, 1)).ravel(), expected, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"samples along a first axis \(or axis=None\)"):
+        L.Normalization().adapt(horsepower)
+
+
 def test_bad_adapt_data_is_refused_and_changes_nothing(rng):
     layer = L.Normalization(name="norm")
     layer.adapt(rng.normal(size=(10, 3)))

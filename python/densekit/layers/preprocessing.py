@@ -158,17 +158,25 @@ class Normalization(Layer):
             )
         count, mean, m2 = 0, None, None
         for batch in batches:
-            if batch.ndim < 2:
+            if batch.ndim == 1 and not self.axis:
+                # axis=None keeps one statistic of every element: a 1-D array is samples of
+                # one feature, as Keras reads it (a layer made with input_shape=[1]).
+                self._ensure_built(self.input_shape if self.built else (None, 1))
+                batch = batch.reshape(-1, 1)
+                reduce = (0, 1)
+            elif batch.ndim < 2:
                 raise ValueError(
-                    f"Normalization '{self.name}': adapt() needs samples along a first axis; "
-                    f"received an array of shape {batch.shape}"
+                    f"Normalization '{self.name}': adapt() needs samples along a first axis "
+                    f"(or axis=None); received an array of shape {batch.shape}"
                 )
-            self._ensure_built((None,) + batch.shape[1:])
-            n = math.prod(batch.shape[d] for d in self._reduce)
+            else:
+                self._ensure_built((None,) + batch.shape[1:])
+                reduce = self._reduce
+            n = math.prod(batch.shape[d] for d in reduce)
             if n == 0:
                 continue
-            batch_mean = batch.mean(axis=self._reduce).reshape(-1)
-            batch_m2 = batch.var(axis=self._reduce).reshape(-1) * n
+            batch_mean = batch.mean(axis=reduce).reshape(-1)
+            batch_m2 = batch.var(axis=reduce).reshape(-1) * n
             if mean is None:
                 count, mean, m2 = n, batch_mean, batch_m2
                 continue

@@ -356,6 +356,25 @@ def test_a_seed_outside_the_generators_range_is_refused_when_the_layer_is_made(s
         L.Dropout(0.5, seed=seed, name="d")
 
 
+def test_a_rate_changed_after_build_applies_from_the_next_batch():
+    ones = np.ones((64, 100), np.float32)
+    layer = L.Dropout(0.5, seed=3)
+    layer(ones, training=True)
+    layer.rate = 0.1
+    dropped = layer(ones, training=True)
+    assert set(np.unique(dropped)) <= {0.0, np.float32(1 / 0.9)}
+    assert 0.05 < np.mean(dropped == 0) < 0.15
+    layer.rate = 0.0
+    assert_array_equal(layer(ones, training=True), ones)
+    with pytest.raises(ValueError, match=r"rate must be a number in \[0, 1\)"):
+        layer.rate = 1.5
+    assert layer.rate == 0.0 and layer.get_config()["rate"] == 0.0
+    noise = L.GaussianNoise(1.0, seed=3)
+    noise(ones, training=True)
+    noise.stddev = 0.0
+    assert_array_equal(noise(ones, training=True), ones)
+
+
 def test_subclass_fixing_training_false_never_drops_and_plain_subclass_follows(rng):
     x, y = _data(rng, 32)
     model = _model(1, NeverDropout(0.9, seed=4))

@@ -33,6 +33,8 @@ void register_noise_layers(py::module_& m) {
       .def(py::init<NoiseKind, double, std::uint64_t, NoisePattern>(), py::arg("kind"),
            py::arg("amount"), py::arg("seed"), py::arg("pattern"),
            "amount: the rate, or GaussianNoise's stddev; noise drawn from a stream seeded by seed.")
+      .def_property("amount", &NoiseLayer::amount, &NoiseLayer::set_amount,
+                    "The rate, or GaussianNoise's stddev, from the next forward on.")
       .def_readwrite("training_mode", &NoiseLayer::training_mode,
                      "When the layer adds noise: follow the network, always or never.");
 }

@@ -240,5 +240,20 @@ TEST(NoiseLayer, RefusesBadAmounts) {
                ValueError);
 }
 
+TEST(NoiseLayer, AChangedRateAppliesFromTheNextForwardAndABadOneChangesNothing) {
+  NoiseLayer layer(NoiseKind::dropout, 0.5, 3, NoisePattern(40));
+  const RowMatrix x = random_matrix(8, 40, 1, 2, 13);
+  RowMatrix y(8, 40);
+  layer.set_amount(0.0);
+  layer.forward(x, y, true);
+  EXPECT_EQ(y, x);
+  EXPECT_THROW(layer.set_amount(1.0), ValueError);
+  EXPECT_EQ(layer.amount(), 0.0);
+  layer.set_amount(0.25);
+  layer.forward(x, y, true);
+  for (Index i = 0; i < x.size(); ++i)
+    EXPECT_TRUE(y.data()[i] == 0 || y.data()[i] == x.data()[i] / 0.75f) << i;
+}
+
 }  // namespace
 }  // namespace densekit

@@ -13,7 +13,11 @@ NoiseLayer::NoiseLayer(NoiseKind kind, double amount, std::uint64_t seed, NoiseP
       amount_(amount),
       seed_(seed),
       pattern_(std::move(pattern)) {
-  if (kind == NoiseKind::gaussian_noise) {
+  set_amount(amount);
+}
+
+void NoiseLayer::set_amount(double amount) {
+  if (kind_ == NoiseKind::gaussian_noise) {
     if (!(amount >= 0) || !std::isfinite(amount))
       throw ValueError("GaussianNoise: stddev must be a finite number >= 0. Received: stddev=" +
                        std::to_string(amount));
@@ -21,6 +25,7 @@ NoiseLayer::NoiseLayer(NoiseKind kind, double amount, std::uint64_t seed, NoiseP
     throw ValueError(this->kind() +
                      ": rate must be in [0, 1). Received: rate=" + std::to_string(amount));
   }
+  amount_ = amount;
 }
 
 std::string NoiseLayer::kind() const {

@@ -51,6 +51,7 @@ class _NoiseLayer(Layer):
     """What the four layers share: their seed, the C++ twin, and the probe of a `call` override."""
 
     _kind = None  # the _core.layers.NoiseKind
+    _amount_name = "rate"  # the attribute the C++ layer's amount follows
 
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -69,6 +70,13 @@ class _NoiseLayer(Layer):
 
     def _who(self):
         return f"{type(self).__name__} '{self.name}'"
+
+    def __setattr__(self, name, value):
+        # Keras reads the rate (stddev) at every call: a changed one applies from the next batch.
+        if name == self._amount_name and self.__dict__.get("_core") is not None:
+            value = self._checked_amount(value)
+            self._core.amount = value
+        super().__setattr__(name, value)
 
     def _rate(self, rate):
         if (
@@ -92,7 +100,10 @@ class _NoiseLayer(Layer):
         super().build(input_shape)
 
     def _amount(self):
-        return self.rate
+        return getattr(self, self._amount_name)
+
+    def _checked_amount(self, value):
+        return self._rate(value)
 
     def _pattern(self, input_shape):
         return _core.layers.NoisePattern(_units(input_shape, self.name))
@@ -270,9 +281,13 @@ class GaussianNoise(_NoiseLayer):
     """
 
     _kind = _NoiseKind.gaussian_noise
+    _amount_name = "stddev"
 
     def __init__(self, stddev, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
+        self.stddev = self._checked_amount(stddev)
+
+    def _checked_amount(self, stddev):
         if (
             isinstance(stddev, (bool, np.bool_))
             or not is_real(stddev)
@@ -282,10 +297,7 @@ class GaussianNoise(_NoiseLayer):
             raise ValueError(
                 f"{self._who()}: stddev must be a finite number >= 0. Received: stddev={stddev!r}"
             )
-        self.stddev = float(stddev)
-
-    def _amount(self):
-        return self.stddev
+        return float(stddev)
 
     def get_config(self):
         return {**super().get_config(), "stddev": self.stddev, "seed": self.seed}

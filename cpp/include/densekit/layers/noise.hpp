@@ -32,6 +32,11 @@ class NoiseLayer : public Layer {
   void backward(MatrixIn x, MatrixIn y, MatrixIn dy, MatrixOut dx, bool update_weights,
                 bool dy_is_preactivation) override;
 
+  // The rate (or stddev) from the next forward on: Keras reads it at every call, so a changed
+  // `layer.rate` applies to the next batch. Checked as in the constructor.
+  double amount() const { return amount_; }
+  void set_amount(double amount);
+
   NoiseTraining training_mode = NoiseTraining::follow;
   std::uint64_t random_step() const override { return step_; }
   void set_random_step(std::uint64_t step) override { step_ = step; }

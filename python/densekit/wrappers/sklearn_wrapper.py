@@ -68,15 +68,24 @@ class _Wrapper(BaseEstimator):
         tags.target_tags.multi_output = self._multi_output
         return tags
 
-    def fit(self, X, y, **kwargs):
+    def fit(self, X, y, sample_weight=None, **kwargs):
         """Trains a model on `X` (samples, features) and `y` (samples,) or (samples, outputs).
 
-        Keyword arguments go to `model.fit`, over `fit_kwargs`. Returns self.
+        `sample_weight` (one per sample) weights the loss; named here, it can be routed by
+        scikit-learn's metadata routing (`set_fit_request(sample_weight=True)`). Other keyword
+        arguments go to `model.fit`, over `fit_kwargs`. Returns self.
         """
         name = type(self).__name__
         if y is None:
             raise ValueError(f"{name} requires y to be passed, but the target y is None")
         X, y = _validate(self, X, y, reset=True, multi_output=self._multi_output)
+        if sample_weight is not None:
+            sample_weight = _validation._check_sample_weight(
+                sample_weight, X, ensure_non_negative=True
+            )
+            if not sample_weight.any():
+                raise ValueError(f"{name}: sample_weight is 0 for every sample: nothing to fit")
+            kwargs["sample_weight"] = sample_weight
         self._target = self._make_target(y)
         target = self._target.encode(y)
         model = self._get_model(X, target)

@@ -731,3 +731,69 @@ def test_keras_model_built_without_input_and_never_trained_loads(tmp_path, real_
     assert model.optimizer.iterations == 0 and model.optimizer.learning_rate == pytest.approx(0.02)
     x = np.ones((3, 4), np.float32)
     assert_allclose(model.predict(x, verbose=0), _keras_predict(source, x), atol=1e-6)
+
+
+class _Halving(keras.optimizers.schedules.LearningRateSchedule):
+    def __init__(self, rate):
+        self.rate = rate
+
+    def __call__(self, step):
+        return self.rate / (1 + step)
+
+    def get_config(self):
+        return {"rate": self.rate}
+
+
+def test_a_schedule_of_ones_own_loads_through_custom_objects(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    model = _small_model()
+    model.compile(
+        optimizer=keras.optimizers.SGD(_Halving(0.1)), loss="sparse_categorical_crossentropy"
+    )
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "s.keras")
+    with pytest.raises(ValueError, match=r"_Halving.*custom_objects"):
+        keras.models.load_model(tmp_path / "s.keras")
+    loaded = keras.models.load_model(tmp_path / "s.keras", custom_objects={"_Halving": _Halving})
+    assert isinstance(loaded.optimizer._learning_rate, _Halving)
+    assert int(loaded.optimizer.iterations) == int(model.optimizer.iterations)
+    model.train_on_batch(x, y)
+    loaded.train_on_batch(x, y)
+    _assert_equal_weights(model, loaded)
+
+
+@keras_filters[0]
+@pytest.mark.parametrize(
+    "metric, message",
+    [
+        ("BinaryAccuracy(threshold=0.9)", r"'BinaryAccuracy': threshold=0\.9 is not supported"),
+        ("BinaryAccuracy(name='bacc')", r"'BinaryAccuracy': name='bacc' is not supported"),
+        ("Accuracy()", r"Accuracy \(exact match\) is not supported"),
+    ],
+)
+def test_a_keras_metric_densekit_would_count_otherwise_is_refused(
+    tmp_path, real_keras, metric, message
+):
+    source = real_keras.Sequential(
+        [real_keras.Input((4,)), real_keras.layers.Dense(1, activation="sigmoid")]
+    )
+    source.compile("adam", "binary_crossentropy", metrics=[eval(f"real_keras.metrics.{metric}")])
+    source.save(tmp_path / "k.keras")
+    with pytest.raises(ValueError, match=message):
+        keras.models.load_model(tmp_path / "k.keras")
+    assert keras.models.load_model(tmp_path / "k.keras", compile=False).built
+
+
+@keras_filters[0]
+def test_a_keras_metric_object_with_its_defaults_loads_as_its_name(tmp_path, real_keras):
+    source = real_keras.Sequential(
+        [real_keras.Input((4,)), real_keras.layers.Dense(1, activation="sigmoid")]
+    )
+    source.compile("adam", "binary_crossentropy", metrics=[real_keras.metrics.BinaryAccuracy()])
+    source.save(tmp_path / "k.keras")
+    model = keras.models.load_model(tmp_path / "k.keras")
+    x = np.random.default_rng(0).normal(size=(32, 4)).astype(np.float32)
+    y = (x[:, :1] > 0).astype(np.float32)
+    assert set(model.evaluate(x, y, verbose=0, return_dict=True)) == {"loss", "binary_accuracy"}

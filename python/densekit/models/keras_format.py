@@ -45,9 +45,10 @@ def model_config(model, include_compile=True):
     return data
 
 
-def model_from_config(data, compile=True, where="config", compile_hint=""):
+def model_from_config(data, compile=True, where="config", compile_hint="", custom_objects=None):
     """A new Sequential from `model_config`'s dict (densekit's or Keras's), compiled when the
-    dict has a compile config and `compile` is true; `compile_hint` ends compile errors."""
+    dict has a compile config and `compile` is true; `compile_hint` ends compile errors;
+    `custom_objects` ({name: class}) holds the user's optimizer and schedule classes."""
     from densekit.models.sequential import Sequential
 
     if not isinstance(data, dict):
@@ -71,7 +72,13 @@ def model_from_config(data, compile=True, where="config", compile_hint=""):
     except (TypeError, ValueError, KeyError) as e:
         raise ValueError(f"{where}: {e}") from e
     if compile and data.get("compile_config"):
-        compile_from_config(model, data["compile_config"], f"{where}: compile_config", compile_hint)
+        compile_from_config(
+            model,
+            data["compile_config"],
+            f"{where}: compile_config",
+            compile_hint,
+            custom_objects=custom_objects,
+        )
     return model
 
 
@@ -96,7 +103,7 @@ def compile_config(model):
     }
 
 
-def compile_from_config(model, config, where, hint=""):
+def compile_from_config(model, config, where, hint="", custom_objects=None):
     """Compiles `model` as `compile_config` says; ValueError for what densekit lacks."""
     try:
         if not isinstance(config, dict):
@@ -105,7 +112,7 @@ def compile_from_config(model, config, where, hint=""):
             if config.get(key) is not None:
                 raise ValueError(f"{key} is not supported")
         model.compile(
-            optimizer=_optimizer(config.get("optimizer", "sgd")),
+            optimizer=_optimizer(config.get("optimizer", "sgd"), custom_objects),
             loss=_loss(config.get("loss")),
             metrics=_metrics(config.get("metrics")),
         )
@@ -113,12 +120,12 @@ def compile_from_config(model, config, where, hint=""):
         raise ValueError(f"{where}: {e}{hint}") from e
 
 
-def _optimizer(spec):
+def _optimizer(spec, custom_objects=None):
     if isinstance(spec, str):
         return optimizers.get(spec)
     if not isinstance(spec, dict):
         raise ValueError(f"optimizer: cannot interpret {spec!r}")
-    return optimizers.deserialize(spec)
+    return optimizers.deserialize(spec, custom_objects=custom_objects)
 
 
 def _loss(spec):
@@ -147,12 +154,29 @@ def _metrics(spec):
             metric = (
                 metric.get("config")
                 if metric.get("class_name") == "function"
-                else _naming.to_snake_case(str(metric.get("class_name")))
+                else _metric_object_name(metric)
             )
         if not isinstance(metric, str):
             raise ValueError(f"metrics: cannot interpret {metric!r}")
         names.append(metric)
     return names
+
+
+def _metric_object_name(spec):
+    """The name of a Keras metric object densekit counts the same way; ValueError for a setting
+    densekit would not honour (its history key, a threshold), rather than count it otherwise."""
+    class_name = str(spec.get("class_name"))
+    name = _naming.to_snake_case(class_name)
+    if class_name == "Accuracy":  # exact matches of y_pred and y_true, not the string "accuracy"
+        raise ValueError(
+            "metric Accuracy (exact match) is not supported; densekit counts 'accuracy' and the "
+            "*Accuracy classes"
+        )
+    for key, value in (spec.get("config") or {}).items():
+        default = {"name": name, "threshold": 0.5}.get(key)
+        if key != "dtype" and value != default:
+            raise ValueError(f"metric {class_name!r}: {key}={value!r} is not supported")
+    return name
 
 
 # -- model.weights.h5 / .weights.h5 ---------------------------------------------------------------

@@ -83,13 +83,15 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """Loads a `.keras` file written by densekit or Keras 3; compiled if it was compiled.
 
+    `custom_objects` ({name: class}) gives the optimizer and `LearningRateSchedule` classes of
+    your own that the file's compile config names; layers, activations and initializers are
+    densekit's own (each runs in C++).
+
     Raises:
         FileNotFoundError: no such file.
         ValueError: a corrupt or truncated file, an unknown layer or optimizer, or weights that
             do not fit the config; the message names the file part and the layer.
     """
-    if custom_objects:
-        raise ValueError("load_model: densekit has no custom objects; it loads its own layers only")
     path = os.fspath(filepath)
     with _open_archive(path) as archive:
         text = _read_member(
@@ -101,6 +103,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
             compile=compile,
             where=f"{path}: config.json",
             compile_hint=". Load with compile=False to get the model uncompiled",
+            custom_objects=custom_objects,
         )
         # the model read from the config bounds the size of its weights
         weights = _read_member(
@@ -150,10 +153,10 @@ def model_to_json(model, **kwargs):
 
 def model_from_json(json_string, custom_objects=None):
     """A new model from `to_json`'s string (densekit's or Keras 3's), with fresh weights."""
-    if custom_objects:
-        raise ValueError("model_from_json: densekit has no custom objects")
     data = _file_guards.parse_json(json_string, "model_from_json: the string")
-    return keras_format.model_from_config(data, where="model_from_json")
+    return keras_format.model_from_config(
+        data, where="model_from_json", custom_objects=custom_objects
+    )
 
 
 # -- files -------------------------------------------------------------------------------------

@@ -191,6 +191,32 @@ def test_model_trainable_false_freezes_every_layer():
     _assert_all_differ(model.get_weights()[:2], snapshot[:2])
 
 
+def test_a_layer_unfrozen_after_compile_trains_and_its_state_is_saved_and_copied(tmp_path):
+    import copy
+
+    x, y = _data()
+    model = _stack()
+    model.layers[0].trainable = False
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy")
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    slots_before = len(model.optimizer.variables)
+    first = _copies(model.layers[:1])
+    model.layers[0].trainable = True
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    _assert_all_differ(_copies(model.layers[:1]), first)
+    # Adam's momentum and velocity of the kernel and the bias join the optimizer's variables.
+    assert len(model.optimizer.variables) == slots_before + 4
+    model.save(tmp_path / "m.keras")
+    copied, loaded = copy.deepcopy(model), keras.models.load_model(tmp_path / "m.keras")
+    for other in (copied, loaded):
+        for a, b in zip(other.optimizer.variables, model.optimizer.variables, strict=True):
+            assert_array_equal(np.asarray(a.numpy()), np.asarray(b.numpy()))
+    model.train_on_batch(x, y)
+    for other in (copied, loaded):
+        other.train_on_batch(x, y)
+        _assert_same(other.get_weights(), model.get_weights())
+
+
 def test_trainable_flags_survive_save_clone_and_json(tmp_path):
     model = _stack()
     model.layers[0].trainable = False

@@ -92,6 +92,18 @@ class Trainer:
         if self._compile_state is None:
             raise ValueError(f"Sequential '{self.name}': you must call compile() before {what}")
 
+    def _track_unfrozen_variables(self):
+        """A layer unfrozen since compile trains on the optimizer state compile built for it
+        (densekit builds it for every weight, frozen or not); the optimizer then lists that
+        state too, so that saving and copying keep it. Keras asks for a new compile instead."""
+        optimizer = self._compile_state.optimizer
+        if not optimizer._tracked:
+            return
+        tracked = {v.path for v in optimizer._tracked}
+        trainable = {v.path for v in self.trainable_variables}
+        if not trainable <= tracked:
+            optimizer._track([v for v in self.variables if v.path in tracked | trainable])
+
     # -- data: pure conversions in _data; building and compiling decided here ------------------
     def _inputs(self, x, where, allow_nonfinite=False):
         """x as the network's input matrix; an unbuilt model is first built for x's samples."""
@@ -190,6 +202,7 @@ class Trainer:
         An epoch in which no step was applied logs NaN, not a mean over no samples.
         """
         self._require_compiled("fit")
+        self._track_unfrozen_variables()
         if isinstance(shuffle, str):  # Keras's "batch": shuffle within batches only
             _arguments.not_implemented("fit", default=True, shuffle=shuffle)
         batch_size_arg = _arguments.optional_batch_size(batch_size, "fit")
@@ -455,6 +468,7 @@ class Trainer:
         loss as in `fit`.
         """
         self._require_compiled("train_on_batch")
+        self._track_unfrozen_variables()
         if class_weight is not None and sample_weight is not None:
             raise ValueError("train_on_batch: class_weight and sample_weight cannot both be given")
         xm, ym = self._matrices(x, y, "train_on_batch")

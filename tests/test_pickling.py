@@ -70,6 +70,41 @@ def test_copy_predicts_and_continues_training_exactly(how, optimizer):
         assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("how", [lambda m: pickle.loads(pickle.dumps(m)), copy.deepcopy])
+def test_a_copy_draws_the_noise_of_an_unseeded_layer_as_the_original(how):
+    (x, y), _ = keras.datasets.digits.load_data()
+    model = keras.Sequential(
+        [
+            L.Flatten(input_shape=[8, 8]),
+            L.Dense(24, activation="relu", kernel_initializer="he_normal"),
+            L.Dropout(0.5),
+            L.GaussianNoise(0.1),
+            L.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x[:64], y[:64], epochs=1, batch_size=32, verbose=0, seed=1)
+    clone = how(model)
+    for m in (model, clone):
+        m.fit(x[:300], y[:300], epochs=1, batch_size=32, verbose=0, seed=5)
+    for a, b in zip(clone.get_weights(), model.get_weights(), strict=True):
+        assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("how", [lambda m: pickle.loads(pickle.dumps(m)), copy.deepcopy])
+def test_a_copy_keeps_the_state_of_a_layer_frozen_after_compile(how):
+    model, x, y = trained_model(keras.optimizers.Adam(2e-3))
+    model.layers[1].trainable = False
+    clone = how(model)
+    for a, b in zip(clone.optimizer.variables, model.optimizer.variables, strict=True):
+        assert_array_equal(np.asarray(a.numpy()), np.asarray(b.numpy()))
+    model.layers[1].trainable = clone.layers[1].trainable = True
+    for m in (model, clone):
+        m.fit(x[:300], y[:300], epochs=1, batch_size=32, verbose=0, seed=5)
+    for a, b in zip(clone.get_weights(), model.get_weights(), strict=True):
+        assert_array_equal(a, b)
+
+
 def test_copy_trains_independently():
     model, x, y = trained_model("adam")
     before = model.get_weights()

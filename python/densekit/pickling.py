@@ -15,15 +15,20 @@ __all__ = ["reduce_layer", "reduce_model", "reduce_optimizer"]
 
 def reduce_layer(layer):
     built = (layer.input_shape, layer.get_weights(), _random_step(layer)) if layer.built else None
-    return _restore_layer, (type(layer), layer.get_config(), built)
+    # A noise layer's stream seed: drawn at random when the config has no seed, so a copy that
+    # is to draw the same noise as the original needs it.
+    seed = getattr(layer, "generator_seed", None)
+    return _restore_layer, (type(layer), layer.get_config(), built, seed)
 
 
 def _random_step(layer):
     return layer._core.random_step if layer._core is not None else 0
 
 
-def _restore_layer(cls, config, built):
+def _restore_layer(cls, config, built, generator_seed=None):
     layer = cls.from_config(config)
+    if generator_seed is not None:
+        layer.generator_seed = generator_seed
     if built is not None:
         input_shape, weights, random_step = built
         layer.build(tuple(input_shape))
@@ -53,7 +58,10 @@ def reduce_model(model):
     if model.compiled:
         state = model._compile_state
         optimizer_values = [np.array(v.numpy()) for v in state.optimizer.variables]
-        compiled = (state.optimizer, state.loss_arg, state.metrics_arg, optimizer_values)
+        # The weights the optimizer keeps state for: those trainable at compile and any
+        # unfrozen since, frozen ones included.
+        tracked = [v.path for v in state.optimizer._tracked]
+        compiled = (state.optimizer, state.loss_arg, state.metrics_arg, optimizer_values, tracked)
     shape = model.input_shape if model.built else None
     return _restore_model, (type(model), model.name, model.layers, shape, compiled)
 
@@ -63,8 +71,12 @@ def _restore_model(cls, name, layers, input_shape, compiled):
     if input_shape is not None and not model.built:
         model.build(tuple(input_shape))
     if compiled is not None:
-        optimizer, loss, metrics, optimizer_values = compiled
+        optimizer, loss, metrics, optimizer_values, *tracked = compiled  # older: no tracked
+        tracked = tracked[0] if tracked else None
         model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+        if tracked:
+            paths = set(tracked)
+            optimizer._track([v for v in model.variables if v.path in paths])
         variables = optimizer.variables
         if len(variables) == len(optimizer_values):
             for variable, value in zip(variables, optimizer_values):

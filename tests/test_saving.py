@@ -797,3 +797,21 @@ def test_a_keras_metric_object_with_its_defaults_loads_as_its_name(tmp_path, rea
     x = np.random.default_rng(0).normal(size=(32, 4)).astype(np.float32)
     y = (x[:, :1] > 0).astype(np.float32)
     assert set(model.evaluate(x, y, verbose=0, return_dict=True)) == {"loss", "binary_accuracy"}
+
+
+def test_skip_mismatch_loads_the_layers_that_fit_and_warns_of_the_others(tmp_path):
+    source, target = _small_model(units=5), _small_model(units=5)
+    source.save_weights(tmp_path / "w.weights.h5")
+    wider = keras.Sequential(
+        [L.Dense(5, activation="relu", input_shape=(4,)), L.Dense(3, activation="softmax")]
+    )
+    kept = [np.array(w) for w in wider.layers[1].get_weights()]
+    with pytest.raises(ValueError, match=r"has shape \(5, 3\) in the model but \(5, 2\)"):
+        wider.load_weights(tmp_path / "w.weights.h5")
+    with pytest.warns(UserWarning, match=r"skip_mismatch: layer 'dense_\d+' keeps its weights"):
+        wider.load_weights(tmp_path / "w.weights.h5", skip_mismatch=True)
+    _assert_equal_weights(wider.layers[0], source.layers[0])
+    for a, b in zip(wider.layers[1].get_weights(), kept, strict=True):
+        assert_array_equal(a, b)
+    target.load_weights(tmp_path / "w.weights.h5", skip_mismatch=True)  # nothing to skip
+    _assert_equal_weights(target, source)

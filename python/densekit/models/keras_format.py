@@ -222,8 +222,10 @@ def weights_bytes(model, include_optimizer):
     return buffer.getvalue()
 
 
-def load_h5(model, source, where, load_optimizer):
-    """Reads and checks every array of the HDF5 `source`, then assigns them all (or raises)."""
+def load_h5(model, source, where, load_optimizer, skip_mismatch=False):
+    """Reads and checks every array of the HDF5 `source`, then assigns them all (or raises).
+    skip_mismatch: a layer (or the optimizer) whose weights do not fit is left as it is, with a
+    warning, as Keras's `skip_mismatch`; a corrupt file still raises."""
     h5py = _h5py()
     try:
         h5 = h5py.File(source, "r")
@@ -233,8 +235,17 @@ def load_h5(model, source, where, load_optimizer):
         ) from e
     with h5:
         try:
-            assignments = _layer_plan(model, h5, where)
-            optimizer_update = _optimizer_plan(model, h5, where) if load_optimizer else None
+            assignments = _layer_plan(model, h5, where, skip_mismatch)
+            optimizer_update = None
+            if load_optimizer:
+                try:
+                    optimizer_update = _optimizer_plan(model, h5, where)
+                except ValueError as e:
+                    if not skip_mismatch:
+                        raise
+                    warnings.warn(
+                        f"skip_mismatch: the optimizer's state is not loaded: {e}", stacklevel=4
+                    )
         except (OSError, KeyError, RuntimeError, OverflowError) as e:  # h5py on a broken file
             raise ValueError(f"{where}: cannot be read; the file may be corrupt ({e})") from e
     # everything was read and checked: now write, all together under the compute lock
@@ -280,30 +291,22 @@ def _read(dataset, what, shapes):
         raise ValueError(f"{what}: cannot be read; the file may be corrupt ({e})") from e
 
 
-def _layer_plan(model, h5, where):
+def _layer_plan(model, h5, where, skip_mismatch=False):
     plan, read = [], set()
     for layer, path in _layer_paths(model):
         variables = layer.variables
         datasets = _vars(h5, path, where)
         read.add(path.split("/", 1)[1])
-        if datasets is None and variables:
-            raise ValueError(
-                f"{where}: no weights for layer '{layer.name}' ({type(layer).__name__}); "
-                f"the file has no group {path}"
+        mismatch = _layer_mismatch(layer, variables, datasets, path, where)
+        if mismatch is not None:
+            if not skip_mismatch:
+                raise ValueError(mismatch)
+            warnings.warn(
+                f"skip_mismatch: layer '{layer.name}' keeps its weights: {mismatch}", stacklevel=5
             )
-        datasets = datasets or {}
-        if len(datasets) != len(variables):
-            raise ValueError(
-                f"{where}: layer '{layer.name}' ({type(layer).__name__}) has "
-                f"{len(variables)} weights but {path}/vars holds {len(datasets)}"
-            )
+            continue
         for i, variable in enumerate(variables):
             shapes = {tuple(variable.shape), tuple(_keras_shape(layer, variable))}
-            if datasets[i].shape not in shapes:  # checked before anything is read
-                raise ValueError(
-                    f"{where}: layer '{layer.name}': weight {variable.path} has shape "
-                    f"{variable.shape} in the model but {datasets[i].shape} in {path}/vars/{i}"
-                )
             value = _read(datasets[i], f"{where}: {path}/vars/{i}", shapes)
             what = f"{where}: layer '{layer.name}': weight {variable.path} ({path}/vars/{i})"
             value = float32_weight(value.reshape(variable.shape), variable.shape, what)
@@ -313,11 +316,37 @@ def _layer_plan(model, h5, where):
         key for key in (layers or {}) if key not in read and _vars(h5, f"layers/{key}", where)
     )
     if extra:
-        raise ValueError(
+        message = (
             f"{where}: the file holds weights for layers the model does not have: "
             f"{', '.join('layers/' + key for key in extra)}"
         )
+        if not skip_mismatch:
+            raise ValueError(message)
+        warnings.warn(f"skip_mismatch: {message}", stacklevel=5)
     return plan
+
+
+def _layer_mismatch(layer, variables, datasets, path, where):
+    """Why the file's weights of `layer` do not fit it (checked before anything is read), or
+    None."""
+    if datasets is None and variables:
+        return (
+            f"{where}: no weights for layer '{layer.name}' ({type(layer).__name__}); "
+            f"the file has no group {path}"
+        )
+    datasets = datasets or {}
+    if len(datasets) != len(variables):
+        return (
+            f"{where}: layer '{layer.name}' ({type(layer).__name__}) has "
+            f"{len(variables)} weights but {path}/vars holds {len(datasets)}"
+        )
+    for i, variable in enumerate(variables):
+        if datasets[i].shape not in {tuple(variable.shape), tuple(_keras_shape(layer, variable))}:
+            return (
+                f"{where}: layer '{layer.name}': weight {variable.path} has shape "
+                f"{variable.shape} in the model but {datasets[i].shape} in {path}/vars/{i}"
+            )
+    return None
 
 
 def _optimizer_value(variable):

@@ -126,8 +126,9 @@ def save_weights(model, filepath, overwrite=True):
     atomic_write(path, lambda file: file.write(data), overwrite)
 
 
-def load_weights(model, filepath):
-    """Loads weights from a `.weights.h5` or `.keras` file into a built model; all or nothing."""
+def load_weights(model, filepath, skip_mismatch=False):
+    """Loads weights from a `.weights.h5` or `.keras` file into a built model; all or nothing,
+    or with skip_mismatch every layer whose weights fit (the others warned about)."""
     path = os.fspath(filepath)
     if not model.built:
         raise ValueError(
@@ -143,7 +144,7 @@ def load_weights(model, filepath):
         with open(path, "rb") as f:
             _file_guards.check_file_size(path, os.fstat(f.fileno()).st_size, limit)
             data, where = f.read(limit + 1), path
-    keras_format.load_h5(model, io.BytesIO(data), where, True)
+    keras_format.load_h5(model, io.BytesIO(data), where, True, skip_mismatch)
 
 
 def model_to_json(model, **kwargs):

@@ -342,11 +342,13 @@ class Sequential(Trainer, Inference, VariableLists):
 
         saving.save_weights(self, filepath, overwrite=overwrite)
 
-    def load_weights(self, filepath):
-        """Loads weights from a `.weights.h5` or `.keras` file; the model is unchanged on error."""
+    def load_weights(self, filepath, skip_mismatch=False):
+        """Loads weights from a `.weights.h5` or `.keras` file; the model is unchanged on error.
+        With `skip_mismatch`, a layer whose weights in the file do not fit keeps its own, with a
+        warning, and the others load, as in Keras."""
         from densekit.models import saving
 
-        saving.load_weights(self, filepath)
+        saving.load_weights(self, filepath, skip_mismatch)
 
     def to_json(self, **kwargs):
         """The model config as JSON, readable by `densekit.models.model_from_json` and Keras 3."""

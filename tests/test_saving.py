@@ -815,3 +815,18 @@ def test_skip_mismatch_loads_the_layers_that_fit_and_warns_of_the_others(tmp_pat
         assert_array_equal(a, b)
     target.load_weights(tmp_path / "w.weights.h5", skip_mismatch=True)  # nothing to skip
     _assert_equal_weights(target, source)
+
+
+def test_save_weights_of_an_unbuilt_model_raises_and_writes_nothing(tmp_path):
+    model = keras.Sequential([L.Dense(3), L.Dense(2)])
+    with pytest.raises(ValueError, match=r"save_weights needs a built model"):
+        model.save_weights(tmp_path / "w.weights.h5")
+    assert not (tmp_path / "w.weights.h5").exists()
+
+
+def test_a_legacy_h5_model_file_is_named_as_such(tmp_path):
+    with h5py.File(tmp_path / "m.h5", "w") as f:
+        f.attrs["keras_version"] = "2.15.0"
+        f.create_group("model_weights")
+    with pytest.raises(ValueError, match=r"m\.h5: an HDF5 file, not a \.keras archive.*legacy"):
+        keras.models.load_model(tmp_path / "m.h5")

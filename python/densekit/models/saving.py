@@ -122,6 +122,11 @@ def save_weights(model, filepath, overwrite=True):
     path = os.fspath(filepath)
     if not path.endswith(".weights.h5"):
         raise ValueError(f"The filename must end in `.weights.h5`. Received: filepath={path}")
+    if not model.built:
+        raise ValueError(
+            f"Sequential '{model.name}': save_weights needs a built model (it has no weights "
+            "yet); build it, give the first layer an input shape, or call it on data"
+        )
     data = keras_format.weights_bytes(model, True)
     atomic_write(path, lambda file: file.write(data), overwrite)
 
@@ -189,7 +194,21 @@ def _read_member(archive, path, name, limit, what):
         raise _corrupt(path, e) from e
 
 
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
 def _corrupt(path, e):
+    try:
+        with open(path, "rb") as f:
+            legacy = f.read(len(_HDF5_SIGNATURE)) == _HDF5_SIGNATURE
+    except OSError:
+        legacy = False
+    if legacy:
+        return ValueError(
+            f"{path}: an HDF5 file, not a .keras archive: densekit does not read Keras's legacy "
+            "whole-model .h5 format. Load it in Keras and save it as .keras, or load the "
+            "weights alone from a .weights.h5 file with load_weights"
+        )
     return ValueError(
         f"{path}: not a valid .keras file; the zip archive is truncated or "
         f"corrupt ({type(e).__name__}: {e})"

@@ -127,38 +127,37 @@ def test_validation_freq_2_validates_every_second_epoch_with_a_generator(data):
     assert len(history["loss"]) == 4 and len(history["val_loss"]) == 2
 
 
+class LoggedBatches(Batches):
+    """Batches that record the index of every batch read, in `seen`."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seen = []
+
+    def __getitem__(self, index):
+        self.seen.append(index)
+        return super().__getitem__(index)
+
+
 def test_validation_steps_read_the_same_first_batches_of_a_pydataset_every_epoch(data):
     # Training with steps_per_epoch goes on through the data; validation starts over, as Keras.
     x, y, _ = data
-    seen = []
-
-    class Logged(Batches):
-        def __getitem__(self, index):
-            seen.append(index)
-            return super().__getitem__(index)
-
+    validation = LoggedBatches(x, y)
     history = _model().fit(
-        Batches(x, y), epochs=3, validation_data=Logged(x, y), validation_steps=2, verbose=0
+        Batches(x, y), epochs=3, validation_data=validation, validation_steps=2, verbose=0
     )
-    assert seen == [0, 1] * 3
+    assert validation.seen == [0, 1] * 3
     assert len(set(history.history["val_loss"])) == 3  # the weights change, the batches do not
 
 
 def test_steps_per_epoch_continues_through_a_pydataset_and_warns_when_it_runs_out(data):
     # 4 batches at steps_per_epoch=3: epochs run batches [0, 1, 2], [3] (ran out), [0, 1, 2].
     x, y, _ = data
-    seen = []
-
-    class Logged(Batches):
-        def __getitem__(self, index):
-            seen.append(index)
-            return super().__getitem__(index)
-
-    dataset = Logged(x, y)
+    dataset = LoggedBatches(x, y)
     model = _model()
     with pytest.warns(UserWarning, match="ran out of data after 1 of this epoch's"):
         history = model.fit(dataset, epochs=3, steps_per_epoch=3, shuffle=False, verbose=0)
-    assert seen[1:] == [0, 1, 2, 3, 0, 1, 2]  # the first read builds the model
+    assert dataset.seen[1:] == [0, 1, 2, 3, 0, 1, 2]  # the first read builds the model
     assert len(history.history["loss"]) == 3
 
 

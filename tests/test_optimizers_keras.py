@@ -6,6 +6,7 @@ after tens of steps the weights (and the optimizer's variables) agree to 1e-5 re
 
 import numpy as np
 import pytest
+from user_objects import HalvingSchedule
 
 import densekit
 
@@ -240,37 +241,26 @@ def test_the_dropped_decay_argument_warns_as_keras():
     assert "decay" not in optimizer.get_config()
 
 
-class _HalvingSchedule(densekit.optimizers.schedules.LearningRateSchedule):
-    def __init__(self, rate):
-        self.rate = rate
-
-    def __call__(self, step):
-        return self.rate / (1 + step)
-
-    def get_config(self):
-        return {"rate": self.rate}
-
-
 class _MyAdam(densekit.optimizers.Adam):
     pass
 
 
 def test_custom_objects_reach_the_optimizer_and_its_schedule():
-    optimizer = _MyAdam(learning_rate=_HalvingSchedule(0.2))
+    optimizer = _MyAdam(learning_rate=HalvingSchedule(0.2))
     back = densekit.optimizers.deserialize(
         densekit.optimizers.serialize(optimizer),
-        custom_objects={"_MyAdam": _MyAdam, "_HalvingSchedule": _HalvingSchedule},
+        custom_objects={"_MyAdam": _MyAdam, "HalvingSchedule": HalvingSchedule},
     )
     assert type(back) is _MyAdam
-    assert isinstance(back._learning_rate, _HalvingSchedule)
+    assert isinstance(back._learning_rate, HalvingSchedule)
     assert float(back.learning_rate) == pytest.approx(0.2)
     with pytest.raises(ValueError, match=r"_MyAdam.*custom_objects"):
         densekit.optimizers.deserialize(densekit.optimizers.serialize(optimizer))
     config = optimizer.get_config()
     again = densekit.optimizers.Adam.from_config(
-        config, custom_objects={"_HalvingSchedule": _HalvingSchedule}
+        config, custom_objects={"HalvingSchedule": HalvingSchedule}
     )
-    assert isinstance(again._learning_rate, _HalvingSchedule)
+    assert isinstance(again._learning_rate, HalvingSchedule)
 
 
 def _schedule_pair(name, **config):

@@ -14,6 +14,7 @@ import h5py
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
+from user_objects import HalvingSchedule
 
 import densekit as keras
 
@@ -733,31 +734,22 @@ def test_keras_model_built_without_input_and_never_trained_loads(tmp_path, real_
     assert_allclose(model.predict(x, verbose=0), _keras_predict(source, x), atol=1e-6)
 
 
-class _Halving(keras.optimizers.schedules.LearningRateSchedule):
-    def __init__(self, rate):
-        self.rate = rate
-
-    def __call__(self, step):
-        return self.rate / (1 + step)
-
-    def get_config(self):
-        return {"rate": self.rate}
-
-
 def test_a_schedule_of_ones_own_loads_through_custom_objects(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 4)).astype(np.float32)
     y = (x[:, 0] > 0).astype(np.int64)
     model = _small_model()
     model.compile(
-        optimizer=keras.optimizers.SGD(_Halving(0.1)), loss="sparse_categorical_crossentropy"
+        optimizer=keras.optimizers.SGD(HalvingSchedule(0.1)), loss="sparse_categorical_crossentropy"
     )
     model.fit(x, y, epochs=1, verbose=0)
     model.save(tmp_path / "s.keras")
-    with pytest.raises(ValueError, match=r"_Halving.*custom_objects"):
+    with pytest.raises(ValueError, match=r"HalvingSchedule.*custom_objects"):
         keras.models.load_model(tmp_path / "s.keras")
-    loaded = keras.models.load_model(tmp_path / "s.keras", custom_objects={"_Halving": _Halving})
-    assert isinstance(loaded.optimizer._learning_rate, _Halving)
+    loaded = keras.models.load_model(
+        tmp_path / "s.keras", custom_objects={"HalvingSchedule": HalvingSchedule}
+    )
+    assert isinstance(loaded.optimizer._learning_rate, HalvingSchedule)
     assert int(loaded.optimizer.iterations) == int(model.optimizer.iterations)
     model.train_on_batch(x, y)
     loaded.train_on_batch(x, y)

@@ -10,7 +10,6 @@ namespace densekit {
 NoiseLayer::NoiseLayer(NoiseKind kind, double amount, std::uint64_t seed, NoisePattern pattern)
     : Layer(pattern.units(), pattern.units()),
       kind_(kind),
-      amount_(amount),
       seed_(seed),
       pattern_(std::move(pattern)) {
   set_amount(amount);

@@ -306,8 +306,7 @@ def _layer_plan(model, h5, where, skip_mismatch=False):
             )
             continue
         for i, variable in enumerate(variables):
-            shapes = {tuple(variable.shape), tuple(_keras_shape(layer, variable))}
-            value = _read(datasets[i], f"{where}: {path}/vars/{i}", shapes)
+            value = _read(datasets[i], f"{where}: {path}/vars/{i}", _file_shapes(layer, variable))
             what = f"{where}: layer '{layer.name}': weight {variable.path} ({path}/vars/{i})"
             value = float32_weight(value.reshape(variable.shape), variable.shape, what)
             plan.append((variable, value))
@@ -326,6 +325,11 @@ def _layer_plan(model, h5, where, skip_mismatch=False):
     return plan
 
 
+def _file_shapes(layer, variable):
+    """The shapes a file may hold a variable in: densekit's, or Keras's where they differ."""
+    return {tuple(variable.shape), tuple(_keras_shape(layer, variable))}
+
+
 def _layer_mismatch(layer, variables, datasets, path, where):
     """Why the file's weights of `layer` do not fit it (checked before anything is read), or
     None."""
@@ -341,7 +345,7 @@ def _layer_mismatch(layer, variables, datasets, path, where):
             f"{len(variables)} weights but {path}/vars holds {len(datasets)}"
         )
     for i, variable in enumerate(variables):
-        if datasets[i].shape not in {tuple(variable.shape), tuple(_keras_shape(layer, variable))}:
+        if datasets[i].shape not in _file_shapes(layer, variable):
             return (
                 f"{where}: layer '{layer.name}': weight {variable.path} has shape "
                 f"{variable.shape} in the model but {datasets[i].shape} in {path}/vars/{i}"

@@ -97,12 +97,15 @@ class Trainer:
         (densekit builds it for every weight, frozen or not); the optimizer then lists that
         state too, so that saving and copying keep it. Keras asks for a new compile instead."""
         optimizer = self._compile_state.optimizer
-        if not optimizer._tracked:
+        # Called by every train_on_batch: the layers' flags, unchanged, settle it at once.
+        flags = (optimizer, tuple(layer.trainable for layer in self.layers))
+        if not optimizer._tracked or flags == getattr(self, "_tracked_flags", None):
             return
         tracked = {v.path for v in optimizer._tracked}
         trainable = {v.path for v in self.trainable_variables}
         if not trainable <= tracked:
             optimizer._track([v for v in self.variables if v.path in tracked | trainable])
+        self._tracked_flags = flags
 
     # -- data: pure conversions in _data; building and compiling decided here ------------------
     def _inputs(self, x, where, allow_nonfinite=False):

@@ -43,7 +43,7 @@ class NoiseLayer : public Layer {
 
  private:
   NoiseKind kind_;
-  double amount_;
+  double amount_ = 0;  // set by set_amount, which checks it
   std::uint64_t seed_;
   std::uint64_t step_ = 0;  // advances every noisy forward, so each batch draws new noise
   NoisePattern pattern_;
